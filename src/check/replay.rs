@@ -1,0 +1,55 @@
+//! Replays one schedule step by step, describing what the kernel did at each step. The same
+//! schedule on the same binary always takes the same steps: the model is deterministic.
+
+use super::named_moves;
+use crate::model::{self, Cx, Program};
+use crate::policy::Policy;
+
+/// One replayed step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplayStep {
+    pub task: String,
+    /// What the kernel did, in order, each line naming the kernel function.
+    pub lines: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Replay {
+    pub steps: Vec<ReplayStep>,
+    /// What the end of the interleaving did (final sync, checks), if the schedule reached it.
+    pub end: Option<Vec<String>>,
+    /// Tasks that could still run when the schedule ended early.
+    pub runnable: Vec<String>,
+    pub labels: Vec<String>,
+}
+
+/// Replays `schedule`. `Err` says which step cannot be taken and what could run instead.
+pub fn replay(prog: &Program, policy: &Policy, schedule: &str) -> Result<Replay, String> {
+    let mut cx = Cx::new(prog, policy);
+    let mut w = prog.initial.clone();
+    let mut steps = Vec::new();
+    for (i, want) in super::schedule::parse(schedule).into_iter().enumerate() {
+        let moves = named_moves(&w, &cx);
+        let Some((m, _)) = moves.iter().find(|(_, name)| *name == want) else {
+            let names: Vec<&str> = moves.iter().map(|(_, n)| n.as_str()).collect();
+            return Err(format!(
+                "step {}: `{want}` cannot run here; runnable: {}",
+                i + 1,
+                if names.is_empty() { "none (the interleaving is over)".to_string() } else { names.join(", ") }
+            ));
+        };
+        cx.trace = Some(Vec::new());
+        model::step(&mut w, &mut cx, *m);
+        steps.push(ReplayStep { task: want, lines: cx.trace.take().unwrap_or_default() });
+    }
+    let moves = named_moves(&w, &cx);
+    let runnable: Vec<String> = moves.into_iter().map(|(_, n)| n).collect();
+    let end = if runnable.is_empty() {
+        cx.trace = Some(Vec::new());
+        model::finish(&mut w, &mut cx);
+        cx.trace.take()
+    } else {
+        None
+    };
+    Ok(Replay { steps, end, runnable, labels: w.labels.names() })
+}

@@ -1,0 +1,29 @@
+//! Every limit of pincheck, declared in one place (TigerBeetle style). Input beyond a limit is a
+//! diagnostic; an exploration that reaches one is reported incomplete, never a hang or a panic.
+
+/// Files in one scenario.
+pub const FILES_MAX: usize = 8;
+/// Pages of one file, at declaration and after truncate/fallocate.
+pub const FILE_PAGES_MAX: u32 = 16;
+/// Blocks of the disk (`disk N`).
+pub const DISK_BLOCKS_MAX: u32 = 256;
+/// Page frames (`memory N`).
+pub const MEMORY_FRAMES_MAX: u32 = 64;
+/// Threads plus `on break` blocks.
+pub const THREADS_MAX: usize = 8;
+/// Statements in one thread body.
+pub const THREAD_STMTS_MAX: usize = 64;
+/// Handles defined in one scenario.
+pub const HANDLES_MAX: usize = 32;
+/// Distinct events (`signal`/`wait` names).
+pub const EVENTS_MAX: usize = 32;
+/// Distinct tags, including each file's initial tags.
+pub const TAGS_MAX: usize = 250;
+/// Tasks alive at once: threads plus queued asynchronous work (bios, workqueue items).
+pub const TASKS_MAX: usize = 32;
+/// Default bound on distinct states explored exhaustively (`--max-states`).
+pub const STATES_MAX_DEFAULT: usize = 2_000_000;
+/// Steps of one schedule; a longer run is cut and reported (a livelock in the model).
+pub const STEPS_MAX: usize = 4_096;
+/// Default number of random runs when exhaustive exploration gives up (`--runs`).
+pub const RANDOM_RUNS_DEFAULT: usize = 10_000;

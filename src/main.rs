@@ -1,0 +1,348 @@
+//! The `pincheck` command line (shared/SCENARIOS.md, "Command line"): `check`, `matrix`,
+//! `replay`, `policies`, `bench`. A thin layer over `pincheck::run`: parse arguments, format
+//! rows, choose the exit code (0 pass, 1 an expectation failed, 2 bad input or usage).
+
+use clap::{Parser, Subcommand, ValueEnum};
+use pincheck::check::{replay, ExploreMode, ExploreOptions};
+use pincheck::policy::{self, Policy};
+use pincheck::run::{self, InputError, Row, Source};
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Instant;
+
+#[derive(Parser)]
+#[command(name = "pincheck", version, about = "Model-check GUP pins against the page cache and filesystems, per kernel release and design")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Explore {
+    Auto,
+    Exhaustive,
+    Random,
+}
+
+#[derive(clap::Args)]
+struct ExploreArgs {
+    /// Policies: comma-separated preset names, or `all`.
+    #[arg(long)]
+    policy: Option<String>,
+    /// `auto` explores exhaustively and falls back to random runs past --max-states.
+    #[arg(long, value_enum, default_value = "auto")]
+    explore: Explore,
+    /// Seed of the random explorer.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Runs of the random explorer.
+    #[arg(long, default_value_t = pincheck::limits::RANDOM_RUNS_DEFAULT)]
+    runs: usize,
+    /// Bound on distinct states of the exhaustive explorer.
+    #[arg(long, default_value_t = pincheck::limits::STATES_MAX_DEFAULT)]
+    max_states: usize,
+    /// One JSON object per line, one line per (scenario, policy).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check scenario files (or directories of *.pin) against their `expect` lines.
+    Check {
+        #[arg(required = true)]
+        paths: Vec<String>,
+        #[command(flatten)]
+        args: ExploreArgs,
+    },
+    /// Scenarios as rows, policies as columns, each cell the labels reached. No files: the
+    /// built-in catalogue under every preset.
+    Matrix {
+        paths: Vec<String>,
+        #[command(flatten)]
+        args: ExploreArgs,
+    },
+    /// Print one interleaving step by step.
+    Replay {
+        path: String,
+        #[arg(long)]
+        policy: String,
+        #[arg(long)]
+        schedule: String,
+    },
+    /// List the presets and their knobs.
+    Policies,
+    /// Explore the catalogue (or files) under every preset and report states, time and memory.
+    Bench {
+        paths: Vec<String>,
+        #[arg(long)]
+        json: bool,
+        /// Repeat each exploration this many times and keep the fastest.
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Check { paths, args } => check(&paths, &args, false),
+        Command::Matrix { paths, args } => check(&paths, &args, true),
+        Command::Replay { path, policy, schedule } => replay_cmd(&path, &policy, &schedule),
+        Command::Policies => policies(),
+        Command::Bench { paths, json, repeat } => bench(&paths, json, repeat.max(1)),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn options(a: &ExploreArgs) -> ExploreOptions {
+    let mode = match a.explore {
+        Explore::Auto => ExploreMode::Auto,
+        Explore::Exhaustive => ExploreMode::Exhaustive,
+        Explore::Random => ExploreMode::Random,
+    };
+    ExploreOptions { mode, seed: a.seed, runs: a.runs, max_states: a.max_states }
+}
+
+fn sources(paths: &[String]) -> Result<Vec<Source>, InputError> {
+    if paths.is_empty() {
+        Ok(run::catalogue_sources())
+    } else {
+        run::load_paths(paths)
+    }
+}
+
+/// `check` and `matrix`: the same exploration, two layouts.
+fn check(paths: &[String], a: &ExploreArgs, matrix: bool) -> Result<u8, InputError> {
+    let given = match (&a.policy, matrix) {
+        (Some(p), _) => Some(policy::resolve_list(p).map_err(InputError::Usage)?),
+        (None, true) => Some(Policy::presets()),
+        (None, false) => None,
+    };
+    let opts = options(a);
+    let srcs = sources(paths)?;
+    // Load everything first: bad input anywhere stops the run before any exploration.
+    let loaded: Vec<run::Loaded> = srcs.iter().map(run::load).collect::<Result<_, _>>()?;
+    let mut rows: Vec<Vec<Row>> = Vec::new();
+    let mut out = std::io::stdout().lock();
+    for l in &loaded {
+        let policies = run::policies_for(l, given.as_deref())?;
+        let mut r = Vec::new();
+        for p in &policies {
+            let row = run::check_one(l, p, &opts);
+            if a.json {
+                let _ = writeln!(out, "{}", serde_json::to_string(&row).expect("rows serialize"));
+            } else if !matrix {
+                let _ = writeln!(out, "{}", check_line(&row));
+            }
+            r.push(row);
+        }
+        rows.push(r);
+    }
+    if matrix && !a.json {
+        let _ = write!(out, "{}", matrix_table(&rows));
+    }
+    let failed = rows.iter().flatten().any(|r| r.pass == Some(false));
+    Ok(if failed { 1 } else { 0 })
+}
+
+fn labels_text(l: &[String]) -> String {
+    if l.is_empty() {
+        "ok".to_string()
+    } else {
+        l.join(" ")
+    }
+}
+
+/// One line of `check`: verdict, scenario, policy, labels, expectation, exploration facts; a
+/// failure also names each unexpected label's witness.
+fn check_line(r: &Row) -> String {
+    let verdict = match r.pass {
+        Some(true) => "PASS",
+        Some(false) => "FAIL",
+        None => "----",
+    };
+    let expected = r.expected.as_ref().map_or("no expectation".to_string(), |e| format!("expected {}", labels_text(e)));
+    let mut s = format!(
+        "{verdict} {} [{}]: {} ({expected}; {}, {}, {} states, {} schedules)",
+        r.scenario,
+        r.policy,
+        labels_text(&r.labels),
+        r.explorer,
+        if r.complete { "complete" } else { "INCOMPLETE" },
+        r.states,
+        r.schedules
+    );
+    if let Some(l) = &r.limit {
+        s.push_str(&format!("\n     limit: {l}"));
+    }
+    if r.pass == Some(false) {
+        let e = r.expected.clone().unwrap_or_default();
+        for label in r.labels.iter().filter(|l| !e.contains(l)) {
+            s.push_str(&format!("\n     unexpected {label}: pincheck replay {} --policy {} --schedule '{}'", r.file, r.policy, r.witnesses[label]));
+        }
+        for label in e.iter().filter(|l| !r.labels.contains(l)) {
+            s.push_str(&format!("\n     expected but not reached: {label}"));
+        }
+    }
+    s
+}
+
+/// The matrix: scenarios as rows, policies as columns. A cell whose labels differ from the
+/// scenario's expectation is marked `!`, an incomplete exploration `?`.
+fn matrix_table(rows: &[Vec<Row>]) -> String {
+    let mut policies: Vec<String> = Vec::new();
+    for r in rows.iter().flatten() {
+        if !policies.contains(&r.policy) {
+            policies.push(r.policy.clone());
+        }
+    }
+    let cell = |r: Option<&Row>| -> String {
+        let Some(r) = r else { return "-".to_string() };
+        let mark = match (r.pass, r.complete) {
+            (Some(false), _) => "! ",
+            (_, false) => "? ",
+            _ => "",
+        };
+        format!("{mark}{}", labels_text(&r.labels))
+    };
+    let mut table: Vec<Vec<String>> = vec![std::iter::once("scenario".to_string()).chain(policies.iter().cloned()).collect()];
+    for rs in rows {
+        let Some(first) = rs.first() else { continue };
+        let mut line = vec![first.scenario.clone()];
+        for p in &policies {
+            line.push(cell(rs.iter().find(|r| &r.policy == p)));
+        }
+        table.push(line);
+    }
+    let widths: Vec<usize> =
+        (0..table[0].len()).map(|c| table.iter().map(|l| l[c].chars().count()).max().unwrap_or(0)).collect();
+    let mut s = String::new();
+    for (i, line) in table.iter().enumerate() {
+        let cells: Vec<String> = line.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        s.push_str(cells.join("  ").trim_end());
+        s.push('\n');
+        if i == 0 {
+            s.push_str(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("  "));
+            s.push('\n');
+        }
+    }
+    let all: Vec<&Row> = rows.iter().flatten().collect();
+    let failed = all.iter().filter(|r| r.pass == Some(false)).count();
+    let checked = all.iter().filter(|r| r.pass.is_some()).count();
+    let states: u64 = all.iter().map(|r| r.states).sum();
+    s.push_str(&format!(
+        "\n{} cells, {checked} with expectations, {failed} failed ({} marks a cell that differs from its `expect` line, ? an incomplete exploration); {states} states explored\n",
+        all.len(),
+        "!"
+    ));
+    s
+}
+
+fn replay_cmd(path: &str, policy_name: &str, schedule: &str) -> Result<u8, InputError> {
+    let p = Policy::by_name(policy_name).map_err(InputError::Usage)?;
+    let src = run::load_paths(&[path.to_string()])?.remove(0);
+    let l = run::load(&src)?;
+    let r = replay::replay(&l.program, &p, schedule).map_err(InputError::Usage)?;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{} under {}", l.program.name, p.name);
+    let width = r.steps.iter().map(|s| s.task.len()).max().unwrap_or(4).max(4);
+    let _ = writeln!(out, "{:>4}  {:<width$}  what the kernel did", "step", "task");
+    for (i, s) in r.steps.iter().enumerate() {
+        let mut lines = s.lines.iter();
+        let first = lines.next().map(String::as_str).unwrap_or("(nothing visible)");
+        let _ = writeln!(out, "{:>4}  {:<width$}  {first}", i + 1, s.task);
+        for l in lines {
+            let _ = writeln!(out, "{:>4}  {:<width$}  {l}", "", "");
+        }
+    }
+    match &r.end {
+        Some(lines) => {
+            let _ = writeln!(out, "end of interleaving:");
+            for l in lines {
+                let _ = writeln!(out, "      {l}");
+            }
+        }
+        None => {
+            let _ = writeln!(out, "schedule ends early; runnable: {}", r.runnable.join(", "));
+        }
+    }
+    let _ = writeln!(out, "labels: {}", labels_text(&r.labels));
+    Ok(0)
+}
+
+fn policies() -> Result<u8, InputError> {
+    let mut out = std::io::stdout().lock();
+    for p in Policy::presets() {
+        let _ = writeln!(out, "{}: {}", p.name, p.summary);
+        for (k, v) in p.knobs() {
+            let _ = writeln!(out, "    {k:<32} {v}");
+        }
+    }
+    let _ = writeln!(out, "not modeled yet (need DAX and layout leases): {}", policy::PRESETS_NOT_YET.join(", "));
+    Ok(0)
+}
+
+/// Peak resident set size of this process (`VmHWM`), in bytes, where /proc tells it.
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn bench(paths: &[String], json: bool, repeat: usize) -> Result<u8, InputError> {
+    let srcs = sources(paths)?;
+    let loaded: Vec<run::Loaded> = srcs.iter().map(run::load).collect::<Result<_, _>>()?;
+    let opts = ExploreOptions::default();
+    let mut out = std::io::stdout().lock();
+    let (mut states, mut transitions, mut seconds) = (0u64, 0u64, 0f64);
+    let wall = Instant::now();
+    if !json {
+        let _ = writeln!(out, "{:<32} {:<11} {:>9} {:>11} {:>9} {:>12}", "scenario", "policy", "states", "transitions", "ms", "states/s");
+    }
+    for l in &loaded {
+        for p in Policy::presets() {
+            let row = (0..repeat).map(|_| run::check_one(l, &p, &opts)).min_by(|a, b| a.seconds.total_cmp(&b.seconds)).expect("repeat >= 1");
+            let rate = row.states as f64 / row.seconds.max(1e-9);
+            states += row.states;
+            transitions += row.transitions;
+            seconds += row.seconds;
+            if json {
+                let v = serde_json::json!({
+                    "scenario": row.scenario, "policy": row.policy, "states": row.states,
+                    "transitions": row.transitions, "seconds": row.seconds,
+                    "states_per_sec": rate, "peak_rss_bytes": peak_rss(),
+                });
+                let _ = writeln!(out, "{v}");
+            } else {
+                let _ = writeln!(out, "{:<32} {:<11} {:>9} {:>11} {:>9.3} {:>12.0}", row.scenario, row.policy, row.states, row.transitions, row.seconds * 1e3, rate);
+            }
+        }
+    }
+    let rss = peak_rss().map_or("unknown".to_string(), |b| format!("{:.1} MiB", b as f64 / 1048576.0));
+    let total = format!(
+        "total: {states} states, {transitions} transitions, {seconds:.3} s exploring (best of {repeat}), {:.0} states/s, {:.3} s wall, peak RSS {rss}",
+        states as f64 / seconds.max(1e-9),
+        wall.elapsed().as_secs_f64()
+    );
+    if json {
+        let _ = writeln!(out, "{}", serde_json::json!({"total": true, "states": states, "transitions": transitions, "seconds": seconds, "states_per_sec": states as f64 / seconds.max(1e-9), "peak_rss_bytes": peak_rss()}));
+    } else {
+        let _ = writeln!(out, "{total}");
+    }
+    Ok(0)
+}

@@ -1,0 +1,206 @@
+//! The filesystem kinds of shared/KERNEL.md §4: what each does at `->page_mkwrite`,
+//! `->write_begin`, `->dirty_folio`, `->release_folio`, `->invalidate_folio` and `->writepages`.
+//!
+//! One function per address-space operation, each dispatching on the kind, so the differences
+//! between ext3, ext4, xfs-bh, xfs and tmpfs read side by side. ext3 is the historical
+//! `fs/ext3` (removed in 4.3), xfs-bh is XFS before 4.19: the fs kind fixes the filesystem's
+//! code, the policy fixes mm/GUP, so those kinds run unchanged under every preset.
+
+use super::label::{Errno, Outcome};
+use super::program::FsConfig;
+use super::world::*;
+use super::Cx;
+use crate::policy::NoBuffersWriteback;
+use crate::scenario::FsKind;
+
+/// The mapping does dirty accounting and so wants write notification
+/// (`vma_needs_dirty_tracking()`: `mapping_can_writeback()`); tmpfs does not.
+pub fn dirty_tracked(fs: FsConfig) -> bool {
+    fs.kind != FsKind::Tmpfs
+}
+
+/// Delayed allocation: space is reserved at `->page_mkwrite`/`->write_begin` and allocated at
+/// writeback (ext4 without `nodelalloc`, XFS, XFS with bufferheads).
+fn delalloc(fs: FsConfig) -> bool {
+    matches!(fs.kind, FsKind::Ext4 | FsKind::Xfs | FsKind::XfsBh) && !fs.nodelalloc
+}
+
+/// The filesystem keeps private data (buffer heads, iomap state) on its page-cache folios.
+fn has_private(fs: FsConfig) -> bool {
+    fs.kind != FsKind::Tmpfs
+}
+
+/// Makes sure page `index` of `file` has a block or a reservation; ENOSPC when the disk is full.
+/// `ext4_da_reserve_space()` (delalloc) or `ext4_get_block()`/`ext3_get_block()` (allocate).
+fn reserve_or_allocate(w: &mut World, fs: FsConfig, file: FileId, index: u8) -> Result<(), Errno> {
+    let page = w.page(file, index);
+    if page.block.is_some() || page.reserved {
+        return Ok(());
+    }
+    if w.free_blocks() == 0 {
+        return Err(Errno::Enospc);
+    }
+    if delalloc(fs) {
+        w.reserved_blocks += 1;
+        w.page_mut(file, index).reserved = true;
+    } else {
+        let b = w.alloc_block(file, index).expect("free_blocks() said a block is free");
+        w.page_mut(file, index).block = Some(b);
+    }
+    Ok(())
+}
+
+/// `->page_mkwrite`: `ext4_page_mkwrite()` (reserve or allocate, attach buffers, dirty),
+/// `iomap_page_mkwrite()` (xfs), `block_page_mkwrite()` (xfs-bh). ext3 and tmpfs have none: the
+/// fault path's `fault_dirty_shared_page()` just dirties the folio. ENOSPC becomes SIGBUS in the
+/// caller. The stable-page wait (`folio_wait_stable()`) is a readiness condition of the caller.
+pub fn page_mkwrite(w: &mut World, cx: &mut Cx, file: FileId, index: u8, f: FolioId) -> Result<(), Errno> {
+    let fs = cx.prog.fs;
+    match fs.kind {
+        FsKind::Ext3 | FsKind::Tmpfs => {}
+        _ => {
+            reserve_or_allocate(w, fs, file, index)?;
+            w.folio_mut(f).private = true;
+        }
+    }
+    folio_mark_dirty(w, cx, f);
+    cx.note(|n| format!("->page_mkwrite: page {} of {} ready for writing", index, n.file_name(file)));
+    Ok(())
+}
+
+/// `->write_begin` for a whole-page write(2): ext3 allocates here (ENOSPC from write), ext4 and
+/// XFS reserve (delalloc) or allocate, all attach their private data.
+pub fn write_begin(w: &mut World, cx: &mut Cx, file: FileId, index: u8, f: FolioId) -> Result<(), Errno> {
+    let fs = cx.prog.fs;
+    if fs.kind == FsKind::Tmpfs {
+        return Ok(());
+    }
+    if fs.kind == FsKind::Ext3 {
+        if w.page(file, index).block.is_none() {
+            let b = w.alloc_block(file, index).ok_or(Errno::Enospc)?;
+            w.page_mut(file, index).block = Some(b);
+        }
+    } else {
+        reserve_or_allocate(w, fs, file, index)?;
+    }
+    w.folio_mut(f).private = true;
+    Ok(())
+}
+
+/// `folio_mark_dirty()` → `->dirty_folio`. ext4's `ext4_dirty_folio()` (`ext4_set_page_dirty()`
+/// since 4.10, commit 6dcc693bc57f) has `WARN_ON_ONCE(!folio_buffers(folio))`, then
+/// `block_dirty_folio()`, which never attaches buffers. A folio with no mapping (truncated)
+/// only gets PG_dirty (`set_page_dirty()` with `mapping == NULL`).
+pub fn folio_mark_dirty(w: &mut World, cx: &mut Cx, f: FolioId) {
+    let folio = w.folio(f);
+    if matches!(folio.owner, Owner::File { .. })
+        && cx.prog.fs.kind == FsKind::Ext4
+        && has_private(cx.prog.fs)
+        && !folio.private
+    {
+        w.labels.add(Outcome::Warn);
+        cx.note(|_| "ext4_dirty_folio: WARN_ON_ONCE(!folio_buffers(folio))".to_string());
+    }
+    w.folio_mut(f).dirty = true;
+}
+
+/// `->release_folio` (`try_to_release_page()`/`filemap_release_folio()`): frees the buffers of
+/// a clean folio (`try_to_free_buffers()` fails on dirty buffers). Returns whether the folio
+/// has no private data left.
+pub fn release_folio(w: &mut World, f: FolioId) -> bool {
+    let folio = w.folio_mut(f);
+    if folio.private && (folio.dirty || folio.writeback) {
+        return false;
+    }
+    folio.private = false;
+    true
+}
+
+/// `->invalidate_folio` at truncate/punch: drops private data and any delalloc reservation.
+pub fn invalidate_folio(w: &mut World, file: FileId, index: u8, f: FolioId) {
+    w.folio_mut(f).private = false;
+    w.folio_mut(f).dirty = false;
+    let page = w.page_mut(file, index);
+    if page.reserved {
+        page.reserved = false;
+        w.reserved_blocks -= 1;
+    }
+}
+
+/// What `->writepages` decided for one dirty folio.
+pub enum MapOutcome {
+    /// Write the folio to this block.
+    Write(BlockId),
+    /// The folio was cleaned without being written (the data is lost).
+    Dropped,
+    /// A modeled `BUG()` fired.
+    Bug,
+}
+
+/// The part of `->writepages` that looks at one locked dirty folio before
+/// `folio_clear_dirty_for_io()`: the private-data check. ext4 `mpage_prepare_extent_to_map()`
+/// (`page_buffers()` BUG before 5.18; `ext4_warning_inode()` and `folio_clear_dirty()` since
+/// cc5095747edf), XFS with bufferheads (`BUG` in `xfs_aops.c`). `None`: go on and write.
+pub fn check_private(w: &mut World, cx: &mut Cx, file: FileId, index: u8, f: FolioId) -> Option<MapOutcome> {
+    if w.folio(f).private {
+        return None;
+    }
+    match cx.prog.fs.kind {
+        FsKind::Ext4 => match cx.policy.ext4_no_buffers {
+            NoBuffersWriteback::Bug => {
+                cx.note(|_| "mpage_prepare_extent_to_map: page_buffers() on a folio without buffers: BUG".into());
+                Some(MapOutcome::Bug)
+            }
+            NoBuffersWriteback::WarnDrop => {
+                w.labels.add(Outcome::Warn);
+                w.folio_mut(f).dirty = false;
+                cx.note(|n| format!("ext4_warning_inode: page {index} of {} does not have buffers attached; dirty bit cleared, data dropped", n.file_name(file)));
+                Some(MapOutcome::Dropped)
+            }
+        },
+        FsKind::XfsBh => {
+            cx.note(|_| "xfs_do_writepage: page without buffer heads: BUG".into());
+            Some(MapOutcome::Bug)
+        }
+        // ext3 creates buffers on demand (`create_empty_buffers()`); iomap writes a folio without
+        // `iomap_folio_state` since 5.14 (8e1bcef8e18d) and needs none when block size = page size.
+        _ => {
+            w.folio_mut(f).private = true;
+            None
+        }
+    }
+}
+
+/// The allocation step of `->writepages` after the folio was cleaned for I/O: use the page's
+/// block, turn a delalloc reservation into a block, or allocate now (ext3). On ENOSPC,
+/// `mapping_set_error()`: the folio stays clean, the error waits for the next fsync.
+pub fn map_blocks(w: &mut World, cx: &mut Cx, file: FileId, index: u8) -> MapOutcome {
+    let page = w.page(file, index).clone();
+    if let Some(b) = page.block {
+        return MapOutcome::Write(b);
+    }
+    if page.reserved {
+        w.reserved_blocks -= 1;
+        w.page_mut(file, index).reserved = false;
+        let b = w.alloc_block(file, index).expect("a reservation guarantees a free block");
+        w.page_mut(file, index).block = Some(b);
+        return MapOutcome::Write(b);
+    }
+    if cx.prog.fs.kind == FsKind::Xfs {
+        // xfs_map_blocks() finds a hole with no delalloc extent: the iomap is IOMAP_HOLE and
+        // the folio is not written (uncertain: modeled from iomap_writepage_map(), no warning).
+        cx.note(|n| format!("xfs_map_blocks: page {index} of {} is over a hole with no reservation: not written", n.file_name(file)));
+        return MapOutcome::Dropped;
+    }
+    match w.alloc_block(file, index) {
+        Some(b) => {
+            w.page_mut(file, index).block = Some(b);
+            MapOutcome::Write(b)
+        }
+        None => {
+            w.inodes[file.0 as usize].wb_err = Some(Errno::Enospc);
+            cx.note(|n| format!("get_block: ENOSPC for page {index} of {}: mapping_set_error(-ENOSPC), page cleaned", n.file_name(file)));
+            MapOutcome::Dropped
+        }
+    }
+}

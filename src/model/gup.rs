@@ -1,0 +1,135 @@
+//! `mm/gup.c`: `get_user_pages*()`/`pin_user_pages*()` with FOLL_WRITE, FOLL_LONGTERM and
+//! FOLL_FORCE, `check_vma_flags()`/`writable_file_mapping_allowed()`, the software prefault
+//! (`faultin_page()` → `handle_mm_fault()`), and the release side (`put_page()`,
+//! `unpin_user_pages_dirty_lock()`).
+//!
+//! GUP-fast (`fast`) is not a separate path: it takes the same references when the PTEs allow
+//! it and falls back to the slow path otherwise (`gup_fast_folio_allowed()` sends writable
+//! long-term pins of file folios there), so the result is the same. The transient +1/+1 on the
+//! pin counters of a refused fast pin (research/kernel-probe.md §1) is not modeled.
+//! A multi-page GUP that fails part-way releases what it took: callers (`ib_umem_get()`,
+//! O_DIRECT) do that and return the error.
+
+use super::fs;
+use super::label::Errno;
+use super::memory::handle_mm_fault;
+use super::world::*;
+use super::Cx;
+use crate::policy::LongtermWritableFile;
+
+#[derive(Clone, Copy, Debug)]
+pub struct GupFlags {
+    pub how: GupRef,
+    pub write: bool,
+    pub longterm: bool,
+    /// FOLL_FORCE: write access to a read-only private mapping breaks COW.
+    pub force: bool,
+}
+
+/// `check_vma_flags()`: the per-VMA checks before any page is touched.
+fn check_vma_flags(w: &World, cx: &Cx, vma: &Vma, flags: GupFlags) -> Result<(), Errno> {
+    if flags.write {
+        // The FOLL_LONGTERM|FOLL_PIN|FOLL_WRITE check of 6.5+ (Lorenzo Stoakes):
+        // !vma_anon && !writable_file_mapping_allowed() → -EFAULT.
+        let needs_dirty_tracking = vma.shared && !vma.read_only && fs::dirty_tracked(cx.prog.fs);
+        if flags.longterm
+            && flags.how == GupRef::Pin
+            && needs_dirty_tracking
+            && cx.policy.longterm_writable_file == LongtermWritableFile::Efault
+        {
+            return Err(Errno::Efault);
+        }
+        if vma.read_only && (!flags.force || vma.shared) {
+            return Err(Errno::Efault);
+        }
+    }
+    let _ = w;
+    Ok(())
+}
+
+/// `__get_user_pages()`: fault in and grab pages `[start, end)` of mapping `map`.
+pub fn get_user_pages(
+    w: &mut World,
+    cx: &mut Cx,
+    map: HandleId,
+    start: u8,
+    end: u8,
+    flags: GupFlags,
+) -> Result<Pinned, Errno> {
+    let vma = w.vma(map).filter(|v| v.mapped).ok_or(Errno::Efault)?.clone();
+    if end as usize > vma.ptes.len() {
+        return Err(Errno::Efault);
+    }
+    if let Err(e) = check_vma_flags(w, cx, &vma, flags) {
+        cx.note(|_| format!("check_vma_flags: -{}", e.name()));
+        return Err(e);
+    }
+    let mut pinned = Pinned { how: flags.how, write: flags.write, pages: Vec::new(), live: true };
+    for page in start..end {
+        let pte = w.vma(map).expect("checked").ptes[page as usize];
+        let needs_fault = pte.folio.is_none() || (flags.write && !pte.writable);
+        let folio = match (needs_fault, pte.folio) {
+            (false, Some(f)) => Ok(f),
+            _ => handle_mm_fault(w, cx, map, page, flags.write).map_err(|e| match e {
+                Errno::Enomem => Errno::Enomem,
+                _ => Errno::Efault,
+            }),
+        };
+        match folio {
+            Ok(f) => {
+                try_grab_folio(w, f, flags.how);
+                pinned.pages.push((f, w.folio(f).generation));
+            }
+            Err(e) => {
+                release_pages(w, cx, &mut pinned, false);
+                cx.note(|_| format!("__get_user_pages: fault failed: -{}", e.name()));
+                return Err(e);
+            }
+        }
+    }
+    let what = match flags.how {
+        GupRef::Get => "get_user_pages: +1 reference",
+        GupRef::Pin => "pin_user_pages: +GUP_PIN_COUNTING_BIAS",
+    };
+    cx.note(|_| format!("{what} on frames {:?}", pinned.pages.iter().map(|p| p.0 .0).collect::<Vec<_>>()));
+    Ok(pinned)
+}
+
+/// `try_grab_folio()`: FOLL_GET adds 1, FOLL_PIN adds `GUP_PIN_COUNTING_BIAS` and counts
+/// `nr_foll_pin_acquired`.
+fn try_grab_folio(w: &mut World, f: FolioId, how: GupRef) {
+    match how {
+        GupRef::Get => w.folio_get(f),
+        GupRef::Pin => {
+            w.folio_mut(f).refcount += GUP_PIN_COUNTING_BIAS;
+            w.pins_acquired += 1;
+        }
+    }
+}
+
+/// Drops the references of `pinned`, dirtying first if asked: `unpin_user_pages_dirty_lock()`
+/// (FOLL_PIN: `folio_mark_dirty_lock()` unless already dirty, then `gup_put_folio()`), or
+/// `set_page_dirty_lock()` + `put_page()` (FOLL_GET users before 5.6). Marks `pinned` dead.
+pub fn release_pages(w: &mut World, cx: &mut Cx, pinned: &mut Pinned, make_dirty: bool) {
+    for &(f, generation) in &pinned.pages {
+        assert_eq!(w.folio(f).generation, generation, "model bug: a referenced frame was freed");
+        if make_dirty && (pinned.how == GupRef::Get || !w.folio(f).dirty) {
+            fs::folio_mark_dirty(w, cx, f);
+        }
+        match pinned.how {
+            GupRef::Get => w.folio_put(f),
+            GupRef::Pin => {
+                w.pins_released += 1;
+                w.folio_put_many(f, GUP_PIN_COUNTING_BIAS);
+            }
+        }
+    }
+    pinned.live = false;
+    if !pinned.pages.is_empty() {
+        let how = match pinned.how {
+            GupRef::Get => "put_page",
+            GupRef::Pin => "unpin_user_page",
+        };
+        cx.note(|_| format!("{}{how} on frames {:?}", if make_dirty { "set_page_dirty_lock + " } else { "" }, pinned.pages.iter().map(|p| p.0 .0).collect::<Vec<_>>()));
+    }
+}

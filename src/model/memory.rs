@@ -1,0 +1,144 @@
+//! Page faults and page-table teardown: `mm/memory.c` (`handle_mm_fault()`, `do_wp_page()`,
+//! `wp_page_shared()`, `do_shared_fault()`, `zap_pte_range()`), `mm/filemap.c`
+//! (`filemap_fault()`, `filemap_get_folio()`) and `mm/rmap.c` (`folio_mkclean()`,
+//! `try_to_unmap()`).
+//!
+//! Left out: large folios, fault-around, the zero page, swap, mlock, and the
+//! `FAULT_FLAG_UNSHARE` of read-only long-term pins of private mappings (6.2+).
+
+use super::fs;
+use super::label::Errno;
+use super::world::*;
+use super::Cx;
+
+/// `filemap_get_folio()` with a read on a miss (`filemap_fault()`/`filemap_read()`): the cached
+/// folio of `file` page `index`, or a new one filled from the disk (a hole reads as zeroes).
+/// ENOMEM when no frame is free (the model has no direct reclaim).
+pub fn filemap_get_folio(w: &mut World, cx: &mut Cx, file: FileId, index: u8) -> Result<FolioId, Errno> {
+    if let Some(f) = w.page(file, index).folio {
+        return Ok(f);
+    }
+    let data = match w.page(file, index).block {
+        Some(b) => w.blocks[b.0 as usize].current().data,
+        None => Data::default(),
+    };
+    let f = w.alloc_folio(Owner::File { file, index }, data).ok_or(Errno::Enomem)?;
+    w.page_mut(file, index).folio = Some(f);
+    cx.note(|n| format!("filemap_get_folio: page {index} of {} read into frame {}", n.file_name(file), f.0));
+    Ok(f)
+}
+
+/// `handle_mm_fault()` for page `page` of mapping `map`, as a user access or a GUP fault.
+/// Returns the folio the PTE now maps. SIGSEGV: no mapping or a write to a read-only one;
+/// SIGBUS: beyond EOF or `->page_mkwrite` failed (ENOSPC).
+pub fn handle_mm_fault(w: &mut World, cx: &mut Cx, map: HandleId, page: u8, write: bool) -> Result<FolioId, Errno> {
+    let vma = w.vma(map).filter(|v| v.mapped).ok_or(Errno::Sigsegv)?.clone();
+    if write && vma.read_only {
+        return Err(Errno::Sigsegv);
+    }
+    let index = vma.pgoff + page;
+    if index >= w.inodes[vma.file.0 as usize].size {
+        return Err(Errno::Sigbus);
+    }
+    let pte = vma.ptes[page as usize];
+    if let Some(f) = pte.folio {
+        if !write || pte.writable {
+            return Ok(f);
+        }
+        if !vma.shared {
+            return do_cow(w, cx, map, page, f);
+        }
+        // wp_page_shared(): ->page_mkwrite, then make the PTE writable.
+        fs::page_mkwrite(w, cx, vma.file, index, f).map_err(|_| Errno::Sigbus)?;
+        set_pte(w, map, page, Pte { folio: Some(f), writable: true, dirty: true });
+        return Ok(f);
+    }
+    let f = filemap_get_folio(w, cx, vma.file, index)?;
+    if write && !vma.shared {
+        return do_cow(w, cx, map, page, f);
+    }
+    if write {
+        // do_shared_fault(): ->fault, then do_page_mkwrite() before the PTE goes in.
+        fs::page_mkwrite(w, cx, vma.file, index, f).map_err(|_| Errno::Sigbus)?;
+    }
+    // A read fault maps read-only wherever write notification is wanted; a shared writable
+    // mapping of tmpfs has none, so its PTE is writable at once.
+    let writable = write || (vma.shared && !vma.read_only && !fs::dirty_tracked(cx.prog.fs));
+    w.folio_get(f);
+    w.folio_mut(f).mapcount += 1;
+    set_pte(w, map, page, Pte { folio: Some(f), writable, dirty: write });
+    cx.note(|_| format!("handle_mm_fault: {} fault maps frame {} {}", if write { "write" } else { "read" }, f.0, if writable { "writable" } else { "read-only" }));
+    Ok(f)
+}
+
+/// `do_wp_page()`/`wp_page_copy()` in a private mapping: copy into a new anonymous folio.
+fn do_cow(w: &mut World, cx: &mut Cx, map: HandleId, page: u8, old: FolioId) -> Result<FolioId, Errno> {
+    let data = w.folio(old).data;
+    let new = w.alloc_folio(Owner::Anon, Data { tag: data.tag, ver: 0 }).ok_or(Errno::Enomem)?;
+    w.folio_mut(new).mapcount = 1;
+    w.folio_mut(new).dirty = true;
+    zap_pte(w, cx, map, page);
+    set_pte(w, map, page, Pte { folio: Some(new), writable: true, dirty: true });
+    cx.note(|_| format!("do_wp_page: copy-on-write into anonymous frame {}", new.0));
+    Ok(new)
+}
+
+fn set_pte(w: &mut World, map: HandleId, page: u8, pte: Pte) {
+    w.vma_mut(map).expect("mapping exists").ptes[page as usize] = pte;
+}
+
+/// Clears one PTE as `zap_pte_range()` does: a dirty PTE dirties a file folio
+/// (`folio_mark_dirty()`), then the mapping's reference goes.
+pub fn zap_pte(w: &mut World, cx: &mut Cx, map: HandleId, page: u8) {
+    let pte = w.vma(map).expect("mapping exists").ptes[page as usize];
+    let Some(f) = pte.folio else { return };
+    if pte.dirty && w.folio(f).owner != Owner::Anon {
+        fs::folio_mark_dirty(w, cx, f);
+    }
+    w.folio_mut(f).mapcount -= 1;
+    set_pte(w, map, page, Pte::default());
+    w.folio_put(f);
+}
+
+/// `folio_mkclean()`: write-protect and clean every PTE mapping `f`. Returns whether any PTE
+/// was dirty.
+pub fn folio_mkclean(w: &mut World, f: FolioId) -> bool {
+    let mut was_dirty = false;
+    for (h, i) in w.rmap(f) {
+        let pte = &mut w.vma_mut(h).expect("rmap gives mappings").ptes[i];
+        was_dirty |= pte.dirty;
+        pte.writable = false;
+        pte.dirty = false;
+    }
+    was_dirty
+}
+
+/// `try_to_unmap()`: remove every PTE mapping `f`, moving PTE dirty bits to the folio.
+pub fn try_to_unmap(w: &mut World, cx: &mut Cx, f: FolioId) {
+    for (h, i) in w.rmap(f) {
+        zap_pte(w, cx, h, i as u8);
+    }
+}
+
+/// `unmap_mapping_range()` over file pages `[start, end)`: what truncate and punch do first.
+pub fn unmap_mapping_range(w: &mut World, cx: &mut Cx, file: FileId, start: u8, end: u8) {
+    let maps: Vec<(HandleId, Vma)> = w
+        .handles
+        .iter()
+        .enumerate()
+        .filter_map(|(h, handle)| match handle {
+            Handle::Map(v) if v.file == file && v.mapped => Some((HandleId(h as u8), v.clone())),
+            _ => None,
+        })
+        .collect();
+    for (h, vma) in maps {
+        for (i, pte) in vma.ptes.iter().enumerate() {
+            let index = vma.pgoff + i as u8;
+            let Some(f) = pte.folio else { continue };
+            // Anonymous COW copies in private mappings stay (`even_cows == false`).
+            if w.folio(f).owner != Owner::Anon && index >= start && index < end {
+                zap_pte(w, cx, h, i as u8);
+            }
+        }
+    }
+}

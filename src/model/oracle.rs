@@ -1,0 +1,183 @@
+//! The oracles: what counts as an accepted write, and the checks behind `data-loss`,
+//! `corruption`, `use-after-free` and `leak` (shared/SCENARIOS.md, "Outcome labels").
+//!
+//! Checkers live beside the model, not inside it (STYLE.md, TigerBeetle): the kernel modules call
+//! `accept_*` where a write is accepted and `device_access_ok` where a device touches a frame;
+//! everything else here only reads the world. Each check quotes the rule it enforces.
+
+use super::label::Outcome;
+use super::world::*;
+use super::Cx;
+use crate::scenario::FsKind;
+
+/// A write of `tag` into folio `f` was accepted (a store that did not fault, a write(2), a
+/// completed DMA or kernel copy). Into a page-cache folio it is a write to that file page and
+/// gets the page's next version; into an orphaned or anonymous folio it belongs to no file.
+pub fn accept_into_folio(w: &mut World, f: FolioId, tag: Tag) -> Data {
+    let data = match w.folio(f).owner {
+        Owner::File { file, index } => accept_at(w, file, index, tag),
+        _ => Data { tag, ver: 0 },
+    };
+    w.folio_mut(f).data = data;
+    data
+}
+
+/// A write of `tag` to `file` page `index` was accepted; returns the versioned data.
+pub fn accept_at(w: &mut World, file: FileId, index: u8, tag: Tag) -> Data {
+    let page = w.page_mut(file, index);
+    page.accepted = Data { tag, ver: page.accepted.ver + 1 };
+    page.accepted
+}
+
+/// A hole punched over `file` page `index`: zeroes are now the accepted content.
+pub fn accept_zeroes(w: &mut World, file: FileId, index: u8) {
+    accept_at(w, file, index, Tag::ZERO);
+}
+
+/// An error was reported to the scenario for these files: every write accepted so far is
+/// excused from the durability checks ("with no error reported for that file after the write").
+pub fn excuse(w: &mut World, scope: Option<FileId>) {
+    for (fi, inode) in w.inodes.iter_mut().enumerate() {
+        if scope.is_none_or(|s| s.0 as usize == fi) {
+            for p in &mut inode.pages {
+                p.excused_ver = Some(p.accepted.ver);
+            }
+        }
+    }
+}
+
+/// A device touches frame `f` through a reference taken at `generation`. Rule: "a device
+/// accessed a page frame after it was freed" is `use-after-free`.
+pub fn device_access_ok(w: &mut World, cx: &mut Cx, f: FolioId, generation: u16) -> bool {
+    let folio = w.folio(f);
+    if folio.owner == Owner::Free || folio.generation != generation {
+        w.labels.add(Outcome::UseAfterFree);
+        cx.note(|_| format!("device access to frame {} after it was freed", f.0));
+        return false;
+    }
+    true
+}
+
+/// What a crash would find for a file page: the durable block, or zeroes for a hole.
+fn durable(w: &World, file: FileId, index: u8) -> BlockContent {
+    match w.page(file, index).block {
+        Some(b) => w.blocks[b.0 as usize].durable,
+        None => BlockContent { data: Data::default(), csum_ok: true },
+    }
+}
+
+enum Verdict {
+    Holds,
+    Lost,
+    Corrupt,
+}
+
+/// Does the disk, as a crash would find it, hold `want` (or something accepted later)?
+fn judge(w: &World, file: FileId, index: u8, want: Data) -> Verdict {
+    let found = durable(w, file, index);
+    if !found.csum_ok {
+        return Verdict::Corrupt;
+    }
+    if found.data.ver > w.page(file, index).accepted.ver {
+        return Verdict::Corrupt; // never written to this page
+    }
+    if found.data.ver >= want.ver || (found.data.tag == Tag::ZERO && want.tag == Tag::ZERO) {
+        return Verdict::Holds;
+    }
+    Verdict::Lost
+}
+
+fn excused(page: &FilePage, ver: u16) -> bool {
+    page.excused_ver.is_some_and(|e| e >= ver)
+}
+
+fn memory_backed(cx: &Cx) -> bool {
+    cx.prog.fs.kind == FsKind::Tmpfs
+}
+
+/// After an fsync/msync/sync returned success. Rule: data accepted before it began must be on
+/// the disk as a crash would find it, unless an error was reported for the file since
+/// (`data-loss`); the disk must hold only data written to that page (`corruption`).
+pub fn check_synced(w: &mut World, cx: &mut Cx, snapshot: &[(FileId, u8, Data)]) {
+    if memory_backed(cx) {
+        return; // tmpfs: fsync is noop_fsync(); nothing is promised across a crash
+    }
+    for &(file, index, want) in snapshot {
+        if index >= w.inodes[file.0 as usize].size || excused(w.page(file, index), want.ver) {
+            continue;
+        }
+        match judge(w, file, index, want) {
+            Verdict::Holds => {
+                let p = w.page_mut(file, index);
+                p.synced_ver = p.synced_ver.max(want.ver);
+            }
+            Verdict::Lost => {
+                w.labels.add(Outcome::DataLoss);
+                cx.note(|n| format!("oracle: {} accepted for page {index} of {} before the sync began is not on disk", n.tag_name(want.tag), n.file_name(file)));
+            }
+            Verdict::Corrupt => {
+                w.labels.add(Outcome::Corruption);
+                cx.note(|n| format!("oracle: page {index} of {} holds data never written to it, or fails its integrity check", n.file_name(file)));
+            }
+        }
+    }
+}
+
+/// After a power failure. Rule: what a successful sync promised must have survived, and the
+/// disk holds only data written to each page.
+pub fn check_after_crash(w: &mut World, cx: &mut Cx) {
+    if memory_backed(cx) {
+        return;
+    }
+    let mut promised = Vec::new();
+    for (fi, inode) in w.inodes.iter().enumerate() {
+        for (i, p) in inode.pages.iter().enumerate() {
+            // Only the version matters: the tag of a promised write is not kept.
+            promised.push((FileId(fi as u8), i as u8, Data { tag: Tag(u8::MAX), ver: p.synced_ver }));
+        }
+    }
+    check_synced(w, cx, &promised);
+}
+
+/// At the end of an interleaving, after the final sync. Rule (convergence): the disk holds the
+/// last accepted write of every page, unless an error was reported for the file after it.
+pub fn check_converged(w: &mut World, cx: &mut Cx) {
+    for (fi, inode) in w.inodes.clone().iter().enumerate() {
+        let file = FileId(fi as u8);
+        for (i, p) in inode.pages.iter().enumerate() {
+            let index = i as u8;
+            if excused(p, p.accepted.ver) {
+                continue;
+            }
+            if memory_backed(cx) {
+                let held = p.folio.map(|f| w.folio(f).data);
+                if held != Some(p.accepted) && !(held.is_none() && p.accepted.tag == Tag::ZERO) {
+                    w.labels.add(Outcome::DataLoss);
+                }
+                continue;
+            }
+            let accepted = p.accepted;
+            match judge(w, file, index, accepted) {
+                Verdict::Holds => {}
+                Verdict::Lost => {
+                    w.labels.add(Outcome::DataLoss);
+                    cx.note(|n| format!("oracle: at the end, page {index} of {} lacks its last accepted write {}", n.file_name(file), n.tag_name(accepted.tag)));
+                }
+                Verdict::Corrupt => {
+                    w.labels.add(Outcome::Corruption);
+                    cx.note(|n| format!("oracle: at the end, page {index} of {} is corrupt", n.file_name(file)));
+                }
+            }
+        }
+    }
+}
+
+/// At the end. Rule: no GUP reference or pin is still held, and
+/// `nr_foll_pin_acquired == nr_foll_pin_released` (`leak`).
+pub fn check_leaks(w: &mut World, cx: &mut Cx) {
+    let held = w.handles.iter().any(|h| matches!(h, Handle::Pin(p) if p.live));
+    if held || w.pins_acquired != w.pins_released {
+        w.labels.add(Outcome::Leak);
+        cx.note(|_| format!("oracle: references still held (nr_foll_pin_acquired {} / released {})", w.pins_acquired, w.pins_released));
+    }
+}

@@ -1,0 +1,80 @@
+//! Tasks: the scenario's threads and the asynchronous work the kernel queues (bios, the
+//! device's side of O_DIRECT, the `bio_dirty_work` workqueue item). Each task is runnable or
+//! blocked; the explorer picks which runnable task takes the next step (KERNEL.md §6).
+
+use super::writeback::Wb;
+use super::world::*;
+use crate::policy::DioPath;
+
+/// What a task is.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum TaskKind {
+    /// A scenario thread.
+    Thread { thread: u8 },
+    /// A page-write bio in flight: the device reads the folio (or its bounce copy) when it runs.
+    Bio { file: FileId, index: u8, folio: FolioId, block: BlockId, csum: Option<Data>, bounce: Option<Data> },
+    /// The device side of an O_DIRECT read (`read`) or write issued by statement `pc` of
+    /// `thread`: DMA between the disk and the pinned buffer, then the bio's completion.
+    Dio { thread: u8, pc: u8, read: bool, file: FileId, index: u8, buffer: Pinned, path: DioPath },
+    /// `bio_dirty_work`: re-dirties and releases the pages that `bio_check_pages_dirty()` found
+    /// clean at completion.
+    DirtyWork { thread: u8, pc: u8, pages: Pinned },
+}
+
+/// Where a thread is inside its current statement.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Cont {
+    /// At the start of statement `pc`.
+    Start,
+    /// A writeback pass (`writeback`, `fsync`, `msync`, `sync`).
+    Writeback(Wb),
+    /// Sleeping until the O_DIRECT I/O completes. `done` once the device task finished;
+    /// `release` holds the pages a `fs/direct-io.c` read dirties and releases in task context.
+    DioWait { done: bool, release: Option<Pinned> },
+    /// `process_vm_rw_pages()` between pinning the target page and copying into it.
+    RemoteWrite { pinned: Pinned, tag: Tag },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Task {
+    pub kind: TaskKind,
+    /// The statement a thread is at.
+    pub pc: u8,
+    pub cont: Cont,
+    pub done: bool,
+}
+
+impl Task {
+    pub fn new(kind: TaskKind) -> Task {
+        Task { kind, pc: 0, cont: Cont::Start, done: false }
+    }
+
+    pub fn is_thread(&self) -> bool {
+        matches!(self.kind, TaskKind::Thread { .. })
+    }
+
+    /// An order on asynchronous tasks that does not depend on when they were queued, so that
+    /// equal sets of pending work give equal states.
+    pub fn sort_key(&self) -> (u8, u8, u8, u8) {
+        match &self.kind {
+            TaskKind::Thread { thread } => (0, *thread, 0, 0),
+            TaskKind::Bio { file, index, .. } => (1, file.0, *index, 0),
+            TaskKind::Dio { thread, pc, .. } => (2, *thread, *pc, 0),
+            TaskKind::DirtyWork { thread, pc, .. } => (3, *thread, *pc, 0),
+        }
+    }
+
+    /// The task's name in schedules: the thread's name, or the queued work and who queued it.
+    pub fn name(&self, thread_names: &[String], file_names: &dyn Fn(FileId) -> String) -> String {
+        match &self.kind {
+            TaskKind::Thread { thread } => thread_names[*thread as usize].clone(),
+            TaskKind::Bio { file, index, .. } => format!("bio:{}[{}]", file_names(*file), index),
+            TaskKind::Dio { thread, pc, read, .. } => {
+                format!("{}:{}.{}", if *read { "dio-read" } else { "dio-write" }, thread_names[*thread as usize], pc + 1)
+            }
+            TaskKind::DirtyWork { thread, pc, .. } => {
+                format!("bio_dirty_work:{}.{}", thread_names[*thread as usize], pc + 1)
+            }
+        }
+    }
+}

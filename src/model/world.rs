@@ -1,0 +1,327 @@
+//! The state of the modeled machine: page frames (folios), files and their page caches, the
+//! disk, the address space, GUP references, tasks and the labels reached so far.
+//!
+//! Everything lives in small vectors indexed by typed ids, so that a world clones and hashes
+//! cheaply (STYLE.md practice 4). Nothing here runs kernel code; the mechanisms live in the
+//! sibling modules named after the kernel files they mirror.
+
+use super::label::LabelSet;
+use super::task::Task;
+
+/// A page frame of the fixed pool (`memory N`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FolioId(pub u8);
+
+/// A 4 KiB block of the disk (`disk N`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BlockId(pub u16);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FileId(pub u8);
+
+/// A scenario handle (`m = mmap ...`, `mr = reg-mr ...`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HandleId(pub u8);
+
+/// A tag: the value a write puts into a page. Tag 0 is the zeroes of a hole.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Tag(pub u8);
+
+impl Tag {
+    pub const ZERO: Tag = Tag(0);
+}
+
+/// Page contents: a tag and the version of the file page's history it came from.
+///
+/// `ver` counts the writes accepted for one file page (0 is the page's initial content); the
+/// oracles compare versions, so the same tag written twice is still told apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Data {
+    pub tag: Tag,
+    pub ver: u16,
+}
+
+/// `GUP_PIN_COUNTING_BIAS` (include/linux/mm.h): what a FOLL_PIN adds to a small folio's refcount.
+pub const GUP_PIN_COUNTING_BIAS: u32 = 1024;
+
+/// Who a folio belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Owner {
+    /// On the free list.
+    Free,
+    /// In the page cache of `file` at `index`.
+    File { file: FileId, index: u8 },
+    /// Removed from the page cache by truncate or punch while still referenced: `mapping == NULL`.
+    Orphan,
+    /// An anonymous page (a COW copy of a private file mapping).
+    Anon,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Folio {
+    pub owner: Owner,
+    /// `folio_ref_count()`: the page cache's reference, one per mapping PTE, GUP references,
+    /// and `GUP_PIN_COUNTING_BIAS` per FOLL_PIN.
+    pub refcount: u32,
+    /// `folio_mapcount()`.
+    pub mapcount: u16,
+    pub dirty: bool,
+    pub writeback: bool,
+    /// `folio_test_private()`: buffer heads (ext3, ext4, xfs-bh) or iomap state (xfs).
+    pub private: bool,
+    pub data: Data,
+    /// Bumped each time the frame is freed, so a stale device reference is detectable.
+    pub generation: u16,
+}
+
+impl Folio {
+    pub fn free() -> Folio {
+        Folio {
+            owner: Owner::Free,
+            refcount: 0,
+            mapcount: 0,
+            dirty: false,
+            writeback: false,
+            private: false,
+            data: Data::default(),
+            generation: 0,
+        }
+    }
+
+    /// `folio_maybe_dma_pinned()` for a small folio: `refcount >= GUP_PIN_COUNTING_BIAS`.
+    /// False positives are possible in the kernel; with a handful of references, never here.
+    pub fn maybe_dma_pinned(&self) -> bool {
+        self.refcount >= GUP_PIN_COUNTING_BIAS
+    }
+}
+
+/// One page index of a file: its cached folio, its block, and the oracle's record of it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub struct FilePage {
+    pub folio: Option<FolioId>,
+    pub block: Option<BlockId>,
+    /// A delayed-allocation reservation is held for this page (ext4 delalloc, XFS).
+    pub reserved: bool,
+    /// The last accepted write (the oracle's truth).
+    pub accepted: Data,
+    /// Writes with a version up to this one are excused: an error was reported for the file
+    /// after they were accepted.
+    pub excused_ver: Option<u16>,
+    /// The highest version that a successful fsync/sync/msync promised durable.
+    pub synced_ver: u16,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Inode {
+    /// i_size in pages.
+    pub size: u8,
+    pub pages: Vec<FilePage>,
+    /// `mapping->wb_err` as the scenario's one open file sees it: set by `mapping_set_error()`,
+    /// reported and cleared by the next fsync (`file_check_and_advance_wb_err()`).
+    pub wb_err: Option<super::label::Errno>,
+}
+
+/// A disk block's content as a read would return it, with its integrity state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct BlockContent {
+    pub data: Data,
+    /// False when the integrity data (checksum) computed at submission does not match what the
+    /// device read from the page: a read returns an error, the data is lost.
+    pub csum_ok: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Block {
+    /// The file page this block belongs to, if allocated.
+    pub owner: Option<(FileId, u8)>,
+    /// What survives a power failure.
+    pub durable: BlockContent,
+    /// A completed write still in the device's volatile cache.
+    pub cached: Option<BlockContent>,
+}
+
+impl Block {
+    /// What a read returns: the device cache is coherent with reads.
+    pub fn current(&self) -> BlockContent {
+        self.cached.unwrap_or(self.durable)
+    }
+}
+
+/// A page-table entry of a mapping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Pte {
+    pub folio: Option<FolioId>,
+    pub writable: bool,
+    pub dirty: bool,
+}
+
+/// A mapping created by `mmap` (a VMA and its PTEs).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Vma {
+    pub file: FileId,
+    /// First file page mapped.
+    pub pgoff: u8,
+    pub shared: bool,
+    /// `PROT_READ` only (`ro`).
+    pub read_only: bool,
+    /// False after munmap.
+    pub mapped: bool,
+    pub ptes: Vec<Pte>,
+}
+
+/// How a GUP reference was taken, so it can be dropped the same way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GupRef {
+    /// `get_user_pages*()`: dropped with `put_page()`.
+    Get,
+    /// `pin_user_pages*()`: dropped with `unpin_user_page()`.
+    Pin,
+}
+
+/// References held on a range of pages through GUP: a `pin` handle, an RDMA MR, or the
+/// short-term pin of an O_DIRECT or `process_vm_writev()` call.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Pinned {
+    pub how: GupRef,
+    /// FOLL_WRITE was set: the device may write, and the release dirties the pages.
+    pub write: bool,
+    /// The folio and its generation at pin time, per page.
+    pub pages: Vec<(FolioId, u16)>,
+    /// False once released (unpinned, deregistered): device access then fails with EIO.
+    pub live: bool,
+}
+
+/// What a handle names.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Handle {
+    /// Not defined yet: users wait (a data dependency).
+    Undefined,
+    /// The defining operation failed: users are skipped.
+    Failed,
+    Map(Vma),
+    Pin(Pinned),
+}
+
+/// The whole machine.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct World {
+    pub folios: Vec<Folio>,
+    pub inodes: Vec<Inode>,
+    pub blocks: Vec<Block>,
+    /// Delayed-allocation reservations outstanding (blocks promised but not yet allocated).
+    pub reserved_blocks: u16,
+    pub handles: Vec<Handle>,
+    pub tasks: Vec<Task>,
+    /// Signalled events, a bit per event.
+    pub events: u32,
+    /// `/proc/vmstat` `nr_foll_pin_acquired` and `nr_foll_pin_released`.
+    pub pins_acquired: u16,
+    pub pins_released: u16,
+    pub labels: LabelSet,
+    /// A modeled `BUG()` fired: the machine is down and the interleaving ends.
+    pub crashed: bool,
+    /// A `crash` operation ran: power failed, the interleaving ends after the disk check.
+    pub powered_off: bool,
+    /// `WARN_ON_ONCE()` sites that already fired, a bit per site.
+    pub warned_once: u8,
+}
+
+impl World {
+    /// Free blocks not promised to a delayed allocation.
+    pub fn free_blocks(&self) -> u32 {
+        let free = self.blocks.iter().filter(|b| b.owner.is_none()).count() as u32;
+        free.saturating_sub(self.reserved_blocks as u32)
+    }
+
+    /// Allocates the lowest free block for `file` page `index` (the allocator hands out the
+    /// lowest free block first, so reuse is reachable in small scenarios).
+    pub fn alloc_block(&mut self, file: FileId, index: u8) -> Option<BlockId> {
+        let i = self.blocks.iter().position(|b| b.owner.is_none())?;
+        let block = &mut self.blocks[i];
+        block.owner = Some((file, index));
+        block.durable = BlockContent { data: Data::default(), csum_ok: true };
+        block.cached = None;
+        Some(BlockId(i as u16))
+    }
+
+    pub fn free_block(&mut self, b: BlockId) {
+        self.blocks[b.0 as usize].owner = None;
+    }
+
+    pub fn folio(&self, f: FolioId) -> &Folio {
+        &self.folios[f.0 as usize]
+    }
+
+    pub fn folio_mut(&mut self, f: FolioId) -> &mut Folio {
+        &mut self.folios[f.0 as usize]
+    }
+
+    pub fn page(&self, file: FileId, index: u8) -> &FilePage {
+        &self.inodes[file.0 as usize].pages[index as usize]
+    }
+
+    pub fn page_mut(&mut self, file: FileId, index: u8) -> &mut FilePage {
+        &mut self.inodes[file.0 as usize].pages[index as usize]
+    }
+
+    pub fn vma(&self, h: HandleId) -> Option<&Vma> {
+        match &self.handles[h.0 as usize] {
+            Handle::Map(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn vma_mut(&mut self, h: HandleId) -> Option<&mut Vma> {
+        match &mut self.handles[h.0 as usize] {
+            Handle::Map(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Takes a free frame; `None` when the pool (`memory N`) is exhausted.
+    pub fn alloc_folio(&mut self, owner: Owner, data: Data) -> Option<FolioId> {
+        let i = self.folios.iter().position(|f| f.owner == Owner::Free)?;
+        let generation = self.folios[i].generation;
+        self.folios[i] = Folio { owner, refcount: 1, data, generation, ..Folio::free() };
+        Some(FolioId(i as u8))
+    }
+
+    /// `folio_get()`.
+    pub fn folio_get(&mut self, f: FolioId) {
+        self.folio_mut(f).refcount += 1;
+    }
+
+    /// `folio_put()`: frees the frame when the last reference goes.
+    pub fn folio_put(&mut self, f: FolioId) {
+        self.folio_put_many(f, 1);
+    }
+
+    pub fn folio_put_many(&mut self, f: FolioId, n: u32) {
+        let folio = self.folio_mut(f);
+        assert!(folio.refcount >= n, "model bug: folio {} refcount underflow", f.0);
+        folio.refcount -= n;
+        if folio.refcount == 0 {
+            assert!(
+                !matches!(folio.owner, Owner::File { .. }),
+                "model bug: a cached folio lost its page cache reference"
+            );
+            let generation = folio.generation.wrapping_add(1);
+            *folio = Folio { generation, ..Folio::free() };
+        }
+    }
+
+    /// Every (mapping handle, page) whose PTE maps `f`: the reverse map.
+    pub fn rmap(&self, f: FolioId) -> Vec<(HandleId, usize)> {
+        let mut out = Vec::new();
+        for (h, handle) in self.handles.iter().enumerate() {
+            if let Handle::Map(vma) = handle {
+                for (i, pte) in vma.ptes.iter().enumerate() {
+                    if pte.folio == Some(f) {
+                        out.push((HandleId(h as u8), i));
+                    }
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,241 @@
+//! `mm/page-writeback.c` and the filesystems' `->writepages`: `write_cache_pages()` with
+//! WB_SYNC_NONE (periodic, skips folios under writeback) and WB_SYNC_ALL (integrity, waits),
+//! `folio_clear_dirty_for_io()`, submission of one bio per folio, the device's read of the page
+//! at the bio's execution, `folio_end_writeback()`, `filemap_fdatawait_range()` and the cache
+//! flush of fsync (`blkdev_issue_flush()`).
+//!
+//! The `bounce` policy adds Jan Kara's design here: a pinned folio is skipped by periodic
+//! writeback, written from a copy by integrity writeback, and stays dirty while pinned.
+//! Left out: dirty throttling, the flusher's own scheduling (a `writeback` operation is one
+//! flusher pass), writeback from reclaim (`pageout()`), `range_cyclic`.
+
+use super::fs::{self, MapOutcome};
+use super::label::{Errno, Outcome};
+use super::memory::folio_mkclean;
+use super::task::{Task, TaskKind};
+use super::world::*;
+use super::Cx;
+use crate::policy::PinnedWriteback;
+use crate::scenario::FsKind;
+
+/// A writeback pass in progress: its scope, mode, cursor and, for integrity writeback, the
+/// accepted data of every page when it began (what the fsync oracle holds it to).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Wb {
+    /// One file, or every file (`sync`, `writeback` without a file).
+    pub scope: Option<FileId>,
+    /// WB_SYNC_ALL.
+    pub sync: bool,
+    pub file: u8,
+    pub index: u8,
+    /// All folios are submitted; waiting for their writeback to end.
+    pub waiting: bool,
+    pub snapshot: Vec<(FileId, u8, Data)>,
+}
+
+/// The result of one step of a writeback pass.
+pub enum WbStep {
+    Continue,
+    /// The pass is over; for integrity writeback, the error the mapping reported.
+    Done(Option<Errno>),
+}
+
+impl Wb {
+    pub fn new(w: &World, scope: Option<FileId>, sync: bool) -> Wb {
+        let mut snapshot = Vec::new();
+        if sync {
+            for (fi, inode) in w.inodes.iter().enumerate() {
+                if scope.is_some_and(|s| s.0 as usize != fi) {
+                    continue;
+                }
+                for (i, p) in inode.pages.iter().enumerate() {
+                    snapshot.push((FileId(fi as u8), i as u8, p.accepted));
+                }
+            }
+        }
+        Wb { scope, sync, file: 0, index: 0, waiting: false, snapshot }
+    }
+
+    fn in_scope(&self, file: usize) -> bool {
+        self.scope.is_none_or(|s| s.0 as usize == file)
+    }
+
+    /// The next dirty cached folio at or after the cursor.
+    fn next_dirty(&self, w: &World, cx: &Cx) -> Option<(FileId, u8, FolioId)> {
+        if cx.prog.fs.kind == FsKind::Tmpfs {
+            return None; // no writeback: mapping_can_writeback() is false for shmem.
+        }
+        for fi in self.file as usize..w.inodes.len() {
+            if !self.in_scope(fi) {
+                continue;
+            }
+            let from = if fi == self.file as usize { self.index as usize } else { 0 };
+            for (i, p) in w.inodes[fi].pages.iter().enumerate().skip(from) {
+                if let Some(f) = p.folio.filter(|f| w.folio(*f).dirty) {
+                    return Some((FileId(fi as u8), i as u8, f));
+                }
+            }
+        }
+        None
+    }
+
+    fn any_under_writeback(&self, w: &World) -> bool {
+        w.inodes.iter().enumerate().filter(|(fi, _)| self.in_scope(*fi)).any(|(_, inode)| {
+            inode.pages.iter().any(|p| p.folio.is_some_and(|f| w.folio(f).writeback))
+        })
+    }
+
+    /// Whether the pass can take a step: integrity writeback sleeps in
+    /// `folio_wait_writeback()` on a dirty folio under writeback, and in
+    /// `filemap_fdatawait_range()` until every folio's writeback ended.
+    pub fn ready(&self, w: &World, cx: &Cx) -> bool {
+        if self.waiting {
+            return !self.any_under_writeback(w);
+        }
+        match self.next_dirty(w, cx) {
+            Some((_, _, f)) if self.sync => !w.folio(f).writeback,
+            _ => true,
+        }
+    }
+
+    /// One step: write one dirty folio, or finish. `Err(())` is a modeled `BUG()`.
+    pub fn step(&mut self, w: &mut World, cx: &mut Cx) -> Result<WbStep, ()> {
+        if !self.waiting {
+            loop {
+                let Some((file, index, f)) = self.next_dirty(w, cx) else { break };
+                self.file = file.0;
+                self.index = index + 1;
+                if w.folio(f).writeback {
+                    // WB_SYNC_NONE skips it; WB_SYNC_ALL waited in ready().
+                    continue;
+                }
+                writepage(w, cx, file, index, f, self.sync)?;
+                if self.next_dirty(w, cx).is_some() {
+                    return Ok(WbStep::Continue);
+                }
+                break;
+            }
+            if !self.sync {
+                return Ok(WbStep::Done(None));
+            }
+            self.waiting = true;
+            if self.any_under_writeback(w) {
+                return Ok(WbStep::Continue);
+            }
+        }
+        blkdev_issue_flush(w, cx);
+        Ok(WbStep::Done(self.take_error(w)))
+    }
+
+    /// `file_check_and_advance_wb_err()`: the first error recorded on a file in scope.
+    fn take_error(&self, w: &mut World) -> Option<Errno> {
+        let mut err = None;
+        for (fi, inode) in w.inodes.iter_mut().enumerate() {
+            if self.scope.is_none_or(|s| s.0 as usize == fi) {
+                err = err.or(inode.wb_err.take());
+            }
+        }
+        err
+    }
+}
+
+/// Writes one locked dirty folio: the pinned-folio policy, the filesystem's private-data check,
+/// `folio_clear_dirty_for_io()`, block mapping, and submission of a bio task.
+pub fn writepage(w: &mut World, cx: &mut Cx, file: FileId, index: u8, f: FolioId, sync: bool) -> Result<(), ()> {
+    let bounce = cx.policy.pinned_writeback == PinnedWriteback::Bounce && w.folio(f).maybe_dma_pinned();
+    if bounce && !sync {
+        cx.note(|n| format!("write_cache_pages: page {index} of {} is pinned: periodic writeback skips it", n.file_name(file)));
+        return Ok(());
+    }
+    match fs::check_private(w, cx, file, index, f) {
+        Some(MapOutcome::Bug) => {
+            w.labels.add(Outcome::Bug);
+            w.crashed = true;
+            return Err(());
+        }
+        Some(_) => return Ok(()),
+        None => {}
+    }
+    let copy = if bounce {
+        // The folio stays dirty and mapped: it can change at any time while pinned.
+        cx.note(|n| format!("writeback: page {index} of {} is pinned: bounce copy, stays dirty", n.file_name(file)));
+        Some(w.folio(f).data)
+    } else {
+        folio_clear_dirty_for_io(w, f);
+        None
+    };
+    let block = match fs::map_blocks(w, cx, file, index) {
+        MapOutcome::Write(b) => b,
+        _ => return Ok(()),
+    };
+    let csum = cx.prog.fs.stable_writes.then(|| copy.unwrap_or(w.folio(f).data));
+    w.folio_mut(f).writeback = true;
+    w.tasks.push(Task::new(TaskKind::Bio { file, index, folio: f, block, csum, bounce: copy }));
+    cx.note(|n| format!("submit_bio: page {index} of {} (frame {}) to block {}{}", n.file_name(file), f.0, block.0, if csum.is_some() { ", integrity data computed now" } else { "" }));
+    Ok(())
+}
+
+/// `folio_clear_dirty_for_io()`: `folio_mkclean()` write-protects every PTE (a later CPU store
+/// faults and goes through `->page_mkwrite`; a device write does not), then the dirty bit is
+/// cleared.
+fn folio_clear_dirty_for_io(w: &mut World, f: FolioId) {
+    folio_mkclean(w, f);
+    w.folio_mut(f).dirty = false;
+}
+
+/// The bio executes: the device reads the page (or its bounce copy) now, the block lands in the
+/// device's volatile cache, and `folio_end_writeback()` runs.
+pub fn bio_complete(w: &mut World, cx: &mut Cx, t: &TaskKind) {
+    let TaskKind::Bio { file, index, folio, block, csum, bounce } = *t else {
+        panic!("model bug: bio_complete on a non-bio task")
+    };
+    let data = bounce.unwrap_or(w.folio(folio).data);
+    let csum_ok = csum.is_none_or(|c| c == data);
+    w.blocks[block.0 as usize].cached = Some(BlockContent { data, csum_ok });
+    w.folio_mut(folio).writeback = false;
+    cx.note(|n| {
+        format!(
+            "bio completes: the device read {} from frame {} into block {} (page {index} of {}){}",
+            n.tag_name(data.tag),
+            folio.0,
+            block.0,
+            n.file_name(file),
+            if csum_ok { "" } else { "; integrity data does not match the data written" }
+        )
+    });
+}
+
+/// `blkdev_issue_flush()`: every completed write in the device cache becomes durable.
+pub fn blkdev_issue_flush(w: &mut World, cx: &mut Cx) {
+    for b in &mut w.blocks {
+        if let Some(c) = b.cached.take() {
+            b.durable = c;
+        }
+    }
+    cx.note(|_| "blkdev_issue_flush: the device cache is durable".to_string());
+}
+
+/// `filemap_write_and_wait_range()` for one page, as O_DIRECT does before touching the disk:
+/// integrity writeback of that page run to completion at once. A page already under writeback
+/// is not waited for (simplification: its bio is queued and runs as its own task).
+pub fn write_and_wait_page(w: &mut World, cx: &mut Cx, file: FileId, index: u8) -> Result<(), ()> {
+    let Some(f) = w.page(file, index).folio.filter(|f| w.folio(*f).dirty && !w.folio(*f).writeback) else {
+        return Ok(());
+    };
+    writepage(w, cx, file, index, f, true)?;
+    run_bios(w, cx, Some(f));
+    Ok(())
+}
+
+/// Runs queued bios now, those of folio `only` or all (used where the model waits for I/O
+/// inside one step: O_DIRECT's flush of one page, and the final sync).
+pub fn run_bios(w: &mut World, cx: &mut Cx, only: Option<FolioId>) {
+    let wanted = |t: &Task| match t.kind {
+        TaskKind::Bio { folio, .. } => only.is_none_or(|f| f == folio),
+        _ => false,
+    };
+    while let Some(i) = w.tasks.iter().position(wanted) {
+        let t = w.tasks.remove(i);
+        bio_complete(w, cx, &t.kind);
+    }
+}

@@ -1,0 +1,259 @@
+//! Policies: the knobs that distinguish kernel releases and proposed designs, and the presets of
+//! shared/KERNEL.md §5.
+//!
+//! A knob selects a code path, not just a flag (KERNEL.md §6): `DioPath::Legacy` is
+//! `fs/direct-io.c`, `DioPath::Iomap` is `fs/iomap/direct-io.c`. Presets `linux-4.14` and `lease`
+//! need DAX and layout leases, which the model does not have yet; asking for them is an error
+//! that says so.
+
+use serde::Serialize;
+use std::fmt;
+
+/// How a GUP user takes its reference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GupKind {
+    /// `get_user_pages*()`: +1 on the refcount, indistinguishable from any other reference.
+    FollGet,
+    /// `pin_user_pages*()` (5.6+): +`GUP_PIN_COUNTING_BIAS`, visible to `folio_maybe_dma_pinned()`.
+    FollPin,
+}
+
+/// Which O_DIRECT implementation ext4 uses (XFS used iomap in every modeled release).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DioPath {
+    /// `fs/direct-io.c` (ext4 before 5.5): a synchronous read dirties the pages in
+    /// `dio_bio_complete()`, after the DMA, in the reading task.
+    Legacy,
+    /// `fs/iomap/direct-io.c`: `bio_set_pages_dirty()` before the I/O, `bio_check_pages_dirty()`
+    /// at completion, which defers the re-dirtying of pages found clean to `bio_dirty_work`.
+    Iomap,
+}
+
+/// What ext4 writeback does with a dirty page that has no buffers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoBuffersWriteback {
+    /// `BUG()` via `page_buffers()` in `mpage_prepare_extent_to_map()` (before 5.18).
+    Bug,
+    /// `ext4_warning_inode()` and `folio_clear_dirty()`: the data is dropped (cc5095747edf, 5.18).
+    WarnDrop,
+}
+
+/// Writeback of a folio that `folio_maybe_dma_pinned()`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PinnedWriteback {
+    /// Mainline: written and cleaned like any other folio.
+    Normal,
+    /// Jan Kara's design (Oct 2018; RFC Feb 2023, not merged): periodic writeback skips it,
+    /// integrity writeback writes a bounce copy, and the folio stays dirty while pinned.
+    Bounce,
+}
+
+/// A writable FOLL_LONGTERM pin of a shared mapping of a dirty-tracked file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LongtermWritableFile {
+    Allowed,
+    /// `check_vma_flags()` → `writable_file_mapping_allowed()` (6.5+).
+    Efault,
+}
+
+/// The knobs. Every preset sets every knob.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Policy {
+    pub name: &'static str,
+    pub summary: &'static str,
+    /// RDMA registrations and `pin` use FOLL_PIN or (before 5.6) FOLL_GET.
+    pub gup_pin: GupKind,
+    /// O_DIRECT buffers: FOLL_GET before the `iov_iter_extract_pages()` conversion (~6.3-6.5).
+    pub gup_dio: GupKind,
+    /// ext4's O_DIRECT implementation.
+    pub ext4_dio: DioPath,
+    pub ext4_no_buffers: NoBuffersWriteback,
+    /// `shrink_folio_list()` releases private data of pinned folios (before d824ec2a1546, 6.4).
+    pub reclaim_strips_pinned: bool,
+    /// `shrink_active_list()` with `buffer_heads_over_limit` releases buffers of pinned folios.
+    pub reclaim_active_strips_pinned: bool,
+    pub pinned_writeback: PinnedWriteback,
+    pub longterm_writable_file: LongtermWritableFile,
+    /// `ib_umem_get()` pins a read-only MR with FOLL_WRITE|FOLL_FORCE (before "RDMA/umem: remove
+    /// FOLL_FORCE usage", 6.2): the pin write-faults the page although the MR is read-only.
+    pub umem_readonly_force: bool,
+}
+
+impl Policy {
+    /// The presets of KERNEL.md §5 that this model implements, in matrix order.
+    pub fn presets() -> Vec<Policy> {
+        vec![linux_4_19(), linux_5_18(), linux_6_18(), bounce()]
+    }
+
+    /// Looks a preset up by name. `Err` says why not, for the user.
+    pub fn by_name(name: &str) -> Result<Policy, String> {
+        if let Some(p) = Policy::presets().into_iter().find(|p| p.name == name) {
+            return Ok(p);
+        }
+        if PRESETS_NOT_YET.contains(&name) {
+            return Err(format!(
+                "policy `{name}` needs DAX and layout leases, which the model does not have yet \
+                 (issue #3); available: {}",
+                preset_names().join(", ")
+            ));
+        }
+        Err(format!("unknown policy `{name}`; available: {}, or `all`", preset_names().join(", ")))
+    }
+
+    /// The knobs as (name, value) pairs, for `pincheck policies`.
+    pub fn knobs(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("rdma-and-pin", self.gup_pin.to_string()),
+            ("o-direct", self.gup_dio.to_string()),
+            ("ext4-o-direct-path", self.ext4_dio.to_string()),
+            ("ext4-writeback-without-buffers", self.ext4_no_buffers.to_string()),
+            ("reclaim-strips-pinned", yes_no(self.reclaim_strips_pinned)),
+            ("reclaim-active-strips-pinned", yes_no(self.reclaim_active_strips_pinned)),
+            ("pinned-writeback", self.pinned_writeback.to_string()),
+            ("longterm-writable-file-pin", self.longterm_writable_file.to_string()),
+            ("rdma-readonly-mr-foll-force", yes_no(self.umem_readonly_force)),
+        ]
+    }
+}
+
+/// Presets of KERNEL.md §5 that need the DAX/lease half of the model.
+pub const PRESETS_NOT_YET: [&str; 2] = ["linux-4.14", "lease"];
+
+pub fn preset_names() -> Vec<&'static str> {
+    Policy::presets().iter().map(|p| p.name).collect()
+}
+
+/// Resolves a `--policy` argument: comma-separated names or `all`.
+pub fn resolve_list(arg: &str) -> Result<Vec<Policy>, String> {
+    if arg == "all" {
+        return Ok(Policy::presets());
+    }
+    arg.split(',').map(|name| Policy::by_name(name.trim())).collect()
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_string()
+}
+
+fn linux_4_19() -> Policy {
+    Policy {
+        name: "linux-4.19",
+        summary: "mainline 4.19: FOLL_GET everywhere, ext4 BUG on dirty pages without buffers",
+        gup_pin: GupKind::FollGet,
+        gup_dio: GupKind::FollGet,
+        ext4_dio: DioPath::Legacy,
+        ext4_no_buffers: NoBuffersWriteback::Bug,
+        reclaim_strips_pinned: true,
+        reclaim_active_strips_pinned: true,
+        pinned_writeback: PinnedWriteback::Normal,
+        longterm_writable_file: LongtermWritableFile::Allowed,
+        umem_readonly_force: true,
+    }
+}
+
+fn linux_5_18() -> Policy {
+    Policy {
+        name: "linux-5.18",
+        summary: "mainline 5.18: FOLL_PIN for RDMA, FOLL_GET for O_DIRECT (iomap), ext4 warns and drops",
+        gup_pin: GupKind::FollPin,
+        gup_dio: GupKind::FollGet,
+        ext4_dio: DioPath::Iomap,
+        ext4_no_buffers: NoBuffersWriteback::WarnDrop,
+        reclaim_strips_pinned: true,
+        reclaim_active_strips_pinned: true,
+        pinned_writeback: PinnedWriteback::Normal,
+        longterm_writable_file: LongtermWritableFile::Allowed,
+        umem_readonly_force: true,
+    }
+}
+
+fn linux_6_18() -> Policy {
+    Policy {
+        name: "linux-6.18",
+        summary: "mainline 6.18: FOLL_PIN everywhere, reclaim skips pinned folios, \
+                  writable long-term pins of dirty-tracked files refused",
+        gup_pin: GupKind::FollPin,
+        gup_dio: GupKind::FollPin,
+        ext4_dio: DioPath::Iomap,
+        ext4_no_buffers: NoBuffersWriteback::WarnDrop,
+        reclaim_strips_pinned: false,
+        reclaim_active_strips_pinned: true,
+        pinned_writeback: PinnedWriteback::Normal,
+        longterm_writable_file: LongtermWritableFile::Efault,
+        umem_readonly_force: false,
+    }
+}
+
+fn bounce() -> Policy {
+    Policy {
+        name: "bounce",
+        summary: "Jan Kara's design (2018/2023, not merged) on 6.18: pinned folios are skipped by \
+                  periodic writeback, bounced by integrity writeback, kept dirty while pinned",
+        gup_pin: GupKind::FollPin,
+        gup_dio: GupKind::FollPin,
+        ext4_dio: DioPath::Iomap,
+        ext4_no_buffers: NoBuffersWriteback::WarnDrop,
+        reclaim_strips_pinned: false,
+        reclaim_active_strips_pinned: false,
+        pinned_writeback: PinnedWriteback::Bounce,
+        longterm_writable_file: LongtermWritableFile::Allowed,
+        umem_readonly_force: false,
+    }
+}
+
+macro_rules! display_kebab {
+    ($($ty:ty => { $($variant:path => $text:expr),* $(,)? })*) => {$(
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(match self { $($variant => $text),* })
+            }
+        }
+    )*};
+}
+
+display_kebab! {
+    GupKind => { GupKind::FollGet => "FOLL_GET", GupKind::FollPin => "FOLL_PIN" }
+    DioPath => { DioPath::Legacy => "fs/direct-io.c", DioPath::Iomap => "iomap" }
+    NoBuffersWriteback => { NoBuffersWriteback::Bug => "bug", NoBuffersWriteback::WarnDrop => "warn, drop" }
+    PinnedWriteback => {
+        PinnedWriteback::Normal => "normal",
+        PinnedWriteback::Bounce => "periodic: skip; integrity: bounce copy; stays dirty while pinned",
+    }
+    LongtermWritableFile => {
+        LongtermWritableFile::Allowed => "allowed",
+        LongtermWritableFile::Efault => "EFAULT",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_match_kernel_md_table() {
+        let p = Policy::by_name("linux-4.19").unwrap();
+        assert_eq!((p.gup_pin, p.gup_dio), (GupKind::FollGet, GupKind::FollGet));
+        let p = Policy::by_name("linux-5.18").unwrap();
+        assert_eq!((p.gup_pin, p.gup_dio), (GupKind::FollPin, GupKind::FollGet));
+        assert!(p.reclaim_strips_pinned);
+        let p = Policy::by_name("linux-6.18").unwrap();
+        assert!(!p.reclaim_strips_pinned && p.reclaim_active_strips_pinned);
+        assert_eq!(p.longterm_writable_file, LongtermWritableFile::Efault);
+        let p = Policy::by_name("bounce").unwrap();
+        assert!(!p.reclaim_active_strips_pinned);
+        assert_eq!(p.pinned_writeback, PinnedWriteback::Bounce);
+    }
+
+    #[test]
+    fn unknown_and_future_presets_are_refused_with_a_reason() {
+        assert!(Policy::by_name("linux-4.14").unwrap_err().contains("issue #3"));
+        assert!(Policy::by_name("nope").unwrap_err().contains("unknown policy"));
+        assert_eq!(resolve_list("all").unwrap().len(), 4);
+        assert_eq!(resolve_list("bounce,linux-6.18").unwrap().len(), 2);
+    }
+}

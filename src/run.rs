@@ -1,0 +1,174 @@
+//! Checking scenario files against their `expect` lines: loading files and directories, choosing
+//! the policies, exploring, and comparing. The command line (`src/main.rs`) only formats what
+//! this returns; the catalogue test calls the same `check_source`.
+
+use crate::check::{self, Exploration, ExploreOptions};
+use crate::model;
+use crate::policy::{self, Policy};
+use crate::scenario::{self, Diag, Span};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+/// A scenario file's path and text.
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub path: String,
+    pub text: String,
+}
+
+/// Bad input: exit code 2.
+#[derive(Debug)]
+pub enum InputError {
+    /// A problem inside a scenario file, with its position.
+    Scenario(Diag),
+    /// A problem with the command line or the file system.
+    Usage(String),
+}
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InputError::Scenario(d) => write!(f, "{d}"),
+            InputError::Usage(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+/// One (scenario, policy) result, as the JSON output prints it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    pub scenario: String,
+    pub file: String,
+    pub policy: String,
+    pub explorer: &'static str,
+    pub complete: bool,
+    pub states: u64,
+    pub transitions: u64,
+    pub schedules: u64,
+    pub labels: Vec<String>,
+    pub expected: Option<Vec<String>>,
+    pub pass: Option<bool>,
+    pub witnesses: BTreeMap<String, String>,
+    pub seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
+}
+
+/// The built-in catalogue as sources.
+pub fn catalogue_sources() -> Vec<Source> {
+    crate::catalogue::entries().map(|(p, t)| Source { path: p.to_string(), text: t.to_string() }).collect()
+}
+
+/// Reads files and directories (`*.pin` inside, sorted by name).
+pub fn load_paths(args: &[String]) -> Result<Vec<Source>, InputError> {
+    let mut out = Vec::new();
+    for a in args {
+        let p = Path::new(a);
+        if p.is_dir() {
+            let mut files: Vec<String> = std::fs::read_dir(p)
+                .map_err(|e| InputError::Usage(format!("{a}: {e}")))?
+                .filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "pin"))
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect();
+            files.sort();
+            if files.is_empty() {
+                return Err(InputError::Usage(format!("{a}: no .pin files in this directory")));
+            }
+            for f in files {
+                out.push(read(&f)?);
+            }
+        } else {
+            out.push(read(a)?);
+        }
+    }
+    Ok(out)
+}
+
+fn read(path: &str) -> Result<Source, InputError> {
+    let text = std::fs::read_to_string(path).map_err(|e| InputError::Usage(format!("{path}: {e}")))?;
+    Ok(Source { path: path.to_string(), text })
+}
+
+/// A parsed and compiled scenario with its expectations.
+pub struct Loaded {
+    pub ast: scenario::Scenario,
+    pub program: model::Program,
+}
+
+pub fn load(src: &Source) -> Result<Loaded, InputError> {
+    let ast = scenario::parse(&src.path, &src.text).map_err(InputError::Scenario)?;
+    let program = model::compile(&ast).map_err(InputError::Scenario)?;
+    Ok(Loaded { ast, program })
+}
+
+/// The policies to run a scenario under: those given, or those its `expect` lines name (all
+/// presets when it has none). An expectation for a preset the model does not have yet is
+/// skipped with a note on stderr; an unknown policy name is an error at its line.
+pub fn policies_for(l: &Loaded, given: Option<&[Policy]>) -> Result<Vec<Policy>, InputError> {
+    if let Some(g) = given {
+        return Ok(g.to_vec());
+    }
+    if l.ast.expects.is_empty() {
+        return Ok(Policy::presets());
+    }
+    let mut out = Vec::new();
+    for e in &l.ast.expects {
+        match Policy::by_name(&e.policy.text) {
+            Ok(p) => out.push(p),
+            Err(_) if policy::PRESETS_NOT_YET.contains(&e.policy.text.as_str()) => {
+                eprintln!("{}: expectation for `{}` not checked: that preset is not modeled yet", l.ast.path, e.policy.text);
+            }
+            Err(m) => return Err(InputError::Scenario(diag(l, e.policy.span, m))),
+        }
+    }
+    Ok(out)
+}
+
+fn diag(l: &Loaded, span: Span, m: String) -> Diag {
+    Diag::at(&l.ast.path, &l.ast.source, span, m)
+}
+
+/// The expected labels for `policy`, sorted; `None` without an `expect` line for it.
+pub fn expected(l: &Loaded, policy: &str) -> Option<Vec<String>> {
+    l.ast.expects.iter().find(|e| e.policy.text == policy).map(|e| {
+        let mut v: Vec<String> = e.labels.iter().map(|n| n.text.clone()).collect();
+        v.sort();
+        v
+    })
+}
+
+/// Explores one loaded scenario under one policy and compares with its expectation.
+pub fn check_one(l: &Loaded, p: &Policy, opts: &ExploreOptions) -> Row {
+    let start = Instant::now();
+    let x: Exploration = check::explore(&l.program, p, opts);
+    let seconds = start.elapsed().as_secs_f64();
+    let expected = expected(l, p.name);
+    let pass = expected.as_ref().map(|e| *e == x.labels);
+    Row {
+        scenario: l.program.name.clone(),
+        file: l.ast.path.clone(),
+        policy: p.name.to_string(),
+        explorer: x.explorer,
+        complete: x.complete,
+        states: x.states,
+        transitions: x.transitions,
+        schedules: x.schedules,
+        labels: x.labels,
+        expected,
+        pass,
+        witnesses: x.witnesses,
+        seconds,
+        limit: x.limit,
+    }
+}
+
+/// Loads `src` and checks it under the chosen policies.
+pub fn check_source(src: &Source, given: Option<&[Policy]>, opts: &ExploreOptions) -> Result<Vec<Row>, InputError> {
+    let l = load(src)?;
+    let policies = policies_for(&l, given)?;
+    Ok(policies.iter().map(|p| check_one(&l, p, opts)).collect())
+}
