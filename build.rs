@@ -17,7 +17,10 @@ fn main() {
     let mut out = String::from("pub const CATALOGUE: &[(&str, &str)] = &[\n");
     for n in &names {
         println!("cargo:rerun-if-changed=scenarios/{n}");
-        out.push_str(&format!("    (\"scenarios/{n}\", include_str!({:?})),\n", Path::new(&root).join("scenarios").join(n)));
+        out.push_str(&format!(
+            "    (\"scenarios/{n}\", include_str!({:?})),\n",
+            Path::new(&root).join("scenarios").join(n)
+        ));
     }
     out.push_str("];\n");
     let dest = Path::new(&env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("catalogue.rs");

@@ -11,7 +11,11 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 #[derive(Parser)]
-#[command(name = "pincheck", version, about = "Model-check GUP pins against the page cache and filesystems, per kernel release and design")]
+#[command(
+    name = "pincheck",
+    version,
+    about = "Model-check GUP pins against the page cache and filesystems, per kernel release and design"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -175,7 +179,10 @@ fn check_line(r: &Row) -> String {
         Some(false) => "FAIL",
         None => "----",
     };
-    let expected = r.expected.as_ref().map_or("no expectation".to_string(), |e| format!("expected {}", labels_text(e)));
+    let expected = r
+        .expected
+        .as_ref()
+        .map_or("no expectation".to_string(), |e| format!("expected {}", labels_text(e)));
     let mut s = format!(
         "{verdict} {} [{}]: {} ({expected}; {}, {}, {} states, {} schedules)",
         r.scenario,
@@ -192,7 +199,10 @@ fn check_line(r: &Row) -> String {
     if r.pass == Some(false) {
         let e = r.expected.clone().unwrap_or_default();
         for label in r.labels.iter().filter(|l| !e.contains(l)) {
-            s.push_str(&format!("\n     unexpected {label}: pincheck replay {} --policy {} --schedule '{}'", r.file, r.policy, r.witnesses[label]));
+            s.push_str(&format!(
+                "\n     unexpected {label}: pincheck replay {} --policy {} --schedule '{}'",
+                r.file, r.policy, r.witnesses[label]
+            ));
         }
         for label in e.iter().filter(|l| !r.labels.contains(l)) {
             s.push_str(&format!("\n     expected but not reached: {label}"));
@@ -219,7 +229,8 @@ fn matrix_table(rows: &[Vec<Row>]) -> String {
         };
         format!("{mark}{}", labels_text(&r.labels))
     };
-    let mut table: Vec<Vec<String>> = vec![std::iter::once("scenario".to_string()).chain(policies.iter().cloned()).collect()];
+    let mut table: Vec<Vec<String>> =
+        vec![std::iter::once("scenario".to_string()).chain(policies.iter().cloned()).collect()];
     for rs in rows {
         let Some(first) = rs.first() else { continue };
         let mut line = vec![first.scenario.clone()];
@@ -228,11 +239,13 @@ fn matrix_table(rows: &[Vec<Row>]) -> String {
         }
         table.push(line);
     }
-    let widths: Vec<usize> =
-        (0..table[0].len()).map(|c| table.iter().map(|l| l[c].chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..table[0].len())
+        .map(|c| table.iter().map(|l| l[c].chars().count()).max().unwrap_or(0))
+        .collect();
     let mut s = String::new();
     for (i, line) in table.iter().enumerate() {
-        let cells: Vec<String> = line.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let cells: Vec<String> =
+            line.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
         s.push_str(cells.join("  ").trim_end());
         s.push('\n');
         if i == 0 {
@@ -292,7 +305,11 @@ fn policies() -> Result<u8, InputError> {
             let _ = writeln!(out, "    {k:<32} {v}");
         }
     }
-    let _ = writeln!(out, "not modeled yet (need DAX and layout leases): {}", policy::PRESETS_NOT_YET.join(", "));
+    let _ = writeln!(
+        out,
+        "not modeled yet (need DAX and layout leases): {}",
+        policy::PRESETS_NOT_YET.join(", ")
+    );
     Ok(0)
 }
 
@@ -312,11 +329,18 @@ fn bench(paths: &[String], json: bool, repeat: usize) -> Result<u8, InputError> 
     let (mut states, mut transitions, mut seconds) = (0u64, 0u64, 0f64);
     let wall = Instant::now();
     if !json {
-        let _ = writeln!(out, "{:<32} {:<11} {:>9} {:>11} {:>9} {:>12}", "scenario", "policy", "states", "transitions", "ms", "states/s");
+        let _ = writeln!(
+            out,
+            "{:<32} {:<11} {:>9} {:>11} {:>9} {:>12}",
+            "scenario", "policy", "states", "transitions", "ms", "states/s"
+        );
     }
     for l in &loaded {
         for p in Policy::presets() {
-            let row = (0..repeat).map(|_| run::check_one(l, &p, &opts)).min_by(|a, b| a.seconds.total_cmp(&b.seconds)).expect("repeat >= 1");
+            let row = (0..repeat)
+                .map(|_| run::check_one(l, &p, &opts))
+                .min_by(|a, b| a.seconds.total_cmp(&b.seconds))
+                .expect("repeat >= 1");
             let rate = row.states as f64 / row.seconds.max(1e-9);
             states += row.states;
             transitions += row.transitions;
@@ -329,18 +353,32 @@ fn bench(paths: &[String], json: bool, repeat: usize) -> Result<u8, InputError> 
                 });
                 let _ = writeln!(out, "{v}");
             } else {
-                let _ = writeln!(out, "{:<32} {:<11} {:>9} {:>11} {:>9.3} {:>12.0}", row.scenario, row.policy, row.states, row.transitions, row.seconds * 1e3, rate);
+                let _ = writeln!(
+                    out,
+                    "{:<32} {:<11} {:>9} {:>11} {:>9.3} {:>12.0}",
+                    row.scenario,
+                    row.policy,
+                    row.states,
+                    row.transitions,
+                    row.seconds * 1e3,
+                    rate
+                );
             }
         }
     }
-    let rss = peak_rss().map_or("unknown".to_string(), |b| format!("{:.1} MiB", b as f64 / 1048576.0));
+    let rss =
+        peak_rss().map_or("unknown".to_string(), |b| format!("{:.1} MiB", b as f64 / 1048576.0));
     let total = format!(
         "total: {states} states, {transitions} transitions, {seconds:.3} s exploring (best of {repeat}), {:.0} states/s, {:.3} s wall, peak RSS {rss}",
         states as f64 / seconds.max(1e-9),
         wall.elapsed().as_secs_f64()
     );
     if json {
-        let _ = writeln!(out, "{}", serde_json::json!({"total": true, "states": states, "transitions": transitions, "seconds": seconds, "states_per_sec": states as f64 / seconds.max(1e-9), "peak_rss_bytes": peak_rss()}));
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::json!({"total": true, "states": states, "transitions": transitions, "seconds": seconds, "states_per_sec": states as f64 / seconds.max(1e-9), "peak_rss_bytes": peak_rss()})
+        );
     } else {
         let _ = writeln!(out, "{total}");
     }

@@ -97,8 +97,8 @@ impl Policy {
         }
         if PRESETS_NOT_YET.contains(&name) {
             return Err(format!(
-                "policy `{name}` needs DAX and layout leases, which the model does not have yet \
-                 (issue #3); available: {}",
+                "policy `{name}` is not modeled yet: it needs DAX and layout leases (issue #3); \
+                 available: {}",
                 preset_names().join(", ")
             ));
         }
@@ -159,7 +159,8 @@ fn linux_4_19() -> Policy {
 fn linux_5_18() -> Policy {
     Policy {
         name: "linux-5.18",
-        summary: "mainline 5.18: FOLL_PIN for RDMA, FOLL_GET for O_DIRECT (iomap), ext4 warns and drops",
+        summary:
+            "mainline 5.18: FOLL_PIN for RDMA, FOLL_GET for O_DIRECT (iomap), ext4 warns and drops",
         gup_pin: GupKind::FollPin,
         gup_dio: GupKind::FollGet,
         ext4_dio: DioPath::Iomap,

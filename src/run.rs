@@ -58,7 +58,9 @@ pub struct Row {
 
 /// The built-in catalogue as sources.
 pub fn catalogue_sources() -> Vec<Source> {
-    crate::catalogue::entries().map(|(p, t)| Source { path: p.to_string(), text: t.to_string() }).collect()
+    crate::catalogue::entries()
+        .map(|(p, t)| Source { path: p.to_string(), text: t.to_string() })
+        .collect()
 }
 
 /// Reads files and directories (`*.pin` inside, sorted by name).
@@ -89,7 +91,8 @@ pub fn load_paths(args: &[String]) -> Result<Vec<Source>, InputError> {
 }
 
 fn read(path: &str) -> Result<Source, InputError> {
-    let text = std::fs::read_to_string(path).map_err(|e| InputError::Usage(format!("{path}: {e}")))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| InputError::Usage(format!("{path}: {e}")))?;
     Ok(Source { path: path.to_string(), text })
 }
 
@@ -120,7 +123,10 @@ pub fn policies_for(l: &Loaded, given: Option<&[Policy]>) -> Result<Vec<Policy>,
         match Policy::by_name(&e.policy.text) {
             Ok(p) => out.push(p),
             Err(_) if policy::PRESETS_NOT_YET.contains(&e.policy.text.as_str()) => {
-                eprintln!("{}: expectation for `{}` not checked: that preset is not modeled yet", l.ast.path, e.policy.text);
+                eprintln!(
+                    "{}: expectation for `{}` not checked: that preset is not modeled yet",
+                    l.ast.path, e.policy.text
+                );
             }
             Err(m) => return Err(InputError::Scenario(diag(l, e.policy.span, m))),
         }
@@ -167,7 +173,11 @@ pub fn check_one(l: &Loaded, p: &Policy, opts: &ExploreOptions) -> Row {
 }
 
 /// Loads `src` and checks it under the chosen policies.
-pub fn check_source(src: &Source, given: Option<&[Policy]>, opts: &ExploreOptions) -> Result<Vec<Row>, InputError> {
+pub fn check_source(
+    src: &Source,
+    given: Option<&[Policy]>,
+    opts: &ExploreOptions,
+) -> Result<Vec<Row>, InputError> {
     let l = load(src)?;
     let policies = policies_for(&l, given)?;
     Ok(policies.iter().map(|p| check_one(&l, p, opts)).collect())

@@ -30,7 +30,12 @@ struct Frame {
     via: String,
 }
 
-pub(super) fn explore(prog: &Program, policy: &Policy, opts: &ExploreOptions, found: &mut Findings) -> Exploration {
+pub(super) fn explore(
+    prog: &Program,
+    policy: &Policy,
+    opts: &ExploreOptions,
+    found: &mut Findings,
+) -> Exploration {
     let mut cx = Cx::new(prog, policy);
     let mut visited: FxHashSet<u128> = FxHashSet::default();
     let mut out = Exploration {
@@ -45,7 +50,8 @@ pub(super) fn explore(prog: &Program, policy: &Policy, opts: &ExploreOptions, fo
     };
     let root = prog.initial.clone();
     visited.insert(fingerprint(&root));
-    let mut stack = vec![Frame { moves: named_moves(&root, &cx), world: root, next: 0, via: String::new() }];
+    let mut stack =
+        vec![Frame { moves: named_moves(&root, &cx), world: root, next: 0, via: String::new() }];
     if stack[0].moves.is_empty() {
         let mut w = stack[0].world.clone();
         model::finish(&mut w, &mut cx);

@@ -25,7 +25,12 @@ impl SplitMix64 {
     }
 }
 
-pub(super) fn explore(prog: &Program, policy: &Policy, opts: &ExploreOptions, found: &mut Findings) -> Exploration {
+pub(super) fn explore(
+    prog: &Program,
+    policy: &Policy,
+    opts: &ExploreOptions,
+    found: &mut Findings,
+) -> Exploration {
     let mut cx = Cx::new(prog, policy);
     let mut rng = SplitMix64(opts.seed);
     let mut seen: FxHashSet<u128> = FxHashSet::default();

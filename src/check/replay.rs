@@ -35,7 +35,11 @@ pub fn replay(prog: &Program, policy: &Policy, schedule: &str) -> Result<Replay,
             return Err(format!(
                 "step {}: `{want}` cannot run here; runnable: {}",
                 i + 1,
-                if names.is_empty() { "none (the interleaving is over)".to_string() } else { names.join(", ") }
+                if names.is_empty() {
+                    "none (the interleaving is over)".to_string()
+                } else {
+                    names.join(", ")
+                }
             ));
         };
         cx.trace = Some(Vec::new());

@@ -54,7 +54,13 @@ fn reserve_or_allocate(w: &mut World, fs: FsConfig, file: FileId, index: u8) -> 
 /// `iomap_page_mkwrite()` (xfs), `block_page_mkwrite()` (xfs-bh). ext3 and tmpfs have none: the
 /// fault path's `fault_dirty_shared_page()` just dirties the folio. ENOSPC becomes SIGBUS in the
 /// caller. The stable-page wait (`folio_wait_stable()`) is a readiness condition of the caller.
-pub fn page_mkwrite(w: &mut World, cx: &mut Cx, file: FileId, index: u8, f: FolioId) -> Result<(), Errno> {
+pub fn page_mkwrite(
+    w: &mut World,
+    cx: &mut Cx,
+    file: FileId,
+    index: u8,
+    f: FolioId,
+) -> Result<(), Errno> {
     let fs = cx.prog.fs;
     match fs.kind {
         FsKind::Ext3 | FsKind::Tmpfs => {}
@@ -64,13 +70,21 @@ pub fn page_mkwrite(w: &mut World, cx: &mut Cx, file: FileId, index: u8, f: Foli
         }
     }
     folio_mark_dirty(w, cx, f);
-    cx.note(|n| format!("->page_mkwrite: page {} of {} ready for writing", index, n.file_name(file)));
+    cx.note(|n| {
+        format!("->page_mkwrite: page {} of {} ready for writing", index, n.file_name(file))
+    });
     Ok(())
 }
 
 /// `->write_begin` for a whole-page write(2): ext3 allocates here (ENOSPC from write), ext4 and
 /// XFS reserve (delalloc) or allocate, all attach their private data.
-pub fn write_begin(w: &mut World, cx: &mut Cx, file: FileId, index: u8, f: FolioId) -> Result<(), Errno> {
+pub fn write_begin(
+    w: &mut World,
+    cx: &mut Cx,
+    file: FileId,
+    index: u8,
+    f: FolioId,
+) -> Result<(), Errno> {
     let fs = cx.prog.fs;
     if fs.kind == FsKind::Tmpfs {
         return Ok(());
@@ -141,23 +155,31 @@ pub enum MapOutcome {
 /// `folio_clear_dirty_for_io()`: the private-data check. ext4 `mpage_prepare_extent_to_map()`
 /// (`page_buffers()` BUG before 5.18; `ext4_warning_inode()` and `folio_clear_dirty()` since
 /// cc5095747edf), XFS with bufferheads (`BUG` in `xfs_aops.c`). `None`: go on and write.
-pub fn check_private(w: &mut World, cx: &mut Cx, file: FileId, index: u8, f: FolioId) -> Option<MapOutcome> {
+pub fn check_private(
+    w: &mut World,
+    cx: &mut Cx,
+    file: FileId,
+    index: u8,
+    f: FolioId,
+) -> Option<MapOutcome> {
     if w.folio(f).private {
         return None;
     }
     match cx.prog.fs.kind {
-        FsKind::Ext4 => match cx.policy.ext4_no_buffers {
-            NoBuffersWriteback::Bug => {
-                cx.note(|_| "mpage_prepare_extent_to_map: page_buffers() on a folio without buffers: BUG".into());
-                Some(MapOutcome::Bug)
+        FsKind::Ext4 => {
+            match cx.policy.ext4_no_buffers {
+                NoBuffersWriteback::Bug => {
+                    cx.note(|_| "mpage_prepare_extent_to_map: page_buffers() on a folio without buffers: BUG".into());
+                    Some(MapOutcome::Bug)
+                }
+                NoBuffersWriteback::WarnDrop => {
+                    w.labels.add(Outcome::Warn);
+                    w.folio_mut(f).dirty = false;
+                    cx.note(|n| format!("ext4_warning_inode: page {index} of {} does not have buffers attached; dirty bit cleared, data dropped", n.file_name(file)));
+                    Some(MapOutcome::Dropped)
+                }
             }
-            NoBuffersWriteback::WarnDrop => {
-                w.labels.add(Outcome::Warn);
-                w.folio_mut(f).dirty = false;
-                cx.note(|n| format!("ext4_warning_inode: page {index} of {} does not have buffers attached; dirty bit cleared, data dropped", n.file_name(file)));
-                Some(MapOutcome::Dropped)
-            }
-        },
+        }
         FsKind::XfsBh => {
             cx.note(|_| "xfs_do_writepage: page without buffer heads: BUG".into());
             Some(MapOutcome::Bug)

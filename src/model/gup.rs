@@ -91,7 +91,9 @@ pub fn get_user_pages(
         GupRef::Get => "get_user_pages: +1 reference",
         GupRef::Pin => "pin_user_pages: +GUP_PIN_COUNTING_BIAS",
     };
-    cx.note(|_| format!("{what} on frames {:?}", pinned.pages.iter().map(|p| p.0 .0).collect::<Vec<_>>()));
+    cx.note(|_| {
+        format!("{what} on frames {:?}", pinned.pages.iter().map(|p| p.0 .0).collect::<Vec<_>>())
+    });
     Ok(pinned)
 }
 
@@ -130,6 +132,12 @@ pub fn release_pages(w: &mut World, cx: &mut Cx, pinned: &mut Pinned, make_dirty
             GupRef::Get => "put_page",
             GupRef::Pin => "unpin_user_page",
         };
-        cx.note(|_| format!("{}{how} on frames {:?}", if make_dirty { "set_page_dirty_lock + " } else { "" }, pinned.pages.iter().map(|p| p.0 .0).collect::<Vec<_>>()));
+        cx.note(|_| {
+            format!(
+                "{}{how} on frames {:?}",
+                if make_dirty { "set_page_dirty_lock + " } else { "" },
+                pinned.pages.iter().map(|p| p.0 .0).collect::<Vec<_>>()
+            )
+        });
     }
 }

@@ -14,7 +14,12 @@ use super::Cx;
 /// `filemap_get_folio()` with a read on a miss (`filemap_fault()`/`filemap_read()`): the cached
 /// folio of `file` page `index`, or a new one filled from the disk (a hole reads as zeroes).
 /// ENOMEM when no frame is free (the model has no direct reclaim).
-pub fn filemap_get_folio(w: &mut World, cx: &mut Cx, file: FileId, index: u8) -> Result<FolioId, Errno> {
+pub fn filemap_get_folio(
+    w: &mut World,
+    cx: &mut Cx,
+    file: FileId,
+    index: u8,
+) -> Result<FolioId, Errno> {
     if let Some(f) = w.page(file, index).folio {
         return Ok(f);
     }
@@ -24,14 +29,22 @@ pub fn filemap_get_folio(w: &mut World, cx: &mut Cx, file: FileId, index: u8) ->
     };
     let f = w.alloc_folio(Owner::File { file, index }, data).ok_or(Errno::Enomem)?;
     w.page_mut(file, index).folio = Some(f);
-    cx.note(|n| format!("filemap_get_folio: page {index} of {} read into frame {}", n.file_name(file), f.0));
+    cx.note(|n| {
+        format!("filemap_get_folio: page {index} of {} read into frame {}", n.file_name(file), f.0)
+    });
     Ok(f)
 }
 
 /// `handle_mm_fault()` for page `page` of mapping `map`, as a user access or a GUP fault.
 /// Returns the folio the PTE now maps. SIGSEGV: no mapping or a write to a read-only one;
 /// SIGBUS: beyond EOF or `->page_mkwrite` failed (ENOSPC).
-pub fn handle_mm_fault(w: &mut World, cx: &mut Cx, map: HandleId, page: u8, write: bool) -> Result<FolioId, Errno> {
+pub fn handle_mm_fault(
+    w: &mut World,
+    cx: &mut Cx,
+    map: HandleId,
+    page: u8,
+    write: bool,
+) -> Result<FolioId, Errno> {
     let vma = w.vma(map).filter(|v| v.mapped).ok_or(Errno::Sigsegv)?.clone();
     if write && vma.read_only {
         return Err(Errno::Sigsegv);
@@ -67,12 +80,25 @@ pub fn handle_mm_fault(w: &mut World, cx: &mut Cx, map: HandleId, page: u8, writ
     w.folio_get(f);
     w.folio_mut(f).mapcount += 1;
     set_pte(w, map, page, Pte { folio: Some(f), writable, dirty: write });
-    cx.note(|_| format!("handle_mm_fault: {} fault maps frame {} {}", if write { "write" } else { "read" }, f.0, if writable { "writable" } else { "read-only" }));
+    cx.note(|_| {
+        format!(
+            "handle_mm_fault: {} fault maps frame {} {}",
+            if write { "write" } else { "read" },
+            f.0,
+            if writable { "writable" } else { "read-only" }
+        )
+    });
     Ok(f)
 }
 
 /// `do_wp_page()`/`wp_page_copy()` in a private mapping: copy into a new anonymous folio.
-fn do_cow(w: &mut World, cx: &mut Cx, map: HandleId, page: u8, old: FolioId) -> Result<FolioId, Errno> {
+fn do_cow(
+    w: &mut World,
+    cx: &mut Cx,
+    map: HandleId,
+    page: u8,
+    old: FolioId,
+) -> Result<FolioId, Errno> {
     let data = w.folio(old).data;
     let new = w.alloc_folio(Owner::Anon, Data { tag: data.tag, ver: 0 }).ok_or(Errno::Enomem)?;
     w.folio_mut(new).mapcount = 1;

@@ -16,8 +16,8 @@ use super::oracle;
 use super::program::{COp, CStmt};
 use super::task::{Cont, Task, TaskKind};
 use super::vmscan;
-use super::writeback::{self, Wb, WbStep};
 use super::world::*;
+use super::writeback::{self, Wb, WbStep};
 use super::Cx;
 use crate::policy::{DioPath, GupKind};
 use crate::scenario::FsKind;
@@ -45,7 +45,11 @@ fn thread_of(w: &World, t: usize) -> u8 {
 /// stable pages and the folio is under writeback. CPU writers wait; devices never do.
 fn stable_wait(w: &World, cx: &Cx, file: FileId, index: u8) -> bool {
     cx.prog.fs.stable_writes
-        && w.inodes[file.0 as usize].pages.get(index as usize).and_then(|p| p.folio).is_some_and(|f| w.folio(f).writeback)
+        && w.inodes[file.0 as usize]
+            .pages
+            .get(index as usize)
+            .and_then(|p| p.folio)
+            .is_some_and(|f| w.folio(f).writeback)
 }
 
 /// A write fault through mapping `map` on pages `[start, end)` would wait for stable pages.
@@ -59,7 +63,8 @@ fn fault_waits(w: &World, cx: &Cx, map: HandleId, start: u8, end: u8) -> bool {
 
 fn range_under_writeback(w: &World, file: FileId, start: u8, end: u8) -> bool {
     let pages = &w.inodes[file.0 as usize].pages;
-    (start as usize..(end as usize).min(pages.len())).any(|i| pages[i].folio.is_some_and(|f| w.folio(f).writeback))
+    (start as usize..(end as usize).min(pages.len()))
+        .any(|i| pages[i].folio.is_some_and(|f| w.folio(f).writeback))
 }
 
 /// Whether thread task `t` can take its next step.
@@ -86,7 +91,9 @@ pub fn thread_ready(w: &World, cx: &Cx, t: usize) -> bool {
         COp::Wait { event } => w.events & (1 << event) != 0,
         COp::Truncate { file, pages } => !range_under_writeback(w, file, pages, u8::MAX),
         COp::Punch { file, start, end } => !range_under_writeback(w, file, start, end),
-        COp::Store { map, page, .. } | COp::RemoteWrite { map, page, .. } => !fault_waits(w, cx, map, page, page + 1),
+        COp::Store { map, page, .. } | COp::RemoteWrite { map, page, .. } => {
+            !fault_waits(w, cx, map, page, page + 1)
+        }
         COp::DioRead { map, map_page, .. } => !fault_waits(w, cx, map, map_page, map_page + 1),
         COp::Pin { map, start, end, write: true, .. } | COp::RegMr { map, start, end, .. } => {
             !fault_waits(w, cx, map, start, end)
@@ -145,7 +152,9 @@ pub fn thread_step(w: &mut World, cx: &mut Cx, t: usize) {
         Cont::RemoteWrite { mut pinned, tag } => {
             let (f, _) = pinned.pages[0];
             let data = oracle::accept_into_folio(w, f, tag);
-            cx.note(|n| format!("process_vm_rw_pages: copy {} into frame {}", n.tag_name(data.tag), f.0));
+            cx.note(|n| {
+                format!("process_vm_rw_pages: copy {} into frame {}", n.tag_name(data.tag), f.0)
+            });
             release_pages(w, cx, &mut pinned, true);
             finish(w, cx, t);
         }
@@ -163,7 +172,12 @@ fn start_stmt(w: &mut World, cx: &mut Cx, t: usize) {
     match s.op {
         COp::Mmap { file, start, len, shared, ro } => {
             let ptes = vec![Pte::default(); len as usize];
-            define(w, cx, t, Handle::Map(Vma { file, pgoff: start, shared, read_only: ro, mapped: true, ptes }));
+            define(
+                w,
+                cx,
+                t,
+                Handle::Map(Vma { file, pgoff: start, shared, read_only: ro, mapped: true, ptes }),
+            );
             finish(w, cx, t);
         }
         COp::Munmap { map } => {
@@ -242,12 +256,21 @@ fn start_stmt(w: &mut World, cx: &mut Cx, t: usize) {
             }
             finish(w, cx, t);
         }
-        COp::DioRead { file, page, map, map_page } => dio_submit(w, cx, t, true, file, page, map, map_page),
-        COp::DioWrite { file, page, map, map_page } => dio_submit(w, cx, t, false, file, page, map, map_page),
+        COp::DioRead { file, page, map, map_page } => {
+            dio_submit(w, cx, t, true, file, page, map, map_page)
+        }
+        COp::DioWrite { file, page, map, map_page } => {
+            dio_submit(w, cx, t, false, file, page, map, map_page)
+        }
         COp::RemoteWrite { map, page, tag } => {
             // process_vm_rw_pages(): pin_user_pages_remote(FOLL_WRITE) (get_user_pages_remote()
             // before FOLL_PIN), copy, unpin_user_pages_dirty_lock(true).
-            let flags = GupFlags { how: gup_ref(cx.policy.gup_pin), write: true, longterm: false, force: false };
+            let flags = GupFlags {
+                how: gup_ref(cx.policy.gup_pin),
+                write: true,
+                longterm: false,
+                force: false,
+            };
             match get_user_pages(w, cx, map, page, page + 1, flags) {
                 Ok(pinned) => w.tasks[t].cont = Cont::RemoteWrite { pinned, tag },
                 Err(e) => fail(w, cx, t, e),
@@ -295,7 +318,9 @@ fn buffered_write(w: &mut World, cx: &mut Cx, t: usize, file: FileId, page: u8, 
     }
     let data = oracle::accept_into_folio(w, f, tag);
     fs::folio_mark_dirty(w, cx, f);
-    cx.note(|n| format!("write(2): {} into page {page} of {}", n.tag_name(data.tag), n.file_name(file)));
+    cx.note(|n| {
+        format!("write(2): {} into page {page} of {}", n.tag_name(data.tag), n.file_name(file))
+    });
     finish(w, cx, t);
 }
 
@@ -376,7 +401,12 @@ fn remove_page(w: &mut World, cx: &mut Cx, file: FileId, index: u8) {
         w.folio_mut(f).owner = Owner::Orphan;
         w.page_mut(file, index).folio = None;
         let left = w.folio(f).refcount - 1;
-        cx.note(|_| format!("truncate_inode_folio: frame {} leaves the page cache ({left} references left)", f.0));
+        cx.note(|_| {
+            format!(
+                "truncate_inode_folio: frame {} leaves the page cache ({left} references left)",
+                f.0
+            )
+        });
         w.folio_put(f);
     }
     if let Some(b) = w.page_mut(file, index).block.take() {
@@ -406,9 +436,22 @@ fn fallocate(w: &mut World, cx: &mut Cx, file: FileId, start: u8, end: u8) -> Re
 
 /// `ib_umem_get()`: a FOLL_LONGTERM GUP, FOLL_WRITE for writable MRs. Before 6.2 a read-only MR
 /// still asked for FOLL_WRITE|FOLL_FORCE (to break COW); the MR stays read-only either way.
-fn ib_umem_get(w: &mut World, cx: &mut Cx, t: usize, map: HandleId, start: u8, end: u8, writable: bool) {
+fn ib_umem_get(
+    w: &mut World,
+    cx: &mut Cx,
+    t: usize,
+    map: HandleId,
+    start: u8,
+    end: u8,
+    writable: bool,
+) {
     let force = !writable && cx.policy.umem_readonly_force;
-    let flags = GupFlags { how: gup_ref(cx.policy.gup_pin), write: writable || force, longterm: true, force };
+    let flags = GupFlags {
+        how: gup_ref(cx.policy.gup_pin),
+        write: writable || force,
+        longterm: true,
+        force,
+    };
     match get_user_pages(w, cx, map, start, end, flags) {
         Ok(mut p) => {
             p.write = writable;
@@ -432,7 +475,16 @@ fn dio_path(cx: &Cx) -> DioPath {
 /// cache, allocate (write into a hole), pin the user buffer (FOLL_WRITE for a read), and for an
 /// iomap read `bio_set_pages_dirty()`; then the device task is queued and the caller sleeps.
 #[allow(clippy::too_many_arguments)]
-fn dio_submit(w: &mut World, cx: &mut Cx, t: usize, read: bool, file: FileId, index: u8, map: HandleId, map_page: u8) {
+fn dio_submit(
+    w: &mut World,
+    cx: &mut Cx,
+    t: usize,
+    read: bool,
+    file: FileId,
+    index: u8,
+    map: HandleId,
+    map_page: u8,
+) {
     if index >= w.inodes[file.0 as usize].size {
         cx.note(|_| "O_DIRECT beyond EOF: nothing to do".to_string());
         return finish(w, cx, t);
@@ -446,7 +498,8 @@ fn dio_submit(w: &mut World, cx: &mut Cx, t: usize, read: bool, file: FileId, in
             None => return fail(w, cx, t, Errno::Enospc),
         }
     }
-    let flags = GupFlags { how: gup_ref(cx.policy.gup_dio), write: read, longterm: false, force: false };
+    let flags =
+        GupFlags { how: gup_ref(cx.policy.gup_dio), write: read, longterm: false, force: false };
     let buffer = match get_user_pages(w, cx, map, map_page, map_page + 1, flags) {
         Ok(p) => p,
         Err(e) => return fail(w, cx, t, e),
@@ -474,9 +527,14 @@ fn dio_device(w: &mut World, cx: &mut Cx, task: Task) {
         panic!("model bug: not a dio task")
     };
     let (f, generation) = buffer.pages[0];
-    let waiter = w.tasks.iter().position(|x| x.kind == TaskKind::Thread { thread }).expect("thread exists");
+    let waiter =
+        w.tasks.iter().position(|x| x.kind == TaskKind::Thread { thread }).expect("thread exists");
     if read {
-        let src = w.page(file, index).block.map(|b| w.blocks[b.0 as usize].current().data).unwrap_or_default();
+        let src = w
+            .page(file, index)
+            .block
+            .map(|b| w.blocks[b.0 as usize].current().data)
+            .unwrap_or_default();
         if oracle::device_access_ok(w, cx, f, generation) {
             let data = oracle::accept_into_folio(w, f, src.tag);
             cx.note(|n| format!("device DMA-writes {} into frame {}", n.tag_name(data.tag), f.0));
@@ -504,7 +562,14 @@ fn dio_device(w: &mut World, cx: &mut Cx, task: Task) {
             if let Some(b) = w.page(file, index).block {
                 w.blocks[b.0 as usize].cached = Some(BlockContent { data, csum_ok: true });
             }
-            cx.note(|n| format!("device DMA-reads {} from frame {} and writes it to page {index} of {}", n.tag_name(tag), f.0, n.file_name(file)));
+            cx.note(|n| {
+                format!(
+                    "device DMA-reads {} from frame {} and writes it to page {index} of {}",
+                    n.tag_name(tag),
+                    f.0,
+                    n.file_name(file)
+                )
+            });
             invalidate_after_direct_write(w, cx, file, index, data);
         }
         release_pages(w, cx, &mut buffer, false);
@@ -524,13 +589,21 @@ fn invalidate_after_direct_write(w: &mut World, cx: &mut Cx, file: FileId, index
         w.folio_mut(f).owner = Owner::Orphan;
         w.folio_put(f);
     } else {
-        cx.note(|n| format!("page cache invalidation failure on direct I/O: frame {} keeps stale data (not {})", f.0, n.tag_name(data.tag)));
+        cx.note(|n| {
+            format!(
+                "page cache invalidation failure on direct I/O: frame {} keeps stale data (not {})",
+                f.0,
+                n.tag_name(data.tag)
+            )
+        });
     }
 }
 
 /// A device access through pin or MR `handle`: `dma-write` when `tag` is given, else `dma-read`.
 fn dma(w: &mut World, cx: &mut Cx, t: usize, handle: HandleId, page: u8, tag: Option<Tag>) {
-    let Handle::Pin(p) = w.handles[handle.0 as usize].clone() else { panic!("model bug: parser checks handle kinds") };
+    let Handle::Pin(p) = w.handles[handle.0 as usize].clone() else {
+        panic!("model bug: parser checks handle kinds")
+    };
     if !p.live {
         return fail(w, cx, t, Errno::Eio);
     }
@@ -541,9 +614,17 @@ fn dma(w: &mut World, cx: &mut Cx, t: usize, handle: HandleId, page: u8, tag: Op
     if oracle::device_access_ok(w, cx, f, generation) {
         if let Some(tag) = tag {
             let data = oracle::accept_into_folio(w, f, tag);
-            cx.note(|n| format!("device DMA-writes {} into frame {} (no fault, no ->page_mkwrite)", n.tag_name(data.tag), f.0));
+            cx.note(|n| {
+                format!(
+                    "device DMA-writes {} into frame {} (no fault, no ->page_mkwrite)",
+                    n.tag_name(data.tag),
+                    f.0
+                )
+            });
         } else {
-            cx.note(|n| format!("device DMA-reads {} from frame {}", n.tag_name(w.folio(f).data.tag), f.0));
+            cx.note(|n| {
+                format!("device DMA-reads {} from frame {}", n.tag_name(w.folio(f).data.tag), f.0)
+            });
         }
     }
     finish(w, cx, t);

@@ -133,7 +133,11 @@ pub fn check_after_crash(w: &mut World, cx: &mut Cx) {
     for (fi, inode) in w.inodes.iter().enumerate() {
         for (i, p) in inode.pages.iter().enumerate() {
             // Only the version matters: the tag of a promised write is not kept.
-            promised.push((FileId(fi as u8), i as u8, Data { tag: Tag(u8::MAX), ver: p.synced_ver }));
+            promised.push((
+                FileId(fi as u8),
+                i as u8,
+                Data { tag: Tag(u8::MAX), ver: p.synced_ver },
+            ));
         }
     }
     check_synced(w, cx, &promised);
@@ -165,7 +169,12 @@ pub fn check_converged(w: &mut World, cx: &mut Cx) {
                 }
                 Verdict::Corrupt => {
                     w.labels.add(Outcome::Corruption);
-                    cx.note(|n| format!("oracle: at the end, page {index} of {} is corrupt", n.file_name(file)));
+                    cx.note(|n| {
+                        format!(
+                            "oracle: at the end, page {index} of {} is corrupt",
+                            n.file_name(file)
+                        )
+                    });
                 }
             }
         }
@@ -178,6 +187,123 @@ pub fn check_leaks(w: &mut World, cx: &mut Cx) {
     let held = w.handles.iter().any(|h| matches!(h, Handle::Pin(p) if p.live));
     if held || w.pins_acquired != w.pins_released {
         w.labels.add(Outcome::Leak);
-        cx.note(|_| format!("oracle: references still held (nr_foll_pin_acquired {} / released {})", w.pins_acquired, w.pins_released));
+        cx.note(|_| {
+            format!(
+                "oracle: references still held (nr_foll_pin_acquired {} / released {})",
+                w.pins_acquired, w.pins_released
+            )
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{compile, Cx, Program};
+    use crate::policy::Policy;
+
+    fn program(fs: &str) -> Program {
+        let text =
+            format!("scenario t\nfs {fs}\ndisk 4\nmemory 4\nfile f 1 synced\nthread a:\n  sync\n");
+        compile(&crate::scenario::parse("t.pin", &text).expect("parses")).expect("compiles")
+    }
+
+    fn with_world(fs: &str, f: impl FnOnce(&mut World, &mut Cx)) -> World {
+        let prog = program(fs);
+        let policy = Policy::by_name("linux-6.18").unwrap();
+        let mut cx = Cx::new(&prog, &policy);
+        let mut w = prog.initial.clone();
+        f(&mut w, &mut cx);
+        w
+    }
+
+    const F: FileId = FileId(0);
+
+    #[test]
+    fn a_write_accepted_before_the_sync_and_missing_from_disk_is_data_loss() {
+        let w = with_world("ext4", |w, cx| {
+            let snap = [(F, 0, accept_at(w, F, 0, Tag(9)))];
+            check_synced(w, cx, &snap);
+        });
+        assert!(w.labels.has(Outcome::DataLoss));
+    }
+
+    #[test]
+    fn an_error_reported_after_the_write_excuses_it() {
+        let w = with_world("ext4", |w, cx| {
+            let snap = [(F, 0, accept_at(w, F, 0, Tag(9)))];
+            excuse(w, Some(F));
+            check_synced(w, cx, &snap);
+            check_converged(w, cx);
+        });
+        assert!(w.labels.is_empty());
+    }
+
+    #[test]
+    fn data_on_disk_or_a_later_write_satisfies_the_sync() {
+        let w = with_world("ext4", |w, cx| {
+            let before = accept_at(w, F, 0, Tag(9));
+            let later = accept_at(w, F, 0, Tag(10));
+            let b = w.page(F, 0).block.unwrap();
+            w.blocks[b.0 as usize].durable = BlockContent { data: later, csum_ok: true };
+            check_synced(w, cx, &[(F, 0, before)]);
+            check_converged(w, cx);
+        });
+        assert!(w.labels.is_empty(), "{}", w.labels);
+    }
+
+    #[test]
+    fn a_block_failing_its_integrity_check_is_corruption() {
+        let w = with_world("ext4", |w, cx| {
+            let b = w.page(F, 0).block.unwrap();
+            w.blocks[b.0 as usize].durable.csum_ok = false;
+            check_converged(w, cx);
+        });
+        assert!(w.labels.has(Outcome::Corruption));
+        assert!(!w.labels.has(Outcome::DataLoss));
+    }
+
+    #[test]
+    fn unflushed_writes_do_not_count_as_durable() {
+        let w = with_world("ext4", |w, cx| {
+            let d = accept_at(w, F, 0, Tag(9));
+            let b = w.page(F, 0).block.unwrap();
+            w.blocks[b.0 as usize].cached = Some(BlockContent { data: d, csum_ok: true });
+            check_synced(w, cx, &[(F, 0, d)]);
+        });
+        assert!(w.labels.has(Outcome::DataLoss));
+    }
+
+    #[test]
+    fn a_device_access_through_a_stale_generation_is_use_after_free() {
+        let w = with_world("ext4", |w, cx| {
+            let f = w.alloc_folio(Owner::Anon, Data::default()).unwrap();
+            let generation = w.folio(f).generation;
+            w.folio_put(f);
+            assert!(!device_access_ok(w, cx, f, generation));
+        });
+        assert!(w.labels.has(Outcome::UseAfterFree));
+    }
+
+    #[test]
+    fn a_live_pin_or_unbalanced_counters_at_the_end_are_a_leak() {
+        let w = with_world("tmpfs", |w, cx| {
+            w.pins_acquired = 1;
+            check_leaks(w, cx);
+        });
+        assert!(w.labels.has(Outcome::Leak));
+        let w = with_world("tmpfs", |w, cx| check_leaks(w, cx));
+        assert!(w.labels.is_empty());
+    }
+
+    #[test]
+    fn tmpfs_is_judged_by_memory_not_disk() {
+        let w = with_world("tmpfs", |w, cx| {
+            let f = w.page(F, 0).folio.unwrap();
+            accept_into_folio(w, f, Tag(9));
+            check_synced(w, cx, &[(F, 0, w.page(F, 0).accepted)]);
+            check_converged(w, cx);
+        });
+        assert!(w.labels.is_empty(), "{}", w.labels);
     }
 }

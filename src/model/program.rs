@@ -168,7 +168,10 @@ pub fn compile(sc: &Scenario) -> Result<Program, Diag> {
         ));
     }
     if let Some(ob) = sc.on_break.first() {
-        return Err(err(ob.span, "`on break` blocks need layout leases, not modeled yet (issue #3)".into()));
+        return Err(err(
+            ob.span,
+            "`on break` blocks need layout leases, not modeled yet (issue #3)".into(),
+        ));
     }
     let mut names = Names {
         files: sc.files.iter().map(|f| f.name.text.clone()).collect(),
@@ -197,7 +200,14 @@ pub fn compile(sc: &Scenario) -> Result<Program, Diag> {
             let def = s.def.as_ref().map(|d| names.handle(d));
             let text = sc.source.lines().nth(s.span.line as usize - 1).unwrap_or("").trim();
             let text = text.split('#').next().unwrap_or("").trim().to_string();
-            body.push(CStmt { op, text, keyword: s.op.keyword(), def, maybe: s.maybe, span: s.span });
+            body.push(CStmt {
+                op,
+                text,
+                keyword: s.op.keyword(),
+                def,
+                maybe: s.maybe,
+                span: s.span,
+            });
         }
         threads.push(ThreadProg { name: t.name.text.clone(), body });
     }
@@ -207,7 +217,11 @@ pub fn compile(sc: &Scenario) -> Result<Program, Diag> {
         name: sc.name.text.clone(),
         path: sc.path.clone(),
         fs,
-        files: sc.files.iter().map(|f| FileInfo { name: f.name.text.clone(), pages: f.pages as u8 }).collect(),
+        files: sc
+            .files
+            .iter()
+            .map(|f| FileInfo { name: f.name.text.clone(), pages: f.pages as u8 })
+            .collect(),
         tags: names.tags,
         handles: names.handles,
         events: names.events,
@@ -223,19 +237,32 @@ fn compile_op(op: &Op, n: &mut Names, sc: &Scenario) -> Result<COp, String> {
     Ok(match op {
         Op::Mmap { file, range, shared, ro } => {
             let (start, end) = range.map(|r| (r.start, r.end)).unwrap_or((0, file_pages(file)));
-            COp::Mmap { file: n.file(file), start: start as u8, len: (end - start) as u8, shared: *shared, ro: *ro }
+            COp::Mmap {
+                file: n.file(file),
+                start: start as u8,
+                len: (end - start) as u8,
+                shared: *shared,
+                ro: *ro,
+            }
         }
         Op::Munmap { map } => COp::Munmap { map: n.handle(map) },
-        Op::Store { map, page, tag } => COp::Store { map: n.handle(map), page: *page as u8, tag: n.tag(tag) },
+        Op::Store { map, page, tag } => {
+            COp::Store { map: n.handle(map), page: *page as u8, tag: n.tag(tag) }
+        }
         Op::Load { map, page } => COp::Load { map: n.handle(map), page: *page as u8 },
-        Op::Write { file, page, tag } => COp::Write { file: n.file(file), page: *page as u8, tag: n.tag(tag) },
+        Op::Write { file, page, tag } => {
+            COp::Write { file: n.file(file), page: *page as u8, tag: n.tag(tag) }
+        }
         Op::Read { file, page } => COp::Read { file: n.file(file), page: *page as u8 },
         Op::Fsync { file } => COp::Fsync { file: n.file(file) },
         Op::Sync => COp::Sync,
         Op::Msync { map } => COp::Msync { map: n.handle(map) },
         Op::Truncate { file, pages } => {
             if *pages > crate::limits::FILE_PAGES_MAX {
-                return Err(format!("truncate beyond the limit of {} pages", crate::limits::FILE_PAGES_MAX));
+                return Err(format!(
+                    "truncate beyond the limit of {} pages",
+                    crate::limits::FILE_PAGES_MAX
+                ));
             }
             COp::Truncate { file: n.file(file), pages: *pages as u8 }
         }
@@ -244,7 +271,10 @@ fn compile_op(op: &Op, n: &mut Names, sc: &Scenario) -> Result<COp, String> {
         }
         Op::Fallocate { file, range } => {
             if range.end > crate::limits::FILE_PAGES_MAX {
-                return Err(format!("fallocate beyond the limit of {} pages", crate::limits::FILE_PAGES_MAX));
+                return Err(format!(
+                    "fallocate beyond the limit of {} pages",
+                    crate::limits::FILE_PAGES_MAX
+                ));
             }
             COp::Fallocate { file: n.file(file), start: range.start as u8, end: range.end as u8 }
         }
@@ -261,14 +291,20 @@ fn compile_op(op: &Op, n: &mut Names, sc: &Scenario) -> Result<COp, String> {
             if *odp {
                 return Err("`odp` registrations (mmu_interval_notifier) are parsed but not modeled yet (issue #3)".into());
             }
-            COp::RegMr { map: n.handle(map), start: range.start as u8, end: range.end as u8, write: *write }
+            COp::RegMr {
+                map: n.handle(map),
+                start: range.start as u8,
+                end: range.end as u8,
+                write: *write,
+            }
         }
         Op::DeregMr { mr } => COp::DeregMr { mr: n.handle(mr) },
         Op::DioRead { file, page, map, map_page } | Op::DioWrite { file, page, map, map_page } => {
             if sc.fs.kind == FsKind::Tmpfs {
                 return Err("O_DIRECT on tmpfs is not modeled (no block device behind it)".into());
             }
-            let (file, page, map, map_page) = (n.file(file), *page as u8, n.handle(map), *map_page as u8);
+            let (file, page, map, map_page) =
+                (n.file(file), *page as u8, n.handle(map), *map_page as u8);
             if matches!(op, Op::DioRead { .. }) {
                 COp::DioRead { file, page, map, map_page }
             } else {
@@ -286,7 +322,9 @@ fn compile_op(op: &Op, n: &mut Names, sc: &Scenario) -> Result<COp, String> {
         Op::DmaWrite { handle, page, tag } => {
             COp::DmaWrite { handle: n.handle(handle), page: *page as u8, tag: n.tag(tag) }
         }
-        Op::DmaRead { handle, page } => COp::DmaRead { handle: n.handle(handle), page: *page as u8 },
+        Op::DmaRead { handle, page } => {
+            COp::DmaRead { handle: n.handle(handle), page: *page as u8 }
+        }
         Op::Writeback { file } => COp::Writeback { file: file.as_ref().map(|f| n.file(f)) },
         Op::Reclaim { max } => COp::Reclaim { max: *max },
         Op::ReclaimActive => COp::ReclaimActive,
@@ -296,12 +334,21 @@ fn compile_op(op: &Op, n: &mut Names, sc: &Scenario) -> Result<COp, String> {
 }
 
 /// Builds the world of `disk`, `memory` and `file` declarations.
-fn initial_world(sc: &Scenario, fs: FsConfig, names: &Names, threads: usize) -> Result<World, String> {
+fn initial_world(
+    sc: &Scenario,
+    fs: FsConfig,
+    names: &Names,
+    threads: usize,
+) -> Result<World, String> {
     let mut w = World {
         folios: vec![Folio::free(); sc.memory_frames as usize],
         inodes: Vec::new(),
         blocks: vec![
-            Block { owner: None, durable: BlockContent { data: Data::default(), csum_ok: true }, cached: None };
+            Block {
+                owner: None,
+                durable: BlockContent { data: Data::default(), csum_ok: true },
+                cached: None
+            };
             sc.disk_blocks as usize
         ],
         reserved_blocks: 0,
@@ -318,10 +365,15 @@ fn initial_world(sc: &Scenario, fs: FsConfig, names: &Names, threads: usize) -> 
     let memory_backed = fs.kind == FsKind::Tmpfs;
     for (fi, f) in sc.files.iter().enumerate() {
         let file = FileId(fi as u8);
-        let mut inode = Inode { size: f.pages as u8, pages: vec![FilePage::default(); f.pages as usize], wb_err: None };
+        let mut inode = Inode {
+            size: f.pages as u8,
+            pages: vec![FilePage::default(); f.pages as usize],
+            wb_err: None,
+        };
         w.inodes.push(inode.clone());
         for i in 0..f.pages as u8 {
-            let tag = names.tags.iter().position(|t| *t == format!("{}{}", f.name.text, i)).unwrap_or(0);
+            let tag =
+                names.tags.iter().position(|t| *t == format!("{}{}", f.name.text, i)).unwrap_or(0);
             let data = Data { tag: Tag(tag as u8), ver: 0 };
             let page = &mut inode.pages[i as usize];
             match f.init {
@@ -334,13 +386,18 @@ fn initial_world(sc: &Scenario, fs: FsConfig, names: &Names, threads: usize) -> 
                 }
                 FileInit::Synced | FileInit::Dirty => {
                     page.accepted = data;
-                    let folio = w
-                        .alloc_folio(Owner::File { file, index: i }, data)
-                        .ok_or_else(|| format!("`memory {}` is too small for the cached files", sc.memory_frames))?;
+                    let folio =
+                        w.alloc_folio(Owner::File { file, index: i }, data).ok_or_else(|| {
+                            format!(
+                                "`memory {}` is too small for the cached files",
+                                sc.memory_frames
+                            )
+                        })?;
                     page.folio = Some(folio);
                     if f.init == FileInit::Dirty && !memory_backed {
                         w.folio_mut(folio).dirty = true;
-                        dirty_initial_page(&mut w, fs, file, i, page, folio).ok_or_else(|| disk_full(sc))?;
+                        dirty_initial_page(&mut w, fs, file, i, page, folio)
+                            .ok_or_else(|| disk_full(sc))?;
                     }
                 }
             }
@@ -352,7 +409,14 @@ fn initial_world(sc: &Scenario, fs: FsConfig, names: &Names, threads: usize) -> 
 
 /// A page made dirty by an earlier write(2): buffers attached, and a delalloc reservation
 /// (ext4, xfs, xfs-bh) or an allocated block (ext3, ext4 `nodelalloc`).
-fn dirty_initial_page(w: &mut World, fs: FsConfig, file: FileId, i: u8, page: &mut FilePage, folio: FolioId) -> Option<()> {
+fn dirty_initial_page(
+    w: &mut World,
+    fs: FsConfig,
+    file: FileId,
+    i: u8,
+    page: &mut FilePage,
+    folio: FolioId,
+) -> Option<()> {
     w.folio_mut(folio).private = true;
     let delalloc = matches!(fs.kind, FsKind::Ext4 | FsKind::Xfs | FsKind::XfsBh) && !fs.nodelalloc;
     if delalloc {

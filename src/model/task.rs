@@ -2,8 +2,8 @@
 //! device's side of O_DIRECT, the `bio_dirty_work` workqueue item). Each task is runnable or
 //! blocked; the explorer picks which runnable task takes the next step (KERNEL.md §6).
 
-use super::writeback::Wb;
 use super::world::*;
+use super::writeback::Wb;
 use crate::policy::DioPath;
 
 /// What a task is.
@@ -12,7 +12,14 @@ pub enum TaskKind {
     /// A scenario thread.
     Thread { thread: u8 },
     /// A page-write bio in flight: the device reads the folio (or its bounce copy) when it runs.
-    Bio { file: FileId, index: u8, folio: FolioId, block: BlockId, csum: Option<Data>, bounce: Option<Data> },
+    Bio {
+        file: FileId,
+        index: u8,
+        folio: FolioId,
+        block: BlockId,
+        csum: Option<Data>,
+        bounce: Option<Data>,
+    },
     /// The device side of an O_DIRECT read (`read`) or write issued by statement `pc` of
     /// `thread`: DMA between the disk and the pinned buffer, then the bio's completion.
     Dio { thread: u8, pc: u8, read: bool, file: FileId, index: u8, buffer: Pinned, path: DioPath },
@@ -70,7 +77,12 @@ impl Task {
             TaskKind::Thread { thread } => thread_names[*thread as usize].clone(),
             TaskKind::Bio { file, index, .. } => format!("bio:{}[{}]", file_names(*file), index),
             TaskKind::Dio { thread, pc, read, .. } => {
-                format!("{}:{}.{}", if *read { "dio-read" } else { "dio-write" }, thread_names[*thread as usize], pc + 1)
+                format!(
+                    "{}:{}.{}",
+                    if *read { "dio-read" } else { "dio-write" },
+                    thread_names[*thread as usize],
+                    pc + 1
+                )
             }
             TaskKind::DirtyWork { thread, pc, .. } => {
                 format!("bio_dirty_work:{}.{}", thread_names[*thread as usize], pc + 1)

@@ -53,7 +53,9 @@ pub fn shrink_folio_list(w: &mut World, cx: &mut Cx, max: Option<u32>) {
             continue;
         }
         if !cx.policy.reclaim_strips_pinned && w.folio(f).maybe_dma_pinned() {
-            cx.note(|_| format!("shrink_folio_list: frame {} is pinned: activate, keep its buffers", f.0));
+            cx.note(|_| {
+                format!("shrink_folio_list: frame {} is pinned: activate, keep its buffers", f.0)
+            });
             continue;
         }
         let had_private = w.folio(f).private;
@@ -81,7 +83,12 @@ pub fn shrink_active_list(w: &mut World, cx: &mut Cx) {
             continue;
         }
         fs::release_folio(w, f);
-        cx.note(|_| format!("shrink_active_list: buffer_heads_over_limit: buffers of frame {} released", f.0));
+        cx.note(|_| {
+            format!(
+                "shrink_active_list: buffer_heads_over_limit: buffers of frame {} released",
+                f.0
+            )
+        });
     }
 }
 

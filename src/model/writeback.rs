@@ -141,10 +141,23 @@ impl Wb {
 
 /// Writes one locked dirty folio: the pinned-folio policy, the filesystem's private-data check,
 /// `folio_clear_dirty_for_io()`, block mapping, and submission of a bio task.
-pub fn writepage(w: &mut World, cx: &mut Cx, file: FileId, index: u8, f: FolioId, sync: bool) -> Result<(), ()> {
-    let bounce = cx.policy.pinned_writeback == PinnedWriteback::Bounce && w.folio(f).maybe_dma_pinned();
+pub fn writepage(
+    w: &mut World,
+    cx: &mut Cx,
+    file: FileId,
+    index: u8,
+    f: FolioId,
+    sync: bool,
+) -> Result<(), ()> {
+    let bounce =
+        cx.policy.pinned_writeback == PinnedWriteback::Bounce && w.folio(f).maybe_dma_pinned();
     if bounce && !sync {
-        cx.note(|n| format!("write_cache_pages: page {index} of {} is pinned: periodic writeback skips it", n.file_name(file)));
+        cx.note(|n| {
+            format!(
+                "write_cache_pages: page {index} of {} is pinned: periodic writeback skips it",
+                n.file_name(file)
+            )
+        });
         return Ok(());
     }
     match fs::check_private(w, cx, file, index, f) {
@@ -158,7 +171,12 @@ pub fn writepage(w: &mut World, cx: &mut Cx, file: FileId, index: u8, f: FolioId
     }
     let copy = if bounce {
         // The folio stays dirty and mapped: it can change at any time while pinned.
-        cx.note(|n| format!("writeback: page {index} of {} is pinned: bounce copy, stays dirty", n.file_name(file)));
+        cx.note(|n| {
+            format!(
+                "writeback: page {index} of {} is pinned: bounce copy, stays dirty",
+                n.file_name(file)
+            )
+        });
         Some(w.folio(f).data)
     } else {
         folio_clear_dirty_for_io(w, f);
@@ -171,7 +189,15 @@ pub fn writepage(w: &mut World, cx: &mut Cx, file: FileId, index: u8, f: FolioId
     let csum = cx.prog.fs.stable_writes.then(|| copy.unwrap_or(w.folio(f).data));
     w.folio_mut(f).writeback = true;
     w.tasks.push(Task::new(TaskKind::Bio { file, index, folio: f, block, csum, bounce: copy }));
-    cx.note(|n| format!("submit_bio: page {index} of {} (frame {}) to block {}{}", n.file_name(file), f.0, block.0, if csum.is_some() { ", integrity data computed now" } else { "" }));
+    cx.note(|n| {
+        format!(
+            "submit_bio: page {index} of {} (frame {}) to block {}{}",
+            n.file_name(file),
+            f.0,
+            block.0,
+            if csum.is_some() { ", integrity data computed now" } else { "" }
+        )
+    });
     Ok(())
 }
 
@@ -219,7 +245,8 @@ pub fn blkdev_issue_flush(w: &mut World, cx: &mut Cx) {
 /// integrity writeback of that page run to completion at once. A page already under writeback
 /// is not waited for (simplification: its bio is queued and runs as its own task).
 pub fn write_and_wait_page(w: &mut World, cx: &mut Cx, file: FileId, index: u8) -> Result<(), ()> {
-    let Some(f) = w.page(file, index).folio.filter(|f| w.folio(*f).dirty && !w.folio(*f).writeback) else {
+    let Some(f) = w.page(file, index).folio.filter(|f| w.folio(*f).dirty && !w.folio(*f).writeback)
+    else {
         return Ok(());
     };
     writepage(w, cx, file, index, f, true)?;

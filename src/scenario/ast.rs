@@ -86,38 +86,122 @@ pub struct PageRange {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Op {
     /// `mmap FILE[a..b] shared|private [ro]`; `range` is `None` for a bare file name.
-    Mmap { file: Name, range: Option<PageRange>, shared: bool, ro: bool },
-    Munmap { map: Name },
-    Store { map: Name, page: u32, tag: Name },
-    Load { map: Name, page: u32 },
-    Write { file: Name, page: u32, tag: Name },
-    Read { file: Name, page: u32 },
-    Fsync { file: Name },
+    Mmap {
+        file: Name,
+        range: Option<PageRange>,
+        shared: bool,
+        ro: bool,
+    },
+    Munmap {
+        map: Name,
+    },
+    Store {
+        map: Name,
+        page: u32,
+        tag: Name,
+    },
+    Load {
+        map: Name,
+        page: u32,
+    },
+    Write {
+        file: Name,
+        page: u32,
+        tag: Name,
+    },
+    Read {
+        file: Name,
+        page: u32,
+    },
+    Fsync {
+        file: Name,
+    },
     Sync,
-    Msync { map: Name },
-    Truncate { file: Name, pages: u32 },
-    Punch { file: Name, range: PageRange },
-    Fallocate { file: Name, range: PageRange },
+    Msync {
+        map: Name,
+    },
+    Truncate {
+        file: Name,
+        pages: u32,
+    },
+    Punch {
+        file: Name,
+        range: PageRange,
+    },
+    Fallocate {
+        file: Name,
+        range: PageRange,
+    },
     /// `pin M[a..b] [write] [longterm] [fast] [get]`.
-    Pin { map: Name, range: PageRange, write: bool, longterm: bool, fast: bool, get: bool },
-    Unpin { pin: Name, dirty: bool },
+    Pin {
+        map: Name,
+        range: PageRange,
+        write: bool,
+        longterm: bool,
+        fast: bool,
+        get: bool,
+    },
+    Unpin {
+        pin: Name,
+        dirty: bool,
+    },
     /// `reg-mr M[a..b] [write] [odp]`.
-    RegMr { map: Name, range: PageRange, write: bool, odp: bool },
-    DeregMr { mr: Name },
+    RegMr {
+        map: Name,
+        range: PageRange,
+        write: bool,
+        odp: bool,
+    },
+    DeregMr {
+        mr: Name,
+    },
     /// `dio-read FILE[i] -> M[j]`.
-    DioRead { file: Name, page: u32, map: Name, map_page: u32 },
+    DioRead {
+        file: Name,
+        page: u32,
+        map: Name,
+        map_page: u32,
+    },
     /// `dio-write FILE[i] <- M[j]`.
-    DioWrite { file: Name, page: u32, map: Name, map_page: u32 },
-    RemoteWrite { map: Name, page: u32, tag: Name },
+    DioWrite {
+        file: Name,
+        page: u32,
+        map: Name,
+        map_page: u32,
+    },
+    RemoteWrite {
+        map: Name,
+        page: u32,
+        tag: Name,
+    },
     /// `lease FILE layout`.
-    Lease { file: Name },
-    Unlease { lease: Name },
-    Signal { event: Name },
-    Wait { event: Name },
-    DmaWrite { handle: Name, page: u32, tag: Name },
-    DmaRead { handle: Name, page: u32 },
-    Writeback { file: Option<Name> },
-    Reclaim { max: Option<u32> },
+    Lease {
+        file: Name,
+    },
+    Unlease {
+        lease: Name,
+    },
+    Signal {
+        event: Name,
+    },
+    Wait {
+        event: Name,
+    },
+    DmaWrite {
+        handle: Name,
+        page: u32,
+        tag: Name,
+    },
+    DmaRead {
+        handle: Name,
+        page: u32,
+    },
+    Writeback {
+        file: Option<Name>,
+    },
+    Reclaim {
+        max: Option<u32>,
+    },
     ReclaimActive,
     DropCaches,
     Crash,

@@ -20,12 +20,15 @@ pub struct Diag {
 impl Diag {
     /// A diagnostic at `span` of the file `path` whose text is `source`.
     pub fn at(path: &str, source: &str, span: Span, message: impl Into<String>) -> Diag {
-        let source_line = source
-            .lines()
-            .nth(span.line.saturating_sub(1) as usize)
-            .unwrap_or("")
-            .to_string();
-        Diag { path: path.to_string(), line: span.line, col: span.col, message: message.into(), source_line }
+        let source_line =
+            source.lines().nth(span.line.saturating_sub(1) as usize).unwrap_or("").to_string();
+        Diag {
+            path: path.to_string(),
+            line: span.line,
+            col: span.col,
+            message: message.into(),
+            source_line,
+        }
     }
 }
 

@@ -1,0 +1,217 @@
+//! The command line as users and scripts see it: exit codes 0/1/2, `file:line:col` errors,
+//! the JSON fields of shared/SCENARIOS.md, and no panic on bad input or a reached limit.
+
+use std::process::{Command, Output};
+
+fn pincheck(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pincheck")).args(args).output().expect("runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn write(name: &str, body: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("pincheck-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, body).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+const GOOD: &str = "scenario s\nabout \"t\"\nfs ext4\nfile f 1\nthread a:\n  m = mmap f shared\n  store m[0] A\n  fsync f\nexpect linux-6.18: ok\n";
+
+fn assert_no_panic(o: &Output) {
+    assert!(!text(&o.stderr).contains("panicked"), "panic: {}", text(&o.stderr));
+}
+
+#[test]
+fn a_malformed_file_is_reported_at_its_position_with_exit_2() {
+    let p = write(
+        "bad-op.pin",
+        "scenario s\nfs ext4\nfile f 1\nthread a:\n  m = mmap f shared\n  stroe m[0] A\n",
+    );
+    let o = pincheck(&["check", &p]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o.stderr);
+    assert!(err.contains(&format!("{p}:6:3:")), "{err}");
+    assert!(err.contains("stroe m[0] A"), "the line is shown: {err}");
+    assert_no_panic(&o);
+}
+
+#[test]
+fn an_unknown_handle_is_reported_at_its_use() {
+    let p = write("bad-handle.pin", "scenario s\nfs ext4\nfile f 1\nthread a:\n  store q[0] A\n");
+    let o = pincheck(&["check", &p]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains(&format!("{p}:5:")), "{}", text(&o.stderr));
+}
+
+#[test]
+fn constructs_of_the_next_issue_are_refused_at_their_position() {
+    let p = write("dax.pin", "scenario s\nfs ext4-dax\nfile f 1\nthread a:\n  sync\n");
+    let o = pincheck(&["check", &p]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains(&format!("{p}:2:1: fs `ext4-dax` is parsed but not modeled yet")),
+        "{}",
+        text(&o.stderr)
+    );
+    let p = write("odp.pin", "scenario s\nfs ext4\nfile f 1\nthread a:\n  m = mmap f shared\n  mr = reg-mr m[0..1] write odp\n");
+    let o = pincheck(&["check", &p]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains(&format!("{p}:6:")), "{}", text(&o.stderr));
+}
+
+#[test]
+fn an_unknown_policy_is_a_usage_error() {
+    let p = write("good.pin", GOOD);
+    let o = pincheck(&["check", &p, "--policy", "linux-9.99"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("unknown policy `linux-9.99`"));
+    let o = pincheck(&["check", &p, "--policy", "lease"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("not modeled yet"));
+}
+
+#[test]
+fn a_missing_file_is_exit_2() {
+    let o = pincheck(&["check", "/nonexistent/x.pin"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_no_panic(&o);
+}
+
+#[test]
+fn a_failed_expectation_is_exit_1_with_a_replay_command() {
+    let p = write("fail.pin", &GOOD.replace("expect linux-6.18: ok", "expect linux-6.18: bug"));
+    let o = pincheck(&["check", &p]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = text(&o.stdout);
+    assert!(out.starts_with("FAIL s [linux-6.18]: ok (expected bug"), "{out}");
+    assert!(out.contains("expected but not reached: bug"), "{out}");
+}
+
+#[test]
+fn json_lines_carry_the_contract_fields() {
+    let p = write("json.pin", GOOD);
+    let o = pincheck(&["check", &p, "--json"]);
+    assert_eq!(o.status.code(), Some(0));
+    let v: serde_json::Value =
+        serde_json::from_str(text(&o.stdout).trim()).expect("one JSON object");
+    for field in [
+        "scenario",
+        "file",
+        "policy",
+        "explorer",
+        "complete",
+        "states",
+        "schedules",
+        "labels",
+        "expected",
+        "pass",
+        "witnesses",
+    ] {
+        assert!(v.get(field).is_some(), "missing {field}: {v}");
+    }
+    assert_eq!(v["scenario"], "s");
+    assert_eq!(v["policy"], "linux-6.18");
+    assert_eq!(v["explorer"], "exhaustive");
+    assert_eq!(v["labels"], serde_json::json!([]));
+    assert_eq!(v["pass"], true);
+    let o = pincheck(&["check", &p, "--json", "--policy", "bounce"]);
+    let v: serde_json::Value = serde_json::from_str(text(&o.stdout).trim()).unwrap();
+    assert_eq!(v["expected"], serde_json::Value::Null);
+    assert_eq!(v["pass"], serde_json::Value::Null);
+}
+
+#[test]
+fn the_matrix_of_the_catalogue_passes_under_the_four_presets() {
+    let o = pincheck(&["matrix"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
+    let out = text(&o.stdout);
+    let header = out.lines().next().unwrap();
+    for p in ["linux-4.19", "linux-5.18", "linux-6.18", "bounce"] {
+        assert!(header.contains(p), "{header}");
+    }
+    assert!(out.contains(" 0 failed"), "{out}");
+}
+
+#[test]
+fn a_reached_state_limit_is_reported_not_a_crash() {
+    let o = pincheck(&[
+        "check",
+        "scenarios/ext4-rdma-strip.pin",
+        "--explore",
+        "exhaustive",
+        "--max-states",
+        "5",
+    ]);
+    assert_no_panic(&o);
+    let out = text(&o.stdout);
+    assert!(out.contains("INCOMPLETE") && out.contains("--max-states 5 reached"), "{out}");
+    let o = pincheck(&[
+        "check",
+        "scenarios/ext4-rdma-strip.pin",
+        "--max-states",
+        "5",
+        "--runs",
+        "50",
+        "--json",
+    ]);
+    let first: serde_json::Value =
+        serde_json::from_str(text(&o.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(first["explorer"], "random");
+    assert_eq!(first["complete"], false);
+}
+
+#[test]
+fn replay_prints_the_steps_and_rejects_an_impossible_schedule() {
+    let o = pincheck(&[
+        "replay",
+        "scenarios/ext4-rdma-strip.pin",
+        "--policy",
+        "linux-6.18",
+        "--schedule",
+        "nic",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("step 1: `nic` cannot run here; runnable: app"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o =
+        pincheck(&["check", "scenarios/ext4-rdma-strip.pin", "--policy", "linux-4.19", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(text(&o.stdout).trim()).unwrap();
+    let schedule = v["witnesses"]["bug"].as_str().unwrap().to_string();
+    let o = pincheck(&[
+        "replay",
+        "scenarios/ext4-rdma-strip.pin",
+        "--policy",
+        "linux-4.19",
+        "--schedule",
+        &schedule,
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = text(&o.stdout);
+    assert!(out.contains("page_buffers() on a folio without buffers: BUG"), "{out}");
+    assert!(out.trim_end().ends_with("labels: bug warn"), "{out}");
+}
+
+#[test]
+fn policies_lists_every_preset_with_its_knobs() {
+    let o = pincheck(&["policies"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = text(&o.stdout);
+    for p in ["linux-4.19:", "linux-5.18:", "linux-6.18:", "bounce:", "reclaim-strips-pinned"] {
+        assert!(out.contains(p), "{out}");
+    }
+}
+
+#[test]
+fn a_usage_error_is_exit_2() {
+    let o = pincheck(&["check"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = pincheck(&["frobnicate"]);
+    assert_eq!(o.status.code(), Some(2));
+}
