@@ -113,7 +113,7 @@ pub fn folio_mark_dirty(w: &mut World, cx: &mut Cx, f: FolioId) {
         && !folio.private
     {
         w.labels.add(Outcome::Warn);
-        cx.note(|_| "ext4_dirty_folio: WARN_ON_ONCE(!folio_buffers(folio))".to_string());
+        cx.note(|_| "ext4_dirty_folio (ext4_set_page_dirty before 5.18): WARN_ON_ONCE(!folio_buffers(folio))".to_string());
     }
     w.folio_mut(f).dirty = true;
 }

@@ -134,7 +134,7 @@ pub fn finish(w: &mut World, cx: &mut Cx) {
     let mut wb = writeback::Wb::new(w, None, true);
     loop {
         match wb.step(w, cx) {
-            Err(()) => return, // BUG during the final sync
+            Err(writeback::KernelBug) => return, // BUG during the final sync
             Ok(writeback::WbStep::Continue) => writeback::run_bios(w, cx, None),
             Ok(writeback::WbStep::Done(_)) => break,
         }

@@ -340,7 +340,7 @@ fn begin_writeback(w: &mut World, cx: &mut Cx, t: usize, scope: Option<FileId>, 
 
 fn writeback_step(w: &mut World, cx: &mut Cx, t: usize, wb: &mut Wb) {
     match wb.step(w, cx) {
-        Err(()) => {} // BUG: the machine is down
+        Err(writeback::KernelBug) => {} // BUG: the machine is down
         Ok(WbStep::Continue) => w.tasks[t].cont = Cont::Writeback(wb.clone()),
         Ok(WbStep::Done(err)) => {
             let keyword = stmt(w, cx, t).keyword;

@@ -292,7 +292,7 @@ mod tests {
             check_leaks(w, cx);
         });
         assert!(w.labels.has(Outcome::Leak));
-        let w = with_world("tmpfs", |w, cx| check_leaks(w, cx));
+        let w = with_world("tmpfs", check_leaks);
         assert!(w.labels.is_empty());
     }
 

@@ -65,7 +65,7 @@ pub fn shrink_folio_list(w: &mut World, cx: &mut Cx, max: Option<u32>) {
         if remove_mapping(w, f) {
             cx.note(|_| format!("shrink_folio_list: frame {} freed", f.0));
         } else if had_private {
-            cx.note(|_| format!("shrink_folio_list: frame {} unmapped, buffers released; still referenced, stays cached", f.0));
+            cx.note(|_| format!("shrink_folio_list (shrink_page_list before 5.19): frame {} unmapped, buffers released; still referenced, stays cached", f.0));
         }
     }
 }

@@ -33,6 +33,10 @@ pub struct Wb {
     pub snapshot: Vec<(FileId, u8, Data)>,
 }
 
+/// A modeled `BUG()` fired during writeback: the machine is down (the world records it).
+#[derive(Debug, PartialEq, Eq)]
+pub struct KernelBug;
+
 /// The result of one step of a writeback pass.
 pub enum WbStep {
     Continue,
@@ -98,11 +102,10 @@ impl Wb {
         }
     }
 
-    /// One step: write one dirty folio, or finish. `Err(())` is a modeled `BUG()`.
-    pub fn step(&mut self, w: &mut World, cx: &mut Cx) -> Result<WbStep, ()> {
+    /// One step: write one dirty folio, or finish.
+    pub fn step(&mut self, w: &mut World, cx: &mut Cx) -> Result<WbStep, KernelBug> {
         if !self.waiting {
-            loop {
-                let Some((file, index, f)) = self.next_dirty(w, cx) else { break };
+            while let Some((file, index, f)) = self.next_dirty(w, cx) {
                 self.file = file.0;
                 self.index = index + 1;
                 if w.folio(f).writeback {
@@ -148,7 +151,7 @@ pub fn writepage(
     index: u8,
     f: FolioId,
     sync: bool,
-) -> Result<(), ()> {
+) -> Result<(), KernelBug> {
     let bounce =
         cx.policy.pinned_writeback == PinnedWriteback::Bounce && w.folio(f).maybe_dma_pinned();
     if bounce && !sync {
@@ -164,7 +167,7 @@ pub fn writepage(
         Some(MapOutcome::Bug) => {
             w.labels.add(Outcome::Bug);
             w.crashed = true;
-            return Err(());
+            return Err(KernelBug);
         }
         Some(_) => return Ok(()),
         None => {}
@@ -244,7 +247,12 @@ pub fn blkdev_issue_flush(w: &mut World, cx: &mut Cx) {
 /// `filemap_write_and_wait_range()` for one page, as O_DIRECT does before touching the disk:
 /// integrity writeback of that page run to completion at once. A page already under writeback
 /// is not waited for (simplification: its bio is queued and runs as its own task).
-pub fn write_and_wait_page(w: &mut World, cx: &mut Cx, file: FileId, index: u8) -> Result<(), ()> {
+pub fn write_and_wait_page(
+    w: &mut World,
+    cx: &mut Cx,
+    file: FileId,
+    index: u8,
+) -> Result<(), KernelBug> {
     let Some(f) = w.page(file, index).folio.filter(|f| w.folio(*f).dirty && !w.folio(*f).writeback)
     else {
         return Ok(());
