@@ -29,9 +29,11 @@ pub fn accept_at(w: &mut World, file: FileId, index: u8, tag: Tag) -> Data {
     page.accepted
 }
 
-/// A hole punched over `file` page `index`: zeroes are now the accepted content.
+/// A hole punched over `file` page `index`: zeroes are now the accepted content, and what an
+/// earlier sync promised for the page no longer holds (the scenario removed it).
 pub fn accept_zeroes(w: &mut World, file: FileId, index: u8) {
     accept_at(w, file, index, Tag::ZERO);
+    w.page_mut(file, index).synced = Data::default();
 }
 
 /// An error was reported to the scenario for these files: every write accepted so far is
@@ -109,7 +111,9 @@ pub fn check_synced(w: &mut World, cx: &mut Cx, snapshot: &[(FileId, u8, Data)])
         match judge(w, file, index, want) {
             Verdict::Holds => {
                 let p = w.page_mut(file, index);
-                p.synced_ver = p.synced_ver.max(want.ver);
+                if want.ver > p.synced.ver {
+                    p.synced = want;
+                }
             }
             Verdict::Lost => {
                 w.labels.add(Outcome::DataLoss);
@@ -132,12 +136,7 @@ pub fn check_after_crash(w: &mut World, cx: &mut Cx) {
     let mut promised = Vec::new();
     for (fi, inode) in w.inodes.iter().enumerate() {
         for (i, p) in inode.pages.iter().enumerate() {
-            // Only the version matters: the tag of a promised write is not kept.
-            promised.push((
-                FileId(fi as u8),
-                i as u8,
-                Data { tag: Tag(u8::MAX), ver: p.synced_ver },
-            ));
+            promised.push((FileId(fi as u8), i as u8, p.synced));
         }
     }
     check_synced(w, cx, &promised);

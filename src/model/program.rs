@@ -212,7 +212,13 @@ pub fn compile(sc: &Scenario) -> Result<Program, Diag> {
         threads.push(ThreadProg { name: t.name.text.clone(), body });
     }
     let fs = FsConfig { kind, nodelalloc: sc.fs.nodelalloc, stable_writes: sc.fs.stable_writes };
-    let initial = initial_world(sc, fs, &names, threads.len()).map_err(|m| err(sc.fs.span, m))?;
+    let initial = initial_world(sc, fs, &names, threads.len()).map_err(|(m, which)| {
+        let span = match which {
+            Resource::Disk => sc.disk_span,
+            Resource::Memory => sc.memory_span,
+        };
+        err(span.unwrap_or(sc.fs.span), m)
+    })?;
     Ok(Program {
         name: sc.name.text.clone(),
         path: sc.path.clone(),
@@ -333,13 +339,19 @@ fn compile_op(op: &Op, n: &mut Names, sc: &Scenario) -> Result<COp, String> {
     })
 }
 
+/// Which declaration was too small for the files.
+enum Resource {
+    Disk,
+    Memory,
+}
+
 /// Builds the world of `disk`, `memory` and `file` declarations.
 fn initial_world(
     sc: &Scenario,
     fs: FsConfig,
     names: &Names,
     threads: usize,
-) -> Result<World, String> {
+) -> Result<World, (String, Resource)> {
     let mut w = World {
         folios: vec![Folio::free(); sc.memory_frames as usize],
         inodes: Vec::new(),
@@ -388,10 +400,9 @@ fn initial_world(
                     page.accepted = data;
                     let folio =
                         w.alloc_folio(Owner::File { file, index: i }, data).ok_or_else(|| {
-                            format!(
-                                "`memory {}` is too small for the cached files",
-                                sc.memory_frames
-                            )
+                            let m =
+                                format!("`memory {}` is too small for the files", sc.memory_frames);
+                            (m, Resource::Memory)
                         })?;
                     page.folio = Some(folio);
                     if f.init == FileInit::Dirty && !memory_backed {
@@ -431,6 +442,6 @@ fn dirty_initial_page(
     Some(())
 }
 
-fn disk_full(sc: &Scenario) -> String {
-    format!("`disk {}` is too small for the declared files", sc.disk_blocks)
+fn disk_full(sc: &Scenario) -> (String, Resource) {
+    (format!("`disk {}` is too small for the declared files", sc.disk_blocks), Resource::Disk)
 }

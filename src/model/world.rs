@@ -107,8 +107,8 @@ pub struct FilePage {
     /// Writes with a version up to this one are excused: an error was reported for the file
     /// after they were accepted.
     pub excused_ver: Option<u16>,
-    /// The highest version that a successful fsync/sync/msync promised durable.
-    pub synced_ver: u16,
+    /// The latest write that a successful fsync/sync/msync promised durable.
+    pub synced: Data,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -293,6 +293,9 @@ pub struct Scenario {
     pub disk_blocks: u32,
     /// `memory N` page frames; default [`MEMORY_FRAMES_DEFAULT`].
     pub memory_frames: u32,
+    /// Where `disk` and `memory` were given, if they were.
+    pub disk_span: Option<Span>,
+    pub memory_span: Option<Span>,
     pub files: Vec<FileDecl>,
     pub threads: Vec<ThreadDecl>,
     pub on_break: Vec<OnBreak>,

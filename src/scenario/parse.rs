@@ -1054,6 +1054,8 @@ impl<'a> Parser<'a> {
             fs,
             disk_blocks: w.disk.map_or(DISK_BLOCKS_DEFAULT, |(n, _)| n),
             memory_frames: w.memory.map_or(MEMORY_FRAMES_DEFAULT, |(n, _)| n),
+            disk_span: w.disk.map(|(_, s)| s),
+            memory_span: w.memory.map(|(_, s)| s),
             files: w.files,
             threads: w.threads,
             on_break: w.on_break,
