@@ -305,11 +305,6 @@ fn policies() -> Result<u8, InputError> {
             let _ = writeln!(out, "    {k:<32} {v}");
         }
     }
-    let _ = writeln!(
-        out,
-        "not modeled yet (need DAX and layout leases): {}",
-        policy::PRESETS_NOT_YET.join(", ")
-    );
     Ok(0)
 }
 

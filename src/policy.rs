@@ -59,6 +59,21 @@ pub enum LongtermWritableFile {
     Allowed,
     /// `check_vma_flags()` → `writable_file_mapping_allowed()` (6.5+).
     Efault,
+    /// The lease design: allowed while the pinner holds a layout lease on the file, else EPERM
+    /// (EPERM is this model's choice: no kernel ever had it).
+    NeedLease,
+}
+
+/// A FOLL_LONGTERM pin of a filesystem-DAX mapping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LongtermFsdax {
+    /// Before `get_user_pages_longterm()` (2bb6d2837083, 4.15).
+    Allowed,
+    /// `check_vma_flags()`: `FOLL_LONGTERM && vma_is_fsdax()` → -EOPNOTSUPP (4.15+).
+    Eopnotsupp,
+    /// The lease design: allowed under a layout lease, else EPERM.
+    NeedLease,
 }
 
 /// The knobs. Every preset sets every knob.
@@ -79,6 +94,18 @@ pub struct Policy {
     pub reclaim_active_strips_pinned: bool,
     pub pinned_writeback: PinnedWriteback,
     pub longterm_writable_file: LongtermWritableFile,
+    pub longterm_fsdax: LongtermFsdax,
+    /// Truncate and punch on DAX wait for pinned pages: `dax_layout_busy_page()` (4.18+).
+    pub dax_truncate_waits: bool,
+    /// User-visible layout leases (`lease FILE layout`): only the lease design has them; the
+    /// presets without return EINVAL, as `fcntl(F_SETLEASE)` with an unknown lease type would.
+    pub layout_leases: bool,
+    /// Steps other tasks may take after a layout lease is broken before the kernel revokes it
+    /// (the model's `/proc/sys/fs/lease-break-time`).
+    pub lease_break_steps: u8,
+    /// btrfs sends O_DIRECT writes of checksummed files through the page cache
+    /// (968f19c5b1b7, 6.14): the buffer is copied before checksumming.
+    pub btrfs_dio_buffered: bool,
     /// `ib_umem_get()` pins a read-only MR with FOLL_WRITE|FOLL_FORCE (before "RDMA/umem: remove
     /// FOLL_FORCE usage", 6.2): the pin write-faults the page although the MR is read-only.
     pub umem_readonly_force: bool,
@@ -87,20 +114,13 @@ pub struct Policy {
 impl Policy {
     /// The presets of KERNEL.md §5 that this model implements, in matrix order.
     pub fn presets() -> Vec<Policy> {
-        vec![linux_4_19(), linux_5_18(), linux_6_18(), bounce()]
+        vec![linux_4_14(), linux_4_19(), linux_5_18(), linux_6_18(), bounce(), lease()]
     }
 
     /// Looks a preset up by name. `Err` says why not, for the user.
     pub fn by_name(name: &str) -> Result<Policy, String> {
         if let Some(p) = Policy::presets().into_iter().find(|p| p.name == name) {
             return Ok(p);
-        }
-        if PRESETS_NOT_YET.contains(&name) {
-            return Err(format!(
-                "policy `{name}` is not modeled yet: it needs DAX and layout leases (issue #3); \
-                 available: {}",
-                preset_names().join(", ")
-            ));
         }
         Err(format!("unknown policy `{name}`; available: {}, or `all`", preset_names().join(", ")))
     }
@@ -116,13 +136,15 @@ impl Policy {
             ("reclaim-active-strips-pinned", yes_no(self.reclaim_active_strips_pinned)),
             ("pinned-writeback", self.pinned_writeback.to_string()),
             ("longterm-writable-file-pin", self.longterm_writable_file.to_string()),
+            ("longterm-fsdax-pin", self.longterm_fsdax.to_string()),
+            ("dax-truncate-waits-for-pins", yes_no(self.dax_truncate_waits)),
+            ("layout-leases", yes_no(self.layout_leases)),
+            ("lease-break-steps", self.lease_break_steps.to_string()),
+            ("btrfs-o-direct-buffered-fallback", yes_no(self.btrfs_dio_buffered)),
             ("rdma-readonly-mr-foll-force", yes_no(self.umem_readonly_force)),
         ]
     }
 }
-
-/// Presets of KERNEL.md §5 that need the DAX/lease half of the model.
-pub const PRESETS_NOT_YET: [&str; 2] = ["linux-4.14", "lease"];
 
 pub fn preset_names() -> Vec<&'static str> {
     Policy::presets().iter().map(|p| p.name).collect()
@@ -140,10 +162,12 @@ fn yes_no(b: bool) -> String {
     if b { "yes" } else { "no" }.to_string()
 }
 
-fn linux_4_19() -> Policy {
+fn linux_4_14() -> Policy {
     Policy {
-        name: "linux-4.19",
-        summary: "mainline 4.19: FOLL_GET everywhere, ext4 BUG on dirty pages without buffers",
+        name: "linux-4.14",
+        summary:
+            "mainline 4.14: FOLL_GET everywhere, long-term pins of fsdax allowed, DAX truncate \
+                  does not wait for pins",
         gup_pin: GupKind::FollGet,
         gup_dio: GupKind::FollGet,
         ext4_dio: DioPath::Legacy,
@@ -152,41 +176,51 @@ fn linux_4_19() -> Policy {
         reclaim_active_strips_pinned: true,
         pinned_writeback: PinnedWriteback::Normal,
         longterm_writable_file: LongtermWritableFile::Allowed,
+        // 4.14 predates get_user_pages_longterm() (4.15; it went to 4.14.y stable later).
+        longterm_fsdax: LongtermFsdax::Allowed,
+        dax_truncate_waits: false,
+        layout_leases: false,
+        lease_break_steps: 8,
+        btrfs_dio_buffered: false,
         umem_readonly_force: true,
+    }
+}
+
+/// Each later preset is written as its predecessor plus what changed, like a changelog.
+fn linux_4_19() -> Policy {
+    Policy {
+        name: "linux-4.19",
+        summary: "mainline 4.19: FOLL_GET everywhere, ext4 BUG on dirty pages without buffers, \
+                  fsdax long-term pins refused, DAX truncate waits for pins",
+        longterm_fsdax: LongtermFsdax::Eopnotsupp,
+        dax_truncate_waits: true, // dax_layout_busy_page(), 4.18
+        ..linux_4_14()
     }
 }
 
 fn linux_5_18() -> Policy {
     Policy {
         name: "linux-5.18",
-        summary:
-            "mainline 5.18: FOLL_PIN for RDMA, FOLL_GET for O_DIRECT (iomap), ext4 warns and drops",
-        gup_pin: GupKind::FollPin,
-        gup_dio: GupKind::FollGet,
-        ext4_dio: DioPath::Iomap,
-        ext4_no_buffers: NoBuffersWriteback::WarnDrop,
-        reclaim_strips_pinned: true,
-        reclaim_active_strips_pinned: true,
-        pinned_writeback: PinnedWriteback::Normal,
-        longterm_writable_file: LongtermWritableFile::Allowed,
-        umem_readonly_force: true,
+        summary: "mainline 5.18: FOLL_PIN for RDMA, FOLL_GET for O_DIRECT (iomap), ext4 warns and \
+                  drops",
+        gup_pin: GupKind::FollPin, // pin_user_pages*(), 5.6
+        ext4_dio: DioPath::Iomap,  // ext4 O_DIRECT on iomap, 5.5
+        ext4_no_buffers: NoBuffersWriteback::WarnDrop, // cc5095747edf
+        ..linux_4_19()
     }
 }
 
 fn linux_6_18() -> Policy {
     Policy {
         name: "linux-6.18",
-        summary: "mainline 6.18: FOLL_PIN everywhere, reclaim skips pinned folios, \
-                  writable long-term pins of dirty-tracked files refused",
-        gup_pin: GupKind::FollPin,
-        gup_dio: GupKind::FollPin,
-        ext4_dio: DioPath::Iomap,
-        ext4_no_buffers: NoBuffersWriteback::WarnDrop,
-        reclaim_strips_pinned: false,
-        reclaim_active_strips_pinned: true,
-        pinned_writeback: PinnedWriteback::Normal,
-        longterm_writable_file: LongtermWritableFile::Efault,
-        umem_readonly_force: false,
+        summary: "mainline 6.18: FOLL_PIN everywhere, reclaim skips pinned folios, writable \
+                  long-term pins of dirty-tracked files refused",
+        gup_dio: GupKind::FollPin,    // iov_iter_extract_pages(), 6.5
+        reclaim_strips_pinned: false, // d824ec2a1546, 6.4
+        longterm_writable_file: LongtermWritableFile::Efault, // writable_file_mapping_allowed(), 6.5
+        btrfs_dio_buffered: true,                             // 968f19c5b1b7, 6.14
+        umem_readonly_force: false, // "RDMA/umem: remove FOLL_FORCE usage", 6.2
+        ..linux_5_18()
     }
 }
 
@@ -195,15 +229,23 @@ fn bounce() -> Policy {
         name: "bounce",
         summary: "Jan Kara's design (2018/2023, not merged) on 6.18: pinned folios are skipped by \
                   periodic writeback, bounced by integrity writeback, kept dirty while pinned",
-        gup_pin: GupKind::FollPin,
-        gup_dio: GupKind::FollPin,
-        ext4_dio: DioPath::Iomap,
-        ext4_no_buffers: NoBuffersWriteback::WarnDrop,
-        reclaim_strips_pinned: false,
         reclaim_active_strips_pinned: false,
         pinned_writeback: PinnedWriteback::Bounce,
         longterm_writable_file: LongtermWritableFile::Allowed,
-        umem_readonly_force: false,
+        ..linux_6_18()
+    }
+}
+
+fn lease() -> Policy {
+    Policy {
+        name: "lease",
+        summary: "bounce plus breakable layout leases (Chinner/Hellwig 2018, Ira Weiny's F_LAYOUT \
+                  2019, not merged): long-term pins only under a lease, revoked after the break \
+                  time",
+        longterm_writable_file: LongtermWritableFile::NeedLease,
+        longterm_fsdax: LongtermFsdax::NeedLease,
+        layout_leases: true,
+        ..bounce()
     }
 }
 
@@ -228,6 +270,12 @@ display_kebab! {
     LongtermWritableFile => {
         LongtermWritableFile::Allowed => "allowed",
         LongtermWritableFile::Efault => "EFAULT",
+        LongtermWritableFile::NeedLease => "allowed with a layout lease, else EPERM",
+    }
+    LongtermFsdax => {
+        LongtermFsdax::Allowed => "allowed",
+        LongtermFsdax::Eopnotsupp => "EOPNOTSUPP",
+        LongtermFsdax::NeedLease => "allowed with a layout lease, else EPERM",
     }
 }
 
@@ -251,10 +299,22 @@ mod tests {
     }
 
     #[test]
-    fn unknown_and_future_presets_are_refused_with_a_reason() {
-        assert!(Policy::by_name("linux-4.14").unwrap_err().contains("issue #3"));
+    fn dax_and_lease_knobs_match_kernel_md_table() {
+        let p = Policy::by_name("linux-4.14").unwrap();
+        assert_eq!((p.longterm_fsdax, p.dax_truncate_waits), (LongtermFsdax::Allowed, false));
+        let p = Policy::by_name("linux-4.19").unwrap();
+        assert_eq!((p.longterm_fsdax, p.dax_truncate_waits), (LongtermFsdax::Eopnotsupp, true));
+        let p = Policy::by_name("lease").unwrap();
+        assert!(p.layout_leases && p.pinned_writeback == PinnedWriteback::Bounce);
+        assert_eq!(p.longterm_writable_file, LongtermWritableFile::NeedLease);
+        assert_eq!(p.longterm_fsdax, LongtermFsdax::NeedLease);
+        assert!(Policy::presets().iter().filter(|p| p.name != "lease").all(|p| !p.layout_leases));
+    }
+
+    #[test]
+    fn unknown_presets_are_refused_with_a_reason() {
         assert!(Policy::by_name("nope").unwrap_err().contains("unknown policy"));
-        assert_eq!(resolve_list("all").unwrap().len(), 4);
+        assert_eq!(resolve_list("all").unwrap().len(), 6);
         assert_eq!(resolve_list("bounce,linux-6.18").unwrap().len(), 2);
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::check::{self, Exploration, ExploreOptions};
 use crate::model;
-use crate::policy::{self, Policy};
+use crate::policy::Policy;
 use crate::scenario::{self, Diag, Span};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -109,8 +109,7 @@ pub fn load(src: &Source) -> Result<Loaded, InputError> {
 }
 
 /// The policies to run a scenario under: those given, or those its `expect` lines name (all
-/// presets when it has none). An expectation for a preset the model does not have yet is
-/// skipped with a note on stderr; an unknown policy name is an error at its line.
+/// presets when it has none). An unknown policy name is an error at its line.
 pub fn policies_for(l: &Loaded, given: Option<&[Policy]>) -> Result<Vec<Policy>, InputError> {
     if let Some(g) = given {
         return Ok(g.to_vec());
@@ -122,12 +121,6 @@ pub fn policies_for(l: &Loaded, given: Option<&[Policy]>) -> Result<Vec<Policy>,
     for e in &l.ast.expects {
         match Policy::by_name(&e.policy.text) {
             Ok(p) => out.push(p),
-            Err(_) if policy::PRESETS_NOT_YET.contains(&e.policy.text.as_str()) => {
-                eprintln!(
-                    "{}: expectation for `{}` not checked: that preset is not modeled yet",
-                    l.ast.path, e.policy.text
-                );
-            }
             Err(m) => return Err(InputError::Scenario(diag(l, e.policy.span, m))),
         }
     }

@@ -48,30 +48,19 @@ fn an_unknown_handle_is_reported_at_its_use() {
 }
 
 #[test]
-fn constructs_of_the_next_issue_are_refused_at_their_position() {
-    let p = write("dax.pin", "scenario s\nfs ext4-dax\nfile f 1\nthread a:\n  sync\n");
-    let o = pincheck(&["check", &p]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        text(&o.stderr).contains(&format!("{p}:2:1: fs `ext4-dax` is parsed but not modeled yet")),
-        "{}",
-        text(&o.stderr)
-    );
-    let p = write("odp.pin", "scenario s\nfs ext4\nfile f 1\nthread a:\n  m = mmap f shared\n  mr = reg-mr m[0..1] write odp\n");
-    let o = pincheck(&["check", &p]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o.stderr).contains(&format!("{p}:6:")), "{}", text(&o.stderr));
-}
-
-#[test]
 fn an_unknown_policy_is_a_usage_error() {
     let p = write("good.pin", GOOD);
     let o = pincheck(&["check", &p, "--policy", "linux-9.99"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o.stderr).contains("unknown policy `linux-9.99`"));
-    let o = pincheck(&["check", &p, "--policy", "lease"]);
+    let p = write("bad-expect.pin", &GOOD.replace("expect linux-6.18", "expect linux-7.0"));
+    let o = pincheck(&["check", &p]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o.stderr).contains("not modeled yet"));
+    assert!(
+        text(&o.stderr).contains(&format!("{p}:9:8: unknown policy `linux-7.0`")),
+        "{}",
+        text(&o.stderr)
+    );
 }
 
 #[test]
@@ -125,12 +114,12 @@ fn json_lines_carry_the_contract_fields() {
 }
 
 #[test]
-fn the_matrix_of_the_catalogue_passes_under_the_four_presets() {
+fn the_matrix_of_the_catalogue_passes_under_the_six_presets() {
     let o = pincheck(&["matrix"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
     let out = text(&o.stdout);
     let header = out.lines().next().unwrap();
-    for p in ["linux-4.19", "linux-5.18", "linux-6.18", "bounce"] {
+    for p in ["linux-4.14", "linux-4.19", "linux-5.18", "linux-6.18", "bounce", "lease"] {
         assert!(header.contains(p), "{header}");
     }
     assert!(out.contains(" 0 failed"), "{out}");
@@ -203,7 +192,15 @@ fn policies_lists_every_preset_with_its_knobs() {
     let o = pincheck(&["policies"]);
     assert_eq!(o.status.code(), Some(0));
     let out = text(&o.stdout);
-    for p in ["linux-4.19:", "linux-5.18:", "linux-6.18:", "bounce:", "reclaim-strips-pinned"] {
+    for p in [
+        "linux-4.14:",
+        "linux-4.19:",
+        "linux-5.18:",
+        "linux-6.18:",
+        "bounce:",
+        "lease:",
+        "layout-leases",
+    ] {
         assert!(out.contains(p), "{out}");
     }
 }

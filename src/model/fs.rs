@@ -2,7 +2,14 @@
 //! `->write_begin`, `->dirty_folio`, `->release_folio`, `->invalidate_folio` and `->writepages`.
 //!
 //! One function per address-space operation, each dispatching on the kind, so the differences
-//! between ext3, ext4, xfs-bh, xfs and tmpfs read side by side. ext3 is the historical
+//! between ext3, ext4, xfs-bh, xfs, btrfs and tmpfs read side by side. DAX kinds have no page
+//! cache: their faults and I/O are in `memory.rs` and `ops.rs`.
+//!
+//! btrfs (`fs/btrfs/inode.c`): copy-on-write data, so every writeback needs a new block, paid for
+//! by the reservation taken at `btrfs_page_mkwrite()`/write_begin (`btrfs_delalloc_reserve_space()`);
+//! the folio's private flag stands for that delalloc state, cleared once written. A folio
+//! dirtied without it goes to the fix-up worker (`btrfs_writepage_cow_fixup()`). Data checksums
+//! are computed at bio submission, and btrfs waits for writeback before letting a CPU writer in. ext3 is the historical
 //! `fs/ext3` (removed in 4.3), xfs-bh is XFS before 4.19: the fs kind fixes the filesystem's
 //! code, the policy fixes mm/GUP, so those kinds run unchanged under every preset.
 
@@ -13,6 +20,11 @@ use super::Cx;
 use crate::policy::NoBuffersWriteback;
 use crate::scenario::FsKind;
 
+/// Filesystem-DAX: no page cache, the mapping maps the storage itself.
+pub fn is_dax(fs: FsConfig) -> bool {
+    matches!(fs.kind, FsKind::Ext4Dax | FsKind::XfsDax)
+}
+
 /// The mapping does dirty accounting and so wants write notification
 /// (`vma_needs_dirty_tracking()`: `mapping_can_writeback()`); tmpfs does not.
 pub fn dirty_tracked(fs: FsConfig) -> bool {
@@ -22,7 +34,18 @@ pub fn dirty_tracked(fs: FsConfig) -> bool {
 /// Delayed allocation: space is reserved at `->page_mkwrite`/`->write_begin` and allocated at
 /// writeback (ext4 without `nodelalloc`, XFS, XFS with bufferheads).
 fn delalloc(fs: FsConfig) -> bool {
-    matches!(fs.kind, FsKind::Ext4 | FsKind::Xfs | FsKind::XfsBh) && !fs.nodelalloc
+    matches!(fs.kind, FsKind::Ext4 | FsKind::Xfs | FsKind::XfsBh | FsKind::Btrfs) && !fs.nodelalloc
+}
+
+/// Copy-on-write data: every write of a page goes to a new block (btrfs).
+pub fn cow(fs: FsConfig) -> bool {
+    fs.kind == FsKind::Btrfs
+}
+
+/// Integrity data is computed when a bio is submitted and CPU writers wait for writeback
+/// (`folio_wait_stable()`): a `stable-writes` device, or btrfs data checksums.
+pub fn stable_pages(fs: FsConfig) -> bool {
+    fs.stable_writes || fs.kind == FsKind::Btrfs
 }
 
 /// The filesystem keeps private data (buffer heads, iomap state) on its page-cache folios.
@@ -34,7 +57,7 @@ fn has_private(fs: FsConfig) -> bool {
 /// `ext4_da_reserve_space()` (delalloc) or `ext4_get_block()`/`ext3_get_block()` (allocate).
 fn reserve_or_allocate(w: &mut World, fs: FsConfig, file: FileId, index: u8) -> Result<(), Errno> {
     let page = w.page(file, index);
-    if page.block.is_some() || page.reserved {
+    if page.reserved || (page.block.is_some() && !cow(fs)) {
         return Ok(());
     }
     if w.free_blocks() == 0 {
@@ -145,10 +168,16 @@ pub fn invalidate_folio(w: &mut World, file: FileId, index: u8, f: FolioId) {
 pub enum MapOutcome {
     /// Write the folio to this block.
     Write(BlockId),
+    /// Write the folio to a new block; the page moves there (and `old` is freed) when the write
+    /// completes.
+    Cow { new: BlockId, old: Option<BlockId> },
     /// The folio was cleaned without being written (the data is lost).
     Dropped,
     /// A modeled `BUG()` fired.
     Bug,
+    /// btrfs: the folio was dirtied behind the filesystem's back; it stays dirty and goes to the
+    /// fix-up worker (`btrfs_writepage_cow_fixup()`).
+    Fixup,
 }
 
 /// The part of `->writepages` that looks at one locked dirty folio before
@@ -184,6 +213,10 @@ pub fn check_private(
             cx.note(|_| "xfs_do_writepage: page without buffer heads: BUG".into());
             Some(MapOutcome::Bug)
         }
+        FsKind::Btrfs => {
+            cx.note(|n| format!("btrfs_writepage_cow_fixup: page {index} of {} was dirtied without a reservation: queued to the fix-up worker", n.file_name(file)));
+            Some(MapOutcome::Fixup)
+        }
         // ext3 creates buffers on demand (`create_empty_buffers()`); iomap writes a folio without
         // `iomap_folio_state` since 5.14 (8e1bcef8e18d) and needs none when block size = page size.
         _ => {
@@ -194,10 +227,20 @@ pub fn check_private(
 }
 
 /// The allocation step of `->writepages` after the folio was cleaned for I/O: use the page's
-/// block, turn a delalloc reservation into a block, or allocate now (ext3). On ENOSPC,
+/// block, turn a delalloc reservation into a block (a new one at every write on btrfs, whose old
+/// block is freed when the write completes), or allocate now (ext3). On ENOSPC,
 /// `mapping_set_error()`: the folio stays clean, the error waits for the next fsync.
 pub fn map_blocks(w: &mut World, cx: &mut Cx, file: FileId, index: u8) -> MapOutcome {
     let page = w.page(file, index).clone();
+    if cow(cx.prog.fs) {
+        w.folio_mut(page.folio.expect("writeback of a cached page")).private = false;
+        if page.reserved {
+            w.reserved_blocks -= 1;
+            w.page_mut(file, index).reserved = false;
+            let b = w.alloc_block(file, index).expect("a reservation guarantees a free block");
+            return MapOutcome::Cow { new: b, old: page.block };
+        }
+    }
     if let Some(b) = page.block {
         return MapOutcome::Write(b);
     }

@@ -15,7 +15,8 @@ use super::label::Errno;
 use super::memory::handle_mm_fault;
 use super::world::*;
 use super::Cx;
-use crate::policy::LongtermWritableFile;
+use crate::policy::{LongtermFsdax, LongtermWritableFile};
+use crate::scenario::FsKind;
 
 #[derive(Clone, Copy, Debug)]
 pub struct GupFlags {
@@ -26,25 +27,54 @@ pub struct GupFlags {
     pub force: bool,
 }
 
-/// `check_vma_flags()`: the per-VMA checks before any page is touched.
-fn check_vma_flags(w: &World, cx: &Cx, vma: &Vma, flags: GupFlags) -> Result<(), Errno> {
+/// The layout lease held on `file`, if any (the lease design's condition for long-term pins).
+fn layout_lease(w: &World, file: FileId) -> Option<HandleId> {
+    w.handles
+        .iter()
+        .position(|h| matches!(h, Handle::Lease(l) if l.file == file && l.live))
+        .map(|i| HandleId(i as u8))
+}
+
+/// `check_vma_flags()`: the per-VMA checks before any page is touched. Returns the layout lease
+/// a long-term pin is taken under, when the policy asks for one.
+fn check_vma_flags(
+    w: &World,
+    cx: &Cx,
+    vma: &Vma,
+    flags: GupFlags,
+) -> Result<Option<HandleId>, Errno> {
+    let fs = cx.prog.fs;
+    let fsdax = matches!(fs.kind, FsKind::Ext4Dax | FsKind::XfsDax);
+    let mut lease = None;
+    if flags.longterm && fsdax {
+        // `FOLL_LONGTERM && vma_is_fsdax(vma)` comes before the write checks.
+        match cx.policy.longterm_fsdax {
+            LongtermFsdax::Allowed => {}
+            LongtermFsdax::Eopnotsupp => return Err(Errno::Eopnotsupp),
+            LongtermFsdax::NeedLease => {
+                lease = Some(layout_lease(w, vma.file).ok_or(Errno::Eperm)?)
+            }
+        }
+    }
     if flags.write {
         // The FOLL_LONGTERM|FOLL_PIN|FOLL_WRITE check of 6.5+ (Lorenzo Stoakes):
-        // !vma_anon && !writable_file_mapping_allowed() → -EFAULT.
-        let needs_dirty_tracking = vma.shared && !vma.read_only && fs::dirty_tracked(cx.prog.fs);
-        if flags.longterm
-            && flags.how == GupRef::Pin
-            && needs_dirty_tracking
-            && cx.policy.longterm_writable_file == LongtermWritableFile::Efault
-        {
-            return Err(Errno::Efault);
+        // !vma_anon && !writable_file_mapping_allowed() → -EFAULT. On fsdax the check above
+        // already decided.
+        let needs_dirty_tracking = vma.shared && !vma.read_only && fs::dirty_tracked(fs);
+        if flags.longterm && flags.how == GupRef::Pin && needs_dirty_tracking && !fsdax {
+            match cx.policy.longterm_writable_file {
+                LongtermWritableFile::Allowed => {}
+                LongtermWritableFile::Efault => return Err(Errno::Efault),
+                LongtermWritableFile::NeedLease => {
+                    lease = Some(layout_lease(w, vma.file).ok_or(Errno::Eperm)?)
+                }
+            }
         }
         if vma.read_only && (!flags.force || vma.shared) {
             return Err(Errno::Efault);
         }
     }
-    let _ = w;
-    Ok(())
+    Ok(lease)
 }
 
 /// `__get_user_pages()`: fault in and grab pages `[start, end)` of mapping `map`.
@@ -60,11 +90,15 @@ pub fn get_user_pages(
     if end as usize > vma.ptes.len() {
         return Err(Errno::Efault);
     }
-    if let Err(e) = check_vma_flags(w, cx, &vma, flags) {
-        cx.note(|_| format!("check_vma_flags: -{}", e.name()));
-        return Err(e);
-    }
-    let mut pinned = Pinned { how: flags.how, write: flags.write, pages: Vec::new(), live: true };
+    let lease = match check_vma_flags(w, cx, &vma, flags) {
+        Ok(lease) => lease,
+        Err(e) => {
+            cx.note(|_| format!("check_vma_flags: -{}", e.name()));
+            return Err(e);
+        }
+    };
+    let mut pinned =
+        Pinned { how: flags.how, write: flags.write, pages: Vec::new(), live: true, lease };
     for page in start..end {
         let pte = w.vma(map).expect("checked").ptes[page as usize];
         let needs_fault = pte.folio.is_none() || (flags.write && !pte.writable);
@@ -114,7 +148,12 @@ fn try_grab_folio(w: &mut World, f: FolioId, how: GupRef) {
 /// `set_page_dirty_lock()` + `put_page()` (FOLL_GET users before 5.6). Marks `pinned` dead.
 pub fn release_pages(w: &mut World, cx: &mut Cx, pinned: &mut Pinned, make_dirty: bool) {
     for &(f, generation) in &pinned.pages {
-        assert_eq!(w.folio(f).generation, generation, "model bug: a referenced frame was freed");
+        // A memory frame cannot be freed under a reference. A DAX page can change hands under
+        // one (its block freed and reused): the reference is still to the same page.
+        assert!(
+            w.is_dax_frame(f) || w.folio(f).generation == generation,
+            "model bug: a referenced frame was freed"
+        );
         if make_dirty && (pinned.how == GupRef::Get || !w.folio(f).dirty) {
             fs::folio_mark_dirty(w, cx, f);
         }

@@ -54,10 +54,11 @@ pub enum Errno {
     Eopnotsupp,
     Einval,
     Eacces,
+    Eperm,
 }
 
 impl Errno {
-    pub const ALL: [Errno; 9] = [
+    pub const ALL: [Errno; 10] = [
         Errno::Efault,
         Errno::Enospc,
         Errno::Eio,
@@ -67,6 +68,7 @@ impl Errno {
         Errno::Eopnotsupp,
         Errno::Einval,
         Errno::Eacces,
+        Errno::Eperm,
     ];
 
     pub fn name(self) -> &'static str {
@@ -80,6 +82,7 @@ impl Errno {
             Errno::Eopnotsupp => "EOPNOTSUPP",
             Errno::Einval => "EINVAL",
             Errno::Eacces => "EACCES",
+            Errno::Eperm => "EPERM",
         }
     }
 }

@@ -3,13 +3,41 @@
 //! (`filemap_fault()`, `filemap_get_folio()`) and `mm/rmap.c` (`folio_mkclean()`,
 //! `try_to_unmap()`).
 //!
-//! Left out: large folios, fault-around, the zero page, swap, mlock, and the
-//! `FAULT_FLAG_UNSHARE` of read-only long-term pins of private mappings (6.2+).
+//! On filesystem-DAX (`fs/dax.c` `dax_iomap_fault()`) a fault maps the persistent-memory page
+//! of the file's block, allocating the block first if it is a hole.
+//!
+//! Every change to a PTE calls the MMU notifiers (`mmu_notifier_invalidate_range_start()`),
+//! which invalidate the device mappings of ODP registrations over that page.
+//!
+//! Left out: large folios, fault-around, the zero page (a DAX read fault of a hole allocates
+//! the block), swap, mlock, and the `FAULT_FLAG_UNSHARE` of read-only long-term pins of private
+//! mappings (6.2+).
 
 use super::fs;
 use super::label::Errno;
 use super::world::*;
 use super::Cx;
+
+/// `dax_iomap_fault()`'s iomap step: the page of the file's block, allocated (and zeroed) if it
+/// is a hole; ENOSPC becomes SIGBUS in the caller.
+fn dax_get_frame(w: &mut World, cx: &mut Cx, file: FileId, index: u8) -> Result<FolioId, Errno> {
+    let b = match w.page(file, index).block {
+        Some(b) => b,
+        None => {
+            let b = w.alloc_block(file, index).ok_or(Errno::Enospc)?;
+            w.page_mut(file, index).block = Some(b);
+            cx.note(|n| {
+                format!(
+                    "dax_iomap_fault: block {} allocated for page {index} of {}",
+                    b.0,
+                    n.file_name(file)
+                )
+            });
+            b
+        }
+    };
+    Ok(w.dax_frame(b).expect("a DAX world has a frame per block"))
+}
 
 /// `filemap_get_folio()` with a read on a miss (`filemap_fault()`/`filemap_read()`): the cached
 /// folio of `file` page `index`, or a new one filled from the disk (a hole reads as zeroes).
@@ -61,16 +89,23 @@ pub fn handle_mm_fault(
         if !vma.shared {
             return do_cow(w, cx, map, page, f);
         }
-        // wp_page_shared(): ->page_mkwrite, then make the PTE writable.
-        fs::page_mkwrite(w, cx, vma.file, index, f).map_err(|_| Errno::Sigbus)?;
+        // wp_page_shared(): ->page_mkwrite (->pfn_mkwrite on DAX), then make the PTE writable.
+        if !fs::is_dax(cx.prog.fs) {
+            fs::page_mkwrite(w, cx, vma.file, index, f).map_err(|_| Errno::Sigbus)?;
+        }
         set_pte(w, map, page, Pte { folio: Some(f), writable: true, dirty: true });
         return Ok(f);
     }
-    let f = filemap_get_folio(w, cx, vma.file, index)?;
+    let dax = fs::is_dax(cx.prog.fs);
+    let f = if dax {
+        dax_get_frame(w, cx, vma.file, index).map_err(|_| Errno::Sigbus)?
+    } else {
+        filemap_get_folio(w, cx, vma.file, index)?
+    };
     if write && !vma.shared {
         return do_cow(w, cx, map, page, f);
     }
-    if write {
+    if write && !dax {
         // do_shared_fault(): ->fault, then do_page_mkwrite() before the PTE goes in.
         fs::page_mkwrite(w, cx, vma.file, index, f).map_err(|_| Errno::Sigbus)?;
     }
@@ -100,7 +135,9 @@ fn do_cow(
     old: FolioId,
 ) -> Result<FolioId, Errno> {
     let data = w.folio(old).data;
-    let new = w.alloc_folio(Owner::Anon, Data { tag: data.tag, ver: 0 }).ok_or(Errno::Enomem)?;
+    let new = w
+        .alloc_folio(Owner::Anon, Data { tag: data.tag, ver: 0, origin: 0 })
+        .ok_or(Errno::Enomem)?;
     w.folio_mut(new).mapcount = 1;
     w.folio_mut(new).dirty = true;
     zap_pte(w, cx, map, page);
@@ -118,6 +155,7 @@ fn set_pte(w: &mut World, map: HandleId, page: u8, pte: Pte) {
 pub fn zap_pte(w: &mut World, cx: &mut Cx, map: HandleId, page: u8) {
     let pte = w.vma(map).expect("mapping exists").ptes[page as usize];
     let Some(f) = pte.folio else { return };
+    mmu_notifier_invalidate(w, cx, map, page);
     if pte.dirty && w.folio(f).owner != Owner::Anon {
         fs::folio_mark_dirty(w, cx, f);
     }
@@ -128,9 +166,10 @@ pub fn zap_pte(w: &mut World, cx: &mut Cx, map: HandleId, page: u8) {
 
 /// `folio_mkclean()`: write-protect and clean every PTE mapping `f`. Returns whether any PTE
 /// was dirty.
-pub fn folio_mkclean(w: &mut World, f: FolioId) -> bool {
+pub fn folio_mkclean(w: &mut World, cx: &mut Cx, f: FolioId) -> bool {
     let mut was_dirty = false;
     for (h, i) in w.rmap(f) {
+        mmu_notifier_invalidate(w, cx, h, i as u8);
         let pte = &mut w.vma_mut(h).expect("rmap gives mappings").ptes[i];
         was_dirty |= pte.dirty;
         pte.writable = false;
@@ -166,5 +205,23 @@ pub fn unmap_mapping_range(w: &mut World, cx: &mut Cx, file: FileId, start: u8, 
                 zap_pte(w, cx, h, i as u8);
             }
         }
+    }
+}
+
+/// The MMU notifiers for page `page` of mapping `map`: every live ODP registration over it drops
+/// its device mapping (`mlx5_ib_invalidate_range()` → `ib_umem_odp_unmap_dma_pages()`, which
+/// dirties a page the device could write). The device's next access faults.
+pub fn mmu_notifier_invalidate(w: &mut World, cx: &mut Cx, map: HandleId, page: u8) {
+    for h in 0..w.handles.len() {
+        let Handle::Odp(mr) = &mut w.handles[h] else { continue };
+        if mr.map != map || !mr.live || page < mr.start {
+            continue;
+        }
+        let Some(slot) = mr.dev.get_mut((page - mr.start) as usize) else { continue };
+        let Some((f, writable)) = slot.take() else { continue };
+        if writable {
+            fs::folio_mark_dirty(w, cx, f);
+        }
+        cx.note(|_| format!("mmu notifier: ODP device mapping of frame {} invalidated", f.0));
     }
 }

@@ -8,6 +8,7 @@
 //! (system calls, GUP users and devices). The model has no clock, no randomness, no I/O and no
 //! hash-order iteration: every choice comes from the explorer.
 
+pub mod direct_io;
 pub mod fs;
 pub mod gup;
 pub mod label;
@@ -15,7 +16,9 @@ pub mod memory;
 pub mod ops;
 pub mod oracle;
 pub mod program;
+pub mod rdma;
 pub mod task;
+pub mod truncate;
 pub mod vmscan;
 pub mod world;
 pub mod writeback;
@@ -91,17 +94,31 @@ pub fn moves(w: &World, cx: &Cx) -> Vec<Move> {
             }
         }
     }
+    if out.is_empty() {
+        // Nothing else can run, yet time passes: a lease break runs out its break time.
+        for (t, task) in w.tasks.iter().enumerate() {
+            if !task.done
+                && matches!(task.cont, task::Cont::LayoutWait { .. })
+                && truncate::leases_pending(w, cx, t)
+            {
+                out.push(Move { task: t as u8, skip: false });
+            }
+        }
+    }
     out
 }
 
 /// Makes move `m` happen.
 pub fn step(w: &mut World, cx: &mut Cx, m: Move) {
     let t = m.task as usize;
+    let thread = w.tasks[t].is_thread();
     match (&w.tasks[t].kind, m.skip) {
         (TaskKind::Thread { .. }, true) => ops::thread_skip(w, cx, t),
         (TaskKind::Thread { .. }, false) => ops::thread_step(w, cx, t),
         _ => ops::async_step(w, cx, t),
     }
+    // Queued work leaves the task list when it runs, so only a thread keeps its index.
+    truncate::tick(w, cx, thread.then_some(t));
     canonicalize(w);
 }
 

@@ -1,33 +1,27 @@
-//! The scenario's operations, each as the kernel entry point it models: system calls
-//! (`mm/mmap.c`, `mm/filemap.c`, `fs/sync.c`, `mm/truncate.c`), GUP users
-//! (`drivers/infiniband/core/umem.c`, `fs/direct-io.c`, `fs/iomap/direct-io.c`,
-//! `mm/process_vm_access.c`), device actions and kernel threads (`mm/vmscan.c`,
-//! `fs/drop_caches.c`).
+//! The scenario's operations, each as the kernel entry point it models, and the dispatch of
+//! tasks' steps. System calls live here (`mm/mmap.c`, `mm/filemap.c`, `fs/sync.c`,
+//! `mm/process_vm_access.c`, `pin_user_pages()` users); bigger mechanisms have their own
+//! modules: `truncate` (layout changes and leases), `direct_io`, `rdma` (registrations and
+//! device accesses), `vmscan`, `writeback`.
 //!
 //! Each statement runs as one or more steps (docs/design.md lists them); a step runs to its end
 //! without another task in between. Readiness (`thread_ready`) is the sleeping side: a step that
 //! would sleep in the kernel is not offered to the explorer until its condition holds.
 
+use super::direct_io::{self, Submitted};
 use super::fs;
 use super::gup::{get_user_pages, release_pages, GupFlags};
 use super::label::Errno;
-use super::memory::{filemap_get_folio, handle_mm_fault, unmap_mapping_range, zap_pte};
+use super::memory::{filemap_get_folio, handle_mm_fault, zap_pte};
 use super::oracle;
 use super::program::{COp, CStmt};
-use super::task::{Cont, Task, TaskKind};
+use super::rdma::{self, gup_ref};
+use super::task::{Cont, TaskKind};
+use super::truncate::{self, Progress};
 use super::vmscan;
 use super::world::*;
 use super::writeback::{self, Wb, WbStep};
 use super::Cx;
-use crate::policy::{DioPath, GupKind};
-use crate::scenario::FsKind;
-
-fn gup_ref(k: GupKind) -> GupRef {
-    match k {
-        GupKind::FollGet => GupRef::Get,
-        GupKind::FollPin => GupRef::Pin,
-    }
-}
 
 fn stmt<'a>(w: &World, cx: &Cx<'a>, t: usize) -> &'a CStmt {
     let TaskKind::Thread { thread } = w.tasks[t].kind else { panic!("model bug: not a thread") };
@@ -44,7 +38,7 @@ fn thread_of(w: &World, t: usize) -> u8 {
 /// A write fault on `file` page `index` would sleep in `folio_wait_stable()`: the device needs
 /// stable pages and the folio is under writeback. CPU writers wait; devices never do.
 fn stable_wait(w: &World, cx: &Cx, file: FileId, index: u8) -> bool {
-    cx.prog.fs.stable_writes
+    fs::stable_pages(cx.prog.fs)
         && w.inodes[file.0 as usize]
             .pages
             .get(index as usize)
@@ -52,19 +46,27 @@ fn stable_wait(w: &World, cx: &Cx, file: FileId, index: u8) -> bool {
             .is_some_and(|f| w.folio(f).writeback)
 }
 
-/// A write fault through mapping `map` on pages `[start, end)` would wait for stable pages.
-fn fault_waits(w: &World, cx: &Cx, map: HandleId, start: u8, end: u8) -> bool {
-    let Some(vma) = w.vma(map).filter(|v| v.mapped && v.shared) else { return false };
-    (start..end).any(|p| {
-        let pte = vma.ptes.get(p as usize).copied().unwrap_or_default();
-        !pte.writable && stable_wait(w, cx, vma.file, vma.pgoff + p)
-    })
+/// A fault through mapping `map` on pages `[start, end)` would sleep: on the file's layout
+/// lock (held by a truncate waiting for leases or pinned DAX pages), or, for a write fault, in
+/// the stable-pages wait.
+fn fault_waits(w: &World, cx: &Cx, map: HandleId, start: u8, end: u8, write: bool) -> bool {
+    let Some(vma) = w.vma(map).filter(|v| v.mapped) else { return false };
+    if w.inodes[vma.file.0 as usize].layout_locked {
+        return true;
+    }
+    write
+        && vma.shared
+        && (start..end).any(|p| {
+            let pte = vma.ptes.get(p as usize).copied().unwrap_or_default();
+            !pte.writable && stable_wait(w, cx, vma.file, vma.pgoff + p)
+        })
 }
 
-fn range_under_writeback(w: &World, file: FileId, start: u8, end: u8) -> bool {
-    let pages = &w.inodes[file.0 as usize].pages;
-    (start as usize..(end as usize).min(pages.len()))
-        .any(|i| pages[i].folio.is_some_and(|f| w.folio(f).writeback))
+/// Whether a device access through an ODP registration would fault and sleep.
+fn odp_fault_waits(w: &World, cx: &Cx, handle: HandleId, page: u8, write: bool) -> bool {
+    let Handle::Odp(mr) = &w.handles[handle.0 as usize] else { return false };
+    let mapped = mr.dev.get(page as usize).copied().flatten().is_some_and(|(_, wr)| wr || !write);
+    mr.live && !mapped && fault_waits(w, cx, mr.map, mr.start + page, mr.start + page + 1, write)
 }
 
 /// Whether thread task `t` can take its next step.
@@ -77,6 +79,7 @@ pub fn thread_ready(w: &World, cx: &Cx, t: usize) -> bool {
         Cont::Writeback(wb) => return wb.ready(w, cx),
         Cont::DioWait { done, .. } => return *done,
         Cont::RemoteWrite { .. } => return true,
+        Cont::LayoutWait { .. } => return truncate::ready(w, cx, &stmt(w, cx, t).op, &task.cont),
         Cont::Start => {}
     }
     let s = stmt(w, cx, t);
@@ -89,16 +92,28 @@ pub fn thread_ready(w: &World, cx: &Cx, t: usize) -> bool {
     }
     match s.op {
         COp::Wait { event } => w.events & (1 << event) != 0,
-        COp::Truncate { file, pages } => !range_under_writeback(w, file, pages, u8::MAX),
-        COp::Punch { file, start, end } => !range_under_writeback(w, file, start, end),
+        COp::Truncate { .. } | COp::Punch { .. } | COp::Fallocate { .. } => {
+            truncate::ready(w, cx, &s.op, &Cont::Start)
+        }
         COp::Store { map, page, .. } | COp::RemoteWrite { map, page, .. } => {
-            !fault_waits(w, cx, map, page, page + 1)
+            !fault_waits(w, cx, map, page, page + 1, true)
         }
-        COp::DioRead { map, map_page, .. } => !fault_waits(w, cx, map, map_page, map_page + 1),
-        COp::Pin { map, start, end, write: true, .. } | COp::RegMr { map, start, end, .. } => {
-            !fault_waits(w, cx, map, start, end)
+        COp::Load { map, page } => !fault_waits(w, cx, map, page, page + 1, false),
+        COp::DioRead { map, map_page, .. } => {
+            !fault_waits(w, cx, map, map_page, map_page + 1, true)
         }
-        COp::Write { file, page, .. } => !stable_wait(w, cx, file, page),
+        COp::DioWrite { map, map_page, .. } => {
+            !fault_waits(w, cx, map, map_page, map_page + 1, false)
+        }
+        COp::Pin { map, start, end, write, .. } => !fault_waits(w, cx, map, start, end, write),
+        COp::RegMr { map, start, end, write, odp: false } => {
+            !fault_waits(w, cx, map, start, end, write || cx.policy.umem_readonly_force)
+        }
+        COp::DmaWrite { handle, page, .. } => !odp_fault_waits(w, cx, handle, page, true),
+        COp::DmaRead { handle, page } => !odp_fault_waits(w, cx, handle, page, false),
+        COp::Write { file, page, .. } | COp::Read { file, page } => {
+            !stable_wait(w, cx, file, page) && !w.inodes[file.0 as usize].layout_locked
+        }
         _ => true,
     }
 }
@@ -148,6 +163,11 @@ pub fn thread_step(w: &mut World, cx: &mut Cx, t: usize) {
             }
             cx.note(|_| "O_DIRECT call returns".to_string());
             finish(w, cx, t);
+        }
+        Cont::LayoutWait { .. } => {
+            let op = stmt(w, cx, t).op.clone();
+            let progress = truncate::resume(w, cx, &op);
+            layout_progress(w, cx, t, progress);
         }
         Cont::RemoteWrite { mut pinned, tag } => {
             let (f, _) = pinned.pages[0];
@@ -203,9 +223,18 @@ fn start_stmt(w: &mut World, cx: &mut Cx, t: usize) {
             Ok(_) => finish(w, cx, t),
             Err(e) => fail(w, cx, t, e),
         },
-        COp::Write { file, page, tag } => buffered_write(w, cx, t, file, page, tag),
+        COp::Write { file, page, tag } => {
+            let written = if fs::is_dax(cx.prog.fs) {
+                truncate::extend_to(w, file, page + 1);
+                direct_io::dax_write(w, cx, file, page, tag)
+            } else {
+                buffered_write(w, cx, file, page, tag)
+            };
+            done(w, cx, t, written)
+        }
         COp::Read { file, page } => {
-            if page < w.inodes[file.0 as usize].size {
+            let dax = fs::is_dax(cx.prog.fs);
+            if page < w.inodes[file.0 as usize].size && !dax {
                 if let Err(e) = filemap_get_folio(w, cx, file, page) {
                     return fail(w, cx, t, e);
                 }
@@ -219,18 +248,10 @@ fn start_stmt(w: &mut World, cx: &mut Cx, t: usize) {
         },
         COp::Sync => begin_writeback(w, cx, t, None, true),
         COp::Writeback { file } => begin_writeback(w, cx, t, file, false),
-        COp::Truncate { file, pages } => {
-            truncate(w, cx, file, pages);
-            finish(w, cx, t);
+        COp::Truncate { .. } | COp::Punch { .. } | COp::Fallocate { .. } => {
+            let progress = truncate::start(w, cx, &s.op);
+            layout_progress(w, cx, t, progress);
         }
-        COp::Punch { file, start, end } => {
-            punch(w, cx, file, start, end);
-            finish(w, cx, t);
-        }
-        COp::Fallocate { file, start, end } => match fallocate(w, cx, file, start, end) {
-            Ok(()) => finish(w, cx, t),
-            Err(e) => fail(w, cx, t, e),
-        },
         COp::Pin { map, start, end, write, longterm, get } => {
             let how = if get { GupRef::Get } else { gup_ref(cx.policy.gup_pin) };
             let flags = GupFlags { how, write, longterm, force: false };
@@ -242,25 +263,55 @@ fn start_stmt(w: &mut World, cx: &mut Cx, t: usize) {
                 Err(e) => fail(w, cx, t, e),
             }
         }
-        COp::RegMr { map, start, end, write } => ib_umem_get(w, cx, t, map, start, end, write),
-        COp::Unpin { pin: h, .. } | COp::DeregMr { mr: h } => {
-            if let Handle::Pin(mut p) = w.handles[h.0 as usize].clone() {
+        COp::RegMr { map, start, end, write, odp } => {
+            match rdma::reg_mr(w, cx, map, start, end, write, odp) {
+                Ok(h) => {
+                    define(w, cx, t, h);
+                    finish(w, cx, t);
+                }
+                Err(e) => fail(w, cx, t, e),
+            }
+        }
+        COp::DeregMr { mr } => {
+            rdma::dereg_mr(w, cx, mr);
+            finish(w, cx, t);
+        }
+        COp::Unpin { pin, dirty } => {
+            if let Handle::Pin(mut p) = w.handles[pin.0 as usize].clone() {
                 if p.live {
-                    let make_dirty = match s.op {
-                        COp::Unpin { dirty, .. } => dirty,
-                        _ => p.write, // ib_umem_release(): dirty if the MR was writable
-                    };
-                    release_pages(w, cx, &mut p, make_dirty);
-                    w.handles[h.0 as usize] = Handle::Pin(p);
+                    release_pages(w, cx, &mut p, dirty);
+                    w.handles[pin.0 as usize] = Handle::Pin(p);
                 }
             }
             finish(w, cx, t);
         }
-        COp::DioRead { file, page, map, map_page } => {
-            dio_submit(w, cx, t, true, file, page, map, map_page)
+        COp::Lease { file } => match truncate::take_lease(w, cx, file) {
+            Ok(h) => {
+                define(w, cx, t, h);
+                finish(w, cx, t);
+            }
+            Err(e) => fail(w, cx, t, e),
+        },
+        COp::Unlease { lease } => {
+            if let Handle::Lease(l) = &mut w.handles[lease.0 as usize] {
+                l.live = false;
+            }
+            cx.note(|_| "layout lease released".to_string());
+            finish(w, cx, t);
         }
-        COp::DioWrite { file, page, map, map_page } => {
-            dio_submit(w, cx, t, false, file, page, map, map_page)
+        COp::DioRead { file, page, map, map_page }
+        | COp::DioWrite { file, page, map, map_page } => {
+            let read = matches!(s.op, COp::DioRead { .. });
+            let thread = thread_of(w, t);
+            let pc = w.tasks[t].pc;
+            match direct_io::submit(w, cx, thread, pc, read, file, page, map, map_page) {
+                Ok(Submitted::Done) => finish(w, cx, t),
+                Ok(Submitted::Sleeping) => {
+                    w.tasks[t].cont = Cont::DioWait { done: false, release: None }
+                }
+                Ok(Submitted::Bug) => {}
+                Err(e) => fail(w, cx, t, e),
+            }
         }
         COp::RemoteWrite { map, page, tag } => {
             // process_vm_rw_pages(): pin_user_pages_remote(FOLL_WRITE) (get_user_pages_remote()
@@ -282,9 +333,13 @@ fn start_stmt(w: &mut World, cx: &mut Cx, t: usize) {
         }
         COp::Wait { .. } => finish(w, cx, t),
         COp::DmaWrite { handle, page, tag } => {
-            dma(w, cx, t, handle, page, Some(tag));
+            let r = rdma::dma(w, cx, handle, page, Some(tag));
+            done(w, cx, t, r)
         }
-        COp::DmaRead { handle, page } => dma(w, cx, t, handle, page, None),
+        COp::DmaRead { handle, page } => {
+            let r = rdma::dma(w, cx, handle, page, None);
+            done(w, cx, t, r)
+        }
         COp::Reclaim { max } => {
             vmscan::shrink_folio_list(w, cx, max);
             finish(w, cx, t);
@@ -307,29 +362,40 @@ fn start_stmt(w: &mut World, cx: &mut Cx, t: usize) {
 }
 
 /// write(2) of one whole page: `->write_begin` (ENOSPC here), copy, `->write_end` dirties.
-fn buffered_write(w: &mut World, cx: &mut Cx, t: usize, file: FileId, page: u8, tag: Tag) {
-    extend_to(w, file, page + 1);
-    let f = match filemap_get_folio(w, cx, file, page) {
-        Ok(f) => f,
-        Err(e) => return fail(w, cx, t, e),
-    };
-    if let Err(e) = fs::write_begin(w, cx, file, page, f) {
-        return fail(w, cx, t, e);
-    }
+pub(super) fn buffered_write(
+    w: &mut World,
+    cx: &mut Cx,
+    file: FileId,
+    page: u8,
+    tag: Tag,
+) -> Result<(), Errno> {
+    truncate::extend_to(w, file, page + 1);
+    let f = filemap_get_folio(w, cx, file, page)?;
+    fs::write_begin(w, cx, file, page, f)?;
     let data = oracle::accept_into_folio(w, f, tag);
     fs::folio_mark_dirty(w, cx, f);
     cx.note(|n| {
         format!("write(2): {} into page {page} of {}", n.tag_name(data.tag), n.file_name(file))
     });
-    finish(w, cx, t);
+    Ok(())
 }
 
-/// Grows i_size to `pages` (a write or fallocate beyond EOF); new pages are holes.
-fn extend_to(w: &mut World, file: FileId, pages: u8) {
-    let inode = &mut w.inodes[file.0 as usize];
-    if pages > inode.size {
-        inode.size = pages;
-        inode.pages.resize(pages as usize, FilePage::default());
+/// Ends the statement with its result.
+fn done(w: &mut World, cx: &mut Cx, t: usize, r: Result<(), Errno>) {
+    match r {
+        Ok(()) => finish(w, cx, t),
+        Err(e) => fail(w, cx, t, e),
+    }
+}
+
+fn layout_progress(w: &mut World, cx: &mut Cx, t: usize, p: Progress) {
+    match p {
+        Progress::Done(r) => done(w, cx, t, r),
+        Progress::Waiting => {
+            if !matches!(w.tasks[t].cont, Cont::LayoutWait { .. }) {
+                w.tasks[t].cont = Cont::LayoutWait { waited: 0 };
+            }
+        }
     }
 }
 
@@ -364,282 +430,42 @@ fn writeback_step(w: &mut World, cx: &mut Cx, t: usize, wb: &mut Wb) {
     }
 }
 
-/// `truncate_setsize()` + `truncate_inode_pages_range()` + the filesystem freeing blocks:
-/// unmap, drop each page from the cache even if referenced (`mapping = NULL`), free blocks.
-fn truncate(w: &mut World, cx: &mut Cx, file: FileId, pages: u8) {
-    let size = w.inodes[file.0 as usize].size;
-    if pages < size {
-        unmap_mapping_range(w, cx, file, pages, size);
-        for index in pages..size {
-            remove_page(w, cx, file, index);
-        }
-        let inode = &mut w.inodes[file.0 as usize];
-        inode.pages.truncate(pages as usize);
-        inode.size = pages;
-    } else {
-        extend_to(w, file, pages);
-    }
-    cx.note(|n| format!("truncate: {} is now {pages} pages", n.file_name(file)));
-}
-
-/// `fallocate(FALLOC_FL_PUNCH_HOLE)`: like truncate over the range, and the pages read zeroes.
-fn punch(w: &mut World, cx: &mut Cx, file: FileId, start: u8, end: u8) {
-    let end = end.min(w.inodes[file.0 as usize].size);
-    unmap_mapping_range(w, cx, file, start, end);
-    for index in start..end {
-        remove_page(w, cx, file, index);
-        oracle::accept_zeroes(w, file, index);
-    }
-    cx.note(|n| format!("punch: pages {start}..{end} of {} are holes", n.file_name(file)));
-}
-
-/// `truncate_inode_folio()` then the block's release: the folio leaves the page cache
-/// (`filemap_remove_folio()`), keeping only the references others hold.
-fn remove_page(w: &mut World, cx: &mut Cx, file: FileId, index: u8) {
-    if let Some(f) = w.page(file, index).folio {
-        fs::invalidate_folio(w, file, index, f);
-        w.folio_mut(f).owner = Owner::Orphan;
-        w.page_mut(file, index).folio = None;
-        let left = w.folio(f).refcount - 1;
-        cx.note(|_| {
-            format!(
-                "truncate_inode_folio: frame {} leaves the page cache ({left} references left)",
-                f.0
-            )
-        });
-        w.folio_put(f);
-    }
-    if let Some(b) = w.page_mut(file, index).block.take() {
-        w.free_block(b);
-    }
-}
-
-/// `fallocate(0)`: allocate blocks for the holes of the range (all or nothing), extending i_size.
-fn fallocate(w: &mut World, cx: &mut Cx, file: FileId, start: u8, end: u8) -> Result<(), Errno> {
-    let size = w.inodes[file.0 as usize].size;
-    let needed = (start..end)
-        .filter(|&i| i >= size || (w.page(file, i).block.is_none() && !w.page(file, i).reserved))
-        .count() as u32;
-    if needed > w.free_blocks() {
-        return Err(Errno::Enospc);
-    }
-    extend_to(w, file, end);
-    for i in start..end {
-        if w.page(file, i).block.is_none() && !w.page(file, i).reserved {
-            let b = w.alloc_block(file, i).expect("counted");
-            w.page_mut(file, i).block = Some(b);
-        }
-    }
-    cx.note(|n| format!("fallocate: pages {start}..{end} of {} have blocks", n.file_name(file)));
-    Ok(())
-}
-
-/// `ib_umem_get()`: a FOLL_LONGTERM GUP, FOLL_WRITE for writable MRs. Before 6.2 a read-only MR
-/// still asked for FOLL_WRITE|FOLL_FORCE (to break COW); the MR stays read-only either way.
-fn ib_umem_get(
-    w: &mut World,
-    cx: &mut Cx,
-    t: usize,
-    map: HandleId,
-    start: u8,
-    end: u8,
-    writable: bool,
-) {
-    let force = !writable && cx.policy.umem_readonly_force;
-    let flags = GupFlags {
-        how: gup_ref(cx.policy.gup_pin),
-        write: writable || force,
-        longterm: true,
-        force,
-    };
-    match get_user_pages(w, cx, map, start, end, flags) {
-        Ok(mut p) => {
-            p.write = writable;
-            define(w, cx, t, Handle::Pin(p));
-            finish(w, cx, t);
-        }
-        Err(e) => fail(w, cx, t, e),
-    }
-}
-
-/// Which O_DIRECT implementation serves this filesystem under this policy.
-fn dio_path(cx: &Cx) -> DioPath {
-    match cx.prog.fs.kind {
-        FsKind::Ext4 => cx.policy.ext4_dio,
-        FsKind::Ext3 => DioPath::Legacy,
-        _ => DioPath::Iomap,
-    }
-}
-
-/// The submission half of an O_DIRECT read or write: flush the file page if it is dirty in the
-/// cache, allocate (write into a hole), pin the user buffer (FOLL_WRITE for a read), and for an
-/// iomap read `bio_set_pages_dirty()`; then the device task is queued and the caller sleeps.
-#[allow(clippy::too_many_arguments)]
-fn dio_submit(
-    w: &mut World,
-    cx: &mut Cx,
-    t: usize,
-    read: bool,
-    file: FileId,
-    index: u8,
-    map: HandleId,
-    map_page: u8,
-) {
-    if index >= w.inodes[file.0 as usize].size {
-        cx.note(|_| "O_DIRECT beyond EOF: nothing to do".to_string());
-        return finish(w, cx, t);
-    }
-    if writeback::write_and_wait_page(w, cx, file, index).is_err() {
-        return; // BUG
-    }
-    if !read && w.page(file, index).block.is_none() {
-        match w.alloc_block(file, index) {
-            Some(b) => w.page_mut(file, index).block = Some(b),
-            None => return fail(w, cx, t, Errno::Enospc),
-        }
-    }
-    let flags =
-        GupFlags { how: gup_ref(cx.policy.gup_dio), write: read, longterm: false, force: false };
-    let buffer = match get_user_pages(w, cx, map, map_page, map_page + 1, flags) {
-        Ok(p) => p,
-        Err(e) => return fail(w, cx, t, e),
-    };
-    let path = dio_path(cx);
-    if read && path == DioPath::Iomap {
-        // bio_set_pages_dirty(): dirty the buffer before the device writes into it.
-        for &(f, _) in &buffer.pages {
-            if !w.folio(f).dirty {
-                fs::folio_mark_dirty(w, cx, f);
-            }
-        }
-    }
-    let thread = thread_of(w, t);
-    let pc = w.tasks[t].pc;
-    w.tasks.push(Task::new(TaskKind::Dio { thread, pc, read, file, index, buffer, path }));
-    w.tasks[t].cont = Cont::DioWait { done: false, release: None };
-    cx.note(|_| format!("O_DIRECT {}: bio submitted", if read { "read" } else { "write" }));
-}
-
-/// The device side of O_DIRECT: the DMA, then the bio's completion (`dio_bio_end_io()` or
-/// `iomap_dio_bio_end_io()`).
-fn dio_device(w: &mut World, cx: &mut Cx, task: Task) {
-    let TaskKind::Dio { thread, pc, read, file, index, mut buffer, path } = task.kind else {
-        panic!("model bug: not a dio task")
-    };
-    let (f, generation) = buffer.pages[0];
-    let waiter =
-        w.tasks.iter().position(|x| x.kind == TaskKind::Thread { thread }).expect("thread exists");
-    if read {
-        let src = w
-            .page(file, index)
-            .block
-            .map(|b| w.blocks[b.0 as usize].current().data)
-            .unwrap_or_default();
-        if oracle::device_access_ok(w, cx, f, generation) {
-            let data = oracle::accept_into_folio(w, f, src.tag);
-            cx.note(|n| format!("device DMA-writes {} into frame {}", n.tag_name(data.tag), f.0));
-        }
-        match path {
-            DioPath::Legacy => {
-                w.tasks[waiter].cont = Cont::DioWait { done: true, release: Some(buffer) };
-            }
-            DioPath::Iomap => {
-                // bio_check_pages_dirty(): release now if every page is still dirty, else defer
-                // the re-dirtying and the release to bio_dirty_work.
-                if buffer.pages.iter().all(|(f, _)| w.folio(*f).dirty) {
-                    release_pages(w, cx, &mut buffer, false);
-                } else {
-                    cx.note(|_| "bio_check_pages_dirty: a page was cleaned during the I/O: deferred to bio_dirty_work".into());
-                    w.tasks.push(Task::new(TaskKind::DirtyWork { thread, pc, pages: buffer }));
-                }
-                w.tasks[waiter].cont = Cont::DioWait { done: true, release: None };
-            }
-        }
-    } else {
-        if oracle::device_access_ok(w, cx, f, generation) {
-            let tag = w.folio(f).data.tag;
-            let data = oracle::accept_at(w, file, index, tag);
-            if let Some(b) = w.page(file, index).block {
-                w.blocks[b.0 as usize].cached = Some(BlockContent { data, csum_ok: true });
-            }
-            cx.note(|n| {
-                format!(
-                    "device DMA-reads {} from frame {} and writes it to page {index} of {}",
-                    n.tag_name(tag),
-                    f.0,
-                    n.file_name(file)
-                )
-            });
-            invalidate_after_direct_write(w, cx, file, index, data);
-        }
-        release_pages(w, cx, &mut buffer, false);
-        w.tasks[waiter].cont = Cont::DioWait { done: true, release: None };
-    }
-}
-
-/// `kiocb_invalidate_post_direct_write()`: drop the now stale cached page; a page that cannot be
-/// dropped (mapped, pinned, dirty) stays, as in the kernel, and keeps the old data.
-fn invalidate_after_direct_write(w: &mut World, cx: &mut Cx, file: FileId, index: u8, data: Data) {
-    let Some(f) = w.page(file, index).folio else { return };
-    unmap_mapping_range(w, cx, file, index, index + 1);
-    let folio = w.folio(f);
-    if folio.refcount == 1 && !folio.dirty && !folio.writeback {
-        fs::invalidate_folio(w, file, index, f);
-        w.page_mut(file, index).folio = None;
-        w.folio_mut(f).owner = Owner::Orphan;
-        w.folio_put(f);
-    } else {
-        cx.note(|n| {
-            format!(
-                "page cache invalidation failure on direct I/O: frame {} keeps stale data (not {})",
-                f.0,
-                n.tag_name(data.tag)
-            )
-        });
-    }
-}
-
-/// A device access through pin or MR `handle`: `dma-write` when `tag` is given, else `dma-read`.
-fn dma(w: &mut World, cx: &mut Cx, t: usize, handle: HandleId, page: u8, tag: Option<Tag>) {
-    let Handle::Pin(p) = w.handles[handle.0 as usize].clone() else {
-        panic!("model bug: parser checks handle kinds")
-    };
-    if !p.live {
-        return fail(w, cx, t, Errno::Eio);
-    }
-    if tag.is_some() && !p.write {
-        return fail(w, cx, t, Errno::Eacces); // a read-only registration: the device refuses
-    }
-    let (f, generation) = p.pages[page as usize];
-    if oracle::device_access_ok(w, cx, f, generation) {
-        if let Some(tag) = tag {
-            let data = oracle::accept_into_folio(w, f, tag);
-            cx.note(|n| {
-                format!(
-                    "device DMA-writes {} into frame {} (no fault, no ->page_mkwrite)",
-                    n.tag_name(data.tag),
-                    f.0
-                )
-            });
-        } else {
-            cx.note(|n| {
-                format!("device DMA-reads {} from frame {}", n.tag_name(w.folio(f).data.tag), f.0)
-            });
-        }
-    }
-    finish(w, cx, t);
-}
-
 /// One step of an asynchronous task; it finishes in that step.
 pub fn async_step(w: &mut World, cx: &mut Cx, t: usize) {
     let task = w.tasks.remove(t);
     match task.kind {
         TaskKind::Bio { .. } => writeback::bio_complete(w, cx, &task.kind),
-        TaskKind::Dio { .. } => dio_device(w, cx, task),
+        TaskKind::Dio { .. } => direct_io::device(w, cx, task),
+        TaskKind::Fixup { file, index, folio } => btrfs_writepage_fixup(w, cx, file, index, folio),
         TaskKind::DirtyWork { mut pages, .. } => {
             cx.note(|_| "bio_dirty_work: re-dirty and release the pages".to_string());
             release_pages(w, cx, &mut pages, true);
         }
         TaskKind::Thread { .. } => panic!("model bug: async_step on a thread"),
     }
+}
+
+/// `btrfs_writepage_fixup_worker()`: reserve space for a folio dirtied behind btrfs's back and
+/// leave it dirty for the next writeback; without space, `mapping_set_error(-ENOSPC)` and the
+/// folio is cleaned (its data is lost, reported to the next fsync).
+fn btrfs_writepage_fixup(w: &mut World, cx: &mut Cx, file: FileId, index: u8, f: FolioId) {
+    let still_ours = w.folio(f).owner == Owner::File { file, index };
+    if still_ours && w.folio(f).dirty && !w.folio(f).private {
+        if w.free_blocks() > 0 && !w.page(file, index).reserved {
+            w.reserved_blocks += 1;
+            w.page_mut(file, index).reserved = true;
+            w.folio_mut(f).private = true;
+            cx.note(|_| "btrfs fix-up worker: space reserved, the page stays dirty".to_string());
+        } else if w.page(file, index).reserved {
+            w.folio_mut(f).private = true;
+        } else {
+            w.inodes[file.0 as usize].wb_err = Some(Errno::Enospc);
+            w.folio_mut(f).dirty = false;
+            cx.note(|_| {
+                "btrfs fix-up worker: no space: mapping_set_error(-ENOSPC), the page is cleaned"
+                    .to_string()
+            });
+        }
+    }
+    w.folio_put(f);
 }

@@ -16,7 +16,7 @@ use crate::scenario::FsKind;
 pub fn accept_into_folio(w: &mut World, f: FolioId, tag: Tag) -> Data {
     let data = match w.folio(f).owner {
         Owner::File { file, index } => accept_at(w, file, index, tag),
-        _ => Data { tag, ver: 0 },
+        _ => Data { tag, ver: 0, origin: 0 },
     };
     w.folio_mut(f).data = data;
     data
@@ -25,7 +25,7 @@ pub fn accept_into_folio(w: &mut World, f: FolioId, tag: Tag) -> Data {
 /// A write of `tag` to `file` page `index` was accepted; returns the versioned data.
 pub fn accept_at(w: &mut World, file: FileId, index: u8, tag: Tag) -> Data {
     let page = w.page_mut(file, index);
-    page.accepted = Data { tag, ver: page.accepted.ver + 1 };
+    page.accepted = Data { tag, ver: page.accepted.ver + 1, origin: page_id(file, index) };
     page.accepted
 }
 
@@ -80,7 +80,8 @@ fn judge(w: &World, file: FileId, index: u8, want: Data) -> Verdict {
     if !found.csum_ok {
         return Verdict::Corrupt;
     }
-    if found.data.ver > w.page(file, index).accepted.ver {
+    let foreign = found.data.origin != 0 && found.data.origin != page_id(file, index);
+    if foreign || found.data.ver > w.page(file, index).accepted.ver {
         return Verdict::Corrupt; // never written to this page
     }
     if found.data.ver >= want.ver || (found.data.tag == Tag::ZERO && want.tag == Tag::ZERO) {

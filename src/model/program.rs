@@ -27,11 +27,13 @@ pub enum COp {
     Fallocate { file: FileId, start: u8, end: u8 },
     Pin { map: HandleId, start: u8, end: u8, write: bool, longterm: bool, get: bool },
     Unpin { pin: HandleId, dirty: bool },
-    RegMr { map: HandleId, start: u8, end: u8, write: bool },
+    RegMr { map: HandleId, start: u8, end: u8, write: bool, odp: bool },
     DeregMr { mr: HandleId },
     DioRead { file: FileId, page: u8, map: HandleId, map_page: u8 },
     DioWrite { file: FileId, page: u8, map: HandleId, map_page: u8 },
     RemoteWrite { map: HandleId, page: u8, tag: Tag },
+    Lease { file: FileId },
+    Unlease { lease: HandleId },
     Signal { event: u8 },
     Wait { event: u8 },
     DmaWrite { handle: HandleId, page: u8, tag: Tag },
@@ -58,6 +60,7 @@ impl COp {
             | COp::RemoteWrite { map, .. } => vec![map],
             COp::Unpin { pin, .. } => vec![pin],
             COp::DeregMr { mr } => vec![mr],
+            COp::Unlease { lease } => vec![lease],
             COp::DmaWrite { handle, .. } | COp::DmaRead { handle, .. } => vec![handle],
             _ => vec![],
         }
@@ -79,6 +82,9 @@ pub struct CStmt {
 pub struct ThreadProg {
     pub name: String,
     pub body: Vec<CStmt>,
+    /// For an `on break L:` block: the lease whose break starts it. Such a task is dormant
+    /// (done) until then.
+    pub on_break: Option<HandleId>,
 }
 
 /// Filesystem behaviour selected by `fs KIND [OPTION...]`.
@@ -161,16 +167,12 @@ impl Names {
 pub fn compile(sc: &Scenario) -> Result<Program, Diag> {
     let err = |span: Span, msg: String| Diag::at(&sc.path, &sc.source, span, msg);
     let kind = sc.fs.kind;
-    if matches!(kind, FsKind::Btrfs | FsKind::Ext4Dax | FsKind::XfsDax) {
+    let dax = matches!(kind, FsKind::Ext4Dax | FsKind::XfsDax);
+    if dax && sc.memory_frames + sc.disk_blocks > u8::MAX as u32 {
+        let span = sc.disk_span.unwrap_or(sc.fs.span);
         return Err(err(
-            sc.fs.span,
-            format!("fs `{}` is parsed but not modeled yet (DAX and btrfs: issue #3)", kind.name()),
-        ));
-    }
-    if let Some(ob) = sc.on_break.first() {
-        return Err(err(
-            ob.span,
-            "`on break` blocks need layout leases, not modeled yet (issue #3)".into(),
+            span,
+            "on DAX every block is a page frame: `memory` + `disk` must be at most 255".into(),
         ));
     }
     let mut names = Names {
@@ -185,8 +187,9 @@ pub fn compile(sc: &Scenario) -> Result<Program, Diag> {
             names.tags.push(format!("{}{}", f.name.text, i));
         }
     }
-    for t in &sc.threads {
-        for s in &t.body {
+    let bodies = sc.threads.iter().map(|t| &t.body).chain(sc.on_break.iter().map(|b| &b.body));
+    for body in bodies {
+        for s in body {
             if let Some(d) = &s.def {
                 names.handles.push(d.text.clone());
             }
@@ -194,25 +197,18 @@ pub fn compile(sc: &Scenario) -> Result<Program, Diag> {
     }
     let mut threads = Vec::new();
     for t in &sc.threads {
-        let mut body = Vec::new();
-        for s in &t.body {
-            let op = compile_op(&s.op, &mut names, sc).map_err(|m| err(s.span, m))?;
-            let def = s.def.as_ref().map(|d| names.handle(d));
-            let text = sc.source.lines().nth(s.span.line as usize - 1).unwrap_or("").trim();
-            let text = text.split('#').next().unwrap_or("").trim().to_string();
-            body.push(CStmt {
-                op,
-                text,
-                keyword: s.op.keyword(),
-                def,
-                maybe: s.maybe,
-                span: s.span,
-            });
-        }
-        threads.push(ThreadProg { name: t.name.text.clone(), body });
+        let body = compile_body(&t.body, &mut names, sc)?;
+        threads.push(ThreadProg { name: t.name.text.clone(), body, on_break: None });
+    }
+    for (i, b) in sc.on_break.iter().enumerate() {
+        let body = compile_body(&b.body, &mut names, sc)?;
+        let same_lease = sc.on_break[..i].iter().filter(|o| o.lease.text == b.lease.text).count();
+        let suffix = if same_lease > 0 { format!("#{}", same_lease + 1) } else { String::new() };
+        let name = format!("on-break:{}{suffix}", b.lease.text);
+        threads.push(ThreadProg { name, body, on_break: Some(names.handle(&b.lease)) });
     }
     let fs = FsConfig { kind, nodelalloc: sc.fs.nodelalloc, stable_writes: sc.fs.stable_writes };
-    let initial = initial_world(sc, fs, &names, threads.len()).map_err(|(m, which)| {
+    let initial = initial_world(sc, fs, &names, &threads).map_err(|(m, which)| {
         let span = match which {
             Resource::Disk => sc.disk_span,
             Resource::Memory => sc.memory_span,
@@ -234,6 +230,23 @@ pub fn compile(sc: &Scenario) -> Result<Program, Diag> {
         threads,
         initial,
     })
+}
+
+fn compile_body(
+    body: &[scenario::Stmt],
+    names: &mut Names,
+    sc: &Scenario,
+) -> Result<Vec<CStmt>, Diag> {
+    let mut out = Vec::new();
+    for s in body {
+        let op =
+            compile_op(&s.op, names, sc).map_err(|m| Diag::at(&sc.path, &sc.source, s.span, m))?;
+        let def = s.def.as_ref().map(|d| names.handle(d));
+        let line = sc.source.lines().nth(s.span.line as usize - 1).unwrap_or("");
+        let text = line.split('#').next().unwrap_or("").trim().to_string();
+        out.push(CStmt { op, text, keyword: s.op.keyword(), def, maybe: s.maybe, span: s.span });
+    }
+    Ok(out)
 }
 
 fn compile_op(op: &Op, n: &mut Names, sc: &Scenario) -> Result<COp, String> {
@@ -293,17 +306,13 @@ fn compile_op(op: &Op, n: &mut Names, sc: &Scenario) -> Result<COp, String> {
             get: *get,
         },
         Op::Unpin { pin, dirty } => COp::Unpin { pin: n.handle(pin), dirty: *dirty },
-        Op::RegMr { map, range, write, odp } => {
-            if *odp {
-                return Err("`odp` registrations (mmu_interval_notifier) are parsed but not modeled yet (issue #3)".into());
-            }
-            COp::RegMr {
-                map: n.handle(map),
-                start: range.start as u8,
-                end: range.end as u8,
-                write: *write,
-            }
-        }
+        Op::RegMr { map, range, write, odp } => COp::RegMr {
+            map: n.handle(map),
+            start: range.start as u8,
+            end: range.end as u8,
+            write: *write,
+            odp: *odp,
+        },
         Op::DeregMr { mr } => COp::DeregMr { mr: n.handle(mr) },
         Op::DioRead { file, page, map, map_page } | Op::DioWrite { file, page, map, map_page } => {
             if sc.fs.kind == FsKind::Tmpfs {
@@ -320,9 +329,8 @@ fn compile_op(op: &Op, n: &mut Names, sc: &Scenario) -> Result<COp, String> {
         Op::RemoteWrite { map, page, tag } => {
             COp::RemoteWrite { map: n.handle(map), page: *page as u8, tag: n.tag(tag) }
         }
-        Op::Lease { .. } | Op::Unlease { .. } => {
-            return Err("layout leases are parsed but not modeled yet (issue #3)".into());
-        }
+        Op::Lease { file } => COp::Lease { file: n.file(file) },
+        Op::Unlease { lease } => COp::Unlease { lease: n.handle(lease) },
         Op::Signal { event } => COp::Signal { event: n.event(event) },
         Op::Wait { event } => COp::Wait { event: n.event(event) },
         Op::DmaWrite { handle, page, tag } => {
@@ -350,10 +358,12 @@ fn initial_world(
     sc: &Scenario,
     fs: FsConfig,
     names: &Names,
-    threads: usize,
+    threads: &[ThreadProg],
 ) -> Result<World, (String, Resource)> {
+    let dax = matches!(fs.kind, FsKind::Ext4Dax | FsKind::XfsDax);
+    let pmem = if dax { sc.disk_blocks as usize } else { 0 };
     let mut w = World {
-        folios: vec![Folio::free(); sc.memory_frames as usize],
+        folios: vec![Folio::free(); sc.memory_frames as usize + pmem],
         inodes: Vec::new(),
         blocks: vec![
             Block {
@@ -365,14 +375,22 @@ fn initial_world(
         ],
         reserved_blocks: 0,
         handles: vec![Handle::Undefined; names.handles.len()],
-        tasks: (0..threads).map(|t| Task::new(TaskKind::Thread { thread: t as u8 })).collect(),
+        tasks: threads
+            .iter()
+            .enumerate()
+            .map(|(t, prog)| {
+                let mut task = Task::new(TaskKind::Thread { thread: t as u8 });
+                task.done = prog.on_break.is_some(); // dormant until its lease breaks
+                task
+            })
+            .collect(),
         events: 0,
         pins_acquired: 0,
         pins_released: 0,
         labels: LabelSet::default(),
         crashed: false,
         powered_off: false,
-        warned_once: 0,
+        ram_frames: sc.memory_frames as u8,
     };
     let memory_backed = fs.kind == FsKind::Tmpfs;
     for (fi, f) in sc.files.iter().enumerate() {
@@ -381,15 +399,28 @@ fn initial_world(
             size: f.pages as u8,
             pages: vec![FilePage::default(); f.pages as usize],
             wb_err: None,
+            layout_locked: false,
         };
         w.inodes.push(inode.clone());
         for i in 0..f.pages as u8 {
             let tag =
                 names.tags.iter().position(|t| *t == format!("{}{}", f.name.text, i)).unwrap_or(0);
-            let data = Data { tag: Tag(tag as u8), ver: 0 };
+            let data = Data { tag: Tag(tag as u8), ver: 0, origin: page_id(file, i) };
             let page = &mut inode.pages[i as usize];
             match f.init {
                 FileInit::Sparse => page.accepted = Data::default(),
+                FileInit::Synced | FileInit::Dirty if dax => {
+                    // The page is the block: its content is in the frame; `dirty` means not yet
+                    // flushed from the CPU cache.
+                    page.accepted = data;
+                    let b = w.alloc_block(file, i).ok_or_else(|| disk_full(sc))?;
+                    let frame = w.dax_frame(b).expect("DAX world has a frame per block");
+                    w.folio_mut(frame).data = data;
+                    if f.init == FileInit::Synced {
+                        w.blocks[b.0 as usize].durable = BlockContent { data, csum_ok: true };
+                    }
+                    page.block = Some(b);
+                }
                 FileInit::Synced if !memory_backed => {
                     page.accepted = data;
                     let b = w.alloc_block(file, i).ok_or_else(|| disk_full(sc))?;

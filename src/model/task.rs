@@ -12,6 +12,7 @@ pub enum TaskKind {
     /// A scenario thread.
     Thread { thread: u8 },
     /// A page-write bio in flight: the device reads the folio (or its bounce copy) when it runs.
+    /// `cow`: on btrfs the page moves to `block` at completion and its old block is freed.
     Bio {
         file: FileId,
         index: u8,
@@ -19,10 +20,27 @@ pub enum TaskKind {
         block: BlockId,
         csum: Option<Data>,
         bounce: Option<Data>,
+        cow: bool,
     },
+    /// btrfs's fix-up worker (`btrfs_writepage_fixup_worker()`) for a folio dirtied without a
+    /// reservation; it holds a folio reference while queued.
+    Fixup { file: FileId, index: u8, folio: FolioId },
     /// The device side of an O_DIRECT read (`read`) or write issued by statement `pc` of
     /// `thread`: DMA between the disk and the pinned buffer, then the bio's completion.
-    Dio { thread: u8, pc: u8, read: bool, file: FileId, index: u8, buffer: Pinned, path: DioPath },
+    /// `target` is the block an O_DIRECT write goes to (a new one on btrfs, `cow`), `csum` the
+    /// checksum btrfs computed from the buffer at submission.
+    Dio {
+        thread: u8,
+        pc: u8,
+        read: bool,
+        file: FileId,
+        index: u8,
+        buffer: Pinned,
+        path: DioPath,
+        target: Option<BlockId>,
+        cow: bool,
+        csum: Option<Data>,
+    },
     /// `bio_dirty_work`: re-dirties and releases the pages that `bio_check_pages_dirty()` found
     /// clean at completion.
     DirtyWork { thread: u8, pc: u8, pages: Pinned },
@@ -40,6 +58,10 @@ pub enum Cont {
     DioWait { done: bool, release: Option<Pinned> },
     /// `process_vm_rw_pages()` between pinning the target page and copying into it.
     RemoteWrite { pinned: Pinned, tag: Tag },
+    /// A truncate, punch or fallocate holding the file's layout lock, waiting for its layout
+    /// leases to go (or for `waited` to reach the lease-break time, then revoking them) and, on
+    /// DAX, for the pages of the range to be idle (`dax_layout_busy_page()`).
+    LayoutWait { waited: u8 },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -68,6 +90,7 @@ impl Task {
             TaskKind::Bio { file, index, .. } => (1, file.0, *index, 0),
             TaskKind::Dio { thread, pc, .. } => (2, *thread, *pc, 0),
             TaskKind::DirtyWork { thread, pc, .. } => (3, *thread, *pc, 0),
+            TaskKind::Fixup { file, index, .. } => (4, file.0, *index, 0),
         }
     }
 
@@ -86,6 +109,9 @@ impl Task {
             }
             TaskKind::DirtyWork { thread, pc, .. } => {
                 format!("bio_dirty_work:{}.{}", thread_names[*thread as usize], pc + 1)
+            }
+            TaskKind::Fixup { file, index, .. } => {
+                format!("btrfs_fixup:{}[{}]", file_names(*file), index)
             }
         }
     }

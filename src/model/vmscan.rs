@@ -20,7 +20,7 @@ fn file_folios(w: &World, cx: &Cx) -> Vec<FolioId> {
     }
     (0..w.folios.len())
         .map(|i| FolioId(i as u8))
-        .filter(|f| matches!(w.folio(*f).owner, Owner::File { .. }))
+        .filter(|f| matches!(w.folio(*f).owner, Owner::File { .. }) && !w.is_dax_frame(*f))
         .collect()
 }
 

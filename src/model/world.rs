@@ -31,14 +31,28 @@ impl Tag {
     pub const ZERO: Tag = Tag(0);
 }
 
-/// Page contents: a tag and the version of the file page's history it came from.
+/// Page contents: a tag, the file page it was written to, and the version of that page's
+/// history it is.
 ///
 /// `ver` counts the writes accepted for one file page (0 is the page's initial content); the
-/// oracles compare versions, so the same tag written twice is still told apart.
+/// oracles compare versions, so the same tag written twice is still told apart. `origin` names
+/// the file page the write was accepted for ([`page_id`]), 0 for zeroes or memory that belongs
+/// to no file, [`Data::STALE`] for a device write through a reference the file gave up: data
+/// found in a page whose id differs is another page's data (`corruption`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Data {
     pub tag: Tag,
     pub ver: u16,
+    pub origin: u8,
+}
+
+impl Data {
+    pub const STALE: u8 = u8::MAX;
+}
+
+/// The id of a file page in [`Data::origin`]: never 0 and never [`Data::STALE`].
+pub fn page_id(file: FileId, index: u8) -> u8 {
+    file.0 * crate::limits::FILE_PAGES_MAX as u8 + index + 1
 }
 
 /// `GUP_PIN_COUNTING_BIAS` (include/linux/mm.h): what a FOLL_PIN adds to a small folio's refcount.
@@ -119,6 +133,9 @@ pub struct Inode {
     /// `mapping->wb_err` as the scenario's one open file sees it: set by `mapping_set_error()`,
     /// reported and cleared by the next fsync (`file_check_and_advance_wb_err()`).
     pub wb_err: Option<super::label::Errno>,
+    /// `invalidate_lock` (`XFS_MMAPLOCK_EXCL`) held by a truncate, punch or fallocate that waits
+    /// for layout leases or pinned DAX pages: faults on the file wait.
+    pub layout_locked: bool,
 }
 
 /// A disk block's content as a read would return it, with its integrity state.
@@ -187,7 +204,33 @@ pub struct Pinned {
     pub write: bool,
     /// The folio and its generation at pin time, per page.
     pub pages: Vec<(FolioId, u16)>,
-    /// False once released (unpinned, deregistered): device access then fails with EIO.
+    /// False once released (unpinned, deregistered) or revoked: device access then fails
+    /// with EIO.
+    pub live: bool,
+    /// The layout lease this long-term pin was allowed under (the lease design), revoked with it.
+    pub lease: Option<HandleId>,
+}
+
+/// A layout lease (`lease FILE layout`, the lease design's `F_LAYOUT`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Lease {
+    pub file: FileId,
+    /// Held: not released (`unlease`) and not revoked.
+    pub live: bool,
+    /// The kernel broke it (truncate, punch or fallocate): its `on break` blocks were started.
+    pub broken: bool,
+}
+
+/// An on-demand-paging RDMA registration (`reg-mr ... odp`): no pins; the device's own page
+/// table, kept coherent with the CPU's by an `mmu_interval_notifier`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct OdpMr {
+    pub map: HandleId,
+    /// First page of the mapping covered.
+    pub start: u8,
+    pub write: bool,
+    /// The device's mapping of each page: the folio and whether it is writable.
+    pub dev: Vec<Option<(FolioId, bool)>>,
     pub live: bool,
 }
 
@@ -200,6 +243,8 @@ pub enum Handle {
     Failed,
     Map(Vma),
     Pin(Pinned),
+    Lease(Lease),
+    Odp(OdpMr),
 }
 
 /// The whole machine.
@@ -222,8 +267,9 @@ pub struct World {
     pub crashed: bool,
     /// A `crash` operation ran: power failed, the interleaving ends after the disk check.
     pub powered_off: bool,
-    /// `WARN_ON_ONCE()` sites that already fired, a bit per site.
-    pub warned_once: u8,
+    /// Frames `0..ram_frames` are memory (`memory N`); on a DAX filesystem, frame
+    /// `ram_frames + b` is the persistent-memory page of block `b`: the page *is* the block.
+    pub ram_frames: u8,
 }
 
 impl World {
@@ -234,18 +280,42 @@ impl World {
     }
 
     /// Allocates the lowest free block for `file` page `index` (the allocator hands out the
-    /// lowest free block first, so reuse is reachable in small scenarios).
+    /// lowest free block first, so reuse is reachable in small scenarios). New blocks read as
+    /// zeroes (DAX zeroes them at allocation; unwritten extents elsewhere).
     pub fn alloc_block(&mut self, file: FileId, index: u8) -> Option<BlockId> {
         let i = self.blocks.iter().position(|b| b.owner.is_none())?;
         let block = &mut self.blocks[i];
         block.owner = Some((file, index));
         block.durable = BlockContent { data: Data::default(), csum_ok: true };
         block.cached = None;
-        Some(BlockId(i as u16))
+        let b = BlockId(i as u16);
+        if let Some(f) = self.dax_frame(b) {
+            let frame = self.folio_mut(f);
+            frame.owner = Owner::File { file, index };
+            frame.data = Data::default();
+        }
+        Some(b)
     }
 
+    /// The filesystem gives block `b` up. On DAX its page changes hands too: whoever still
+    /// references the page now references storage the file no longer owns.
     pub fn free_block(&mut self, b: BlockId) {
         self.blocks[b.0 as usize].owner = None;
+        if let Some(f) = self.dax_frame(b) {
+            let frame = self.folio_mut(f);
+            frame.owner = Owner::Free;
+            frame.generation = frame.generation.wrapping_add(1);
+        }
+    }
+
+    /// The persistent-memory page of block `b`, on a DAX filesystem.
+    pub fn dax_frame(&self, b: BlockId) -> Option<FolioId> {
+        let f = self.ram_frames as usize + b.0 as usize;
+        (f < self.folios.len()).then_some(FolioId(f as u8))
+    }
+
+    pub fn is_dax_frame(&self, f: FolioId) -> bool {
+        f.0 >= self.ram_frames
     }
 
     pub fn folio(&self, f: FolioId) -> &Folio {
@@ -278,9 +348,10 @@ impl World {
         }
     }
 
-    /// Takes a free frame; `None` when the pool (`memory N`) is exhausted.
+    /// Takes a free memory frame; `None` when the pool (`memory N`) is exhausted.
     pub fn alloc_folio(&mut self, owner: Owner, data: Data) -> Option<FolioId> {
-        let i = self.folios.iter().position(|f| f.owner == Owner::Free)?;
+        let ram = self.ram_frames as usize;
+        let i = self.folios[..ram].iter().position(|f| f.owner == Owner::Free)?;
         let generation = self.folios[i].generation;
         self.folios[i] = Folio { owner, refcount: 1, data, generation, ..Folio::free() };
         Some(FolioId(i as u8))
@@ -297,10 +368,11 @@ impl World {
     }
 
     pub fn folio_put_many(&mut self, f: FolioId, n: u32) {
+        let dax = self.is_dax_frame(f);
         let folio = self.folio_mut(f);
         assert!(folio.refcount >= n, "model bug: folio {} refcount underflow", f.0);
         folio.refcount -= n;
-        if folio.refcount == 0 {
+        if folio.refcount == 0 && !dax {
             assert!(
                 !matches!(folio.owner, Owner::File { .. }),
                 "model bug: a cached folio lost its page cache reference"

@@ -169,6 +169,17 @@ pub fn writepage(
             w.crashed = true;
             return Err(KernelBug);
         }
+        Some(MapOutcome::Fixup) => {
+            let queued = w
+                .tasks
+                .iter()
+                .any(|t| matches!(t.kind, TaskKind::Fixup { folio, .. } if folio == f));
+            if !queued {
+                w.folio_get(f);
+                w.tasks.push(Task::new(TaskKind::Fixup { file, index, folio: f }));
+            }
+            return Ok(());
+        }
         Some(_) => return Ok(()),
         None => {}
     }
@@ -182,16 +193,25 @@ pub fn writepage(
         });
         Some(w.folio(f).data)
     } else {
-        folio_clear_dirty_for_io(w, f);
+        folio_clear_dirty_for_io(w, cx, f);
         None
     };
-    let block = match fs::map_blocks(w, cx, file, index) {
-        MapOutcome::Write(b) => b,
+    let (block, cow) = match fs::map_blocks(w, cx, file, index) {
+        MapOutcome::Write(b) => (b, false),
+        MapOutcome::Cow { new, .. } => (new, true),
         _ => return Ok(()),
     };
-    let csum = cx.prog.fs.stable_writes.then(|| copy.unwrap_or(w.folio(f).data));
+    let csum = fs::stable_pages(cx.prog.fs).then(|| copy.unwrap_or(w.folio(f).data));
     w.folio_mut(f).writeback = true;
-    w.tasks.push(Task::new(TaskKind::Bio { file, index, folio: f, block, csum, bounce: copy }));
+    w.tasks.push(Task::new(TaskKind::Bio {
+        file,
+        index,
+        folio: f,
+        block,
+        csum,
+        bounce: copy,
+        cow,
+    }));
     cx.note(|n| {
         format!(
             "submit_bio: page {index} of {} (frame {}) to block {}{}",
@@ -207,38 +227,53 @@ pub fn writepage(
 /// `folio_clear_dirty_for_io()`: `folio_mkclean()` write-protects every PTE (a later CPU store
 /// faults and goes through `->page_mkwrite`; a device write does not), then the dirty bit is
 /// cleared.
-fn folio_clear_dirty_for_io(w: &mut World, f: FolioId) {
-    folio_mkclean(w, f);
+fn folio_clear_dirty_for_io(w: &mut World, cx: &mut Cx, f: FolioId) {
+    folio_mkclean(w, cx, f);
     w.folio_mut(f).dirty = false;
 }
 
 /// The bio executes: the device reads the page (or its bounce copy) now, the block lands in the
 /// device's volatile cache, and `folio_end_writeback()` runs.
 pub fn bio_complete(w: &mut World, cx: &mut Cx, t: &TaskKind) {
-    let TaskKind::Bio { file, index, folio, block, csum, bounce } = *t else {
+    let TaskKind::Bio { file, index, folio, block, csum, bounce, cow } = *t else {
         panic!("model bug: bio_complete on a non-bio task")
     };
     let data = bounce.unwrap_or(w.folio(folio).data);
     let csum_ok = csum.is_none_or(|c| c == data);
     w.blocks[block.0 as usize].cached = Some(BlockContent { data, csum_ok });
     w.folio_mut(folio).writeback = false;
+    if cow {
+        // The ordered extent completes: the page's extent is now the new block.
+        if let Some(old) = w.page_mut(file, index).block.replace(block) {
+            w.free_block(old);
+        }
+    }
     cx.note(|n| {
         format!(
-            "bio completes: the device read {} from frame {} into block {} (page {index} of {}){}",
+            "bio completes: the device read {} from frame {} into block {} (page {index} of {}){}{}",
             n.tag_name(data.tag),
             folio.0,
             block.0,
             n.file_name(file),
-            if csum_ok { "" } else { "; integrity data does not match the data written" }
+            if csum_ok { "" } else { "; integrity data does not match the data written" },
+            if cow { "; the page's extent moves to the new block, the old one is freed" } else { "" }
         )
     });
 }
 
-/// `blkdev_issue_flush()`: every completed write in the device cache becomes durable.
+/// `blkdev_issue_flush()`: every completed write in the device cache becomes durable. On DAX,
+/// fsync's `dax_writeback_mapping_range()` flushes the CPU cache lines of the file's pages:
+/// the pages' content becomes the blocks' durable content.
 pub fn blkdev_issue_flush(w: &mut World, cx: &mut Cx) {
     for b in &mut w.blocks {
         if let Some(c) = b.cached.take() {
             b.durable = c;
+        }
+    }
+    for i in 0..w.blocks.len() {
+        let b = BlockId(i as u16);
+        if let (Some(f), Some(_)) = (w.dax_frame(b), w.blocks[i].owner) {
+            w.blocks[i].durable = BlockContent { data: w.folio(f).data, csum_ok: true };
         }
     }
     cx.note(|_| "blkdev_issue_flush: the device cache is durable".to_string());

@@ -1,0 +1,295 @@
+//! O_DIRECT: `fs/direct-io.c` (ext4 before 5.5, ext3) and `fs/iomap/direct-io.c` (ext4 from
+//! 5.5, XFS, btrfs), with the block layer's `bio_set_pages_dirty()`/`bio_check_pages_dirty()`;
+//! on DAX, `dax_iomap_rw()`, a CPU copy with no pin; on btrfs, data checksums computed from the
+//! user buffer at submission, copy-on-write blocks, and from 6.14 the fallback of writes to the
+//! page cache (968f19c5b1b7).
+//!
+//! The steps (docs/design.md §3): the caller submits (flush the file page if dirty, pin the
+//! buffer, pre-dirty on iomap reads) and sleeps; the device task does the DMA and the bio's
+//! completion; the caller returns (and on `fs/direct-io.c` reads dirties and releases the pages
+//! itself); on iomap a read whose buffer was cleaned meanwhile leaves the re-dirtying to a
+//! `bio_dirty_work` task.
+
+use super::fs;
+use super::gup::{get_user_pages, release_pages, GupFlags};
+use super::label::Errno;
+use super::memory::{handle_mm_fault, unmap_mapping_range};
+use super::oracle;
+use super::rdma::gup_ref;
+use super::task::{Cont, Task, TaskKind};
+use super::world::*;
+use super::writeback;
+use super::Cx;
+use crate::policy::DioPath;
+use crate::scenario::FsKind;
+
+/// Which O_DIRECT implementation serves this filesystem under this policy.
+fn dio_path(cx: &Cx) -> DioPath {
+    match cx.prog.fs.kind {
+        FsKind::Ext4 => cx.policy.ext4_dio,
+        FsKind::Ext3 => DioPath::Legacy,
+        _ => DioPath::Iomap,
+    }
+}
+
+/// What submitting did.
+pub enum Submitted {
+    /// The call completed in this step (DAX copy, btrfs buffered fallback, nothing to do).
+    Done,
+    /// The device task is queued; the caller sleeps in `DioWait`.
+    Sleeping,
+    /// A modeled `BUG()` during the flush before the I/O.
+    Bug,
+}
+
+/// An O_DIRECT read (`read`) of `file` page `index` into mapping `map` page `map_page`, or a
+/// write from it, issued by statement `pc` of `thread`.
+#[allow(clippy::too_many_arguments)]
+pub fn submit(
+    w: &mut World,
+    cx: &mut Cx,
+    thread: u8,
+    pc: u8,
+    read: bool,
+    file: FileId,
+    index: u8,
+    map: HandleId,
+    map_page: u8,
+) -> Result<Submitted, Errno> {
+    if index >= w.inodes[file.0 as usize].size {
+        cx.note(|_| "O_DIRECT beyond EOF: nothing to do".to_string());
+        return Ok(Submitted::Done);
+    }
+    if fs::is_dax(cx.prog.fs) {
+        dax_iomap_rw(w, cx, read, file, index, map, map_page)?;
+        return Ok(Submitted::Done);
+    }
+    if !read && fs::cow(cx.prog.fs) && cx.policy.btrfs_dio_buffered {
+        buffered_fallback(w, cx, file, index, map, map_page)?;
+        return Ok(Submitted::Done);
+    }
+    if writeback::write_and_wait_page(w, cx, file, index).is_err() {
+        return Ok(Submitted::Bug);
+    }
+    let target = if read { None } else { Some(write_target(w, cx, file, index)?) };
+    let flags =
+        GupFlags { how: gup_ref(cx.policy.gup_dio), write: read, longterm: false, force: false };
+    let buffer = match get_user_pages(w, cx, map, map_page, map_page + 1, flags) {
+        Ok(p) => p,
+        Err(e) => {
+            if let (Some(b), true) = (target, fs::cow(cx.prog.fs)) {
+                w.free_block(b);
+            }
+            return Err(e);
+        }
+    };
+    let path = dio_path(cx);
+    if read && path == DioPath::Iomap {
+        // bio_set_pages_dirty(): dirty the buffer before the device writes into it.
+        for &(f, _) in &buffer.pages {
+            if !w.folio(f).dirty {
+                fs::folio_mark_dirty(w, cx, f);
+            }
+        }
+    }
+    // btrfs checksums the data as the bio is submitted, from the user's pages.
+    let csum = (!read && fs::cow(cx.prog.fs)).then(|| w.folio(buffer.pages[0].0).data);
+    let cow = !read && fs::cow(cx.prog.fs);
+    w.tasks.push(Task::new(TaskKind::Dio {
+        thread,
+        pc,
+        read,
+        file,
+        index,
+        buffer,
+        path,
+        target,
+        cow,
+        csum,
+    }));
+    cx.note(|_| format!("O_DIRECT {}: bio submitted", if read { "read" } else { "write" }));
+    Ok(Submitted::Sleeping)
+}
+
+/// The block an O_DIRECT write goes to: the page's block, a new one on btrfs (COW), or a new
+/// one for a hole.
+fn write_target(w: &mut World, cx: &Cx, file: FileId, index: u8) -> Result<BlockId, Errno> {
+    match w.page(file, index).block {
+        Some(b) if !fs::cow(cx.prog.fs) => Ok(b),
+        existing => {
+            let b = w.alloc_block(file, index).ok_or(Errno::Enospc)?;
+            if existing.is_none() {
+                w.page_mut(file, index).block = Some(b);
+            }
+            Ok(b)
+        }
+    }
+}
+
+/// `dax_iomap_rw()`: the file side is the storage itself, the user side is copied by the CPU,
+/// faulting through the user's mapping (`copy_to_iter()`/`copy_from_iter()`). No pin.
+fn dax_iomap_rw(
+    w: &mut World,
+    cx: &mut Cx,
+    read: bool,
+    file: FileId,
+    index: u8,
+    map: HandleId,
+    map_page: u8,
+) -> Result<(), Errno> {
+    let fault = |e| if e == Errno::Enomem { Errno::Enomem } else { Errno::Efault };
+    if read {
+        let src = w
+            .page(file, index)
+            .block
+            .and_then(|b| w.dax_frame(b))
+            .map(|f| w.folio(f).data)
+            .unwrap_or_default();
+        let dst = handle_mm_fault(w, cx, map, map_page, true).map_err(fault)?;
+        let data = oracle::accept_into_folio(w, dst, src.tag);
+        cx.note(|n| {
+            format!("dax_iomap_rw: CPU copy of {} into frame {}", n.tag_name(data.tag), dst.0)
+        });
+    } else {
+        let src = handle_mm_fault(w, cx, map, map_page, false).map_err(fault)?;
+        let tag = w.folio(src).data.tag;
+        dax_write(w, cx, file, index, tag)?;
+    }
+    Ok(())
+}
+
+/// A CPU write of `tag` into DAX file page `index` (write(2), or the file side of O_DIRECT),
+/// allocating the block of a hole.
+pub fn dax_write(
+    w: &mut World,
+    cx: &mut Cx,
+    file: FileId,
+    index: u8,
+    tag: Tag,
+) -> Result<(), Errno> {
+    let b = match w.page(file, index).block {
+        Some(b) => b,
+        None => {
+            let b = w.alloc_block(file, index).ok_or(Errno::Enospc)?;
+            w.page_mut(file, index).block = Some(b);
+            b
+        }
+    };
+    let f = w.dax_frame(b).expect("a DAX world has a frame per block");
+    let data = oracle::accept_into_folio(w, f, tag);
+    cx.note(|n| format!("dax_iomap_rw: CPU copy of {} into block {}", n.tag_name(data.tag), b.0));
+    Ok(())
+}
+
+/// btrfs from 6.14 (`btrfs_direct_write()` falling back): a checksummed file's O_DIRECT write
+/// becomes a buffered write of the buffer's current content, written back before returning.
+fn buffered_fallback(
+    w: &mut World,
+    cx: &mut Cx,
+    file: FileId,
+    index: u8,
+    map: HandleId,
+    map_page: u8,
+) -> Result<(), Errno> {
+    let src = handle_mm_fault(w, cx, map, map_page, false).map_err(|e| {
+        if e == Errno::Enomem {
+            e
+        } else {
+            Errno::Efault
+        }
+    })?;
+    let tag = w.folio(src).data.tag;
+    cx.note(|_| {
+        "btrfs: O_DIRECT write of a checksummed file falls back to a buffered write".to_string()
+    });
+    super::ops::buffered_write(w, cx, file, index, tag)?;
+    let _ = writeback::write_and_wait_page(w, cx, file, index);
+    Ok(())
+}
+
+/// The device task: the DMA, then the completion. Wakes the caller.
+pub fn device(w: &mut World, cx: &mut Cx, task: Task) {
+    let TaskKind::Dio { thread, pc, read, file, index, mut buffer, path, target, cow, csum } =
+        task.kind
+    else {
+        panic!("model bug: not a dio task")
+    };
+    let (f, generation) = buffer.pages[0];
+    let waiter =
+        w.tasks.iter().position(|x| x.kind == TaskKind::Thread { thread }).expect("thread exists");
+    if read {
+        let src = w
+            .page(file, index)
+            .block
+            .map(|b| w.blocks[b.0 as usize].current().data)
+            .unwrap_or_default();
+        if oracle::device_access_ok(w, cx, f, generation) {
+            let data = oracle::accept_into_folio(w, f, src.tag);
+            cx.note(|n| format!("device DMA-writes {} into frame {}", n.tag_name(data.tag), f.0));
+        }
+        let release = match path {
+            DioPath::Legacy => Some(buffer),
+            DioPath::Iomap => {
+                // bio_check_pages_dirty(): release now if every page is still dirty, else defer
+                // the re-dirtying and the release to bio_dirty_work.
+                if buffer.pages.iter().all(|(f, _)| w.folio(*f).dirty) {
+                    release_pages(w, cx, &mut buffer, false);
+                } else {
+                    cx.note(|_| "bio_check_pages_dirty: a page was cleaned during the I/O: deferred to bio_dirty_work".into());
+                    w.tasks.push(Task::new(TaskKind::DirtyWork { thread, pc, pages: buffer }));
+                }
+                None
+            }
+        };
+        w.tasks[waiter].cont = Cont::DioWait { done: true, release };
+        return;
+    }
+    if oracle::device_access_ok(w, cx, f, generation) {
+        let buf = w.folio(f).data;
+        let data = oracle::accept_at(w, file, index, buf.tag);
+        let b = target.expect("a write has a target block");
+        let csum_ok = csum.is_none_or(|c| c == buf);
+        w.blocks[b.0 as usize].cached = Some(BlockContent { data, csum_ok });
+        if cow {
+            if let Some(old) = w.page_mut(file, index).block.replace(b) {
+                if old != b {
+                    w.free_block(old);
+                }
+            }
+        }
+        cx.note(|n| {
+            format!(
+                "device DMA-reads {} from frame {} and writes it to block {}{}",
+                n.tag_name(buf.tag),
+                f.0,
+                b.0,
+                if csum_ok { "" } else { "; the checksum computed at submission does not match" }
+            )
+        });
+        invalidate_after_direct_write(w, cx, file, index, data);
+    }
+    release_pages(w, cx, &mut buffer, false);
+    w.tasks[waiter].cont = Cont::DioWait { done: true, release: None };
+}
+
+/// `kiocb_invalidate_post_direct_write()`: drop the now stale cached page; a page that cannot be
+/// dropped (mapped, pinned, dirty) stays, as in the kernel, and keeps the old data.
+fn invalidate_after_direct_write(w: &mut World, cx: &mut Cx, file: FileId, index: u8, data: Data) {
+    let Some(f) = w.page(file, index).folio else { return };
+    unmap_mapping_range(w, cx, file, index, index + 1);
+    let folio = w.folio(f);
+    if folio.refcount == 1 && !folio.dirty && !folio.writeback {
+        fs::invalidate_folio(w, file, index, f);
+        w.page_mut(file, index).folio = None;
+        w.folio_mut(f).owner = Owner::Orphan;
+        w.folio_put(f);
+    } else {
+        cx.note(|n| {
+            format!(
+                "page cache invalidation failure on direct I/O: frame {} keeps stale data (not {})",
+                f.0,
+                n.tag_name(data.tag)
+            )
+        });
+    }
+}

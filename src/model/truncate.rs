@@ -1,0 +1,307 @@
+//! Layout changes: `mm/truncate.c` (`truncate_setsize()`, `truncate_inode_pages_range()`),
+//! hole punch and fallocate, the DAX busy-page wait (`fs/dax.c` `dax_layout_busy_page()`, via
+//! `ext4_break_layouts()`/`xfs_break_layouts()`), and layout leases (`fs/locks.c` `FL_LAYOUT`,
+//! `break_layout()`, as the lease design exposes them to users).
+//!
+//! A layout change on a file with layout leases, or on DAX under a policy that waits for pinned
+//! pages, holds the file's layout lock (`invalidate_lock`, `XFS_MMAPLOCK_EXCL`) across steps:
+//! step one breaks the leases (their `on break` blocks start), later steps wait for them to go
+//! or for the lease-break time to pass (then the kernel revokes: it releases the holder's
+//! long-term pins, whose later device accesses fail with EIO), then for the range's DAX pages to
+//! be idle, then change the layout. Faults on the file wait while the lock is held.
+
+use super::fs;
+use super::gup::release_pages;
+use super::label::Errno;
+use super::memory::unmap_mapping_range;
+use super::oracle;
+use super::program::COp;
+use super::task::Cont;
+use super::world::*;
+use super::Cx;
+
+/// The file and page range a layout change frees (`None` for fallocate, which frees nothing).
+fn freed_range(w: &World, op: &COp) -> (FileId, Option<(u8, u8)>) {
+    match *op {
+        COp::Truncate { file, pages } => (file, Some((pages, w.inodes[file.0 as usize].size))),
+        COp::Punch { file, start, end } => (file, Some((start, end))),
+        COp::Fallocate { file, .. } => (file, None),
+        _ => panic!("model bug: not a layout change"),
+    }
+}
+
+fn live_leases(w: &World, file: FileId) -> impl Iterator<Item = HandleId> + '_ {
+    w.handles.iter().enumerate().filter_map(move |(h, handle)| match handle {
+        Handle::Lease(l) if l.file == file && l.live => Some(HandleId(h as u8)),
+        _ => None,
+    })
+}
+
+/// `dax_layout_busy_page()`: a DAX page of the range still referenced by anything but page
+/// tables (a GUP reference or pin).
+fn dax_busy(w: &World, cx: &Cx, file: FileId, range: Option<(u8, u8)>) -> bool {
+    let Some((start, end)) =
+        range.filter(|_| fs::is_dax(cx.prog.fs) && cx.policy.dax_truncate_waits)
+    else {
+        return false;
+    };
+    let pages = &w.inodes[file.0 as usize].pages;
+    (start as usize..(end as usize).min(pages.len())).any(|i| {
+        pages[i].block.and_then(|b| w.dax_frame(b)).is_some_and(|f| {
+            let frame = w.folio(f);
+            frame.refcount > frame.mapcount as u32
+        })
+    })
+}
+
+fn range_under_writeback(w: &World, file: FileId, range: Option<(u8, u8)>) -> bool {
+    let Some((start, end)) = range else { return false };
+    let pages = &w.inodes[file.0 as usize].pages;
+    (start as usize..(end as usize).min(pages.len()))
+        .any(|i| pages[i].folio.is_some_and(|f| w.folio(f).writeback))
+}
+
+/// Whether a layout change can take its next step. At the start: its folios' writeback must
+/// end (`truncate_inode_pages_range()` waits, in one step here); waiting: see the module doc.
+pub fn ready(w: &World, cx: &Cx, op: &COp, cont: &Cont) -> bool {
+    let (file, range) = freed_range(w, op);
+    match cont {
+        Cont::LayoutWait { waited } => {
+            let leases = live_leases(w, file).next().is_some();
+            if leases {
+                return *waited >= cx.policy.lease_break_steps; // then revoke
+            }
+            !dax_busy(w, cx, file, range) && !range_under_writeback(w, file, range)
+        }
+        _ => !range_under_writeback(w, file, range),
+    }
+}
+
+/// Whether thread task `t`, waiting in a layout change, still waits for layout leases.
+pub fn leases_pending(w: &World, cx: &Cx, t: usize) -> bool {
+    let super::task::TaskKind::Thread { thread } = w.tasks[t].kind else { return false };
+    let op = &cx.prog.threads[thread as usize].body[w.tasks[t].pc as usize].op;
+    let (file, _) = freed_range(w, op);
+    live_leases(w, file).next().is_some()
+}
+
+/// What a step of a layout change did.
+pub enum Progress {
+    Done(Result<(), Errno>),
+    Waiting,
+}
+
+/// The first step of a layout change: break leases and wait, or wait for busy DAX pages, or do
+/// it now.
+pub fn start(w: &mut World, cx: &mut Cx, op: &COp) -> Progress {
+    let (file, range) = freed_range(w, op);
+    let leases: Vec<HandleId> = live_leases(w, file).collect();
+    if !leases.is_empty() {
+        w.inodes[file.0 as usize].layout_locked = true;
+        for l in leases {
+            break_layout(w, cx, l);
+        }
+        return Progress::Waiting;
+    }
+    if dax_busy(w, cx, file, range) {
+        w.inodes[file.0 as usize].layout_locked = true;
+        unmap_range(w, cx, file, range);
+        cx.note(|_| "dax_layout_busy_page: a page of the range is pinned: wait".to_string());
+        return Progress::Waiting;
+    }
+    Progress::Done(apply(w, cx, op))
+}
+
+/// A waiting layout change runs again: revoke leases whose break time passed, then wait for
+/// busy DAX pages, then change the layout.
+pub fn resume(w: &mut World, cx: &mut Cx, op: &COp) -> Progress {
+    let (file, range) = freed_range(w, op);
+    let leases: Vec<HandleId> = live_leases(w, file).collect();
+    for l in leases {
+        revoke(w, cx, l);
+    }
+    if dax_busy(w, cx, file, range) {
+        unmap_range(w, cx, file, range);
+        cx.note(|_| "dax_layout_busy_page: a page of the range is pinned: wait".to_string());
+        return Progress::Waiting;
+    }
+    w.inodes[file.0 as usize].layout_locked = false;
+    Progress::Done(apply(w, cx, op))
+}
+
+fn unmap_range(w: &mut World, cx: &mut Cx, file: FileId, range: Option<(u8, u8)>) {
+    if let Some((start, end)) = range {
+        unmap_mapping_range(w, cx, file, start, end);
+    }
+}
+
+/// Counts a step of another task against every lease break in progress (the lease-break time).
+pub fn tick(w: &mut World, cx: &Cx, stepped: Option<usize>) {
+    for t in 0..w.tasks.len() {
+        if Some(t) == stepped {
+            continue;
+        }
+        if let Cont::LayoutWait { waited } = &mut w.tasks[t].cont {
+            *waited = waited.saturating_add(1).min(cx.policy.lease_break_steps);
+        }
+    }
+}
+
+fn apply(w: &mut World, cx: &mut Cx, op: &COp) -> Result<(), Errno> {
+    match *op {
+        COp::Truncate { file, pages } => truncate(w, cx, file, pages),
+        COp::Punch { file, start, end } => punch(w, cx, file, start, end),
+        COp::Fallocate { file, start, end } => return fallocate(w, cx, file, start, end),
+        _ => unreachable!("freed_range() accepted only layout changes"),
+    }
+    Ok(())
+}
+
+/// `break_layout()`: mark the lease broken and start its `on break` blocks.
+fn break_layout(w: &mut World, cx: &mut Cx, l: HandleId) {
+    let Handle::Lease(lease) = &mut w.handles[l.0 as usize] else { return };
+    if lease.broken {
+        return;
+    }
+    lease.broken = true;
+    for (t, prog) in cx.prog.threads.iter().enumerate() {
+        if prog.on_break == Some(l) {
+            let task = w
+                .tasks
+                .iter_mut()
+                .find(|x| x.kind == super::task::TaskKind::Thread { thread: t as u8 });
+            if let Some(task) = task {
+                task.done = prog.body.is_empty();
+                task.pc = 0;
+                task.cont = Cont::Start;
+            }
+        }
+    }
+    cx.note(|n| {
+        format!(
+            "break_layout: layout lease {} broken; its on-break blocks start",
+            n.handles[l.0 as usize]
+        )
+    });
+}
+
+/// The lease-break time passed: the kernel takes the lease away and releases the long-term pins
+/// taken under it; their registrations are dead (device accesses fail with EIO).
+fn revoke(w: &mut World, cx: &mut Cx, l: HandleId) {
+    if let Handle::Lease(lease) = &mut w.handles[l.0 as usize] {
+        lease.live = false;
+    }
+    for h in 0..w.handles.len() {
+        let Handle::Pin(p) = &w.handles[h] else { continue };
+        if p.lease == Some(l) && p.live {
+            let mut p = p.clone();
+            let dirty = p.write;
+            release_pages(w, cx, &mut p, dirty);
+            w.handles[h] = Handle::Pin(p);
+        }
+    }
+    cx.note(|n| {
+        format!(
+            "lease-break time passed: lease {} revoked, its pins released",
+            n.handles[l.0 as usize]
+        )
+    });
+}
+
+/// `lease FILE layout`: EINVAL where the kernel has no user layout leases.
+pub fn take_lease(w: &World, cx: &Cx, file: FileId) -> Result<Handle, Errno> {
+    let _ = w;
+    if !cx.policy.layout_leases {
+        return Err(Errno::Einval);
+    }
+    Ok(Handle::Lease(Lease { file, live: true, broken: false }))
+}
+
+/// Grows i_size to `pages` (a write or fallocate beyond EOF); new pages are holes.
+pub fn extend_to(w: &mut World, file: FileId, pages: u8) {
+    let inode = &mut w.inodes[file.0 as usize];
+    if pages > inode.size {
+        inode.size = pages;
+        inode.pages.resize(pages as usize, FilePage::default());
+    }
+}
+
+/// `truncate_setsize()` + `truncate_inode_pages_range()` + the filesystem freeing blocks:
+/// unmap, drop each page from the cache even if referenced (`mapping = NULL`), free blocks.
+fn truncate(w: &mut World, cx: &mut Cx, file: FileId, pages: u8) {
+    let size = w.inodes[file.0 as usize].size;
+    if pages < size {
+        unmap_mapping_range(w, cx, file, pages, size);
+        for index in pages..size {
+            remove_page(w, cx, file, index);
+        }
+        let inode = &mut w.inodes[file.0 as usize];
+        inode.pages.truncate(pages as usize);
+        inode.size = pages;
+    } else {
+        extend_to(w, file, pages);
+    }
+    cx.note(|n| format!("truncate: {} is now {pages} pages", n.file_name(file)));
+}
+
+/// `fallocate(FALLOC_FL_PUNCH_HOLE)`: like truncate over the range, and the pages read zeroes.
+fn punch(w: &mut World, cx: &mut Cx, file: FileId, start: u8, end: u8) {
+    let end = end.min(w.inodes[file.0 as usize].size);
+    unmap_mapping_range(w, cx, file, start, end);
+    for index in start..end {
+        remove_page(w, cx, file, index);
+        oracle::accept_zeroes(w, file, index);
+    }
+    cx.note(|n| format!("punch: pages {start}..{end} of {} are holes", n.file_name(file)));
+}
+
+/// `truncate_inode_folio()` then the block's release: the folio leaves the page cache
+/// (`filemap_remove_folio()`), keeping only the references others hold. On DAX the block itself
+/// is given up, whoever still references its page.
+pub fn remove_page(w: &mut World, cx: &mut Cx, file: FileId, index: u8) {
+    if let Some(f) = w.page(file, index).folio {
+        fs::invalidate_folio(w, file, index, f);
+        w.folio_mut(f).owner = Owner::Orphan;
+        w.page_mut(file, index).folio = None;
+        let left = w.folio(f).refcount - 1;
+        cx.note(|_| {
+            format!(
+                "truncate_inode_folio: frame {} leaves the page cache ({left} references left)",
+                f.0
+            )
+        });
+        w.folio_put(f);
+    }
+    let page = w.page_mut(file, index);
+    if page.reserved {
+        page.reserved = false;
+        w.reserved_blocks -= 1;
+    }
+    if let Some(b) = w.page_mut(file, index).block.take() {
+        if let Some(f) = w.dax_frame(b).filter(|f| w.folio(*f).refcount > 0) {
+            let refs = w.folio(f).refcount;
+            cx.note(|_| format!("block {} freed while its DAX page has {refs} references", b.0));
+        }
+        w.free_block(b);
+    }
+}
+
+/// `fallocate(0)`: allocate blocks for the holes of the range (all or nothing), extending i_size.
+fn fallocate(w: &mut World, cx: &mut Cx, file: FileId, start: u8, end: u8) -> Result<(), Errno> {
+    let size = w.inodes[file.0 as usize].size;
+    let needed = (start..end)
+        .filter(|&i| i >= size || (w.page(file, i).block.is_none() && !w.page(file, i).reserved))
+        .count() as u32;
+    if needed > w.free_blocks() {
+        return Err(Errno::Enospc);
+    }
+    extend_to(w, file, end);
+    for i in start..end {
+        if w.page(file, i).block.is_none() && !w.page(file, i).reserved {
+            let b = w.alloc_block(file, i).expect("counted");
+            w.page_mut(file, i).block = Some(b);
+        }
+    }
+    cx.note(|n| format!("fallocate: pages {start}..{end} of {} have blocks", n.file_name(file)));
+    Ok(())
+}
