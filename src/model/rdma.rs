@@ -140,6 +140,7 @@ pub fn dma(
     page: u8,
     tag: Option<Tag>,
 ) -> Result<(), Errno> {
+    let pinned = matches!(w.handles[handle.0 as usize], Handle::Pin(_));
     let (f, generation) = device_frame(w, cx, handle, page, tag.is_some())?;
     if let Some(generation) = generation {
         if !oracle::device_access_ok(w, cx, f, generation) {
@@ -152,12 +153,9 @@ pub fn dma(
     match tag {
         Some(tag) => {
             let data = oracle::accept_into_folio(w, f, tag);
+            let how = if pinned { " (through a pin: no fault, no ->page_mkwrite)" } else { "" };
             cx.note(|n| {
-                format!(
-                    "device DMA-writes {} into frame {} (no CPU fault, no ->page_mkwrite)",
-                    n.tag_name(data.tag),
-                    f.0
-                )
+                format!("device DMA-writes {} into frame {}{how}", n.tag_name(data.tag), f.0)
             });
         }
         None => {
