@@ -56,7 +56,9 @@ fn scenario(g: &mut Gen, n: usize) -> String {
         g.pick(&["", " longterm"]),
         g.pick(&["", " get", " fast"])
     );
+    s += "  l = lease f layout\n";
     s += &format!("  mr = reg-mr m[1]{}\n", g.pick(&["", " write"]));
+    s += &format!("  od = reg-mr m[0..2]{} odp\n", g.pick(&["", " write"]));
     s += "  signal go\n";
     let ops: Vec<String> = vec![
         format!("store m[{}] {}", g.below(2), t()),
@@ -76,6 +78,11 @@ fn scenario(g: &mut Gen, n: usize) -> String {
         format!("remote-write m[{}] {}", g.below(2), t()),
         format!("dma-write p[{}] {}", g.below(2), t()),
         "dma-read mr[0]".into(),
+        format!("dma-write od[{}] {}", g.below(2), t()),
+        "dma-read od[1]".into(),
+        "dereg-mr od".into(),
+        "unlease l".into(),
+        format!("punch f[{}..2]", g.below(2)),
         format!("dma-write mr[0] {}", t()),
         "writeback".into(),
         "writeback f".into(),
@@ -93,6 +100,12 @@ fn scenario(g: &mut Gen, n: usize) -> String {
             let maybe = if g.below(5) == 0 { "maybe " } else { "" };
             s += &format!("  {maybe}{op}\n");
         }
+    }
+    if g.below(2) == 0 {
+        s += &format!(
+            "on break l:\n  {}\n  unlease l\n",
+            g.pick(&["dereg-mr mr", "unpin p", "sync"])
+        );
     }
     s
 }

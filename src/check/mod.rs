@@ -113,12 +113,19 @@ pub fn explore(prog: &Program, policy: &Policy, opts: &ExploreOptions) -> Explor
     out
 }
 
-/// The moves of `w` with their schedule names.
+/// The moves of `w` with their schedule names. Two tasks of the same name (work queued for
+/// the same page twice, say) are told apart by their order: `NAME#2`.
 fn named_moves(w: &World, cx: &Cx) -> Vec<(model::Move, String)> {
+    let names: Vec<String> = (0..w.tasks.len()).map(|t| model::task_name(w, cx, t)).collect();
     model::moves(w, cx)
         .into_iter()
         .map(|m| {
-            let name = model::task_name(w, cx, m.task as usize);
+            let t = m.task as usize;
+            let mut name = names[t].clone();
+            let earlier = names[..t].iter().filter(|n| **n == name).count();
+            if earlier > 0 {
+                name = format!("{name}#{}", earlier + 1);
+            }
             (m, if m.skip { format!("{name}(skip)") } else { name })
         })
         .collect()

@@ -125,6 +125,10 @@ pub fn resume(w: &mut World, cx: &mut Cx, op: &COp) -> Progress {
         cx.note(|_| "dax_layout_busy_page: a page of the range is pinned: wait".to_string());
         return Progress::Waiting;
     }
+    if range_under_writeback(w, file, range) {
+        cx.note(|_| "truncate_inode_pages_range: waiting for writeback of the range".to_string());
+        return Progress::Waiting;
+    }
     w.inodes[file.0 as usize].layout_locked = false;
     Progress::Done(apply(w, cx, op))
 }
