@@ -109,6 +109,16 @@ pub struct Policy {
     /// `ib_umem_get()` pins a read-only MR with FOLL_WRITE|FOLL_FORCE (before "RDMA/umem: remove
     /// FOLL_FORCE usage", 6.2): the pin write-faults the page although the MR is read-only.
     pub umem_readonly_force: bool,
+    /// A failed page-cache invalidation after an O_DIRECT write: `WARN_ON_ONCE()` and nothing
+    /// reported (4.14-4.19, likely), or `dio_warn_stale_pagecache()`: `pr_crit()` and
+    /// `errseq_set(&mapping->wb_err, -EIO)` (5a9d929d6e13, 4.20).
+    pub dio_stale_pagecache_eio: bool,
+    /// `invalidate_inode_page()` (drop_caches) skips folios with extra references before
+    /// releasing their private data (e41c81d0d30e, 5.18, likely); before, it checked only dirty,
+    /// writeback and mapped, and stripped the buffers of pinned folios.
+    pub drop_caches_skips_referenced: bool,
+    /// `is_valid_gup_args()`: FOLL_LONGTERM without FOLL_PIN is refused with a warning (6.3+).
+    pub longterm_requires_pin: bool,
 }
 
 impl Policy {
@@ -142,6 +152,9 @@ impl Policy {
             ("lease-break-steps", self.lease_break_steps.to_string()),
             ("btrfs-o-direct-buffered-fallback", yes_no(self.btrfs_dio_buffered)),
             ("rdma-readonly-mr-foll-force", yes_no(self.umem_readonly_force)),
+            ("dio-stale-pagecache-eio", yes_no(self.dio_stale_pagecache_eio)),
+            ("drop-caches-skips-referenced", yes_no(self.drop_caches_skips_referenced)),
+            ("longterm-requires-foll-pin", yes_no(self.longterm_requires_pin)),
         ]
     }
 }
@@ -183,6 +196,9 @@ fn linux_4_14() -> Policy {
         lease_break_steps: 8,
         btrfs_dio_buffered: false,
         umem_readonly_force: true,
+        dio_stale_pagecache_eio: false,
+        drop_caches_skips_referenced: false,
+        longterm_requires_pin: false,
     }
 }
 
@@ -206,6 +222,8 @@ fn linux_5_18() -> Policy {
         gup_pin: GupKind::FollPin, // pin_user_pages*(), 5.6
         ext4_dio: DioPath::Iomap,  // ext4 O_DIRECT on iomap, 5.5
         ext4_no_buffers: NoBuffersWriteback::WarnDrop, // cc5095747edf
+        dio_stale_pagecache_eio: true, // dio_warn_stale_pagecache(), 4.20
+        drop_caches_skips_referenced: true, // e41c81d0d30e, 5.18
         ..linux_4_19()
     }
 }
@@ -220,6 +238,7 @@ fn linux_6_18() -> Policy {
         longterm_writable_file: LongtermWritableFile::Efault, // writable_file_mapping_allowed(), 6.5
         btrfs_dio_buffered: true,                             // 968f19c5b1b7, 6.14
         umem_readonly_force: false, // "RDMA/umem: remove FOLL_FORCE usage", 6.2
+        longterm_requires_pin: true, // is_valid_gup_args(), 6.3
         ..linux_5_18()
     }
 }

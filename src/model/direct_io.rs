@@ -57,8 +57,11 @@ pub fn submit(
     map_page: u8,
 ) -> Result<Submitted, Errno> {
     if index >= w.inodes[file.0 as usize].size {
-        cx.note(|_| "O_DIRECT beyond EOF: nothing to do".to_string());
-        return Ok(Submitted::Done);
+        if read {
+            cx.note(|_| "O_DIRECT read beyond EOF: nothing to do".to_string());
+            return Ok(Submitted::Done);
+        }
+        super::truncate::extend_to(w, file, index + 1); // a write extends the file
     }
     if fs::is_dax(cx.prog.fs) {
         dax_iomap_rw(w, cx, read, file, index, map, map_page)?;
@@ -70,6 +73,10 @@ pub fn submit(
     }
     if writeback::write_and_wait_page(w, cx, file, index).is_err() {
         return Ok(Submitted::Bug);
+    }
+    if read && w.page(file, index).block.is_none() {
+        read_hole(w, cx, map, map_page)?;
+        return Ok(Submitted::Done);
     }
     let target = if read { None } else { Some(write_target(w, cx, file, index)?) };
     let flags =
@@ -107,8 +114,42 @@ pub fn submit(
         cow,
         csum,
     }));
+    w.inodes[file.0 as usize].dio_in_flight += 1; // inode_dio_begin()
     cx.note(|_| format!("O_DIRECT {}: bio submitted", if read { "read" } else { "write" }));
     Ok(Submitted::Sleeping)
+}
+
+/// An O_DIRECT read of a hole: no bio. iomap zeroes the user's page with the CPU
+/// (`iomap_dio_hole_iter()` → `iov_iter_zero()`: a write fault through the user's mapping);
+/// `fs/direct-io.c` zeroes the pinned page (`zero_user()`) and drops it without dirtying.
+fn read_hole(w: &mut World, cx: &mut Cx, map: HandleId, map_page: u8) -> Result<(), Errno> {
+    let fault = |e| if e == Errno::Enomem { Errno::Enomem } else { Errno::Efault };
+    match dio_path(cx) {
+        DioPath::Iomap => {
+            let f = handle_mm_fault(w, cx, map, map_page, true).map_err(fault)?;
+            oracle::accept_into_folio(w, f, Tag::ZERO);
+            cx.note(|_| format!("iomap_dio_hole_iter: the CPU zeroes frame {}", f.0));
+        }
+        DioPath::Legacy => {
+            let flags = GupFlags {
+                how: gup_ref(cx.policy.gup_dio),
+                write: true,
+                longterm: false,
+                force: false,
+            };
+            let mut pinned = get_user_pages(w, cx, map, map_page, map_page + 1, flags)?;
+            let f = pinned.pages[0].0;
+            oracle::accept_into_folio(w, f, Tag::ZERO);
+            cx.note(|_| {
+                format!(
+                    "do_direct_IO: hole: zero_user() on frame {}, released without dirtying",
+                    f.0
+                )
+            });
+            release_pages(w, cx, &mut pinned, false);
+        }
+    }
+    Ok(())
 }
 
 /// The block an O_DIRECT write goes to: the page's block, a new one on btrfs (COW), or a new
@@ -266,30 +307,40 @@ pub fn device(w: &mut World, cx: &mut Cx, task: Task) {
                 if csum_ok { "" } else { "; the checksum computed at submission does not match" }
             )
         });
+        // The bio's pages are released before the completion invalidates the cache.
+        release_pages(w, cx, &mut buffer, false);
         invalidate_after_direct_write(w, cx, file, index, data);
+    } else {
+        release_pages(w, cx, &mut buffer, false);
     }
-    release_pages(w, cx, &mut buffer, false);
     w.tasks[waiter].cont = Cont::DioWait { done: true, release: None };
 }
 
-/// `kiocb_invalidate_post_direct_write()`: drop the now stale cached page; a page that cannot be
-/// dropped (mapped, pinned, dirty) stays, as in the kernel, and keeps the old data.
+/// `invalidate_inode_pages2_range()` after an O_DIRECT write (`kiocb_invalidate_post_direct_write()`,
+/// `dio_complete()`): unmap the now stale cached page and remove it whatever its refcount
+/// (`invalidate_complete_folio2()`); a pinned folio becomes an orphan. Only a dirty folio, or
+/// one under writeback, stays (ext4 and XFS have no `->launder_folio`) and keeps the old data:
+/// `WARN_ON_ONCE()` before 4.20, then `dio_warn_stale_pagecache()`, which records -EIO for fsync.
 fn invalidate_after_direct_write(w: &mut World, cx: &mut Cx, file: FileId, index: u8, data: Data) {
     let Some(f) = w.page(file, index).folio else { return };
     unmap_mapping_range(w, cx, file, index, index + 1);
-    let folio = w.folio(f);
-    if folio.refcount == 1 && !folio.dirty && !folio.writeback {
+    if !w.folio(f).dirty && !w.folio(f).writeback {
         fs::invalidate_folio(w, file, index, f);
         w.page_mut(file, index).folio = None;
         w.folio_mut(f).owner = Owner::Orphan;
         w.folio_put(f);
+        return;
+    }
+    cx.note(|n| {
+        format!(
+            "page cache invalidation failure on direct I/O: frame {} keeps stale data (not {})",
+            f.0,
+            n.tag_name(data.tag)
+        )
+    });
+    if cx.policy.dio_stale_pagecache_eio {
+        w.inodes[file.0 as usize].wb_err = Some(Errno::Eio);
     } else {
-        cx.note(|n| {
-            format!(
-                "page cache invalidation failure on direct I/O: frame {} keeps stale data (not {})",
-                f.0,
-                n.tag_name(data.tag)
-            )
-        });
+        w.labels.add(super::label::Outcome::Warn);
     }
 }

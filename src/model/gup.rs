@@ -12,7 +12,7 @@
 
 use super::fs;
 use super::label::Errno;
-use super::memory::handle_mm_fault;
+use super::memory::handle_mm_fault_forced;
 use super::world::*;
 use super::Cx;
 use crate::policy::{LongtermFsdax, LongtermWritableFile};
@@ -104,9 +104,11 @@ pub fn get_user_pages(
         let needs_fault = pte.folio.is_none() || (flags.write && !pte.writable);
         let folio = match (needs_fault, pte.folio) {
             (false, Some(f)) => Ok(f),
-            _ => handle_mm_fault(w, cx, map, page, flags.write).map_err(|e| match e {
-                Errno::Enomem => Errno::Enomem,
-                _ => Errno::Efault,
+            _ => handle_mm_fault_forced(w, cx, map, page, flags.write, flags.force).map_err(|e| {
+                match e {
+                    Errno::Enomem => Errno::Enomem,
+                    _ => Errno::Efault,
+                }
             }),
         };
         match folio {

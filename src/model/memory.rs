@@ -55,12 +55,29 @@ pub fn filemap_get_folio(
         Some(b) => w.blocks[b.0 as usize].current().data,
         None => Data::default(),
     };
-    let f = w.alloc_folio(Owner::File { file, index }, data).ok_or(Errno::Enomem)?;
+    let f = alloc_folio_reclaiming(w, cx, Owner::File { file, index }, data)?;
     w.page_mut(file, index).folio = Some(f);
     cx.note(|n| {
         format!("filemap_get_folio: page {index} of {} read into frame {}", n.file_name(file), f.0)
     });
     Ok(f)
+}
+
+/// A frame for the page cache or a COW copy: when none is free, direct reclaim
+/// (`shrink_folio_list()` over every candidate, as `reclaim` does) and one more try; then ENOMEM
+/// (where the kernel would OOM-kill; the model reports the operation's ENOMEM instead).
+pub fn alloc_folio_reclaiming(
+    w: &mut World,
+    cx: &mut Cx,
+    owner: Owner,
+    data: Data,
+) -> Result<FolioId, Errno> {
+    if let Some(f) = w.alloc_folio(owner, data) {
+        return Ok(f);
+    }
+    cx.note(|_| "no free frame: direct reclaim".to_string());
+    super::vmscan::shrink_folio_list(w, cx, None);
+    w.alloc_folio(owner, data).ok_or(Errno::Enomem)
 }
 
 /// `handle_mm_fault()` for page `page` of mapping `map`, as a user access or a GUP fault.
@@ -73,8 +90,21 @@ pub fn handle_mm_fault(
     page: u8,
     write: bool,
 ) -> Result<FolioId, Errno> {
+    handle_mm_fault_forced(w, cx, map, page, write, false)
+}
+
+/// `handle_mm_fault()` as GUP's `faultin_page()` calls it: with FOLL_FORCE a write fault on a
+/// read-only private mapping breaks COW (the ptrace path) instead of failing.
+pub fn handle_mm_fault_forced(
+    w: &mut World,
+    cx: &mut Cx,
+    map: HandleId,
+    page: u8,
+    write: bool,
+    force: bool,
+) -> Result<FolioId, Errno> {
     let vma = w.vma(map).filter(|v| v.mapped).ok_or(Errno::Sigsegv)?.clone();
-    if write && vma.read_only {
+    if write && vma.read_only && !(force && !vma.shared) {
         return Err(Errno::Sigsegv);
     }
     let index = vma.pgoff + page;
@@ -135,9 +165,8 @@ fn do_cow(
     old: FolioId,
 ) -> Result<FolioId, Errno> {
     let data = w.folio(old).data;
-    let new = w
-        .alloc_folio(Owner::Anon, Data { tag: data.tag, ver: 0, origin: 0 })
-        .ok_or(Errno::Enomem)?;
+    let new =
+        alloc_folio_reclaiming(w, cx, Owner::Anon, Data { tag: data.tag, ver: 0, origin: 0 })?;
     w.folio_mut(new).mapcount = 1;
     w.folio_mut(new).dirty = true;
     zap_pte(w, cx, map, page);

@@ -148,7 +148,7 @@ pub fn finish(w: &mut World, cx: &mut Cx) {
         return;
     }
     cx.note(|_| "quiesce: final sync".to_string());
-    let mut wb = writeback::Wb::new(w, None, true);
+    let mut wb = writeback::Wb::new(w, None, true, false);
     loop {
         match wb.step(w, cx) {
             Err(writeback::KernelBug) => return, // BUG during the final sync

@@ -62,6 +62,14 @@ fn fault_waits(w: &World, cx: &Cx, map: HandleId, start: u8, end: u8, write: boo
         })
 }
 
+/// An O_DIRECT call on `file` page `index` would sleep before submitting: on the layout lock,
+/// or in `filemap_write_and_wait_range()` for writeback already in flight on the page.
+fn dio_blocked(w: &World, file: FileId, index: u8) -> bool {
+    let inode = &w.inodes[file.0 as usize];
+    let page = inode.pages.get(index as usize).and_then(|p| p.folio);
+    inode.layout_locked || page.is_some_and(|f| w.folio(f).writeback)
+}
+
 /// Whether a device access through an ODP registration would fault and sleep.
 fn odp_fault_waits(w: &World, cx: &Cx, handle: HandleId, page: u8, write: bool) -> bool {
     let Handle::Odp(mr) = &w.handles[handle.0 as usize] else { return false };
@@ -99,11 +107,11 @@ pub fn thread_ready(w: &World, cx: &Cx, t: usize) -> bool {
             !fault_waits(w, cx, map, page, page + 1, true)
         }
         COp::Load { map, page } => !fault_waits(w, cx, map, page, page + 1, false),
-        COp::DioRead { map, map_page, .. } => {
-            !fault_waits(w, cx, map, map_page, map_page + 1, true)
+        COp::DioRead { map, map_page, file, page } => {
+            !fault_waits(w, cx, map, map_page, map_page + 1, true) && !dio_blocked(w, file, page)
         }
-        COp::DioWrite { map, map_page, .. } => {
-            !fault_waits(w, cx, map, map_page, map_page + 1, false)
+        COp::DioWrite { map, map_page, file, page } => {
+            !fault_waits(w, cx, map, map_page, map_page + 1, false) && !dio_blocked(w, file, page)
         }
         COp::Pin { map, start, end, write, .. } => !fault_waits(w, cx, map, start, end, write),
         COp::RegMr { map, start, end, write, odp: false } => {
@@ -111,9 +119,11 @@ pub fn thread_ready(w: &World, cx: &Cx, t: usize) -> bool {
         }
         COp::DmaWrite { handle, page, .. } => !odp_fault_waits(w, cx, handle, page, true),
         COp::DmaRead { handle, page } => !odp_fault_waits(w, cx, handle, page, false),
-        COp::Write { file, page, .. } | COp::Read { file, page } => {
-            !stable_wait(w, cx, file, page) && !w.inodes[file.0 as usize].layout_locked
+        COp::Write { file, page, .. } => {
+            let inode = &w.inodes[file.0 as usize];
+            !stable_wait(w, cx, file, page) && !inode.layout_locked && inode.dio_in_flight == 0
         }
+        COp::Read { file, .. } => !w.inodes[file.0 as usize].layout_locked,
         _ => true,
     }
 }
@@ -147,6 +157,10 @@ fn define(w: &mut World, cx: &Cx, t: usize, handle: Handle) {
 pub fn thread_skip(w: &mut World, cx: &mut Cx, t: usize) {
     let s = stmt(w, cx, t);
     cx.note(|_| format!("`{}` (line {}) does not happen", s.text, s.span.line));
+    if let Some(h) = s.def {
+        // Its handle will never be defined: users skip, as after a failure (no label).
+        w.handles[h.0 as usize] = Handle::Failed;
+    }
     finish(w, cx, t);
 }
 
@@ -160,6 +174,9 @@ pub fn thread_step(w: &mut World, cx: &mut Cx, t: usize) {
             if let Some(mut pinned) = release {
                 // fs/direct-io.c dio_bio_complete(): set_page_dirty_lock() + put_page().
                 release_pages(w, cx, &mut pinned, true);
+            }
+            if let COp::DioRead { file, .. } | COp::DioWrite { file, .. } = stmt(w, cx, t).op {
+                w.inodes[file.0 as usize].dio_in_flight -= 1; // inode_dio_end()
             }
             cx.note(|_| "O_DIRECT call returns".to_string());
             finish(w, cx, t);
@@ -242,8 +259,10 @@ fn start_stmt(w: &mut World, cx: &mut Cx, t: usize) {
             finish(w, cx, t);
         }
         COp::Fsync { file } => begin_writeback(w, cx, t, Some(file), true),
-        COp::Msync { map } => match w.vma(map).filter(|v| v.mapped).map(|v| v.file) {
-            Some(file) => begin_writeback(w, cx, t, Some(file), true),
+        COp::Msync { map } => match w.vma(map).filter(|v| v.mapped).map(|v| (v.file, v.shared)) {
+            Some((file, true)) => begin_writeback(w, cx, t, Some(file), true),
+            // sys_msync() syncs only VM_SHARED mappings.
+            Some((_, false)) => finish(w, cx, t),
             None => fail(w, cx, t, Errno::Enomem),
         },
         COp::Sync => begin_writeback(w, cx, t, None, true),
@@ -251,6 +270,11 @@ fn start_stmt(w: &mut World, cx: &mut Cx, t: usize) {
         COp::Truncate { .. } | COp::Punch { .. } | COp::Fallocate { .. } => {
             let progress = truncate::start(w, cx, &s.op);
             layout_progress(w, cx, t, progress);
+        }
+        COp::Pin { longterm: true, get: true, .. } if cx.policy.longterm_requires_pin => {
+            // is_valid_gup_args(): WARN_ON_ONCE(!(gup_flags & FOLL_PIN) && FOLL_LONGTERM).
+            w.labels.add(super::label::Outcome::Warn);
+            fail(w, cx, t, Errno::Einval);
         }
         COp::Pin { map, start, end, write, longterm, get } => {
             let how = if get { GupRef::Get } else { gup_ref(cx.policy.gup_pin) };
@@ -400,7 +424,8 @@ fn layout_progress(w: &mut World, cx: &mut Cx, t: usize, p: Progress) {
 }
 
 fn begin_writeback(w: &mut World, cx: &mut Cx, t: usize, scope: Option<FileId>, sync: bool) {
-    let mut wb = Wb::new(w, scope, sync);
+    let reports = matches!(stmt(w, cx, t).keyword, "fsync" | "msync");
+    let mut wb = Wb::new(w, scope, sync, reports);
     writeback_step(w, cx, t, &mut wb);
 }
 
@@ -408,25 +433,18 @@ fn writeback_step(w: &mut World, cx: &mut Cx, t: usize, wb: &mut Wb) {
     match wb.step(w, cx) {
         Err(writeback::KernelBug) => {} // BUG: the machine is down
         Ok(WbStep::Continue) => w.tasks[t].cont = Cont::Writeback(wb.clone()),
-        Ok(WbStep::Done(err)) => {
-            let keyword = stmt(w, cx, t).keyword;
-            match err {
-                // sync(2) returns void: errors stay recorded for a later fsync.
-                Some(e) if keyword != "sync" => {
-                    oracle::excuse(w, wb.scope);
-                    fail(w, cx, t, e);
-                }
-                _ => {
-                    if let Some(e) = err {
-                        w.inodes.iter_mut().for_each(|i| i.wb_err = i.wb_err.or(Some(e)));
-                    }
-                    if wb.sync {
-                        oracle::check_synced(w, cx, &wb.snapshot);
-                    }
-                    finish(w, cx, t);
-                }
+        Ok(WbStep::Done(err)) => match err {
+            Some(e) => {
+                oracle::excuse(w, wb.scope);
+                fail(w, cx, t, e);
             }
-        }
+            None => {
+                if wb.sync {
+                    oracle::check_synced(w, cx, &wb.snapshot);
+                }
+                finish(w, cx, t);
+            }
+        },
     }
 }
 

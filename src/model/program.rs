@@ -400,6 +400,7 @@ fn initial_world(
             pages: vec![FilePage::default(); f.pages as usize],
             wb_err: None,
             layout_locked: false,
+            dio_in_flight: 0,
         };
         w.inodes.push(inode.clone());
         for i in 0..f.pages as u8 {

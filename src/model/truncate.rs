@@ -65,6 +65,9 @@ fn range_under_writeback(w: &World, file: FileId, range: Option<(u8, u8)>) -> bo
 /// end (`truncate_inode_pages_range()` waits, in one step here); waiting: see the module doc.
 pub fn ready(w: &World, cx: &Cx, op: &COp, cont: &Cont) -> bool {
     let (file, range) = freed_range(w, op);
+    if w.inodes[file.0 as usize].dio_in_flight > 0 {
+        return false; // inode_dio_wait()
+    }
     match cont {
         Cont::LayoutWait { waited } => {
             let leases = live_leases(w, file).next().is_some();
@@ -251,6 +254,13 @@ fn truncate(w: &mut World, cx: &mut Cx, file: FileId, pages: u8) {
 /// `fallocate(FALLOC_FL_PUNCH_HOLE)`: like truncate over the range, and the pages read zeroes.
 fn punch(w: &mut World, cx: &mut Cx, file: FileId, start: u8, end: u8) {
     let end = end.min(w.inodes[file.0 as usize].size);
+    // ext4_punch_hole(), xfs_flush_unmap_range(), btrfs_punch_hole() write back the range
+    // first (filemap_write_and_wait_range()): the writeback checks can fire here.
+    for index in start..end {
+        if super::writeback::write_and_wait_page(w, cx, file, index).is_err() {
+            return; // BUG: the machine is down
+        }
+    }
     unmap_mapping_range(w, cx, file, start, end);
     for index in start..end {
         remove_page(w, cx, file, index);
@@ -292,6 +302,9 @@ pub fn remove_page(w: &mut World, cx: &mut Cx, file: FileId, index: u8) {
 
 /// `fallocate(0)`: allocate blocks for the holes of the range (all or nothing), extending i_size.
 fn fallocate(w: &mut World, cx: &mut Cx, file: FileId, start: u8, end: u8) -> Result<(), Errno> {
+    if !fs::dirty_tracked(cx.prog.fs) {
+        return shmem_fallocate(w, cx, file, start, end);
+    }
     let size = w.inodes[file.0 as usize].size;
     let needed = (start..end)
         .filter(|&i| i >= size || (w.page(file, i).block.is_none() && !w.page(file, i).reserved))
@@ -307,5 +320,27 @@ fn fallocate(w: &mut World, cx: &mut Cx, file: FileId, start: u8, end: u8) -> Re
         }
     }
     cx.note(|n| format!("fallocate: pages {start}..{end} of {} have blocks", n.file_name(file)));
+    Ok(())
+}
+
+/// `shmem_fallocate()`: tmpfs allocates memory pages, not blocks; ENOSPC when none is left.
+fn shmem_fallocate(
+    w: &mut World,
+    cx: &mut Cx,
+    file: FileId,
+    start: u8,
+    end: u8,
+) -> Result<(), Errno> {
+    extend_to(w, file, end);
+    for i in start..end {
+        if w.page(file, i).folio.is_none() {
+            let data = w.page(file, i).accepted;
+            let f = w.alloc_folio(Owner::File { file, index: i }, data).ok_or(Errno::Enospc)?;
+            w.page_mut(file, i).folio = Some(f);
+        }
+    }
+    cx.note(|n| {
+        format!("shmem_fallocate: pages {start}..{end} of {} are in memory", n.file_name(file))
+    });
     Ok(())
 }

@@ -93,15 +93,30 @@ pub fn shrink_active_list(w: &mut World, cx: &mut Cx) {
 }
 
 /// `drop_caches` → `invalidate_mapping_pages()` → `mapping_evict_folio()`: skips dirty, under
-/// writeback, mapped and otherwise referenced (pinned) folios before releasing private data.
+/// writeback and mapped folios, and since e41c81d0d30e (5.18) otherwise referenced (pinned)
+/// ones, before releasing private data; then removes the folio if nothing else holds it. Before,
+/// `invalidate_inode_page()` released the private data of a pinned folio and then failed in
+/// `remove_mapping()` on its extra reference.
 pub fn drop_caches(w: &mut World, cx: &mut Cx) {
     for f in file_folios(w, cx) {
         let folio = w.folio(f);
-        if folio.dirty || folio.writeback || folio.mapcount > 0 || folio.refcount > 1 {
+        if folio.dirty || folio.writeback || folio.mapcount > 0 {
             continue;
         }
+        if cx.policy.drop_caches_skips_referenced && folio.refcount > 1 {
+            continue;
+        }
+        let had_private = folio.private;
         fs::release_folio(w, f);
-        remove_mapping(w, f);
-        cx.note(|_| format!("drop_caches: frame {} evicted", f.0));
+        if remove_mapping(w, f) {
+            cx.note(|_| format!("drop_caches: frame {} evicted", f.0));
+        } else if had_private {
+            cx.note(|_| {
+                format!(
+                    "drop_caches: buffers of frame {} released; still referenced, stays cached",
+                    f.0
+                )
+            });
+        }
     }
 }

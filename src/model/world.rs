@@ -136,6 +136,9 @@ pub struct Inode {
     /// `invalidate_lock` (`XFS_MMAPLOCK_EXCL`) held by a truncate, punch or fallocate that waits
     /// for layout leases or pinned DAX pages: faults on the file wait.
     pub layout_locked: bool,
+    /// O_DIRECT calls in flight on the file (`inode_dio_begin()`): they hold i_rwsem, so
+    /// write(2) waits, and truncate, punch and fallocate wait in `inode_dio_wait()`.
+    pub dio_in_flight: u8,
 }
 
 /// A disk block's content as a read would return it, with its integrity state.
@@ -282,7 +285,12 @@ impl World {
     /// Allocates the lowest free block for `file` page `index` (the allocator hands out the
     /// lowest free block first, so reuse is reachable in small scenarios). New blocks read as
     /// zeroes (DAX zeroes them at allocation; unwritten extents elsewhere).
+    /// Blocks promised to delayed allocations are not free: consuming a reservation releases it
+    /// (`reserved_blocks -= 1`) before allocating.
     pub fn alloc_block(&mut self, file: FileId, index: u8) -> Option<BlockId> {
+        if self.free_blocks() == 0 {
+            return None;
+        }
         let i = self.blocks.iter().position(|b| b.owner.is_none())?;
         let block = &mut self.blocks[i];
         block.owner = Some((file, index));

@@ -31,6 +31,9 @@ pub struct Wb {
     /// All folios are submitted; waiting for their writeback to end.
     pub waiting: bool,
     pub snapshot: Vec<(FileId, u8, Data)>,
+    /// fsync and msync report (and clear) the mapping's error; sync(2) returns void and leaves
+    /// errors for a later fsync (`filemap_fdatawait_keep_errors()`).
+    pub reports_errors: bool,
 }
 
 /// A modeled `BUG()` fired during writeback: the machine is down (the world records it).
@@ -45,7 +48,7 @@ pub enum WbStep {
 }
 
 impl Wb {
-    pub fn new(w: &World, scope: Option<FileId>, sync: bool) -> Wb {
+    pub fn new(w: &World, scope: Option<FileId>, sync: bool, reports_errors: bool) -> Wb {
         let mut snapshot = Vec::new();
         if sync {
             for (fi, inode) in w.inodes.iter().enumerate() {
@@ -57,7 +60,7 @@ impl Wb {
                 }
             }
         }
-        Wb { scope, sync, file: 0, index: 0, waiting: false, snapshot }
+        Wb { scope, sync, file: 0, index: 0, waiting: false, snapshot, reports_errors }
     }
 
     fn in_scope(&self, file: usize) -> bool {
@@ -127,7 +130,7 @@ impl Wb {
             }
         }
         blkdev_issue_flush(w, cx);
-        Ok(WbStep::Done(self.take_error(w)))
+        Ok(WbStep::Done(if self.reports_errors { self.take_error(w) } else { None }))
     }
 
     /// `file_check_and_advance_wb_err()`: the first error recorded on a file in scope.
@@ -240,8 +243,17 @@ pub fn bio_complete(w: &mut World, cx: &mut Cx, t: &TaskKind) {
     };
     let data = bounce.unwrap_or(w.folio(folio).data);
     let csum_ok = csum.is_none_or(|c| c == data);
-    w.blocks[block.0 as usize].cached = Some(BlockContent { data, csum_ok });
     w.folio_mut(folio).writeback = false;
+    if !csum_ok && !fs::cow(cx.prog.fs) {
+        // A stable-writes device (T10-PI/DIX) checks the integrity data generated at submission
+        // (bio_integrity_prep()) against the data it reads: the write fails with
+        // BLK_STS_PROTECTION, the block keeps its old content, and the end_io path records
+        // mapping_set_error(-EIO) for the next fsync.
+        w.inodes[file.0 as usize].wb_err = Some(Errno::Eio);
+        cx.note(|n| format!("bio fails: the device's integrity check rejects page {index} of {} (the page changed after submission): -EIO", n.file_name(file)));
+        return;
+    }
+    w.blocks[block.0 as usize].cached = Some(BlockContent { data, csum_ok });
     if cow {
         // The ordered extent completes: the page's extent is now the new block.
         if let Some(old) = w.page_mut(file, index).block.replace(block) {
