@@ -99,3 +99,15 @@ fn random_exploration_is_reproducible_by_seed_and_finds_only_real_labels() {
         assert!(replay(&l.program, &p, s).unwrap().labels.contains(label));
     }
 }
+
+/// Scenarios that once exposed a bug in the model (panics, labels a kernel developer disputed),
+/// kept with the labels the kernel source gives them.
+#[test]
+fn regression_scenarios_meet_their_expectations() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/regressions");
+    let sources = run::load_paths(&[dir.to_string()]).expect("the regression directory loads");
+    assert!(sources.len() >= 10);
+    for src in &sources {
+        check(src);
+    }
+}
