@@ -27,3 +27,8 @@ pub const STATES_MAX_DEFAULT: usize = 2_000_000;
 pub const STEPS_MAX: usize = 4_096;
 /// Default number of random runs when exhaustive exploration gives up (`--runs`).
 pub const RANDOM_RUNS_DEFAULT: usize = 10_000;
+/// Blocks whose unflushed content may or may not survive a power failure that `--crash`
+/// enumerates exhaustively (2^N outcomes); further unflushed blocks are taken as lost.
+pub const CRASH_BLOCKS_MAX: usize = 8;
+/// Worker threads of the exhaustive explorer, at most (`--threads`).
+pub const EXPLORER_THREADS_MAX: usize = 64;

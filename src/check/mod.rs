@@ -1,20 +1,36 @@
 //! The checker: explores the interleavings of a compiled scenario under one policy and reports
 //! every label reached, each with a witness schedule that `replay` reproduces exactly.
 //!
-//! One file per strategy (loom/shuttle style): `dfs` (exhaustive, with visited-state hashing),
-//! `random` (seeded runs for state spaces beyond `--max-states`), `replay` (one schedule, step
-//! by step). Schedules are comma-separated task names (`schedule`).
+//! One file per strategy (loom/shuttle style): `bfs` (exhaustive, breadth-first, parallel,
+//! shortest witnesses), `random` (seeded uniform runs), `pct` (seeded PCT runs), `replay` (one
+//! schedule, step by step); `crash` adds a power failure after every step (`--crash`);
+//! `fingerprint` hashes worlds; `schedule` writes and reads schedule strings.
+//!
+//! The explorers work on moves; names are given to the moves of a witness only, by replaying it
+//! from the initial world (`schedule_of`), so the hot loop never builds a string.
 
-pub mod dfs;
+pub mod bfs;
+pub mod crash;
+pub mod fingerprint;
+pub mod pct;
 pub mod random;
 pub mod replay;
 pub mod schedule;
 
 use crate::limits;
-use crate::model::{self, Cx, LabelSet, Program, World};
+use crate::model::{self, Cx, LabelSet, Move, Program, World};
 use crate::policy::Policy;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set by the command line's Ctrl-C handler: explorers stop at the next check and report what
+/// they have, marked incomplete.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::Relaxed)
+}
 
 /// `--explore`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,6 +39,7 @@ pub enum ExploreMode {
     Auto,
     Exhaustive,
     Random,
+    Pct,
 }
 
 #[derive(Clone, Debug)]
@@ -31,6 +48,16 @@ pub struct ExploreOptions {
     pub seed: u64,
     pub runs: usize,
     pub max_states: usize,
+    /// Bound on the explorer's resident memory, in bytes (`--max-memory`).
+    pub max_memory: Option<u64>,
+    /// Worker threads of the exhaustive explorer; results do not depend on it.
+    pub threads: usize,
+    /// Explore a power failure after every step (`--crash`).
+    pub crash: bool,
+    /// Priority change points of a PCT run (its bug depth minus one).
+    pub pct_depth: usize,
+    /// Show progress on stderr for explorations longer than about a second.
+    pub progress: bool,
 }
 
 impl Default for ExploreOptions {
@@ -40,6 +67,11 @@ impl Default for ExploreOptions {
             seed: 0,
             runs: limits::RANDOM_RUNS_DEFAULT,
             max_states: limits::STATES_MAX_DEFAULT,
+            max_memory: None,
+            threads: 1,
+            crash: false,
+            pct_depth: 3,
+            progress: false,
         }
     }
 }
@@ -47,7 +79,7 @@ impl Default for ExploreOptions {
 /// The result of exploring one scenario under one policy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Exploration {
-    /// `exhaustive` or `random`.
+    /// `exhaustive`, `random` or `pct`.
     pub explorer: &'static str,
     /// Every interleaving was explored.
     pub complete: bool,
@@ -59,44 +91,89 @@ pub struct Exploration {
     pub schedules: u64,
     /// Labels reached, sorted.
     pub labels: Vec<String>,
-    /// For each label, a schedule that reaches it.
+    /// For each label, a schedule that reaches it (the shortest, when exhaustive).
     pub witnesses: BTreeMap<String, String>,
     /// Why the exploration is incomplete, if it is.
     pub limit: Option<String>,
 }
 
+impl Exploration {
+    fn new(explorer: &'static str) -> Exploration {
+        Exploration {
+            explorer,
+            complete: true,
+            states: 0,
+            transitions: 0,
+            schedules: 0,
+            labels: vec![],
+            witnesses: BTreeMap::new(),
+            limit: None,
+        }
+    }
+
+    fn stop(&mut self, why: String) {
+        self.complete = false;
+        self.limit.get_or_insert(why);
+    }
+}
+
 /// Labels and witnesses gathered while exploring.
-#[derive(Default)]
-struct Findings {
+struct Findings<'a> {
+    prog: &'a Program,
+    policy: &'a Policy,
     labels: LabelSet,
     witnesses: BTreeMap<String, String>,
     schedules: u64,
 }
 
-impl Findings {
-    /// An interleaving ended in `w` (already finished) after `schedule`.
-    fn record(&mut self, w: &World, schedule: impl FnOnce() -> String) {
+impl<'a> Findings<'a> {
+    fn new(prog: &'a Program, policy: &'a Policy) -> Findings<'a> {
+        Findings {
+            prog,
+            policy,
+            labels: LabelSet::default(),
+            witnesses: BTreeMap::new(),
+            schedules: 0,
+        }
+    }
+
+    /// An interleaving ended with `labels` after `path` (and `suffix`, a power failure).
+    fn record(
+        &mut self,
+        labels: &LabelSet,
+        path: impl FnOnce() -> Vec<Move>,
+        suffix: Option<&str>,
+    ) {
         self.schedules += 1;
-        let new = w.labels.minus(&self.labels);
+        let new = labels.minus(&self.labels);
         if new.is_empty() {
             return;
         }
-        let s = schedule();
+        let mut s = schedule_of(self.prog, self.policy, &path());
+        if let Some(x) = suffix {
+            if !s.is_empty() {
+                s.push(',');
+            }
+            s.push_str(x);
+        }
         for name in new.names() {
             self.witnesses.insert(name, s.clone());
         }
-        self.labels.union(&w.labels);
+        self.labels.union(labels);
     }
 }
 
 /// Explores `prog` under `policy`.
 pub fn explore(prog: &Program, policy: &Policy, opts: &ExploreOptions) -> Exploration {
-    let mut findings = Findings::default();
+    let mut findings = Findings::new(prog, policy);
     let mut out = match opts.mode {
         ExploreMode::Random => random::explore(prog, policy, opts, &mut findings),
+        ExploreMode::Pct => pct::explore(prog, policy, opts, &mut findings),
         ExploreMode::Exhaustive | ExploreMode::Auto => {
-            let exhaustive = dfs::explore(prog, policy, opts, &mut findings);
-            if exhaustive.complete || opts.mode == ExploreMode::Exhaustive {
+            let exhaustive = bfs::explore(prog, policy, opts, &mut findings);
+            let fall_back =
+                !exhaustive.complete && opts.mode == ExploreMode::Auto && !interrupted();
+            if !fall_back {
                 exhaustive
             } else {
                 let mut r = random::explore(prog, policy, opts, &mut findings);
@@ -113,20 +190,34 @@ pub fn explore(prog: &Program, policy: &Policy, opts: &ExploreOptions) -> Explor
     out
 }
 
-/// The moves of `w` with their schedule names. Two tasks of the same name (work queued for
-/// the same page twice, say) are told apart by their order: `NAME#2`.
-fn named_moves(w: &World, cx: &Cx) -> Vec<(model::Move, String)> {
-    let names: Vec<String> = (0..w.tasks.len()).map(|t| model::task_name(w, cx, t)).collect();
-    model::moves(w, cx)
-        .into_iter()
-        .map(|m| {
-            let t = m.task as usize;
-            let mut name = names[t].clone();
-            let earlier = names[..t].iter().filter(|n| **n == name).count();
-            if earlier > 0 {
-                name = format!("{name}#{}", earlier + 1);
-            }
-            (m, if m.skip { format!("{name}(skip)") } else { name })
-        })
-        .collect()
+/// The name of move `m` in `w`: the task's name, `NAME#2` for a second task of the same name,
+/// `NAME(skip)` for a `maybe` statement that does not happen.
+pub fn move_name(w: &World, cx: &Cx, m: Move) -> String {
+    let t = m.task as usize;
+    let mut name = model::task_name(w, cx, t);
+    let earlier = (0..t).filter(|u| model::task_name(w, cx, *u) == name).count();
+    if earlier > 0 {
+        name = format!("{name}#{}", earlier + 1);
+    }
+    if m.skip {
+        name.push_str("(skip)");
+    }
+    name
+}
+
+/// The moves of `w` with their schedule names.
+pub fn named_moves(w: &World, cx: &Cx) -> Vec<(Move, String)> {
+    model::moves(w, cx).into_iter().map(|m| (m, move_name(w, cx, m))).collect()
+}
+
+/// The schedule string of a path of moves from the initial world.
+pub fn schedule_of(prog: &Program, policy: &Policy, path: &[Move]) -> String {
+    let mut cx = Cx::new(prog, policy);
+    let mut w = prog.initial.clone();
+    let mut names = Vec::with_capacity(path.len());
+    for &m in path {
+        names.push(move_name(&w, &cx, m));
+        model::step(&mut w, &mut cx, m);
+    }
+    schedule::format(&names)
 }

@@ -1,7 +1,7 @@
 //! Replays one schedule step by step, describing what the kernel did at each step. The same
 //! schedule on the same binary always takes the same steps: the model is deterministic.
 
-use super::named_moves;
+use super::{crash, named_moves};
 use crate::model::{self, Cx, Program};
 use crate::policy::Policy;
 
@@ -28,9 +28,24 @@ pub fn replay(prog: &Program, policy: &Policy, schedule: &str) -> Result<Replay,
     let mut cx = Cx::new(prog, policy);
     let mut w = prog.initial.clone();
     let mut steps = Vec::new();
-    for (i, want) in super::schedule::parse(schedule).into_iter().enumerate() {
+    let elements = super::schedule::parse(schedule);
+    for (i, want) in elements.iter().enumerate() {
+        if let Some(survivors) = crash::parse_element(want) {
+            if i + 1 != elements.len() {
+                return Err(format!("step {}: a power failure ends the schedule", i + 1));
+            }
+            cx.trace = Some(Vec::new());
+            let after = crash::power_fail(&w, &mut cx, &survivors);
+            let lines = cx.trace.take().unwrap_or_default();
+            return Ok(Replay {
+                steps,
+                end: Some(lines),
+                runnable: vec![],
+                labels: after.labels.names(),
+            });
+        }
         let moves = named_moves(&w, &cx);
-        let Some((m, _)) = moves.iter().find(|(_, name)| *name == want) else {
+        let Some((m, _)) = moves.iter().find(|(_, name)| name == want) else {
             let names: Vec<&str> = moves.iter().map(|(_, n)| n.as_str()).collect();
             return Err(format!(
                 "step {}: `{want}` cannot run here; runnable: {}",
@@ -44,10 +59,9 @@ pub fn replay(prog: &Program, policy: &Policy, schedule: &str) -> Result<Replay,
         };
         cx.trace = Some(Vec::new());
         model::step(&mut w, &mut cx, *m);
-        steps.push(ReplayStep { task: want, lines: cx.trace.take().unwrap_or_default() });
+        steps.push(ReplayStep { task: want.clone(), lines: cx.trace.take().unwrap_or_default() });
     }
-    let moves = named_moves(&w, &cx);
-    let runnable: Vec<String> = moves.into_iter().map(|(_, n)| n).collect();
+    let runnable: Vec<String> = named_moves(&w, &cx).into_iter().map(|(_, n)| n).collect();
     let end = if runnable.is_empty() {
         cx.trace = Some(Vec::new());
         model::finish(&mut w, &mut cx);
