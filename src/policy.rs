@@ -104,7 +104,7 @@ pub struct Policy {
     /// (the model's `/proc/sys/fs/lease-break-time`).
     pub lease_break_steps: u8,
     /// btrfs sends O_DIRECT writes of checksummed files through the page cache
-    /// (968f19c5b1b7, 6.14): the buffer is copied before checksumming.
+    /// (968f19c5b1b7, 6.15 (likely; 6.12.77 stable)): the buffer is copied before checksumming.
     pub btrfs_dio_buffered: bool,
     /// `ib_umem_get()` pins a read-only MR with FOLL_WRITE|FOLL_FORCE (before "RDMA/umem: remove
     /// FOLL_FORCE usage", 6.2): the pin write-faults the page although the MR is read-only.
@@ -119,6 +119,10 @@ pub struct Policy {
     pub drop_caches_skips_referenced: bool,
     /// `is_valid_gup_args()`: FOLL_LONGTERM without FOLL_PIN is refused with a warning (6.3+).
     pub longterm_requires_pin: bool,
+    /// btrfs writeback of a folio dirtied without a reservation redirties it and skips it until
+    /// the fix-up worker ran (5.6+, likely); before, the folio was left clean and the worker
+    /// found nothing to do: the data was silently never written (likely, kernel-facts Q23).
+    pub btrfs_fixup_redirties: bool,
 }
 
 impl Policy {
@@ -155,6 +159,7 @@ impl Policy {
             ("dio-stale-pagecache-eio", yes_no(self.dio_stale_pagecache_eio)),
             ("drop-caches-skips-referenced", yes_no(self.drop_caches_skips_referenced)),
             ("longterm-requires-foll-pin", yes_no(self.longterm_requires_pin)),
+            ("btrfs-fixup-redirties", yes_no(self.btrfs_fixup_redirties)),
         ]
     }
 }
@@ -199,6 +204,7 @@ fn linux_4_14() -> Policy {
         dio_stale_pagecache_eio: false,
         drop_caches_skips_referenced: false,
         longterm_requires_pin: false,
+        btrfs_fixup_redirties: false,
     }
 }
 
@@ -224,6 +230,7 @@ fn linux_5_18() -> Policy {
         ext4_no_buffers: NoBuffersWriteback::WarnDrop, // cc5095747edf
         dio_stale_pagecache_eio: true, // dio_warn_stale_pagecache(), 4.20
         drop_caches_skips_referenced: true, // e41c81d0d30e, 5.18
+        btrfs_fixup_redirties: true, // the btrfs fix-up rework, 5.6 (likely)
         ..linux_4_19()
     }
 }
@@ -236,7 +243,7 @@ fn linux_6_18() -> Policy {
         gup_dio: GupKind::FollPin,    // iov_iter_extract_pages(), 6.5
         reclaim_strips_pinned: false, // d824ec2a1546, 6.4
         longterm_writable_file: LongtermWritableFile::Efault, // writable_file_mapping_allowed(), 6.5
-        btrfs_dio_buffered: true,                             // 968f19c5b1b7, 6.14
+        btrfs_dio_buffered: true, // 968f19c5b1b7, 6.15 (likely; 6.12.77 stable)
         umem_readonly_force: false, // "RDMA/umem: remove FOLL_FORCE usage", 6.2
         longterm_requires_pin: true, // is_valid_gup_args(), 6.3
         ..linux_5_18()
@@ -258,9 +265,9 @@ fn bounce() -> Policy {
 fn lease() -> Policy {
     Policy {
         name: "lease",
-        summary: "bounce plus breakable layout leases (Chinner/Hellwig 2018, Ira Weiny's F_LAYOUT \
-                  2019, not merged): long-term pins only under a lease, revoked after the break \
-                  time",
+        summary:
+            "bounce plus breakable layout leases (Chinner 2018, Dan Williams' MAP_DIRECT 2017; \
+                  not merged): long-term pins only under a lease, revoked after the break time",
         longterm_writable_file: LongtermWritableFile::NeedLease,
         longterm_fsdax: LongtermFsdax::NeedLease,
         layout_leases: true,

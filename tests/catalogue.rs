@@ -111,3 +111,97 @@ fn regression_scenarios_meet_their_expectations() {
         check(src);
     }
 }
+
+#[test]
+fn results_do_not_depend_on_the_thread_count() {
+    for src in run::catalogue_sources() {
+        let l = run::load(&src).unwrap();
+        for p in Policy::presets() {
+            let one = ExploreOptions { threads: 1, ..Default::default() };
+            let two = ExploreOptions { threads: 2, ..Default::default() };
+            let a = pincheck::check::explore(&l.program, &p, &one);
+            let b = pincheck::check::explore(&l.program, &p, &two);
+            assert_eq!(a, b, "{} [{}]", src.path, p.name);
+        }
+    }
+    // A state space large enough to use the workers (levels of 64 states and more).
+    let text = "scenario big\nabout \"t\"\nfs ext4\ndisk 16\nmemory 8\nfile f 2 synced\n\
+        thread a:\n  m = mmap f shared\n  signal go\n  store m[0] A\n  fsync f\n\
+        thread b:\n  wait go\n  p = pin m[1] write\n  dma-write p[0] B\n  unpin p dirty\n\
+        thread c:\n  wait go\n  maybe writeback f\n  maybe reclaim\n  maybe reclaim-active\n  maybe writeback f\n";
+    let l = run::load(&Source { path: "big.pin".into(), text: text.into() }).unwrap();
+    let p = Policy::by_name("linux-5.18").unwrap();
+    let a = pincheck::check::explore(
+        &l.program,
+        &p,
+        &ExploreOptions { threads: 1, ..Default::default() },
+    );
+    let b = pincheck::check::explore(
+        &l.program,
+        &p,
+        &ExploreOptions { threads: 2, ..Default::default() },
+    );
+    assert!(a.states > 1000, "{} states", a.states);
+    assert_eq!(a, b);
+}
+
+#[test]
+fn witnesses_are_shortest() {
+    // The ext4-rdma-strip bug needs 14 steps before the final fsync's writeback; no shorter
+    // schedule can reach it, and breadth-first search finds one of that length.
+    let src = run::catalogue_sources()
+        .into_iter()
+        .find(|s| s.path.ends_with("/ext4-rdma-strip.pin"))
+        .unwrap();
+    let l = run::load(&src).unwrap();
+    let p = Policy::by_name("linux-4.19").unwrap();
+    let x = pincheck::check::explore(&l.program, &p, &ExploreOptions::default());
+    let steps = |label: &str| pincheck::check::schedule::parse(&x.witnesses[label]).len();
+    assert!(steps("bug") <= 14, "{}", x.witnesses["bug"]);
+    assert!(steps("warn") <= steps("bug"));
+}
+
+#[test]
+fn crash_exploration_checks_every_power_failure_and_its_witnesses_replay() {
+    let opts = ExploreOptions { crash: true, ..Default::default() };
+    for src in run::catalogue_sources() {
+        let l = run::load(&src).unwrap();
+        for p in Policy::presets() {
+            let plain = pincheck::check::explore(&l.program, &p, &ExploreOptions::default());
+            let x = pincheck::check::explore(&l.program, &p, &opts);
+            assert!(x.complete);
+            assert!(plain.labels.iter().all(|label| x.labels.contains(label)), "{}", src.path);
+            for (label, schedule) in &x.witnesses {
+                let r = replay(&l.program, &p, schedule).expect("witness replays");
+                assert!(r.labels.contains(label), "{} [{}] {label}: {schedule}", src.path, p.name);
+            }
+        }
+    }
+    // fsync's promise survives any power failure; a write never synced promises nothing.
+    let text = "scenario c\nabout \"t\"\nfs ext4\nfile f 2 synced\nthread a:\n  write f[0] A\n  fsync f\n  write f[1] B\n  write f[0] C\n";
+    let l = run::load(&Source { path: "c.pin".into(), text: text.into() }).unwrap();
+    let x = pincheck::check::explore(&l.program, &Policy::by_name("linux-6.18").unwrap(), &opts);
+    assert!(x.labels.is_empty(), "{:?}", x.labels);
+}
+
+#[test]
+fn pct_runs_are_reproducible_by_seed() {
+    let src = run::catalogue_sources()
+        .into_iter()
+        .find(|s| s.path.ends_with("/ext4-dio-mmap-strip.pin"))
+        .unwrap();
+    let l = run::load(&src).unwrap();
+    let p = Policy::by_name("linux-4.19").unwrap();
+    let opts = ExploreOptions {
+        mode: pincheck::check::ExploreMode::Pct,
+        seed: 3,
+        runs: 300,
+        ..Default::default()
+    };
+    let a = pincheck::check::explore(&l.program, &p, &opts);
+    assert_eq!(a, pincheck::check::explore(&l.program, &p, &opts));
+    assert_eq!(a.explorer, "pct");
+    for (label, s) in &a.witnesses {
+        assert!(replay(&l.program, &p, s).unwrap().labels.contains(label));
+    }
+}

@@ -1,7 +1,7 @@
 //! O_DIRECT: `fs/direct-io.c` (ext4 before 5.5, ext3) and `fs/iomap/direct-io.c` (ext4 from
 //! 5.5, XFS, btrfs), with the block layer's `bio_set_pages_dirty()`/`bio_check_pages_dirty()`;
 //! on DAX, `dax_iomap_rw()`, a CPU copy with no pin; on btrfs, data checksums computed from the
-//! user buffer at submission, copy-on-write blocks, and from 6.14 the fallback of writes to the
+//! user buffer at submission, copy-on-write blocks, and from 6.15 (likely) the fallback of writes to the
 //! page cache (968f19c5b1b7).
 //!
 //! The steps (docs/design.md §3): the caller submits (flush the file page if dirty, pin the
@@ -222,7 +222,7 @@ pub fn dax_write(
     Ok(())
 }
 
-/// btrfs from 6.14 (`btrfs_direct_write()` falling back): a checksummed file's O_DIRECT write
+/// btrfs from 6.15 (likely) (`btrfs_direct_write()` falling back): a checksummed file's O_DIRECT write
 /// becomes a buffered write of the buffer's current content, written back before returning.
 fn buffered_fallback(
     w: &mut World,

@@ -38,13 +38,20 @@ fn live_leases(w: &World, file: FileId) -> impl Iterator<Item = HandleId> + '_ {
 }
 
 /// `dax_layout_busy_page()`: a DAX page of the range still referenced by anything but page
-/// tables (a GUP reference or pin).
+/// tables (a GUP reference or pin). It returns at once when no process maps the file
+/// (`if (!dax_mapping(mapping) || !mapping_mapped(mapping)) return NULL;`, 4.18 to at least
+/// 6.12): a pin that outlived its munmap() is not waited for.
 fn dax_busy(w: &World, cx: &Cx, file: FileId, range: Option<(u8, u8)>) -> bool {
     let Some((start, end)) =
         range.filter(|_| fs::is_dax(cx.prog.fs) && cx.policy.dax_truncate_waits)
     else {
         return false;
     };
+    let mapping_mapped =
+        w.handles.iter().any(|h| matches!(h, Handle::Map(v) if v.file == file && v.mapped));
+    if !mapping_mapped {
+        return false;
+    }
     let pages = &w.inodes[file.0 as usize].pages;
     (start as usize..(end as usize).min(pages.len())).any(|i| {
         pages[i].block.and_then(|b| w.dax_frame(b)).is_some_and(|f| {

@@ -172,6 +172,12 @@ pub fn writepage(
             w.crashed = true;
             return Err(KernelBug);
         }
+        Some(MapOutcome::Fixup) if !cx.policy.btrfs_fixup_redirties => {
+            // Before 5.6: the folio is left clean; the worker finds nothing to do.
+            folio_clear_dirty_for_io(w, cx, f);
+            cx.note(|_| "btrfs (before 5.6): the folio is cleaned without being written".into());
+            return Ok(());
+        }
         Some(MapOutcome::Fixup) => {
             let queued = w
                 .tasks
