@@ -445,6 +445,9 @@ fn initial_world(
                 }
             }
         }
+        for p in &mut inode.pages {
+            p.durable_block = p.block; // the declared files are committed
+        }
         w.inodes[fi] = inode;
     }
     Ok(w)

@@ -114,6 +114,9 @@ impl Folio {
 pub struct FilePage {
     pub folio: Option<FolioId>,
     pub block: Option<BlockId>,
+    /// The block the committed metadata maps the page to (the journal or btrfs transaction
+    /// commit that a cache flush stands for): what a power failure finds.
+    pub durable_block: Option<BlockId>,
     /// A delayed-allocation reservation is held for this page (ext4 delalloc, XFS).
     pub reserved: bool,
     /// The last accepted write (the oracle's truth).

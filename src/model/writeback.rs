@@ -294,6 +294,12 @@ pub fn blkdev_issue_flush(w: &mut World, cx: &mut Cx) {
             w.blocks[i].durable = BlockContent { data: w.folio(f).data, csum_ok: true };
         }
     }
+    // fsync and sync commit the metadata with the flush: the mapping is durable too.
+    for inode in &mut w.inodes {
+        for p in &mut inode.pages {
+            p.durable_block = p.block;
+        }
+    }
     cx.note(|_| "blkdev_issue_flush: the device cache is durable".to_string());
 }
 
