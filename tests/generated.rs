@@ -113,12 +113,13 @@ fn scenario(g: &mut Gen, n: usize) -> String {
 #[test]
 fn generated_scenarios_explore_without_panics_and_witnesses_replay() {
     let mut g = Gen(2026);
-    let opts = ExploreOptions {
+    let plain = ExploreOptions {
         mode: ExploreMode::Auto,
         max_states: 20_000,
         runs: 50,
         ..Default::default()
     };
+    let crash = ExploreOptions { crash: true, ..plain.clone() };
     let mut explored = 0;
     // PINCHECK_GENERATED=N runs N scenarios instead of 150 (a longer hunt, by hand).
     let count =
@@ -129,7 +130,8 @@ fn generated_scenarios_explore_without_panics_and_witnesses_replay() {
         let l = run::load(&src)
             .unwrap_or_else(|e| panic!("generated scenario is invalid:\n{text}\n{e}"));
         for p in Policy::presets() {
-            let x = explore(&l.program, &p, &opts);
+            let opts = if n % 3 == 0 { &crash } else { &plain };
+            let x = explore(&l.program, &p, opts);
             explored += x.states;
             for (label, schedule) in &x.witnesses {
                 let r = replay(&l.program, &p, schedule)
