@@ -4,7 +4,7 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use pincheck::check::{replay, ExploreMode, ExploreOptions};
-use pincheck::policy::{self, Policy};
+use pincheck::policy::{self, Mutation, Policy};
 use pincheck::run::{self, InputError, Row, Source};
 use std::io::Write;
 use std::process::ExitCode;
@@ -63,6 +63,10 @@ struct ExploreArgs {
     /// Priority change points of each PCT run (`--explore pct`).
     #[arg(long, default_value_t = 3)]
     pct_depth: usize,
+    /// Switch off one protective mechanism, to check that the checker notices (see
+    /// `pincheck policies`); expectations then fail where it mattered.
+    #[arg(long, value_parser = Mutation::by_name)]
+    mutate: Option<Mutation>,
     /// One JSON object per line, one line per (scenario, policy).
     #[arg(long)]
     json: bool,
@@ -199,7 +203,10 @@ fn check(paths: &[String], a: &ExploreArgs, matrix: bool, trace: bool) -> Result
     let mut rows: Vec<Vec<Row>> = Vec::new();
     let mut out = std::io::stdout().lock();
     for l in &loaded {
-        let policies = run::policies_for(l, given.as_deref())?;
+        let mut policies = run::policies_for(l, given.as_deref())?;
+        if let Some(m) = a.mutate {
+            policies = policies.iter().map(|p| p.with_mutation(m)).collect();
+        }
         let mut r = Vec::new();
         for p in &policies {
             let row = run::check_one(l, p, &opts);
@@ -377,6 +384,8 @@ fn policies() -> Result<u8, InputError> {
             let _ = writeln!(out, "    {k:<32} {v}");
         }
     }
+    let names: Vec<&str> = Mutation::ALL.iter().map(|m| m.name()).collect();
+    let _ = writeln!(out, "mutations (--mutate, a checker self-test): {}", names.join(", "));
     Ok(0)
 }
 

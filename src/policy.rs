@@ -76,6 +76,80 @@ pub enum LongtermFsdax {
     NeedLease,
 }
 
+/// A protective mechanism switched off on purpose (`--mutate`), to check that the checker
+/// notices: a checker that cannot find injected bugs cannot be trusted. Each names the kernel
+/// code it removes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mutation {
+    /// `shrink_folio_list()` forgets `folio_maybe_dma_pinned()` (d824ec2a1546).
+    ReclaimPinCheck,
+    /// FOLL_PIN adds 1 instead of `GUP_PIN_COUNTING_BIAS`: pins look like plain references.
+    PinCounting,
+    /// `check_vma_flags()` allows every long-term pin (no EFAULT, EOPNOTSUPP or lease check).
+    LongtermCheck,
+    /// GUP pins what the page table maps without write-faulting it (no software prefault, so no
+    /// `->page_mkwrite`).
+    SoftwarePrefault,
+    /// The bounce design cleans a pinned folio after writing its copy.
+    KeepDirty,
+    /// The bounce design writes the live page instead of a copy.
+    BounceCopy,
+    /// The bounce design's periodic writeback does not skip pinned folios.
+    PeriodicSkip,
+    /// fsync's `blkdev_issue_flush()` does nothing: completed writes stay volatile.
+    FsyncFlush,
+    /// CPU writers do not wait for stable pages (`folio_wait_stable()`).
+    StableWait,
+    /// Truncate and punch on DAX do not wait for pinned pages (`dax_layout_busy_page()`).
+    DaxBusyWait,
+    /// Layout changes do not break layout leases.
+    LeaseBreak,
+    /// The MMU notifiers do not invalidate ODP device mappings.
+    OdpInvalidate,
+}
+
+impl Mutation {
+    pub const ALL: [Mutation; 12] = [
+        Mutation::ReclaimPinCheck,
+        Mutation::PinCounting,
+        Mutation::LongtermCheck,
+        Mutation::SoftwarePrefault,
+        Mutation::KeepDirty,
+        Mutation::BounceCopy,
+        Mutation::PeriodicSkip,
+        Mutation::FsyncFlush,
+        Mutation::StableWait,
+        Mutation::DaxBusyWait,
+        Mutation::LeaseBreak,
+        Mutation::OdpInvalidate,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Mutation::ReclaimPinCheck => "reclaim-pin-check",
+            Mutation::PinCounting => "pin-counting",
+            Mutation::LongtermCheck => "longterm-check",
+            Mutation::SoftwarePrefault => "software-prefault",
+            Mutation::KeepDirty => "keep-dirty",
+            Mutation::BounceCopy => "bounce-copy",
+            Mutation::PeriodicSkip => "periodic-skip",
+            Mutation::FsyncFlush => "fsync-flush",
+            Mutation::StableWait => "stable-wait",
+            Mutation::DaxBusyWait => "dax-busy-wait",
+            Mutation::LeaseBreak => "lease-break",
+            Mutation::OdpInvalidate => "odp-invalidate",
+        }
+    }
+
+    pub fn by_name(name: &str) -> Result<Mutation, String> {
+        Mutation::ALL.into_iter().find(|m| m.name() == name).ok_or_else(|| {
+            let names: Vec<&str> = Mutation::ALL.iter().map(|m| m.name()).collect();
+            format!("unknown mutation `{name}`; available: {}", names.join(", "))
+        })
+    }
+}
+
 /// The knobs. Every preset sets every knob.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct Policy {
@@ -119,6 +193,8 @@ pub struct Policy {
     pub drop_caches_skips_referenced: bool,
     /// `is_valid_gup_args()`: FOLL_LONGTERM without FOLL_PIN is refused with a warning (6.3+).
     pub longterm_requires_pin: bool,
+    /// A mechanism switched off to test the checker (`--mutate`); `None` in every preset.
+    pub mutation: Option<Mutation>,
     /// btrfs writeback of a folio dirtied without a reservation redirties it and skips it until
     /// the fix-up worker ran (5.6+, likely); before, the folio was left clean and the worker
     /// found nothing to do: the data was silently never written (likely, kernel-facts Q23).
@@ -126,6 +202,27 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// Whether `m` is switched off in this policy.
+    pub fn mutated(&self, m: Mutation) -> bool {
+        self.mutation == Some(m)
+    }
+
+    /// This policy with mechanism `m` switched off.
+    pub fn with_mutation(&self, m: Mutation) -> Policy {
+        let mut p = self.clone();
+        p.mutation = Some(m);
+        match m {
+            Mutation::ReclaimPinCheck => p.reclaim_strips_pinned = true,
+            Mutation::LongtermCheck => {
+                p.longterm_writable_file = LongtermWritableFile::Allowed;
+                p.longterm_fsdax = LongtermFsdax::Allowed;
+            }
+            Mutation::DaxBusyWait => p.dax_truncate_waits = false,
+            _ => {}
+        }
+        p
+    }
+
     /// The presets of KERNEL.md §5 that this model implements, in matrix order.
     pub fn presets() -> Vec<Policy> {
         vec![linux_4_14(), linux_4_19(), linux_5_18(), linux_6_18(), bounce(), lease()]
@@ -204,6 +301,7 @@ fn linux_4_14() -> Policy {
         dio_stale_pagecache_eio: false,
         drop_caches_skips_referenced: false,
         longterm_requires_pin: false,
+        mutation: None,
         btrfs_fixup_redirties: false,
     }
 }

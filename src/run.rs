@@ -150,7 +150,10 @@ pub fn check_one(l: &Loaded, p: &Policy, opts: &ExploreOptions) -> Row {
     Row {
         scenario: l.program.name.clone(),
         file: l.ast.path.clone(),
-        policy: p.name.to_string(),
+        policy: match p.mutation {
+            Some(m) => format!("{}~{}", p.name, m.name()),
+            None => p.name.to_string(),
+        },
         explorer: x.explorer,
         complete: x.complete,
         states: x.states,

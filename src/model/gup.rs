@@ -15,7 +15,7 @@ use super::label::Errno;
 use super::memory::handle_mm_fault_forced;
 use super::world::*;
 use super::Cx;
-use crate::policy::{LongtermFsdax, LongtermWritableFile};
+use crate::policy::{LongtermFsdax, LongtermWritableFile, Mutation};
 use crate::scenario::FsKind;
 
 #[derive(Clone, Copy, Debug)]
@@ -101,10 +101,13 @@ pub fn get_user_pages(
         Pinned { how: flags.how, write: flags.write, pages: Vec::new(), live: true, lease };
     for page in start..end {
         let pte = w.vma(map).expect("checked").ptes[page as usize];
-        let needs_fault = pte.folio.is_none() || (flags.write && !pte.writable);
+        // The `software-prefault` mutation pins whatever is mapped, faulting only for reading.
+        let prefault = !cx.policy.mutated(Mutation::SoftwarePrefault);
+        let write_fault = flags.write && prefault;
+        let needs_fault = pte.folio.is_none() || (write_fault && !pte.writable);
         let folio = match (needs_fault, pte.folio) {
             (false, Some(f)) => Ok(f),
-            _ => handle_mm_fault_forced(w, cx, map, page, flags.write, flags.force).map_err(|e| {
+            _ => handle_mm_fault_forced(w, cx, map, page, write_fault, flags.force).map_err(|e| {
                 match e {
                     Errno::Enomem => Errno::Enomem,
                     _ => Errno::Efault,
@@ -113,7 +116,7 @@ pub fn get_user_pages(
         };
         match folio {
             Ok(f) => {
-                try_grab_folio(w, f, flags.how);
+                try_grab_folio(w, cx, f, flags.how);
                 pinned.pages.push((f, w.folio(f).generation));
             }
             Err(e) => {
@@ -135,13 +138,22 @@ pub fn get_user_pages(
 
 /// `try_grab_folio()`: FOLL_GET adds 1, FOLL_PIN adds `GUP_PIN_COUNTING_BIAS` and counts
 /// `nr_foll_pin_acquired`.
-fn try_grab_folio(w: &mut World, f: FolioId, how: GupRef) {
+fn try_grab_folio(w: &mut World, cx: &Cx, f: FolioId, how: GupRef) {
     match how {
         GupRef::Get => w.folio_get(f),
         GupRef::Pin => {
-            w.folio_mut(f).refcount += GUP_PIN_COUNTING_BIAS;
+            w.folio_mut(f).refcount += pin_bias(cx);
             w.pins_acquired += 1;
         }
+    }
+}
+
+/// What a FOLL_PIN adds to the refcount (1 under the `pin-counting` mutation).
+fn pin_bias(cx: &Cx) -> u32 {
+    if cx.policy.mutated(Mutation::PinCounting) {
+        1
+    } else {
+        GUP_PIN_COUNTING_BIAS
     }
 }
 
@@ -163,7 +175,7 @@ pub fn release_pages(w: &mut World, cx: &mut Cx, pinned: &mut Pinned, make_dirty
             GupRef::Get => w.folio_put(f),
             GupRef::Pin => {
                 w.pins_released += 1;
-                w.folio_put_many(f, GUP_PIN_COUNTING_BIAS);
+                w.folio_put_many(f, pin_bias(cx));
             }
         }
     }

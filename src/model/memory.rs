@@ -241,6 +241,9 @@ pub fn unmap_mapping_range(w: &mut World, cx: &mut Cx, file: FileId, start: u8, 
 /// its device mapping (`mlx5_ib_invalidate_range()` → `ib_umem_odp_unmap_dma_pages()`, which
 /// dirties a page the device could write). The device's next access faults.
 pub fn mmu_notifier_invalidate(w: &mut World, cx: &mut Cx, map: HandleId, page: u8) {
+    if cx.policy.mutated(crate::policy::Mutation::OdpInvalidate) {
+        return;
+    }
     for h in 0..w.handles.len() {
         let Handle::Odp(mr) = &mut w.handles[h] else { continue };
         if mr.map != map || !mr.live || page < mr.start {

@@ -38,7 +38,8 @@ fn thread_of(w: &World, t: usize) -> u8 {
 /// A write fault on `file` page `index` would sleep in `folio_wait_stable()`: the device needs
 /// stable pages and the folio is under writeback. CPU writers wait; devices never do.
 fn stable_wait(w: &World, cx: &Cx, file: FileId, index: u8) -> bool {
-    fs::stable_pages(cx.prog.fs)
+    !cx.policy.mutated(crate::policy::Mutation::StableWait)
+        && fs::stable_pages(cx.prog.fs)
         && w.inodes[file.0 as usize]
             .pages
             .get(index as usize)

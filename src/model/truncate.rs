@@ -30,11 +30,15 @@ fn freed_range(w: &World, op: &COp) -> (FileId, Option<(u8, u8)>) {
     }
 }
 
-fn live_leases(w: &World, file: FileId) -> impl Iterator<Item = HandleId> + '_ {
-    w.handles.iter().enumerate().filter_map(move |(h, handle)| match handle {
-        Handle::Lease(l) if l.file == file && l.live => Some(HandleId(h as u8)),
-        _ => None,
-    })
+fn live_leases<'a>(w: &'a World, cx: &Cx, file: FileId) -> impl Iterator<Item = HandleId> + 'a {
+    // The `lease-break` mutation: layout changes ignore layout leases.
+    let ignore = cx.policy.mutated(crate::policy::Mutation::LeaseBreak);
+    w.handles.iter().enumerate().filter(move |_| !ignore).filter_map(
+        move |(h, handle)| match handle {
+            Handle::Lease(l) if l.file == file && l.live => Some(HandleId(h as u8)),
+            _ => None,
+        },
+    )
 }
 
 /// `dax_layout_busy_page()`: a DAX page of the range still referenced by anything but page
@@ -77,7 +81,7 @@ pub fn ready(w: &World, cx: &Cx, op: &COp, cont: &Cont) -> bool {
     }
     match cont {
         Cont::LayoutWait { waited } => {
-            let leases = live_leases(w, file).next().is_some();
+            let leases = live_leases(w, cx, file).next().is_some();
             if leases {
                 return *waited >= cx.policy.lease_break_steps; // then revoke
             }
@@ -92,7 +96,7 @@ pub fn leases_pending(w: &World, cx: &Cx, t: usize) -> bool {
     let super::task::TaskKind::Thread { thread } = w.tasks[t].kind else { return false };
     let op = &cx.prog.threads[thread as usize].body[w.tasks[t].pc as usize].op;
     let (file, _) = freed_range(w, op);
-    live_leases(w, file).next().is_some()
+    live_leases(w, cx, file).next().is_some()
 }
 
 /// What a step of a layout change did.
@@ -105,7 +109,7 @@ pub enum Progress {
 /// it now.
 pub fn start(w: &mut World, cx: &mut Cx, op: &COp) -> Progress {
     let (file, range) = freed_range(w, op);
-    let leases: Vec<HandleId> = live_leases(w, file).collect();
+    let leases: Vec<HandleId> = live_leases(w, cx, file).collect();
     if !leases.is_empty() {
         w.inodes[file.0 as usize].layout_locked = true;
         for l in leases {
@@ -126,7 +130,7 @@ pub fn start(w: &mut World, cx: &mut Cx, op: &COp) -> Progress {
 /// busy DAX pages, then change the layout.
 pub fn resume(w: &mut World, cx: &mut Cx, op: &COp) -> Progress {
     let (file, range) = freed_range(w, op);
-    let leases: Vec<HandleId> = live_leases(w, file).collect();
+    let leases: Vec<HandleId> = live_leases(w, cx, file).collect();
     for l in leases {
         revoke(w, cx, l);
     }

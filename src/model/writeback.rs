@@ -15,7 +15,7 @@ use super::memory::folio_mkclean;
 use super::task::{Task, TaskKind};
 use super::world::*;
 use super::Cx;
-use crate::policy::PinnedWriteback;
+use crate::policy::{Mutation, PinnedWriteback};
 use crate::scenario::FsKind;
 
 /// A writeback pass in progress: its scope, mode, cursor and, for integrity writeback, the
@@ -157,7 +157,7 @@ pub fn writepage(
 ) -> Result<(), KernelBug> {
     let bounce =
         cx.policy.pinned_writeback == PinnedWriteback::Bounce && w.folio(f).maybe_dma_pinned();
-    if bounce && !sync {
+    if bounce && !sync && !cx.policy.mutated(Mutation::PeriodicSkip) {
         cx.note(|n| {
             format!(
                 "write_cache_pages: page {index} of {} is pinned: periodic writeback skips it",
@@ -200,7 +200,11 @@ pub fn writepage(
                 n.file_name(file)
             )
         });
-        Some(w.folio(f).data)
+        if cx.policy.mutated(Mutation::KeepDirty) {
+            folio_clear_dirty_for_io(w, cx, f);
+        }
+        // The `bounce-copy` mutation writes the live page, as if there were no copy.
+        (!cx.policy.mutated(Mutation::BounceCopy)).then(|| w.folio(f).data)
     } else {
         folio_clear_dirty_for_io(w, cx, f);
         None
@@ -283,6 +287,9 @@ pub fn bio_complete(w: &mut World, cx: &mut Cx, t: &TaskKind) {
 /// fsync's `dax_writeback_mapping_range()` flushes the CPU cache lines of the file's pages:
 /// the pages' content becomes the blocks' durable content.
 pub fn blkdev_issue_flush(w: &mut World, cx: &mut Cx) {
+    if cx.policy.mutated(Mutation::FsyncFlush) {
+        return;
+    }
     for b in &mut w.blocks {
         if let Some(c) = b.cached.take() {
             b.durable = c;
