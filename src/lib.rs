@@ -9,6 +9,7 @@
 
 pub mod catalogue;
 pub mod check;
+pub mod family;
 pub mod limits;
 pub mod model;
 pub mod policy;

@@ -110,6 +110,9 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         repeat: usize,
     },
+    /// Print a member of the scaling family (docs/performance.md): THREADS pinning threads over
+    /// PAGES pages, with background writeback and reclaim.
+    Family { threads: u8, pages: u8 },
 }
 
 fn main() -> ExitCode {
@@ -133,6 +136,13 @@ fn main() -> ExitCode {
         Command::Replay { path, policy, schedule } => replay_cmd(&path, &policy, &schedule),
         Command::Policies => policies(),
         Command::Bench { paths, json, repeat } => bench(&paths, json, repeat.max(1)),
+        Command::Family { threads, pages } => match pincheck::family::pins(threads, pages) {
+            Ok(text) => {
+                print!("{text}");
+                Ok(0)
+            }
+            Err(e) => Err(InputError::Usage(e)),
+        },
     };
     match result {
         Ok(code) => ExitCode::from(code),

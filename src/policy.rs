@@ -20,7 +20,7 @@ pub enum GupKind {
 }
 
 /// Which O_DIRECT implementation ext4 uses (XFS used iomap in every modeled release).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DioPath {
     /// `fs/direct-io.c` (ext4 before 5.5): a synchronous read dirties the pages in

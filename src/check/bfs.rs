@@ -8,8 +8,8 @@
 //! shortest schedule to its label. The state graph is acyclic and labels are part of the state,
 //! so pruning a state seen before loses no label.
 //!
-//! Memory per state: a 16-byte fingerprint and a parent link (8 bytes); full worlds are kept for
-//! one level only.
+//! Memory per state: a 16-byte fingerprint and a parent link (8 bytes); worlds are kept, encoded,
+//! for one level only.
 
 use super::{crash, fingerprint::fingerprint, interrupted, Exploration, ExploreOptions, Findings};
 use crate::limits;
@@ -19,19 +19,56 @@ use rustc_hash::FxHashSet;
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
+/// A level of the search: its states' ids and their worlds, encoded (bincode) end to end in
+/// one buffer. An encoded world takes a few hundred bytes where a live one takes kilobytes.
+#[derive(Default)]
+struct Level {
+    ids: Vec<u32>,
+    spans: Vec<(u32, u32)>,
+    bytes: Vec<u8>,
+}
+
+impl Level {
+    fn push(&mut self, id: u32, encoded: &[u8]) {
+        let start = self.bytes.len() as u32;
+        self.bytes.extend_from_slice(encoded);
+        self.ids.push(id);
+        self.spans.push((start, encoded.len() as u32));
+    }
+
+    fn world(&self, k: usize) -> World {
+        let (start, len) = self.spans[k];
+        let bytes = &self.bytes[start as usize..(start + len) as usize];
+        bincode::deserialize(bytes).expect("a world decodes from its own encoding")
+    }
+
+    fn len(&self) -> usize {
+        self.ids.len()
+    }
+}
+
 /// What expanding one state gave.
 struct Expansion {
     /// The labels of the interleaving's end, when no move is left.
     terminal: Option<LabelSet>,
     /// Power failures after this state (`--crash`): the schedule suffix and the labels.
     crashes: Vec<(String, LabelSet)>,
-    /// Each move's fingerprint, and its world unless the state was seen on an earlier level.
-    successors: Vec<(Move, u128, Option<World>)>,
+    /// Each move's fingerprint, and where its encoded world is in the worker's buffer, unless
+    /// the state was seen on an earlier level.
+    successors: Vec<(Move, u128, Option<(u32, u32)>)>,
 }
 
-/// Expands `w`. Successors already in `seen` (states of earlier levels) are dropped at once, so
-/// only new worlds travel back to the merge.
-fn expand(w: World, cx: &mut Cx, opts: &ExploreOptions, seen: &FxHashSet<u128>) -> Expansion {
+/// Expands `w`, appending new successors' encodings to `out`. Successors already in `seen`
+/// (states of earlier levels) or in `mine` (encoded earlier by this worker in this level) are
+/// not encoded again.
+fn expand(
+    w: World,
+    cx: &mut Cx,
+    opts: &ExploreOptions,
+    seen: &FxHashSet<u128>,
+    mine: &mut FxHashSet<u128>,
+    out: &mut Vec<u8>,
+) -> Expansion {
     let crashes = if opts.crash { crash::outcomes(&w, cx) } else { Vec::new() };
     let moves = model::moves(&w, cx);
     if moves.is_empty() {
@@ -40,55 +77,60 @@ fn expand(w: World, cx: &mut Cx, opts: &ExploreOptions, seen: &FxHashSet<u128>) 
         return Expansion { terminal: Some(end.labels), crashes, successors: Vec::new() };
     }
     let mut successors = Vec::with_capacity(moves.len());
-    let (&last, rest) = moves.split_last().expect("moves is not empty");
-    for &m in rest {
+    for &m in &moves {
         let mut next = w.clone();
         model::step(&mut next, cx, m);
-        successors.push((m, fingerprint(&next), Some(next)));
-    }
-    let mut next = w;
-    model::step(&mut next, cx, last);
-    successors.push((last, fingerprint(&next), Some(next)));
-    for s in &mut successors {
-        if seen.contains(&s.1) {
-            s.2 = None;
-        }
+        let fp = fingerprint(&next);
+        let span = (!seen.contains(&fp) && mine.insert(fp)).then(|| {
+            let start = out.len();
+            bincode::serialize_into(&mut *out, &next).expect("a world encodes");
+            (start as u32, (out.len() - start) as u32)
+        });
+        successors.push((m, fp, span));
     }
     Expansion { terminal: None, crashes, successors }
 }
 
-/// Expands a level, in parallel when it is large enough to pay for the threads.
+/// Expands states `range` of `level` into one worker's results.
+fn expand_range(
+    prog: &Program,
+    policy: &Policy,
+    opts: &ExploreOptions,
+    level: &Level,
+    range: std::ops::Range<usize>,
+    seen: &FxHashSet<u128>,
+) -> (Vec<u8>, Vec<Expansion>) {
+    let mut cx = Cx::new(prog, policy);
+    let mut out = Vec::new();
+    let mut mine = FxHashSet::default();
+    let expansions =
+        range.map(|k| expand(level.world(k), &mut cx, opts, seen, &mut mine, &mut out)).collect();
+    (out, expansions)
+}
+
+/// Expands a level, in parallel when it is large enough to pay for the threads; the chunks come
+/// back in the level's order.
 fn expand_level(
     prog: &Program,
     policy: &Policy,
     opts: &ExploreOptions,
-    level: Vec<World>,
+    level: &Level,
     seen: &FxHashSet<u128>,
-) -> Vec<Expansion> {
+) -> Vec<(Vec<u8>, Vec<Expansion>)> {
     let threads = opts.threads.max(1);
     if threads == 1 || level.len() < 64 {
-        let mut cx = Cx::new(prog, policy);
-        return level.into_iter().map(|w| expand(w, &mut cx, opts, seen)).collect();
+        return vec![expand_range(prog, policy, opts, level, 0..level.len(), seen)];
     }
     let chunk = level.len().div_ceil(threads);
-    let mut chunks: Vec<Vec<World>> = Vec::new();
-    let mut rest = level;
-    while !rest.is_empty() {
-        let tail = rest.split_off(chunk.min(rest.len()));
-        chunks.push(rest);
-        rest = tail;
-    }
     std::thread::scope(|s| {
-        let handles: Vec<_> = chunks
-            .into_iter()
-            .map(|c| {
-                s.spawn(move || {
-                    let mut cx = Cx::new(prog, policy);
-                    c.into_iter().map(|w| expand(w, &mut cx, opts, seen)).collect::<Vec<_>>()
-                })
+        let handles: Vec<_> = (0..level.len())
+            .step_by(chunk)
+            .map(|start| {
+                let range = start..(start + chunk).min(level.len());
+                s.spawn(move || expand_range(prog, policy, opts, level, range, seen))
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().expect("an explorer thread panicked")).collect()
+        handles.into_iter().map(|h| h.join().expect("an explorer thread panicked")).collect()
     })
 }
 
@@ -156,11 +198,12 @@ pub(super) fn explore(
     let mut visited: FxHashSet<u128> = FxHashSet::default();
     visited.insert(fingerprint(&root));
     let mut parents: Vec<(u32, Move)> = vec![(0, Move { task: 0, skip: false })];
-    let mut level: Vec<(u32, World)> = vec![(0, root)];
+    let mut level = Level::default();
+    level.push(0, &bincode::serialize(&root).expect("a world encodes"));
     out.states = 1;
     let mut progress = Progress::new(opts.progress);
     let mut depth = 0;
-    'levels: while !level.is_empty() {
+    'levels: while level.len() > 0 {
         if interrupted() {
             out.stop("interrupted".to_string());
             break;
@@ -169,28 +212,33 @@ pub(super) fn explore(
             out.stop(format!("a schedule longer than {} steps", limits::STEPS_MAX));
             break;
         }
-        let (ids, worlds): (Vec<u32>, Vec<World>) = level.into_iter().unzip();
-        let expansions = expand_level(prog, policy, opts, worlds, &visited);
-        let mut next = Vec::new();
-        for (id, e) in ids.into_iter().zip(expansions) {
-            for (suffix, labels) in &e.crashes {
-                found.record(labels, || path(&parents, id), Some(suffix));
-            }
-            if let Some(labels) = &e.terminal {
-                found.record(labels, || path(&parents, id), None);
-            }
-            for (m, fp, w) in e.successors {
-                out.transitions += 1;
-                let Some(w) = w.filter(|_| visited.insert(fp)) else { continue };
-                out.states += 1;
-                if visited.len() > opts.max_states {
-                    out.stop(format!("--max-states {} reached", opts.max_states));
-                    break 'levels;
+        let chunks = expand_level(prog, policy, opts, &level, &visited);
+        let mut next = Level::default();
+        let mut ids = level.ids.iter();
+        for (bytes, expansions) in &chunks {
+            for e in expansions {
+                let id = *ids.next().expect("one expansion per state");
+                for (suffix, labels) in &e.crashes {
+                    found.record(labels, || path(&parents, id), Some(suffix));
                 }
-                parents.push((id, m));
-                next.push(((parents.len() - 1) as u32, w));
+                if let Some(labels) = &e.terminal {
+                    found.record(labels, || path(&parents, id), None);
+                }
+                for &(m, fp, span) in &e.successors {
+                    out.transitions += 1;
+                    let Some((start, len)) = span.filter(|_| visited.insert(fp)) else { continue };
+                    out.states += 1;
+                    if visited.len() > opts.max_states {
+                        out.stop(format!("--max-states {} reached", opts.max_states));
+                        break 'levels;
+                    }
+                    parents.push((id, m));
+                    let encoded = &bytes[start as usize..(start + len) as usize];
+                    next.push((parents.len() - 1) as u32, encoded);
+                }
             }
         }
+        drop(chunks);
         if let (Some(max), Some(rss)) = (opts.max_memory, resident_bytes()) {
             if rss > max {
                 out.stop(format!("--max-memory {max} reached"));

@@ -7,7 +7,9 @@
 use std::fmt;
 
 /// A fixed label: one of the kernel outcomes the checker records.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Outcome {
     Bug,
     Warn,
@@ -43,7 +45,9 @@ impl Outcome {
 }
 
 /// Every errno (and signal) an operation of the model can fail with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Errno {
     Efault,
     Enospc,
@@ -124,7 +128,9 @@ pub const OP_KEYWORDS: [&str; 30] = [
 const ERRNO_BITS: usize = 16;
 
 /// The labels one interleaving has reached so far.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct LabelSet {
     outcomes: u8,
     /// Bit `op * ERRNO_BITS + errno`.

@@ -7,7 +7,7 @@ use super::writeback::Wb;
 use crate::policy::DioPath;
 
 /// What a task is.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum TaskKind {
     /// A scenario thread.
     Thread { thread: u8 },
@@ -47,7 +47,7 @@ pub enum TaskKind {
 }
 
 /// Where a thread is inside its current statement.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Cont {
     /// At the start of statement `pc`.
     Start,
@@ -64,7 +64,7 @@ pub enum Cont {
     LayoutWait { waited: u8 },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Task {
     pub kind: TaskKind,
     /// The statement a thread is at.

@@ -9,22 +9,42 @@ use super::label::LabelSet;
 use super::task::Task;
 
 /// A page frame of the fixed pool (`memory N`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct FolioId(pub u8);
 
 /// A 4 KiB block of the disk (`disk N`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct BlockId(pub u16);
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct FileId(pub u8);
 
 /// A scenario handle (`m = mmap ...`, `mr = reg-mr ...`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct HandleId(pub u8);
 
 /// A tag: the value a write puts into a page. Tag 0 is the zeroes of a hole.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct Tag(pub u8);
 
 impl Tag {
@@ -39,7 +59,9 @@ impl Tag {
 /// the file page the write was accepted for ([`page_id`]), 0 for zeroes or memory that belongs
 /// to no file, [`Data::STALE`] for a device write through a reference the file gave up: data
 /// found in a page whose id differs is another page's data (`corruption`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 pub struct Data {
     pub tag: Tag,
     pub ver: u16,
@@ -59,7 +81,7 @@ pub fn page_id(file: FileId, index: u8) -> u8 {
 pub const GUP_PIN_COUNTING_BIAS: u32 = 1024;
 
 /// Who a folio belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Owner {
     /// On the free list.
     Free,
@@ -71,7 +93,7 @@ pub enum Owner {
     Anon,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Folio {
     pub owner: Owner,
     /// `folio_ref_count()`: the page cache's reference, one per mapping PTE, GUP references,
@@ -110,7 +132,7 @@ impl Folio {
 }
 
 /// One page index of a file: its cached folio, its block, and the oracle's record of it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
 pub struct FilePage {
     pub folio: Option<FolioId>,
     pub block: Option<BlockId>,
@@ -128,7 +150,7 @@ pub struct FilePage {
     pub synced: Data,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Inode {
     /// i_size in pages.
     pub size: u8,
@@ -145,7 +167,9 @@ pub struct Inode {
 }
 
 /// A disk block's content as a read would return it, with its integrity state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 pub struct BlockContent {
     pub data: Data,
     /// False when the integrity data (checksum) computed at submission does not match what the
@@ -153,7 +177,7 @@ pub struct BlockContent {
     pub csum_ok: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Block {
     /// The file page this block belongs to, if allocated.
     pub owner: Option<(FileId, u8)>,
@@ -171,7 +195,9 @@ impl Block {
 }
 
 /// A page-table entry of a mapping.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 pub struct Pte {
     pub folio: Option<FolioId>,
     pub writable: bool,
@@ -179,7 +205,7 @@ pub struct Pte {
 }
 
 /// A mapping created by `mmap` (a VMA and its PTEs).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Vma {
     pub file: FileId,
     /// First file page mapped.
@@ -193,7 +219,7 @@ pub struct Vma {
 }
 
 /// How a GUP reference was taken, so it can be dropped the same way.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum GupRef {
     /// `get_user_pages*()`: dropped with `put_page()`.
     Get,
@@ -203,7 +229,7 @@ pub enum GupRef {
 
 /// References held on a range of pages through GUP: a `pin` handle, an RDMA MR, or the
 /// short-term pin of an O_DIRECT or `process_vm_writev()` call.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Pinned {
     pub how: GupRef,
     /// FOLL_WRITE was set: the device may write, and the release dirties the pages.
@@ -218,7 +244,7 @@ pub struct Pinned {
 }
 
 /// A layout lease (`lease FILE layout`, the lease design's `F_LAYOUT`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Lease {
     pub file: FileId,
     /// Held: not released (`unlease`) and not revoked.
@@ -229,7 +255,7 @@ pub struct Lease {
 
 /// An on-demand-paging RDMA registration (`reg-mr ... odp`): no pins; the device's own page
 /// table, kept coherent with the CPU's by an `mmu_interval_notifier`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct OdpMr {
     pub map: HandleId,
     /// First page of the mapping covered.
@@ -241,7 +267,7 @@ pub struct OdpMr {
 }
 
 /// What a handle names.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Handle {
     /// Not defined yet: users wait (a data dependency).
     Undefined,
@@ -254,7 +280,7 @@ pub enum Handle {
 }
 
 /// The whole machine.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct World {
     pub folios: Vec<Folio>,
     pub inodes: Vec<Inode>,

@@ -20,7 +20,7 @@ use crate::scenario::FsKind;
 
 /// A writeback pass in progress: its scope, mode, cursor and, for integrity writeback, the
 /// accepted data of every page when it began (what the fsync oracle holds it to).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Wb {
     /// One file, or every file (`sync`, `writeback` without a file).
     pub scope: Option<FileId>,
