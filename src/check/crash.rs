@@ -71,7 +71,19 @@ pub fn outcomes(w: &World, cx: &mut Cx) -> Vec<(String, LabelSet)> {
     if w.crashed || w.powered_off {
         return Vec::new();
     }
-    let candidates: Vec<u16> = unflushed(w).iter().map(|(b, _)| b.0).collect();
+    // Only the blocks that hold what a sync promised can change the verdict.
+    let promised: Vec<u16> = w
+        .inodes
+        .iter()
+        .flat_map(|i| i.pages.iter())
+        .filter(|p| p.synced != Default::default())
+        .filter_map(|p| p.durable_block.map(|b| b.0))
+        .collect();
+    if promised.is_empty() {
+        return Vec::new();
+    }
+    let candidates: Vec<u16> =
+        unflushed(w).iter().map(|(b, _)| b.0).filter(|b| promised.contains(b)).collect();
     let mut out = Vec::new();
     for mask in 0u32..(1 << candidates.len()) {
         let survivors: Vec<u16> = candidates
