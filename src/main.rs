@@ -60,6 +60,9 @@ struct ExploreArgs {
     /// Also explore a power failure after every step.
     #[arg(long)]
     crash: bool,
+    /// Explore every interleaving of invisible steps too (no partial-order reduction).
+    #[arg(long)]
+    no_reduction: bool,
     /// Priority change points of each PCT run (`--explore pct`).
     #[arg(long, default_value_t = 3)]
     pct_depth: usize,
@@ -171,6 +174,7 @@ fn options(a: &ExploreArgs) -> ExploreOptions {
         crash: a.crash,
         pct_depth: a.pct_depth,
         progress: true,
+        reduction: !a.no_reduction,
     }
 }
 

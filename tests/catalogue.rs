@@ -205,3 +205,29 @@ fn pct_runs_are_reproducible_by_seed() {
         assert!(replay(&l.program, &p, s).unwrap().labels.contains(label));
     }
 }
+
+#[test]
+fn reduction_keeps_every_label_and_saves_states() {
+    let (mut with, mut without) = (0, 0);
+    let mut sources = run::catalogue_sources();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/regressions");
+    sources.extend(run::load_paths(&[dir.to_string()]).unwrap());
+    for src in sources {
+        let l = run::load(&src).unwrap();
+        for p in Policy::presets() {
+            let r = pincheck::check::explore(&l.program, &p, &ExploreOptions::default());
+            let full = ExploreOptions { reduction: false, ..Default::default() };
+            let f = pincheck::check::explore(&l.program, &p, &full);
+            assert_eq!(r.labels, f.labels, "{} [{}]", src.path, p.name);
+            assert!(r.states <= f.states);
+            for (label, s) in &r.witnesses {
+                // Reduction reorders invisible steps; it never lengthens a shortest witness.
+                let len = |s: &str| pincheck::check::schedule::parse(s).len();
+                assert_eq!(len(s), len(&f.witnesses[label]), "{} [{}] {label}", src.path, p.name);
+            }
+            with += r.states;
+            without += f.states;
+        }
+    }
+    assert!(with < without, "reduction saves states ({with} < {without})");
+}

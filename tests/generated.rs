@@ -132,6 +132,15 @@ fn generated_scenarios_explore_without_panics_and_witnesses_replay() {
         for p in Policy::presets() {
             let opts = if n % 3 == 0 { &crash } else { &plain };
             let x = explore(&l.program, &p, opts);
+            if n % 2 == 0 && x.complete {
+                let full =
+                    explore(&l.program, &p, &ExploreOptions { reduction: false, ..opts.clone() });
+                assert_eq!(
+                    x.labels, full.labels,
+                    "{text}\n[{}] reduction changed the labels",
+                    p.name
+                );
+            }
             explored += x.states;
             for (label, schedule) in &x.witnesses {
                 let r = replay(&l.program, &p, schedule)

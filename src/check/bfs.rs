@@ -70,7 +70,7 @@ fn expand(
     out: &mut Vec<u8>,
 ) -> Expansion {
     let crashes = if opts.crash { crash::outcomes(&w, cx) } else { Vec::new() };
-    let moves = model::moves(&w, cx);
+    let moves = if opts.reduction { model::reduced_moves(&w, cx) } else { model::moves(&w, cx) };
     if moves.is_empty() {
         let mut end = w;
         model::finish(&mut end, cx);

@@ -58,6 +58,8 @@ pub struct ExploreOptions {
     pub pct_depth: usize,
     /// Show progress on stderr for explorations longer than about a second.
     pub progress: bool,
+    /// Partial-order reduction of the exhaustive search (`model::reduced_moves`).
+    pub reduction: bool,
 }
 
 impl Default for ExploreOptions {
@@ -72,6 +74,7 @@ impl Default for ExploreOptions {
             crash: false,
             pct_depth: 3,
             progress: false,
+            reduction: true,
         }
     }
 }

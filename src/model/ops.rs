@@ -78,6 +78,30 @@ fn odp_fault_waits(w: &World, cx: &Cx, handle: HandleId, page: u8, write: bool) 
     mr.live && !mapped && fault_waits(w, cx, mr.map, mr.start + page, mr.start + page + 1, write)
 }
 
+/// Whether the next step of thread task `t` is invisible: it changes nothing but the thread's
+/// own position, so it commutes with every other step, cannot be disabled by one, enables
+/// none and reaches no label. Such steps: a `wait` on an event already signalled, and skipping
+/// a statement whose handle failed (neither under `maybe`).
+pub fn invisible_step(w: &World, cx: &Cx, t: usize) -> bool {
+    let task = &w.tasks[t];
+    if task.done || task.cont != Cont::Start {
+        return false;
+    }
+    // Every step counts against a lease break in progress: none is invisible then.
+    if w.tasks.iter().any(|x| matches!(x.cont, Cont::LayoutWait { .. })) {
+        return false;
+    }
+    let s = stmt(w, cx, t);
+    if s.maybe {
+        return false;
+    }
+    let failed = s.op.uses().iter().any(|h| w.handles[h.0 as usize] == Handle::Failed);
+    match s.op {
+        COp::Wait { event } => w.events & (1 << event) != 0,
+        _ => failed,
+    }
+}
+
 /// Whether thread task `t` can take its next step.
 pub fn thread_ready(w: &World, cx: &Cx, t: usize) -> bool {
     let task = &w.tasks[t];
