@@ -45,6 +45,12 @@ impl Level {
     fn len(&self) -> usize {
         self.ids.len()
     }
+
+    fn clear(&mut self) {
+        self.ids.clear();
+        self.spans.clear();
+        self.bytes.clear();
+    }
 }
 
 /// What expanding one state gave.
@@ -99,9 +105,10 @@ fn expand_range(
     level: &Level,
     range: std::ops::Range<usize>,
     seen: &FxHashSet<u128>,
+    mut out: Vec<u8>,
 ) -> (Vec<u8>, Vec<Expansion>) {
     let mut cx = Cx::new(prog, policy);
-    let mut out = Vec::new();
+    out.clear();
     let mut mine = FxHashSet::default();
     let expansions =
         range.map(|k| expand(level.world(k), &mut cx, opts, seen, &mut mine, &mut out)).collect();
@@ -109,17 +116,20 @@ fn expand_range(
 }
 
 /// Expands a level, in parallel when it is large enough to pay for the threads; the chunks come
-/// back in the level's order.
+/// back in the level's order. Encoding buffers come from `pool` (reused from level to level, so
+/// memory is not handed back to the kernel and zeroed again).
 fn expand_level(
     prog: &Program,
     policy: &Policy,
     opts: &ExploreOptions,
     level: &Level,
     seen: &FxHashSet<u128>,
+    pool: &mut Vec<Vec<u8>>,
 ) -> Vec<(Vec<u8>, Vec<Expansion>)> {
     let threads = opts.threads.max(1);
     if threads == 1 || level.len() < 64 {
-        return vec![expand_range(prog, policy, opts, level, 0..level.len(), seen)];
+        let buf = pool.pop().unwrap_or_default();
+        return vec![expand_range(prog, policy, opts, level, 0..level.len(), seen, buf)];
     }
     let chunk = level.len().div_ceil(threads);
     std::thread::scope(|s| {
@@ -127,7 +137,8 @@ fn expand_level(
             .step_by(chunk)
             .map(|start| {
                 let range = start..(start + chunk).min(level.len());
-                s.spawn(move || expand_range(prog, policy, opts, level, range, seen))
+                let buf = pool.pop().unwrap_or_default();
+                s.spawn(move || expand_range(prog, policy, opts, level, range, seen, buf))
             })
             .collect();
         handles.into_iter().map(|h| h.join().expect("an explorer thread panicked")).collect()
@@ -200,6 +211,8 @@ pub(super) fn explore(
     let mut parents: Vec<(u32, Move)> = vec![(0, Move { task: 0, skip: false })];
     let mut level = Level::default();
     level.push(0, &bincode::serialize(&root).expect("a world encodes"));
+    let mut next = Level::default();
+    let mut pool: Vec<Vec<u8>> = Vec::new();
     out.states = 1;
     let mut progress = Progress::new(opts.progress);
     let mut depth = 0;
@@ -212,8 +225,8 @@ pub(super) fn explore(
             out.stop(format!("a schedule longer than {} steps", limits::STEPS_MAX));
             break;
         }
-        let chunks = expand_level(prog, policy, opts, &level, &visited);
-        let mut next = Level::default();
+        let chunks = expand_level(prog, policy, opts, &level, &visited, &mut pool);
+        next.clear();
         let mut ids = level.ids.iter();
         for (bytes, expansions) in &chunks {
             for e in expansions {
@@ -238,16 +251,16 @@ pub(super) fn explore(
                 }
             }
         }
-        drop(chunks);
-        if let (Some(max), Some(rss)) = (opts.max_memory, resident_bytes()) {
-            if rss > max {
+        pool.extend(chunks.into_iter().map(|(bytes, _)| bytes));
+        if let Some(max) = opts.max_memory {
+            if resident_bytes().is_some_and(|rss| rss > max) {
                 out.stop(format!("--max-memory {max} reached"));
                 break;
             }
         }
         depth += 1;
         progress.show(out.states, depth);
-        level = next;
+        std::mem::swap(&mut level, &mut next);
     }
     progress.done();
     out
