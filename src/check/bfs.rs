@@ -53,6 +53,10 @@ impl Level {
     }
 }
 
+/// A move, the fingerprint of the state it leads to, and where that state's encoding is in the
+/// worker's buffer (`None` when the state was seen before).
+type Successor = (Move, u128, Option<(u32, u32)>);
+
 /// What expanding one state gave.
 struct Expansion {
     /// The labels of the interleaving's end, when no move is left.
@@ -61,7 +65,7 @@ struct Expansion {
     crashes: Vec<(String, LabelSet)>,
     /// Each move's fingerprint, and where its encoded world is in the worker's buffer, unless
     /// the state was seen on an earlier level.
-    successors: Vec<(Move, u128, Option<(u32, u32)>)>,
+    successors: Vec<Successor>,
 }
 
 /// Expands `w`, appending new successors' encodings to `out`. Successors already in `seen`

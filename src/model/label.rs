@@ -92,38 +92,7 @@ impl Errno {
 }
 
 /// The operation keywords, in a fixed order, for packing `OP:ERRNO` labels.
-pub const OP_KEYWORDS: [&str; 30] = [
-    "mmap",
-    "munmap",
-    "store",
-    "load",
-    "write",
-    "read",
-    "fsync",
-    "sync",
-    "msync",
-    "truncate",
-    "punch",
-    "fallocate",
-    "pin",
-    "unpin",
-    "reg-mr",
-    "dereg-mr",
-    "dio-read",
-    "dio-write",
-    "remote-write",
-    "lease",
-    "unlease",
-    "signal",
-    "wait",
-    "dma-write",
-    "dma-read",
-    "writeback",
-    "reclaim",
-    "reclaim-active",
-    "drop-caches",
-    "crash",
-];
+pub use crate::scenario::ast::OP_KEYWORDS;
 
 const ERRNO_BITS: usize = 16;
 

@@ -104,7 +104,8 @@ pub fn handle_mm_fault_forced(
     force: bool,
 ) -> Result<FolioId, Errno> {
     let vma = w.vma(map).filter(|v| v.mapped).ok_or(Errno::Sigsegv)?.clone();
-    if write && vma.read_only && !(force && !vma.shared) {
+    let cow_allowed = force && !vma.shared;
+    if write && vma.read_only && !cow_allowed {
         return Err(Errno::Sigsegv);
     }
     let index = vma.pgoff + page;

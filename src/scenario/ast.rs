@@ -207,6 +207,41 @@ pub enum Op {
     Crash,
 }
 
+/// Every operation keyword, in a fixed order (the parser's vocabulary, and the order of
+/// `OP:ERRNO` labels in the model's label set).
+pub const OP_KEYWORDS: [&str; 30] = [
+    "mmap",
+    "munmap",
+    "store",
+    "load",
+    "write",
+    "read",
+    "fsync",
+    "sync",
+    "msync",
+    "truncate",
+    "punch",
+    "fallocate",
+    "pin",
+    "unpin",
+    "reg-mr",
+    "dereg-mr",
+    "dio-read",
+    "dio-write",
+    "remote-write",
+    "lease",
+    "unlease",
+    "signal",
+    "wait",
+    "dma-write",
+    "dma-read",
+    "writeback",
+    "reclaim",
+    "reclaim-active",
+    "drop-caches",
+    "crash",
+];
+
 impl Op {
     /// The operation's keyword, as it appears in the file and in `OP:ERRNO` labels.
     pub fn keyword(&self) -> &'static str {

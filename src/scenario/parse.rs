@@ -28,38 +28,7 @@ pub fn parse(path: &str, source: &str) -> Result<Scenario, Diag> {
 }
 
 /// The operation keywords, as [`Op::keyword`] spells them.
-const OPS: [&str; 30] = [
-    "mmap",
-    "munmap",
-    "store",
-    "load",
-    "write",
-    "read",
-    "fsync",
-    "sync",
-    "msync",
-    "truncate",
-    "punch",
-    "fallocate",
-    "pin",
-    "unpin",
-    "reg-mr",
-    "dereg-mr",
-    "dio-read",
-    "dio-write",
-    "remote-write",
-    "lease",
-    "unlease",
-    "signal",
-    "wait",
-    "dma-write",
-    "dma-read",
-    "writeback",
-    "reclaim",
-    "reclaim-active",
-    "drop-caches",
-    "crash",
-];
+const OPS: [&str; 30] = super::ast::OP_KEYWORDS;
 
 /// Operations whose statement defines a handle, with the handle name suggested in errors.
 const DEFINING_OPS: [(&str, &str); 4] =
