@@ -196,9 +196,14 @@ pub fn explore(prog: &Program, policy: &Policy, opts: &ExploreOptions) -> Explor
 /// The name of move `m` in `w`: the task's name, `NAME#2` for a second task of the same name,
 /// `NAME(skip)` for a `maybe` statement that does not happen.
 pub fn move_name(w: &World, cx: &Cx, m: Move) -> String {
+    name_among(&model::task_names(w, cx), m)
+}
+
+/// `move_name` given the names of all tasks.
+fn name_among(names: &[String], m: Move) -> String {
     let t = m.task as usize;
-    let mut name = model::task_name(w, cx, t);
-    let earlier = (0..t).filter(|u| model::task_name(w, cx, *u) == name).count();
+    let mut name = names[t].clone();
+    let earlier = names[..t].iter().filter(|u| **u == name).count();
     if earlier > 0 {
         name = format!("{name}#{}", earlier + 1);
     }
@@ -210,7 +215,8 @@ pub fn move_name(w: &World, cx: &Cx, m: Move) -> String {
 
 /// The moves of `w` with their schedule names.
 pub fn named_moves(w: &World, cx: &Cx) -> Vec<(Move, String)> {
-    model::moves(w, cx).into_iter().map(|m| (m, move_name(w, cx, m))).collect()
+    let names = model::task_names(w, cx);
+    model::moves(w, cx).into_iter().map(|m| (m, name_among(&names, m))).collect()
 }
 
 /// The schedule string of a path of moves from the initial world.

@@ -148,8 +148,13 @@ fn canonicalize(w: &mut World) {
 
 /// The name of task `t` in schedules.
 pub fn task_name(w: &World, cx: &Cx, t: usize) -> String {
-    let names: Vec<String> = cx.prog.threads.iter().map(|th| th.name.clone()).collect();
-    w.tasks[t].name(&names, &|f| cx.file(f))
+    task_names(w, cx).swap_remove(t)
+}
+
+/// The names of all tasks of `w`, in task order.
+pub fn task_names(w: &World, cx: &Cx) -> Vec<String> {
+    let threads: Vec<String> = cx.prog.threads.iter().map(|th| th.name.clone()).collect();
+    w.tasks.iter().map(|task| task.name(&threads, &|f| cx.file(f))).collect()
 }
 
 /// Ends an interleaving that has no move left: a `hang` if tasks remain, otherwise quiesce
