@@ -199,6 +199,10 @@ pub struct Policy {
     /// the fix-up worker ran (5.6+, likely); before, the folio was left clean and the worker
     /// found nothing to do: the data was silently never written (likely, kernel-facts Q23).
     pub btrfs_fixup_redirties: bool,
+    /// `dax_layout_busy_page_range()` returns at once when no process maps the file, pins or not
+    /// (4.18 to 6.14; removed by "fs/dax: Return unmapped busy pages from
+    /// dax_layout_busy_page_range()", 6.15, likely).
+    pub dax_busy_skips_unmapped: bool,
 }
 
 impl Policy {
@@ -257,6 +261,7 @@ impl Policy {
             ("drop-caches-skips-referenced", yes_no(self.drop_caches_skips_referenced)),
             ("longterm-requires-foll-pin", yes_no(self.longterm_requires_pin)),
             ("btrfs-fixup-redirties", yes_no(self.btrfs_fixup_redirties)),
+            ("dax-busy-skips-unmapped-files", yes_no(self.dax_busy_skips_unmapped)),
         ]
     }
 }
@@ -303,6 +308,7 @@ fn linux_4_14() -> Policy {
         longterm_requires_pin: false,
         mutation: None,
         btrfs_fixup_redirties: false,
+        dax_busy_skips_unmapped: true,
     }
 }
 
@@ -343,6 +349,7 @@ fn linux_6_18() -> Policy {
         longterm_writable_file: LongtermWritableFile::Efault, // writable_file_mapping_allowed(), 6.5
         btrfs_dio_buffered: true, // 968f19c5b1b7, 6.15 (likely; 6.12.77 stable)
         umem_readonly_force: false, // "RDMA/umem: remove FOLL_FORCE usage", 6.2
+        dax_busy_skips_unmapped: false, // fs/dax: busy pages even when unmapped, 6.15
         longterm_requires_pin: true, // is_valid_gup_args(), 6.3
         ..linux_5_18()
     }

@@ -13,11 +13,11 @@ use crate::model::world::{BlockContent, BlockId};
 use crate::model::{oracle, Cx, LabelSet, World};
 
 /// The blocks whose last write is not durable yet, with that write.
-fn unflushed(w: &World) -> Vec<(BlockId, BlockContent)> {
+fn unflushed(w: &World, keep: impl Fn(u16) -> bool) -> Vec<(BlockId, BlockContent)> {
     let mut out = Vec::new();
     for (i, block) in w.blocks.iter().enumerate() {
         let b = BlockId(i as u16);
-        if block.owner.is_none() {
+        if block.owner.is_none() || !keep(b.0) {
             continue;
         }
         if let Some(c) = block.cached {
@@ -37,10 +37,8 @@ fn unflushed(w: &World) -> Vec<(BlockId, BlockContent)> {
 /// it to the medium, checked.
 pub fn power_fail(w: &World, cx: &mut Cx, survivors: &[u16]) -> World {
     let mut after = w.clone();
-    for (b, content) in unflushed(w) {
-        if survivors.contains(&b.0) {
-            after.blocks[b.0 as usize].durable = content;
-        }
+    for (b, content) in unflushed(w, |b| survivors.contains(&b)) {
+        after.blocks[b.0 as usize].durable = content;
     }
     for block in &mut after.blocks {
         block.cached = None;
@@ -83,7 +81,7 @@ pub fn outcomes(w: &World, cx: &mut Cx) -> Vec<(String, LabelSet)> {
         return Vec::new();
     }
     let candidates: Vec<u16> =
-        unflushed(w).iter().map(|(b, _)| b.0).filter(|b| promised.contains(b)).collect();
+        unflushed(w, |b| promised.contains(&b)).iter().map(|(b, _)| b.0).collect();
     let mut out = Vec::new();
     for mask in 0u32..(1 << candidates.len()) {
         let survivors: Vec<u16> = candidates

@@ -85,7 +85,11 @@ pub fn submit(
         Ok(p) => p,
         Err(e) => {
             if let (Some(b), true) = (target, fs::cow(cx.prog.fs)) {
+                // The failed write's ordered extent is dropped: the page keeps what it had.
                 w.free_block(b);
+                if w.page(file, index).block == Some(b) {
+                    w.page_mut(file, index).block = None;
+                }
             }
             return Err(e);
         }

@@ -130,13 +130,17 @@ pub fn reduced_moves(w: &World, cx: &Cx) -> Vec<Move> {
 pub fn step(w: &mut World, cx: &mut Cx, m: Move) {
     let t = m.task as usize;
     let thread = w.tasks[t].is_thread();
+    // An invisible step takes no time off a lease break: it stays independent of every move.
+    let counts_as_time = m.skip || !thread || !ops::invisible_step(w, cx, t);
     match (&w.tasks[t].kind, m.skip) {
         (TaskKind::Thread { .. }, true) => ops::thread_skip(w, cx, t),
         (TaskKind::Thread { .. }, false) => ops::thread_step(w, cx, t),
         _ => ops::async_step(w, cx, t),
     }
     // Queued work leaves the task list when it runs, so only a thread keeps its index.
-    truncate::tick(w, cx, thread.then_some(t));
+    if counts_as_time {
+        truncate::tick(w, cx, thread.then_some(t));
+    }
     canonicalize(w);
 }
 

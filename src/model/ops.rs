@@ -47,14 +47,12 @@ fn stable_wait(w: &World, cx: &Cx, file: FileId, index: u8) -> bool {
             .is_some_and(|f| w.folio(f).writeback)
 }
 
-/// A fault through mapping `map` on pages `[start, end)` would sleep: on the file's layout
-/// lock (held by a truncate waiting for leases or pinned DAX pages), or, for a write fault, in
-/// the stable-pages wait.
+/// A write fault through mapping `map` on pages `[start, end)` would sleep in the stable-pages
+/// wait. (A layout change waiting for leases or pinned DAX pages drops the file's locks while it
+/// sleeps, `xfs_wait_dax_page()`, `ext4_wait_dax_page()`, `xfs_break_leased_layouts()`, so faults
+/// never wait for it.)
 fn fault_waits(w: &World, cx: &Cx, map: HandleId, start: u8, end: u8, write: bool) -> bool {
     let Some(vma) = w.vma(map).filter(|v| v.mapped) else { return false };
-    if w.inodes[vma.file.0 as usize].layout_locked {
-        return true;
-    }
     write
         && vma.shared
         && (start..end).any(|p| {
@@ -63,12 +61,11 @@ fn fault_waits(w: &World, cx: &Cx, map: HandleId, start: u8, end: u8, write: boo
         })
 }
 
-/// An O_DIRECT call on `file` page `index` would sleep before submitting: on the layout lock,
-/// or in `filemap_write_and_wait_range()` for writeback already in flight on the page.
+/// An O_DIRECT call on `file` page `index` would sleep before submitting, in
+/// `filemap_write_and_wait_range()` for writeback already in flight on the page.
 fn dio_blocked(w: &World, file: FileId, index: u8) -> bool {
-    let inode = &w.inodes[file.0 as usize];
-    let page = inode.pages.get(index as usize).and_then(|p| p.folio);
-    inode.layout_locked || page.is_some_and(|f| w.folio(f).writeback)
+    let page = w.inodes[file.0 as usize].pages.get(index as usize).and_then(|p| p.folio);
+    page.is_some_and(|f| w.folio(f).writeback)
 }
 
 /// Whether a device access through an ODP registration would fault and sleep.
@@ -80,19 +77,16 @@ fn odp_fault_waits(w: &World, cx: &Cx, handle: HandleId, page: u8, write: bool) 
 
 /// Whether the next step of thread task `t` is invisible: it changes nothing but the thread's
 /// own position, so it commutes with every other step, cannot be disabled by one, enables
-/// none and reaches no label. Such steps: a `wait` on an event already signalled, and skipping
-/// a statement whose handle failed (neither under `maybe`).
+/// none and reaches no label (and `model::step` does not count it as lease-break time). Such
+/// steps: a `wait` on an event already signalled, and skipping a statement whose handle failed
+/// when it defines no handle itself (neither under `maybe`).
 pub fn invisible_step(w: &World, cx: &Cx, t: usize) -> bool {
     let task = &w.tasks[t];
     if task.done || task.cont != Cont::Start {
         return false;
     }
-    // Every step counts against a lease break in progress: none is invisible then.
-    if w.tasks.iter().any(|x| matches!(x.cont, Cont::LayoutWait { .. })) {
-        return false;
-    }
     let s = stmt(w, cx, t);
-    if s.maybe {
+    if s.maybe || s.def.is_some() {
         return false;
     }
     let failed = s.op.uses().iter().any(|h| w.handles[h.0 as usize] == Handle::Failed);
@@ -146,9 +140,8 @@ pub fn thread_ready(w: &World, cx: &Cx, t: usize) -> bool {
         COp::DmaRead { handle, page } => !odp_fault_waits(w, cx, handle, page, false),
         COp::Write { file, page, .. } => {
             let inode = &w.inodes[file.0 as usize];
-            !stable_wait(w, cx, file, page) && !inode.layout_locked && inode.dio_in_flight == 0
+            !stable_wait(w, cx, file, page) && inode.dio_in_flight == 0
         }
-        COp::Read { file, .. } => !w.inodes[file.0 as usize].layout_locked,
         _ => true,
     }
 }
@@ -212,11 +205,16 @@ pub fn thread_step(w: &mut World, cx: &mut Cx, t: usize) {
             layout_progress(w, cx, t, progress);
         }
         Cont::RemoteWrite { mut pinned, tag } => {
-            let (f, _) = pinned.pages[0];
-            let data = oracle::accept_into_folio(w, f, tag);
-            cx.note(|n| {
-                format!("process_vm_rw_pages: copy {} into frame {}", n.tag_name(data.tag), f.0)
-            });
+            let (f, generation) = pinned.pages[0];
+            if oracle::device_access_ok(w, cx, f, generation) {
+                let data = oracle::accept_into_folio(w, f, tag);
+                cx.note(|n| {
+                    format!("process_vm_rw_pages: copy {} into frame {}", n.tag_name(data.tag), f.0)
+                });
+            } else if w.is_dax_frame(f) {
+                // The copy still lands, in storage the file gave up.
+                w.folio_mut(f).data = Data { tag, ver: 0, origin: Data::STALE };
+            }
             release_pages(w, cx, &mut pinned, true);
             finish(w, cx, t);
         }
@@ -228,6 +226,9 @@ fn start_stmt(w: &mut World, cx: &mut Cx, t: usize) {
     cx.note(|_| format!("`{}` (line {})", s.text, s.span.line));
     if s.op.uses().iter().any(|h| w.handles[h.0 as usize] == Handle::Failed) {
         cx.note(|_| format!("{}: skipped, its handle failed", s.keyword));
+        if let Some(h) = s.def {
+            w.handles[h.0 as usize] = Handle::Failed; // its own users skip in turn
+        }
         finish(w, cx, t);
         return;
     }
@@ -342,10 +343,7 @@ fn start_stmt(w: &mut World, cx: &mut Cx, t: usize) {
             Err(e) => fail(w, cx, t, e),
         },
         COp::Unlease { lease } => {
-            if let Handle::Lease(l) = &mut w.handles[lease.0 as usize] {
-                l.live = false;
-            }
-            cx.note(|_| "layout lease released".to_string());
+            truncate::revoke(w, cx, lease);
             finish(w, cx, t);
         }
         COp::DioRead { file, page, map, map_page }

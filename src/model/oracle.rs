@@ -87,6 +87,11 @@ fn judge(w: &World, file: FileId, index: u8, want: Data) -> Verdict {
     if found.data.ver >= want.ver || (found.data.tag == Tag::ZERO && want.tag == Tag::ZERO) {
         return Verdict::Holds;
     }
+    // A hole punched after `want` was accepted: the zeroes are the later write.
+    let accepted = w.page(file, index).accepted;
+    if found.data.tag == Tag::ZERO && accepted.tag == Tag::ZERO && accepted.ver >= want.ver {
+        return Verdict::Holds;
+    }
     Verdict::Lost
 }
 
@@ -108,6 +113,9 @@ pub fn check_synced(w: &mut World, cx: &mut Cx, snapshot: &[(FileId, u8, Data)])
     for &(file, index, want) in snapshot {
         if index >= w.inodes[file.0 as usize].size || excused(w.page(file, index), want.ver) {
             continue;
+        }
+        if w.page(file, index).accepted.ver < want.ver {
+            continue; // truncated away (and maybe regrown) since: the scenario removed the data
         }
         match judge(w, file, index, want) {
             Verdict::Holds => {

@@ -399,7 +399,6 @@ fn initial_world(
             size: f.pages as u8,
             pages: vec![FilePage::default(); f.pages as usize],
             wb_err: None,
-            layout_locked: false,
             dio_in_flight: 0,
         };
         w.inodes.push(inode.clone());

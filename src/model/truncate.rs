@@ -4,11 +4,13 @@
 //! `break_layout()`, as the lease design exposes them to users).
 //!
 //! A layout change on a file with layout leases, or on DAX under a policy that waits for pinned
-//! pages, holds the file's layout lock (`invalidate_lock`, `XFS_MMAPLOCK_EXCL`) across steps:
-//! step one breaks the leases (their `on break` blocks start), later steps wait for them to go
-//! or for the lease-break time to pass (then the kernel revokes: it releases the holder's
-//! long-term pins, whose later device accesses fail with EIO), then for the range's DAX pages to
-//! be idle, then change the layout. Faults on the file wait while the lock is held.
+//! pages, takes several steps: step one breaks the leases (their `on break` blocks start), later
+//! steps wait for them to go or for the lease-break time to pass (then the kernel revokes: it
+//! releases the holder's long-term pins, whose later device accesses fail with EIO), then for
+//! the file's DAX pages to be idle, then change the layout. While it sleeps it holds none of the
+//! file's locks (`xfs_wait_dax_page()` and `ext4_wait_dax_page()` drop them around `schedule()`,
+//! `xfs_break_leased_layouts()` around `break_layout()`): faults go on, and every wake-up
+//! unmaps and checks again.
 
 use super::fs;
 use super::gup::release_pages;
@@ -41,24 +43,34 @@ fn live_leases<'a>(w: &'a World, cx: &Cx, file: FileId) -> impl Iterator<Item = 
     )
 }
 
-/// `dax_layout_busy_page()`: a DAX page of the range still referenced by anything but page
-/// tables (a GUP reference or pin). It returns at once when no process maps the file
-/// (`if (!dax_mapping(mapping) || !mapping_mapped(mapping)) return NULL;`, 4.18 to at least
-/// 6.12): a pin that outlived its munmap() is not waited for.
-fn dax_busy(w: &World, cx: &Cx, file: FileId, range: Option<(u8, u8)>) -> bool {
-    let Some((start, end)) =
-        range.filter(|_| fs::is_dax(cx.prog.fs) && cx.policy.dax_truncate_waits)
-    else {
-        return false;
-    };
-    let mapping_mapped =
-        w.handles.iter().any(|h| matches!(h, Handle::Map(v) if v.file == file && v.mapped));
-    if !mapping_mapped {
+/// Whether this layout change breaks DAX layouts (`xfs_break_layouts(BREAK_UNMAP)`,
+/// `ext4_break_layouts()`): truncate (to any size) and punch on both; every fallocate mode on
+/// XFS, none on ext4 (kernel-facts.md Q18).
+fn breaks_dax_layouts(cx: &Cx, op: &COp) -> bool {
+    match op {
+        COp::Truncate { .. } | COp::Punch { .. } => true,
+        COp::Fallocate { .. } => cx.prog.fs.kind == crate::scenario::FsKind::XfsDax,
+        _ => false,
+    }
+}
+
+/// `dax_layout_busy_page()` over the whole file (the callers pass the whole mapping): a DAX page
+/// still referenced by anything but page tables (a GUP reference or pin). Up to 6.14 it returns
+/// at once when no process maps the file (`if (!dax_mapping(mapping) ||
+/// !mapping_mapped(mapping)) return NULL;`, read in 6.12): a pin that outlived its munmap() is
+/// not waited for; Alistair Popple's "fs/dax: Return unmapped busy pages from
+/// dax_layout_busy_page_range()" removed the shortcut (6.15, likely).
+fn dax_busy(w: &World, cx: &Cx, file: FileId, op: &COp) -> bool {
+    if !fs::is_dax(cx.prog.fs) || !cx.policy.dax_truncate_waits || !breaks_dax_layouts(cx, op) {
         return false;
     }
-    let pages = &w.inodes[file.0 as usize].pages;
-    (start as usize..(end as usize).min(pages.len())).any(|i| {
-        pages[i].block.and_then(|b| w.dax_frame(b)).is_some_and(|f| {
+    let mapping_mapped =
+        w.handles.iter().any(|h| matches!(h, Handle::Map(v) if v.file == file && v.mapped));
+    if !mapping_mapped && cx.policy.dax_busy_skips_unmapped {
+        return false;
+    }
+    w.inodes[file.0 as usize].pages.iter().any(|p| {
+        p.block.and_then(|b| w.dax_frame(b)).is_some_and(|f| {
             let frame = w.folio(f);
             frame.refcount > frame.mapcount as u32
         })
@@ -85,7 +97,7 @@ pub fn ready(w: &World, cx: &Cx, op: &COp, cont: &Cont) -> bool {
             if leases {
                 return *waited >= cx.policy.lease_break_steps; // then revoke
             }
-            !dax_busy(w, cx, file, range) && !range_under_writeback(w, file, range)
+            !dax_busy(w, cx, file, op) && !range_under_writeback(w, file, range)
         }
         _ => !range_under_writeback(w, file, range),
     }
@@ -111,16 +123,14 @@ pub fn start(w: &mut World, cx: &mut Cx, op: &COp) -> Progress {
     let (file, range) = freed_range(w, op);
     let leases: Vec<HandleId> = live_leases(w, cx, file).collect();
     if !leases.is_empty() {
-        w.inodes[file.0 as usize].layout_locked = true;
         for l in leases {
             break_layout(w, cx, l);
         }
         return Progress::Waiting;
     }
-    if dax_busy(w, cx, file, range) {
-        w.inodes[file.0 as usize].layout_locked = true;
+    if dax_busy(w, cx, file, op) {
         unmap_range(w, cx, file, range);
-        cx.note(|_| "dax_layout_busy_page: a page of the range is pinned: wait".to_string());
+        cx.note(|_| "dax_layout_busy_page: a page of the file is pinned: wait".to_string());
         return Progress::Waiting;
     }
     Progress::Done(apply(w, cx, op))
@@ -134,16 +144,15 @@ pub fn resume(w: &mut World, cx: &mut Cx, op: &COp) -> Progress {
     for l in leases {
         revoke(w, cx, l);
     }
-    if dax_busy(w, cx, file, range) {
+    if dax_busy(w, cx, file, op) {
         unmap_range(w, cx, file, range);
-        cx.note(|_| "dax_layout_busy_page: a page of the range is pinned: wait".to_string());
+        cx.note(|_| "dax_layout_busy_page: a page of the file is pinned: wait".to_string());
         return Progress::Waiting;
     }
     if range_under_writeback(w, file, range) {
         cx.note(|_| "truncate_inode_pages_range: waiting for writeback of the range".to_string());
         return Progress::Waiting;
     }
-    w.inodes[file.0 as usize].layout_locked = false;
     Progress::Done(apply(w, cx, op))
 }
 
@@ -203,9 +212,10 @@ fn break_layout(w: &mut World, cx: &mut Cx, l: HandleId) {
     });
 }
 
-/// The lease-break time passed: the kernel takes the lease away and releases the long-term pins
-/// taken under it; their registrations are dead (device accesses fail with EIO).
-fn revoke(w: &mut World, cx: &mut Cx, l: HandleId) {
+/// The lease-break time passed (or the holder released the lease): the lease is gone and the
+/// long-term pins taken under it are released; their registrations are dead (device accesses
+/// fail with EIO). A pin may not outlive the lease that allowed it.
+pub fn revoke(w: &mut World, cx: &mut Cx, l: HandleId) {
     if let Handle::Lease(lease) = &mut w.handles[l.0 as usize] {
         lease.live = false;
     }
@@ -220,7 +230,7 @@ fn revoke(w: &mut World, cx: &mut Cx, l: HandleId) {
     }
     cx.note(|n| {
         format!(
-            "lease-break time passed: lease {} revoked, its pins released",
+            "layout lease {} gone (released, or revoked after the break time); its pins released",
             n.handles[l.0 as usize]
         )
     });

@@ -158,9 +158,6 @@ pub struct Inode {
     /// `mapping->wb_err` as the scenario's one open file sees it: set by `mapping_set_error()`,
     /// reported and cleared by the next fsync (`file_check_and_advance_wb_err()`).
     pub wb_err: Option<super::label::Errno>,
-    /// `invalidate_lock` (`XFS_MMAPLOCK_EXCL`) held by a truncate, punch or fallocate that waits
-    /// for layout leases or pinned DAX pages: faults on the file wait.
-    pub layout_locked: bool,
     /// O_DIRECT calls in flight on the file (`inode_dio_begin()`): they hold i_rwsem, so
     /// write(2) waits, and truncate, punch and fallocate wait in `inode_dio_wait()`.
     pub dio_in_flight: u8,
