@@ -1,10 +1,11 @@
 //! Seeded random exploration, for state spaces too large to finish: `runs` interleavings, each
 //! picking uniformly among the available moves with a SplitMix64 generator seeded by `--seed`.
-//! The same binary, scenario, policy and seed give the same runs.
+//! The same binary, scenario, policy and seed give the same runs. The run loop is shared with
+//! PCT (`pct.rs`) through [`Strategy`].
 
 use super::{crash, fingerprint::fingerprint, interrupted, Exploration, ExploreOptions, Findings};
 use crate::limits;
-use crate::model::{self, Cx, Move, Program};
+use crate::model::{self, Cx, Move, Program, World};
 use crate::policy::Policy;
 use rustc_hash::FxHashSet;
 
@@ -25,50 +26,74 @@ impl SplitMix64 {
     }
 }
 
-/// One run's bookkeeping shared by the random and PCT explorers: counts distinct states (up
-/// to the state bound), records power failures (`--crash`) and the run's end.
-pub(super) struct Run<'a, 'b> {
-    pub cx: Cx<'a>,
-    pub seen: FxHashSet<u128>,
-    pub out: Exploration,
-    pub opts: &'b ExploreOptions,
+/// How a sampling explorer picks the next move of a run.
+pub(super) trait Strategy {
+    /// A run starts.
+    fn begin(&mut self);
+    /// Picks one of `moves` (never empty) in `w`, at step `step` of the run.
+    fn pick(&mut self, w: &World, cx: &Cx, moves: &[Move], step: usize) -> Move;
 }
 
-impl<'a, 'b> Run<'a, 'b> {
-    pub fn new(
-        prog: &'a Program,
-        policy: &'a Policy,
-        opts: &'b ExploreOptions,
-        name: &'static str,
-    ) -> Self {
-        let mut out = Exploration::new(name);
-        out.complete = false;
-        Run { cx: Cx::new(prog, policy), seen: FxHashSet::default(), out, opts }
-    }
+/// Uniform choice among the moves.
+struct Uniform(SplitMix64);
 
-    /// Called at every state of a run, before the next move.
-    pub fn visit(&mut self, w: &model::World, path: &[Move], found: &mut Findings) {
-        if self.seen.len() < self.opts.max_states && self.seen.insert(fingerprint(w)) {
-            self.out.states += 1;
+impl Strategy for Uniform {
+    fn begin(&mut self) {}
+
+    fn pick(&mut self, _: &World, _: &Cx, moves: &[Move], _: usize) -> Move {
+        moves[self.0.below(moves.len())]
+    }
+}
+
+/// Runs `opts.runs` interleavings chosen by `strategy`: counts distinct states (up to the state
+/// bound), records power failures (`--crash`) and each run's end.
+pub(super) fn drive(
+    prog: &Program,
+    policy: &Policy,
+    opts: &ExploreOptions,
+    found: &mut Findings,
+    name: &'static str,
+    strategy: &mut dyn Strategy,
+) -> Exploration {
+    let mut cx = Cx::new(prog, policy);
+    let mut seen: FxHashSet<u128> = FxHashSet::default();
+    let mut out = Exploration::new(name);
+    out.complete = false;
+    for _ in 0..opts.runs {
+        if interrupted() {
+            out.limit = Some("interrupted".to_string());
+            break;
         }
-        if self.opts.crash {
-            for (suffix, labels) in crash::outcomes(w, &mut self.cx) {
-                found.record(&labels, || path.to_vec(), Some(&suffix));
+        strategy.begin();
+        let mut w = prog.initial.clone();
+        let mut path = Vec::new();
+        loop {
+            if seen.len() < opts.max_states && seen.insert(fingerprint(&w)) {
+                out.states += 1;
             }
+            if opts.crash {
+                for (suffix, labels) in crash::outcomes(&w, &mut cx) {
+                    found.record(&labels, || path.clone(), Some(&suffix));
+                }
+            }
+            let moves = model::moves(&w, &cx);
+            if moves.is_empty() || path.len() >= limits::STEPS_MAX {
+                break;
+            }
+            let m = strategy.pick(&w, &cx, &moves, path.len());
+            model::step(&mut w, &mut cx, m);
+            out.transitions += 1;
+            path.push(m);
         }
-    }
-
-    /// A run ended in `w` (no move left) after `path`.
-    pub fn end(&mut self, mut w: model::World, path: Vec<Move>, found: &mut Findings) {
         if path.len() >= limits::STEPS_MAX {
-            self.out
-                .limit
+            out.limit
                 .get_or_insert(format!("a run longer than {} steps was cut", limits::STEPS_MAX));
-            return;
+            continue;
         }
-        model::finish(&mut w, &mut self.cx);
+        model::finish(&mut w, &mut cx);
         found.record(&w.labels, || path, None);
     }
+    out
 }
 
 pub(super) fn explore(
@@ -77,27 +102,5 @@ pub(super) fn explore(
     opts: &ExploreOptions,
     found: &mut Findings,
 ) -> Exploration {
-    let mut run = Run::new(prog, policy, opts, "random");
-    let mut rng = SplitMix64(opts.seed);
-    for _ in 0..opts.runs {
-        if interrupted() {
-            run.out.limit = Some("interrupted".to_string());
-            break;
-        }
-        let mut w = prog.initial.clone();
-        let mut path = Vec::new();
-        loop {
-            run.visit(&w, &path, found);
-            let moves = model::moves(&w, &run.cx);
-            if moves.is_empty() || path.len() >= limits::STEPS_MAX {
-                break;
-            }
-            let m = moves[rng.below(moves.len())];
-            model::step(&mut w, &mut run.cx, m);
-            run.out.transitions += 1;
-            path.push(m);
-        }
-        run.end(w, path, found);
-    }
-    run.out
+    drive(prog, policy, opts, found, "random", &mut Uniform(SplitMix64(opts.seed)))
 }

@@ -171,6 +171,17 @@ fn define(w: &mut World, cx: &Cx, t: usize, handle: Handle) {
     w.handles[h.0 as usize] = handle;
 }
 
+/// Ends a statement that defines a handle: defined on success, failed with its errno otherwise.
+fn define_or_fail(w: &mut World, cx: &mut Cx, t: usize, r: Result<Handle, Errno>) {
+    match r {
+        Ok(h) => {
+            define(w, cx, t, h);
+            finish(w, cx, t);
+        }
+        Err(e) => fail(w, cx, t, e),
+    }
+}
+
 /// A `maybe` statement that does not happen.
 pub fn thread_skip(w: &mut World, cx: &mut Cx, t: usize) {
     let s = stmt(w, cx, t);
@@ -305,22 +316,12 @@ fn start_stmt(w: &mut World, cx: &mut Cx, t: usize) {
         COp::Pin { map, start, end, write, longterm, get } => {
             let how = if get { GupRef::Get } else { gup_ref(cx.policy.gup_pin) };
             let flags = GupFlags { how, write, longterm, force: false };
-            match get_user_pages(w, cx, map, start, end, flags) {
-                Ok(p) => {
-                    define(w, cx, t, Handle::Pin(p));
-                    finish(w, cx, t);
-                }
-                Err(e) => fail(w, cx, t, e),
-            }
+            let r = get_user_pages(w, cx, map, start, end, flags).map(Handle::Pin);
+            define_or_fail(w, cx, t, r);
         }
         COp::RegMr { map, start, end, write, odp } => {
-            match rdma::reg_mr(w, cx, map, start, end, write, odp) {
-                Ok(h) => {
-                    define(w, cx, t, h);
-                    finish(w, cx, t);
-                }
-                Err(e) => fail(w, cx, t, e),
-            }
+            let r = rdma::reg_mr(w, cx, map, start, end, write, odp);
+            define_or_fail(w, cx, t, r);
         }
         COp::DeregMr { mr } => {
             rdma::dereg_mr(w, cx, mr);
@@ -335,13 +336,10 @@ fn start_stmt(w: &mut World, cx: &mut Cx, t: usize) {
             }
             finish(w, cx, t);
         }
-        COp::Lease { file } => match truncate::take_lease(w, cx, file) {
-            Ok(h) => {
-                define(w, cx, t, h);
-                finish(w, cx, t);
-            }
-            Err(e) => fail(w, cx, t, e),
-        },
+        COp::Lease { file } => {
+            let r = truncate::take_lease(w, cx, file);
+            define_or_fail(w, cx, t, r);
+        }
         COp::Unlease { lease } => {
             truncate::revoke(w, cx, lease);
             finish(w, cx, t);
