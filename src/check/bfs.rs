@@ -19,27 +19,37 @@ use rustc_hash::FxHashSet;
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
-/// A level of the search: its states' ids and their worlds, encoded (bincode) end to end in
-/// one buffer. An encoded world takes a few hundred bytes where a live one takes kilobytes.
+/// Levels up to this many states keep their worlds live; wider ones keep them encoded (an
+/// encoded world takes a few hundred bytes where a live one takes kilobytes, but decoding costs
+/// more than cloning).
+const LIVE_LEVEL_MAX: usize = 4096;
+
+/// A state of a level: its world, live or encoded (bincode) in the level's buffer.
+enum Stored {
+    Live(World),
+    Encoded(u32, u32),
+}
+
+/// A level of the search: its states' ids and their worlds.
 #[derive(Default)]
 struct Level {
     ids: Vec<u32>,
-    spans: Vec<(u32, u32)>,
+    items: Vec<Stored>,
     bytes: Vec<u8>,
 }
 
 impl Level {
-    fn push(&mut self, id: u32, encoded: &[u8]) {
-        let start = self.bytes.len() as u32;
-        self.bytes.extend_from_slice(encoded);
+    fn push(&mut self, id: u32, world: Stored, from: &[u8]) {
+        let item = match world {
+            Stored::Live(w) => Stored::Live(w),
+            Stored::Encoded(start, len) => {
+                let at = self.bytes.len() as u32;
+                self.bytes.extend_from_slice(&from[start as usize..(start + len) as usize]);
+                Stored::Encoded(at, len)
+            }
+        };
         self.ids.push(id);
-        self.spans.push((start, encoded.len() as u32));
-    }
-
-    fn world(&self, k: usize) -> World {
-        let (start, len) = self.spans[k];
-        let bytes = &self.bytes[start as usize..(start + len) as usize];
-        bincode::deserialize(bytes).expect("a world decodes from its own encoding")
+        self.items.push(item);
     }
 
     fn len(&self) -> usize {
@@ -48,14 +58,14 @@ impl Level {
 
     fn clear(&mut self) {
         self.ids.clear();
-        self.spans.clear();
+        self.items.clear();
         self.bytes.clear();
     }
 }
 
-/// A move, the fingerprint of the state it leads to, and where that state's encoding is in the
-/// worker's buffer (`None` when the state was seen before).
-type Successor = (Move, u128, Option<(u32, u32)>);
+/// A move, the fingerprint of the state it leads to, and that state (live, or where its
+/// encoding is in the worker's buffer); `None` when the state was seen before.
+type Successor = (Move, u128, Option<Stored>);
 
 /// What expanding one state gave.
 struct Expansion {
@@ -77,6 +87,7 @@ fn expand(
     opts: &ExploreOptions,
     seen: &FxHashSet<u128>,
     mine: &mut FxHashSet<u128>,
+    live: bool,
     out: &mut Vec<u8>,
 ) -> Expansion {
     let crashes = if opts.crash { crash::outcomes(&w, cx) } else { Vec::new() };
@@ -87,62 +98,92 @@ fn expand(
         return Expansion { terminal: Some(end.labels), crashes, successors: Vec::new() };
     }
     let mut successors = Vec::with_capacity(moves.len());
-    for &m in &moves {
-        let mut next = w.clone();
+    let mut w = Some(w);
+    for (i, &m) in moves.iter().enumerate() {
+        // The last move takes the world itself: one clone fewer per state.
+        let mut next = if i + 1 == moves.len() {
+            w.take().expect("taken once")
+        } else {
+            w.as_ref().expect("not taken yet").clone()
+        };
         model::step(&mut next, cx, m);
         let fp = fingerprint(&next);
-        let span = (!seen.contains(&fp) && mine.insert(fp)).then(|| {
+        let stored = (!seen.contains(&fp) && mine.insert(fp)).then(|| {
+            if live {
+                return Stored::Live(next);
+            }
             let start = out.len();
             bincode::serialize_into(&mut *out, &next).expect("a world encodes");
-            (start as u32, (out.len() - start) as u32)
+            Stored::Encoded(start as u32, (out.len() - start) as u32)
         });
-        successors.push((m, fp, span));
+        successors.push((m, fp, stored));
     }
     Expansion { terminal: None, crashes, successors }
 }
 
-/// Expands states `range` of `level` into one worker's results.
-fn expand_range(
+/// Expands the states `items` (taken out of their level; encoded ones point into `bytes`) into
+/// one worker's results. `live`: keep new states live rather than encoded.
+#[allow(clippy::too_many_arguments)]
+fn expand_items(
     prog: &Program,
     policy: &Policy,
     opts: &ExploreOptions,
-    level: &Level,
-    range: std::ops::Range<usize>,
+    items: Vec<Stored>,
+    bytes: &[u8],
+    live: bool,
     seen: &FxHashSet<u128>,
     mut out: Vec<u8>,
 ) -> (Vec<u8>, Vec<Expansion>) {
     let mut cx = Cx::new(prog, policy);
     out.clear();
     let mut mine = FxHashSet::default();
-    let expansions =
-        range.map(|k| expand(level.world(k), &mut cx, opts, seen, &mut mine, &mut out)).collect();
+    let expansions = items
+        .into_iter()
+        .map(|item| {
+            let w = match item {
+                Stored::Live(w) => w,
+                Stored::Encoded(start, len) => {
+                    let b = &bytes[start as usize..(start + len) as usize];
+                    bincode::deserialize(b).expect("a world decodes from its own encoding")
+                }
+            };
+            expand(w, &mut cx, opts, seen, &mut mine, live, &mut out)
+        })
+        .collect();
     (out, expansions)
 }
 
-/// Expands a level, in parallel when it is large enough to pay for the threads; the chunks come
-/// back in the level's order. Encoding buffers come from `pool` (reused from level to level, so
-/// memory is not handed back to the kernel and zeroed again).
+/// Expands a level (taking its worlds), in parallel when it is large enough to pay for the
+/// threads; the chunks come back in the level's order. Encoding buffers come from `pool` (reused
+/// from level to level, so memory is not handed back to the kernel and zeroed again).
 fn expand_level(
     prog: &Program,
     policy: &Policy,
     opts: &ExploreOptions,
-    level: &Level,
+    level: &mut Level,
     seen: &FxHashSet<u128>,
     pool: &mut Vec<Vec<u8>>,
 ) -> Vec<(Vec<u8>, Vec<Expansion>)> {
     let threads = opts.threads.max(1);
-    if threads == 1 || level.len() < 64 {
+    let live = level.len() <= LIVE_LEVEL_MAX;
+    let mut items = std::mem::take(&mut level.items);
+    let bytes = &level.bytes;
+    if threads == 1 || items.len() < 64 {
         let buf = pool.pop().unwrap_or_default();
-        return vec![expand_range(prog, policy, opts, level, 0..level.len(), seen, buf)];
+        return vec![expand_items(prog, policy, opts, items, bytes, live, seen, buf)];
     }
-    let chunk = level.len().div_ceil(threads);
+    let chunk = items.len().div_ceil(threads);
+    let mut chunks = Vec::new();
+    while !items.is_empty() {
+        let rest = items.split_off(chunk.min(items.len()));
+        chunks.push(std::mem::replace(&mut items, rest));
+    }
     std::thread::scope(|s| {
-        let handles: Vec<_> = (0..level.len())
-            .step_by(chunk)
-            .map(|start| {
-                let range = start..(start + chunk).min(level.len());
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|c| {
                 let buf = pool.pop().unwrap_or_default();
-                s.spawn(move || expand_range(prog, policy, opts, level, range, seen, buf))
+                s.spawn(move || expand_items(prog, policy, opts, c, bytes, live, seen, buf))
             })
             .collect();
         handles.into_iter().map(|h| h.join().expect("an explorer thread panicked")).collect()
@@ -214,7 +255,7 @@ pub(super) fn explore(
     visited.insert(fingerprint(&root));
     let mut parents: Vec<(u32, Move)> = vec![(0, Move { task: 0, skip: false })];
     let mut level = Level::default();
-    level.push(0, &bincode::serialize(&root).expect("a world encodes"));
+    level.push(0, Stored::Live(root), &[]);
     let mut next = Level::default();
     let mut pool: Vec<Vec<u8>> = Vec::new();
     out.states = 1;
@@ -229,11 +270,11 @@ pub(super) fn explore(
             out.stop(format!("a schedule longer than {} steps", limits::STEPS_MAX));
             break;
         }
-        let chunks = expand_level(prog, policy, opts, &level, &visited, &mut pool);
+        let mut chunks = expand_level(prog, policy, opts, &mut level, &visited, &mut pool);
         next.clear();
         let mut ids = level.ids.iter();
-        for (bytes, expansions) in &chunks {
-            for e in expansions {
+        for (bytes, expansions) in chunks.iter_mut() {
+            for e in expansions.iter_mut() {
                 let id = *ids.next().expect("one expansion per state");
                 for (suffix, labels) in &e.crashes {
                     found.record(labels, || path(&parents, id), Some(suffix));
@@ -241,17 +282,16 @@ pub(super) fn explore(
                 if let Some(labels) = &e.terminal {
                     found.record(labels, || path(&parents, id), None);
                 }
-                for &(m, fp, span) in &e.successors {
+                for (m, fp, stored) in e.successors.drain(..) {
                     out.transitions += 1;
-                    let Some((start, len)) = span.filter(|_| visited.insert(fp)) else { continue };
+                    let Some(stored) = stored.filter(|_| visited.insert(fp)) else { continue };
                     out.states += 1;
                     if visited.len() > opts.max_states {
                         out.stop(format!("--max-states {} reached", opts.max_states));
                         break 'levels;
                     }
                     parents.push((id, m));
-                    let encoded = &bytes[start as usize..(start + len) as usize];
-                    next.push((parents.len() - 1) as u32, encoded);
+                    next.push((parents.len() - 1) as u32, stored, bytes);
                 }
             }
         }

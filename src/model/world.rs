@@ -93,7 +93,7 @@ pub enum Owner {
     Anon,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Folio {
     pub owner: Owner,
     /// `folio_ref_count()`: the page cache's reference, one per mapping PTE, GUP references,
@@ -132,7 +132,7 @@ impl Folio {
 }
 
 /// One page index of a file: its cached folio, its block, and the oracle's record of it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FilePage {
     pub folio: Option<FolioId>,
     pub block: Option<BlockId>,
@@ -174,7 +174,7 @@ pub struct BlockContent {
     pub csum_ok: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Block {
     /// The file page this block belongs to, if allocated.
     pub owner: Option<(FileId, u8)>,
@@ -192,9 +192,7 @@ impl Block {
 }
 
 /// A page-table entry of a mapping.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Pte {
     pub folio: Option<FolioId>,
     pub writable: bool,
@@ -429,5 +427,160 @@ impl World {
             }
         }
         out
+    }
+}
+
+// Hand-written `Hash` for the small structs that worlds hold by the dozen: each packs all its
+// fields into a few integers, injectively (every field has its own bits), so a fingerprint
+// takes a few writes per struct instead of one per field. Equal values pack equally, as `Hash`
+// requires.
+
+fn pack_data(d: Data) -> u64 {
+    d.tag.0 as u64 | (d.ver as u64) << 8 | (d.origin as u64) << 24
+}
+
+fn pack_content(c: BlockContent) -> u64 {
+    pack_data(c.data) | (c.csum_ok as u64) << 32
+}
+
+fn pack_option<T>(o: Option<T>, f: impl FnOnce(T) -> u64) -> u64 {
+    match o {
+        None => 0,
+        Some(x) => 1 | f(x) << 1,
+    }
+}
+
+impl std::hash::Hash for Folio {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let owner = match self.owner {
+            Owner::Free => 0u64,
+            Owner::File { file, index } => 1 | (file.0 as u64) << 2 | (index as u64) << 10,
+            Owner::Orphan => 2,
+            Owner::Anon => 3,
+        };
+        h.write_u64(owner | (self.refcount as u64) << 32);
+        h.write_u64(
+            self.mapcount as u64
+                | (self.dirty as u64) << 16
+                | (self.writeback as u64) << 17
+                | (self.private as u64) << 18
+                | (self.generation as u64) << 24
+                | (self.data.tag.0 as u64) << 40
+                | (self.data.ver as u64) << 48,
+        );
+        h.write_u8(self.data.origin);
+    }
+}
+
+impl std::hash::Hash for FilePage {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        h.write_u64(
+            pack_option(self.folio, |f| f.0 as u64)
+                | pack_option(self.block, |b| b.0 as u64) << 9
+                | pack_option(self.durable_block, |b| b.0 as u64) << 26
+                | (self.reserved as u64) << 43
+                | pack_option(self.excused_ver, |v| v as u64) << 44,
+        );
+        h.write_u64(pack_data(self.accepted) | pack_data(self.synced) << 32);
+    }
+}
+
+impl std::hash::Hash for Block {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let owner = pack_option(self.owner, |(f, i)| f.0 as u64 | (i as u64) << 8);
+        h.write_u64(owner | pack_content(self.durable) << 24);
+        h.write_u64(pack_option(self.cached, pack_content));
+    }
+}
+
+impl std::hash::Hash for Pte {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let folio = pack_option(self.folio, |f| f.0 as u64);
+        h.write_u16((folio | (self.writable as u64) << 9 | (self.dirty as u64) << 10) as u16);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hash::{Hash, Hasher};
+
+    /// The bytes a value's `Hash` writes.
+    fn bytes<T: Hash>(t: &T) -> Vec<u8> {
+        struct Collect(Vec<u8>);
+        impl Hasher for Collect {
+            fn write(&mut self, b: &[u8]) {
+                self.0.extend_from_slice(b);
+            }
+            fn finish(&self) -> u64 {
+                0
+            }
+        }
+        let mut c = Collect(Vec::new());
+        t.hash(&mut c);
+        c.0
+    }
+
+    /// Every value differs from every other in its hash encoding.
+    fn all_distinct<T: Hash + std::fmt::Debug>(values: &[T]) {
+        for (i, a) in values.iter().enumerate() {
+            for b in &values[i + 1..] {
+                assert_ne!(bytes(a), bytes(b), "{a:?} and {b:?} hash alike");
+            }
+        }
+    }
+
+    const D: Data = Data { tag: Tag(255), ver: 65535, origin: 255 };
+
+    #[test]
+    fn packed_hashes_tell_every_field_apart() {
+        let f = Folio::free();
+        all_distinct(&[
+            f.clone(),
+            Folio { owner: Owner::File { file: FileId(7), index: 15 }, ..f.clone() },
+            Folio { owner: Owner::Orphan, ..f.clone() },
+            Folio { owner: Owner::Anon, ..f.clone() },
+            Folio { refcount: u32::MAX, ..f.clone() },
+            Folio { mapcount: u16::MAX, ..f.clone() },
+            Folio { dirty: true, ..f.clone() },
+            Folio { writeback: true, ..f.clone() },
+            Folio { private: true, ..f.clone() },
+            Folio { data: D, ..f.clone() },
+            Folio { data: Data { origin: 1, ..Data::default() }, ..f.clone() },
+            Folio { generation: u16::MAX, ..f.clone() },
+        ]);
+        let p = FilePage::default();
+        all_distinct(&[
+            p.clone(),
+            FilePage { folio: Some(FolioId(0)), ..p.clone() },
+            FilePage { folio: Some(FolioId(255)), ..p.clone() },
+            FilePage { block: Some(BlockId(0)), ..p.clone() },
+            FilePage { block: Some(BlockId(u16::MAX)), ..p.clone() },
+            FilePage { durable_block: Some(BlockId(0)), ..p.clone() },
+            FilePage { durable_block: Some(BlockId(u16::MAX)), ..p.clone() },
+            FilePage { reserved: true, ..p.clone() },
+            FilePage { accepted: D, ..p.clone() },
+            FilePage { excused_ver: Some(0), ..p.clone() },
+            FilePage { excused_ver: Some(u16::MAX), ..p.clone() },
+            FilePage { synced: D, ..p.clone() },
+        ]);
+        let c = BlockContent { data: D, csum_ok: true };
+        let b = Block { owner: None, durable: BlockContent::default(), cached: None };
+        all_distinct(&[
+            b.clone(),
+            Block { owner: Some((FileId(0), 0)), ..b.clone() },
+            Block { owner: Some((FileId(255), 255)), ..b.clone() },
+            Block { durable: c, ..b.clone() },
+            Block { durable: BlockContent { csum_ok: true, ..Default::default() }, ..b.clone() },
+            Block { cached: Some(BlockContent::default()), ..b.clone() },
+            Block { cached: Some(c), ..b.clone() },
+        ]);
+        all_distinct(&[
+            Pte::default(),
+            Pte { folio: Some(FolioId(0)), ..Pte::default() },
+            Pte { folio: Some(FolioId(255)), ..Pte::default() },
+            Pte { writable: true, ..Pte::default() },
+            Pte { dirty: true, ..Pte::default() },
+        ]);
     }
 }
