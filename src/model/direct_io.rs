@@ -296,11 +296,7 @@ pub fn device(w: &mut World, cx: &mut Cx, task: Task) {
         let csum_ok = csum.is_none_or(|c| c == buf);
         w.blocks[b.0 as usize].cached = Some(BlockContent { data, csum_ok });
         if cow {
-            if let Some(old) = w.page_mut(file, index).block.replace(b) {
-                if old != b {
-                    w.free_block(old);
-                }
-            }
+            fs::finish_ordered_extent(w, file, index, b);
         }
         cx.note(|n| {
             format!(

@@ -269,3 +269,13 @@ pub fn map_blocks(w: &mut World, cx: &mut Cx, file: FileId, index: u8) -> MapOut
         }
     }
 }
+
+/// btrfs `btrfs_finish_ordered_io()`: the write to `new` completed, the page's extent is now
+/// `new`, and its old block is freed.
+pub fn finish_ordered_extent(w: &mut World, file: FileId, index: u8, new: BlockId) {
+    if let Some(old) = w.page_mut(file, index).block.replace(new) {
+        if old != new {
+            w.free_block(old);
+        }
+    }
+}

@@ -265,10 +265,7 @@ pub fn bio_complete(w: &mut World, cx: &mut Cx, t: &TaskKind) {
     }
     w.blocks[block.0 as usize].cached = Some(BlockContent { data, csum_ok });
     if cow {
-        // The ordered extent completes: the page's extent is now the new block.
-        if let Some(old) = w.page_mut(file, index).block.replace(block) {
-            w.free_block(old);
-        }
+        fs::finish_ordered_extent(w, file, index, block);
     }
     cx.note(|n| {
         format!(
