@@ -58,9 +58,9 @@ pub enum Cont {
     DioWait { done: bool, release: Option<Pinned> },
     /// `process_vm_rw_pages()` between pinning the target page and copying into it.
     RemoteWrite { pinned: Pinned, tag: Tag },
-    /// A truncate, punch or fallocate holding the file's layout lock, waiting for its layout
-    /// leases to go (or for `waited` to reach the lease-break time, then revoking them) and, on
-    /// DAX, for the pages of the range to be idle (`dax_layout_busy_page()`).
+    /// A truncate, punch or fallocate waiting for its file's layout leases to go (or for
+    /// `waited` to reach the lease-break time, then revoking them) and, on DAX, for the file's
+    /// pages to be idle (`dax_layout_busy_page()`); it holds no lock while it waits.
     LayoutWait { waited: u8 },
 }
 
