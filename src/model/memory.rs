@@ -9,9 +9,12 @@
 //! Every change to a PTE calls the MMU notifiers (`mmu_notifier_invalidate_range_start()`),
 //! which invalidate the device mappings of ODP registrations over that page.
 //!
-//! Left out: large folios, fault-around, the zero page (a DAX read fault of a hole allocates
-//! the block), swap, mlock, and the `FAULT_FLAG_UNSHARE` of read-only long-term pins of private
-//! mappings (6.2+).
+//! A DAX read fault of a hole maps the shared zero page (`dax_load_hole()`); a later write
+//! fault allocates the block and replaces it.
+//!
+//! Left out: large folios, fault-around, the zero page of ordinary mappings, swap, mlock, and
+//! the `FAULT_FLAG_UNSHARE` of read-only long-term pins of private mappings (6.2+). A pin of the
+//! DAX zero page counts like any other (the kernel only pretends to pin the zero page).
 
 use super::fs;
 use super::label::Errno;
@@ -20,9 +23,21 @@ use super::Cx;
 
 /// `dax_iomap_fault()`'s iomap step: the page of the file's block, allocated (and zeroed) if it
 /// is a hole; ENOSPC becomes SIGBUS in the caller.
-fn dax_get_frame(w: &mut World, cx: &mut Cx, file: FileId, index: u8) -> Result<FolioId, Errno> {
+/// A read fault on a hole maps the shared zero page instead (`dax_load_hole()`): nothing is
+/// allocated until a write fault.
+fn dax_get_frame(
+    w: &mut World,
+    cx: &mut Cx,
+    file: FileId,
+    index: u8,
+    write: bool,
+) -> Result<FolioId, Errno> {
     let b = match w.page(file, index).block {
         Some(b) => b,
+        None if !write => {
+            cx.note(|_| "dax_load_hole: the hole is mapped to the zero page".to_string());
+            return Ok(w.zero_frame().expect("a DAX world has a zero page"));
+        }
         None => {
             let b = w.alloc_block(file, index).ok_or(Errno::Enospc)?;
             w.page_mut(file, index).block = Some(b);
@@ -112,7 +127,12 @@ pub fn handle_mm_fault_forced(
     if index >= w.inodes[vma.file.0 as usize].size {
         return Err(Errno::Sigbus);
     }
-    let pte = vma.ptes[page as usize];
+    let mut pte = vma.ptes[page as usize];
+    if write && vma.shared && pte.folio.is_some() && pte.folio == w.zero_frame() {
+        // A write to the zero page: the hole gets its block (dax_iomap_pte_fault()).
+        zap_pte(w, cx, map, page);
+        pte = Pte::default();
+    }
     if let Some(f) = pte.folio {
         if !write || pte.writable {
             return Ok(f);
@@ -129,7 +149,7 @@ pub fn handle_mm_fault_forced(
     }
     let dax = fs::is_dax(cx.prog.fs);
     let f = if dax {
-        dax_get_frame(w, cx, vma.file, index).map_err(|_| Errno::Sigbus)?
+        dax_get_frame(w, cx, vma.file, index, write).map_err(|_| Errno::Sigbus)?
     } else {
         filemap_get_folio(w, cx, vma.file, index)?
     };

@@ -168,11 +168,11 @@ pub fn compile(sc: &Scenario) -> Result<Program, Diag> {
     let err = |span: Span, msg: String| Diag::at(&sc.path, &sc.source, span, msg);
     let kind = sc.fs.kind;
     let dax = matches!(kind, FsKind::Ext4Dax | FsKind::XfsDax);
-    if dax && sc.memory_frames + sc.disk_blocks > u8::MAX as u32 {
+    if dax && sc.memory_frames + sc.disk_blocks + 1 > u8::MAX as u32 {
         let span = sc.disk_span.unwrap_or(sc.fs.span);
         return Err(err(
             span,
-            "on DAX every block is a page frame: `memory` + `disk` must be at most 255".into(),
+            "on DAX every block is a page frame: `memory` + `disk` must be at most 254".into(),
         ));
     }
     let mut names = Names {
@@ -361,7 +361,8 @@ fn initial_world(
     threads: &[ThreadProg],
 ) -> Result<World, (String, Resource)> {
     let dax = matches!(fs.kind, FsKind::Ext4Dax | FsKind::XfsDax);
-    let pmem = if dax { sc.disk_blocks as usize } else { 0 };
+    // One frame per block, and the zero page.
+    let pmem = if dax { sc.disk_blocks as usize + 1 } else { 0 };
     let mut w = World {
         folios: vec![Folio::free(); sc.memory_frames as usize + pmem],
         inodes: Vec::new(),
@@ -448,6 +449,9 @@ fn initial_world(
             p.durable_block = p.block; // the declared files are committed
         }
         w.inodes[fi] = inode;
+    }
+    if let Some(zero) = w.zero_frame() {
+        w.folio_mut(zero).owner = Owner::Orphan; // in no page cache, never freed
     }
     Ok(w)
 }

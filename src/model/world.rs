@@ -350,6 +350,12 @@ impl World {
         f.0 >= self.ram_frames
     }
 
+    /// The shared zero page a DAX read fault maps over a hole: the frame after the blocks'.
+    pub fn zero_frame(&self) -> Option<FolioId> {
+        let f = self.ram_frames as usize + self.blocks.len();
+        (f < self.folios.len()).then_some(FolioId(f as u8))
+    }
+
     pub fn folio(&self, f: FolioId) -> &Folio {
         &self.folios[f.0 as usize]
     }
