@@ -266,8 +266,19 @@ pub fn device(w: &mut World, cx: &mut Cx, task: Task) {
         let src = w
             .page(file, index)
             .block
-            .map(|b| w.blocks[b.0 as usize].current().data)
-            .unwrap_or_default();
+            .map(|b| w.blocks[b.0 as usize].current())
+            .unwrap_or(BlockContent { data: Data::default(), csum_ok: true });
+        if !src.csum_ok && fs::cow(cx.prog.fs) {
+            // btrfs verifies the checksums of what it read at completion: the read fails.
+            cx.note(|_| {
+                "btrfs: the block fails its checksum: the O_DIRECT read fails with -EIO".into()
+            });
+            release_pages(w, cx, &mut buffer, false);
+            w.tasks[waiter].cont =
+                Cont::DioWait { done: true, release: None, error: Some(Errno::Eio) };
+            return;
+        }
+        let src = src.data;
         if oracle::device_access_ok(w, cx, f, generation) {
             let data = oracle::accept_into_folio(w, f, src.tag);
             cx.note(|n| format!("device DMA-writes {} into frame {}", n.tag_name(data.tag), f.0));
@@ -286,7 +297,7 @@ pub fn device(w: &mut World, cx: &mut Cx, task: Task) {
                 None
             }
         };
-        w.tasks[waiter].cont = Cont::DioWait { done: true, release };
+        w.tasks[waiter].cont = Cont::DioWait { done: true, release, error: None };
         return;
     }
     if oracle::device_access_ok(w, cx, f, generation) {
@@ -313,7 +324,7 @@ pub fn device(w: &mut World, cx: &mut Cx, task: Task) {
     } else {
         release_pages(w, cx, &mut buffer, false);
     }
-    w.tasks[waiter].cont = Cont::DioWait { done: true, release: None };
+    w.tasks[waiter].cont = Cont::DioWait { done: true, release: None, error: None };
 }
 
 /// `invalidate_inode_pages2_range()` after an O_DIRECT write (`kiocb_invalidate_post_direct_write()`,

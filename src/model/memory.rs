@@ -66,11 +66,16 @@ pub fn filemap_get_folio(
     if let Some(f) = w.page(file, index).folio {
         return Ok(f);
     }
-    let data = match w.page(file, index).block {
-        Some(b) => w.blocks[b.0 as usize].current().data,
-        None => Data::default(),
+    let content = match w.page(file, index).block {
+        Some(b) => w.blocks[b.0 as usize].current(),
+        None => BlockContent { data: Data::default(), csum_ok: true },
     };
-    let f = alloc_folio_reclaiming(w, cx, Owner::File { file, index }, data)?;
+    if !content.csum_ok && fs::cow(cx.prog.fs) {
+        // btrfs verifies data checksums on read (btrfs_data_csum_ok()): -EIO.
+        cx.note(|_| "btrfs: the block fails its checksum on read: -EIO".to_string());
+        return Err(Errno::Eio);
+    }
+    let f = alloc_folio_reclaiming(w, cx, Owner::File { file, index }, content.data)?;
     w.page_mut(file, index).folio = Some(f);
     cx.note(|n| {
         format!("filemap_get_folio: page {index} of {} read into frame {}", n.file_name(file), f.0)
@@ -93,6 +98,22 @@ pub fn alloc_folio_reclaiming(
     cx.note(|_| "no free frame: direct reclaim".to_string());
     super::vmscan::shrink_folio_list(w, cx, None);
     w.alloc_folio(owner, data).ok_or(Errno::Enomem)
+}
+
+/// The folio a whole-page write(2) copies into (`write_begin()` of a full page does not read the
+/// old content): the cached one, or a new one.
+pub fn grab_cache_folio(
+    w: &mut World,
+    cx: &mut Cx,
+    file: FileId,
+    index: u8,
+) -> Result<FolioId, Errno> {
+    if let Some(f) = w.page(file, index).folio {
+        return Ok(f);
+    }
+    let f = alloc_folio_reclaiming(w, cx, Owner::File { file, index }, Data::default())?;
+    w.page_mut(file, index).folio = Some(f);
+    Ok(f)
 }
 
 /// `handle_mm_fault()` for page `page` of mapping `map`, as a user access or a GUP fault.
@@ -151,7 +172,14 @@ pub fn handle_mm_fault_forced(
     let f = if dax {
         dax_get_frame(w, cx, vma.file, index, write).map_err(|_| Errno::Sigbus)?
     } else {
-        filemap_get_folio(w, cx, vma.file, index)?
+        // A read error in ->fault is VM_FAULT_SIGBUS.
+        filemap_get_folio(w, cx, vma.file, index).map_err(|e| {
+            if e == Errno::Eio {
+                Errno::Sigbus
+            } else {
+                e
+            }
+        })?
     };
     if write && !vma.shared {
         return do_cow(w, cx, map, page, f);

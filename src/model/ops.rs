@@ -199,10 +199,16 @@ pub fn thread_step(w: &mut World, cx: &mut Cx, t: usize) {
     match cont {
         Cont::Start => start_stmt(w, cx, t),
         Cont::Writeback(mut wb) => writeback_step(w, cx, t, &mut wb),
-        Cont::DioWait { release, .. } => {
+        Cont::DioWait { release, error, .. } => {
             if let Some(mut pinned) = release {
                 // fs/direct-io.c dio_bio_complete(): set_page_dirty_lock() + put_page().
                 release_pages(w, cx, &mut pinned, true);
+            }
+            if let Some(e) = error {
+                if let COp::DioRead { file, .. } | COp::DioWrite { file, .. } = stmt(w, cx, t).op {
+                    w.inodes[file.0 as usize].dio_in_flight -= 1;
+                }
+                return fail(w, cx, t, e);
             }
             if let COp::DioRead { file, .. } | COp::DioWrite { file, .. } = stmt(w, cx, t).op {
                 w.inodes[file.0 as usize].dio_in_flight -= 1; // inode_dio_end()
@@ -352,7 +358,7 @@ fn start_stmt(w: &mut World, cx: &mut Cx, t: usize) {
             match direct_io::submit(w, cx, thread, pc, read, file, page, map, map_page) {
                 Ok(Submitted::Done) => finish(w, cx, t),
                 Ok(Submitted::Sleeping) => {
-                    w.tasks[t].cont = Cont::DioWait { done: false, release: None }
+                    w.tasks[t].cont = Cont::DioWait { done: false, release: None, error: None }
                 }
                 Ok(Submitted::Bug) => {}
                 Err(e) => fail(w, cx, t, e),
@@ -415,7 +421,7 @@ pub(super) fn buffered_write(
     tag: Tag,
 ) -> Result<(), Errno> {
     truncate::extend_to(w, file, page + 1);
-    let f = filemap_get_folio(w, cx, file, page)?;
+    let f = super::memory::grab_cache_folio(w, cx, file, page)?;
     fs::write_begin(w, cx, file, page, f)?;
     let data = oracle::accept_into_folio(w, f, tag);
     fs::folio_mark_dirty(w, cx, f);

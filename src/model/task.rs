@@ -2,6 +2,7 @@
 //! device's side of O_DIRECT, the `bio_dirty_work` workqueue item). Each task is runnable or
 //! blocked; the explorer picks which runnable task takes the next step (KERNEL.md §6).
 
+use super::label::Errno;
 use super::world::*;
 use super::writeback::Wb;
 use crate::policy::DioPath;
@@ -55,7 +56,7 @@ pub enum Cont {
     Writeback(Wb),
     /// Sleeping until the O_DIRECT I/O completes. `done` once the device task finished;
     /// `release` holds the pages a `fs/direct-io.c` read dirties and releases in task context.
-    DioWait { done: bool, release: Option<Pinned> },
+    DioWait { done: bool, release: Option<Pinned>, error: Option<Errno> },
     /// `process_vm_rw_pages()` between pinning the target page and copying into it.
     RemoteWrite { pinned: Pinned, tag: Tag },
     /// A truncate, punch or fallocate waiting for its file's layout leases to go (or for
