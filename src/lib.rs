@@ -10,6 +10,7 @@
 pub mod catalogue;
 pub mod check;
 pub mod family;
+pub mod host;
 pub mod limits;
 pub mod model;
 pub mod policy;

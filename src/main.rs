@@ -116,6 +116,13 @@ enum Command {
     /// Print a member of the scaling family (docs/performance.md): THREADS pinning threads over
     /// PAGES pages, with background writeback and reclaim.
     Family { threads: u8, pages: u8 },
+    /// Measure the long-term pin verdicts (research/kernel-probe.md §1) on this machine's
+    /// kernel with io_uring buffer registration, beside the model's prediction for the preset
+    /// of the host's release. ext4 and xfs rows need root (loop mounts).
+    HostPins {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -146,6 +153,7 @@ fn main() -> ExitCode {
             }
             Err(e) => Err(InputError::Usage(e)),
         },
+        Command::HostPins { json } => host_pins(json),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -473,4 +481,67 @@ fn bench(paths: &[String], json: bool, repeat: usize) -> Result<u8, InputError> 
         let _ = writeln!(out, "{total}");
     }
     Ok(0)
+}
+
+/// `pincheck host-pins`: exit 1 when a measured row disagrees with the model.
+fn host_pins(json: bool) -> Result<u8, InputError> {
+    use pincheck::host;
+    let release = host::host_release().map_err(InputError::Usage)?;
+    let preset = host::preset_for_release(&release);
+    let rows = host::pin_table(preset.as_ref());
+    let out = std::io::stdout();
+    let mut out = out.lock();
+    if json {
+        for r in &rows {
+            let mut v = serde_json::to_value(r).expect("a row serializes");
+            v["kernel"] = release.clone().into();
+            v["policy"] = preset.as_ref().map(|p| p.name).into();
+            let _ = writeln!(out, "{v}");
+        }
+    } else {
+        let name = preset.as_ref().map_or("none", |p| p.name);
+        let _ = writeln!(out, "host kernel {release}, model preset {name}");
+        if preset.is_none() {
+            let _ = writeln!(
+                out,
+                "no preset models {release} (presets: {}); host verdicts only",
+                policy::preset_names().join(", ")
+            );
+        }
+        let _ = writeln!(
+            out,
+            "{:<6} {:<11} {:<12} {:<12} {:<6} pins acquired/released",
+            "fs", "mapping", "host", "model", "agree"
+        );
+        for r in &rows {
+            let host = r.host.as_deref().unwrap_or("skipped");
+            let agree = match r.agree {
+                Some(true) => "yes",
+                Some(false) => "NO",
+                None => "-",
+            };
+            let pins = match (r.pins_acquired, r.pins_released) {
+                (Some(a), Some(b)) => format!("+{a}/+{b}"),
+                _ => "-".into(),
+            };
+            let _ = write!(
+                out,
+                "{:<6} {:<11} {:<12} {:<12} {:<6} {pins}",
+                r.fs,
+                r.mapping,
+                host,
+                r.model.as_deref().unwrap_or("-"),
+                agree
+            );
+            match &r.skipped {
+                Some(why) => {
+                    let _ = writeln!(out, "  ({why})");
+                }
+                None => {
+                    let _ = writeln!(out);
+                }
+            }
+        }
+    }
+    Ok(u8::from(rows.iter().any(|r| r.agree == Some(false))))
 }

@@ -1,0 +1,375 @@
+//! The host kernel, measured: the long-term pin verdict table of research/kernel-probe.md §1,
+//! taken on the machine pincheck runs on and set beside the model's prediction for the preset
+//! that matches the host's release (`pincheck host-pins`). This is the first piece of issue #5
+//! (`--on host` and `pincheck conform`); running whole scenarios on the host is not built yet.
+//!
+//! A long-term writable pin on the host is `IORING_REGISTER_BUFFERS`: io_uring_register()
+//! → `io_sqe_buffers_register()` → `io_pin_pages()` → `pin_user_pages_fast(FOLL_WRITE |
+//! FOLL_LONGTERM)` (io_uring/rsrc.c, io_uring/memmap.c in 6.18), the same call a `pin ... write
+//! longterm` makes in the model. Each case maps a fresh 16 KiB file written with pwrite() and
+//! fsync()ed, registers the whole mapping as one buffer and unregisters it. The mapping is not
+//! prefaulted: the probe found that the prefault never changes a verdict.
+//!
+//! Filesystems: tmpfs is /dev/shm. ext4 and xfs are images made on the fly and loop-mounted
+//! (`mount -o loop`, whose loop device is auto-cleared on umount); that needs root and the
+//! mkfs of the filesystem (Debian e2fsprogs, xfsprogs). A filesystem the host cannot provide
+//! is reported as skipped with the reason, never guessed.
+
+use crate::check::ExploreOptions;
+use crate::policy::Policy;
+use crate::run::{self, Source};
+use std::ffi::CString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The filesystems and mappings of the table: rows (c), (d), (e), (f) and (f') of the probe.
+pub const FILESYSTEMS: [&str; 3] = ["tmpfs", "ext4", "xfs"];
+pub const MAPPINGS: [&str; 4] = ["shared", "shared ro", "private", "private ro"];
+
+/// The model's side of one row: map the file, take a long-term writable pin of its first page,
+/// release it.
+pub fn probe_scenario(fs: &str, mapping: &str) -> Source {
+    let text = format!(
+        "scenario probe\nfs {fs}\ndisk 8\nmemory 6\nfile f 1 synced\n\
+         thread app:\n  m = mmap f {mapping}\n  p = pin m[0..1] write longterm\n  unpin p\n"
+    );
+    Source { path: format!("probe-{fs}-{}.pin", mapping.replace(' ', "-")), text }
+}
+
+/// The model's verdict for one row under `policy`: `ok` or the labels joined by commas.
+pub fn model_verdict(fs: &str, mapping: &str, policy: &Policy) -> Result<String, String> {
+    let opts = ExploreOptions { progress: false, ..ExploreOptions::default() };
+    let rows =
+        run::check_source(&probe_scenario(fs, mapping), Some(std::slice::from_ref(policy)), &opts)
+            .map_err(|e| e.to_string())?;
+    let labels = &rows[0].labels;
+    Ok(if labels.is_empty() { "ok".to_string() } else { labels.join(",") })
+}
+
+/// The host's kernel release (`uname -r`), and the preset of the same major.minor, if any.
+pub fn host_release() -> Result<String, String> {
+    // SAFETY: uname() fills a zeroed utsname whose fields are NUL-terminated arrays.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return Err(format!("uname: {}", std::io::Error::last_os_error()));
+    }
+    let bytes: Vec<u8> = u.release.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The preset modelling `release` ("6.18.44-foo" → linux-6.18): same major and minor only.
+pub fn preset_for_release(release: &str) -> Option<Policy> {
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    let major = parts.next()?;
+    let minor = parts.next()?;
+    Policy::by_name(&format!("linux-{major}.{minor}")).ok()
+}
+
+/// One row of the table.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PinRow {
+    pub fs: &'static str,
+    pub mapping: &'static str,
+    /// `ok` or `pin:E...`; `None` when skipped.
+    pub host: Option<String>,
+    /// Why the host could not run the row.
+    pub skipped: Option<String>,
+    /// The model's verdict under the host's preset; `None` without a matching preset.
+    pub model: Option<String>,
+    /// `host == model`, when both exist.
+    pub agree: Option<bool>,
+    /// /proc/vmstat nr_foll_pin_acquired and nr_foll_pin_released deltas over the case
+    /// (registration and unregistration). System-wide counters: other pinning on the machine
+    /// shows up here too.
+    pub pins_acquired: Option<u64>,
+    pub pins_released: Option<u64>,
+}
+
+/// Measures every row on the host and predicts it under `preset`.
+pub fn pin_table(preset: Option<&Policy>) -> Vec<PinRow> {
+    let mut rows = Vec::new();
+    for fs in FILESYSTEMS {
+        let dir = ScratchFs::new(fs);
+        for mapping in MAPPINGS {
+            let model = preset.map(|p| model_verdict(fs, mapping, p).unwrap_or_else(|e| e));
+            let mut row = PinRow {
+                fs,
+                mapping,
+                host: None,
+                skipped: None,
+                model,
+                agree: None,
+                pins_acquired: None,
+                pins_released: None,
+            };
+            if crate::check::INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed) {
+                row.skipped = Some("interrupted".into());
+            } else {
+                match &dir {
+                    Err(why) => row.skipped = Some(why.clone()),
+                    Ok(d) => match longterm_pin(&d.dir, mapping) {
+                        Ok((verdict, acq, rel)) => {
+                            row.host = Some(verdict);
+                            row.pins_acquired = acq;
+                            row.pins_released = rel;
+                        }
+                        Err(why) => row.skipped = Some(why),
+                    },
+                }
+            }
+            if let (Some(h), Some(m)) = (&row.host, &row.model) {
+                row.agree = Some(h == m);
+            }
+            rows.push(row);
+        }
+    }
+    rows
+}
+
+/// A directory on a filesystem of one kind, removed (and unmounted) on drop.
+struct ScratchFs {
+    dir: PathBuf,
+    /// The image and mount point of a loop mount, to undo.
+    loop_mount: Option<(PathBuf, PathBuf)>,
+}
+
+const TMPFS_MAGIC: i64 = 0x0102_1994;
+
+impl ScratchFs {
+    fn new(fs: &str) -> Result<ScratchFs, String> {
+        let tag = format!("pincheck-host-{}", std::process::id());
+        match fs {
+            "tmpfs" => {
+                let shm = Path::new("/dev/shm");
+                if fs_magic(shm) != Some(TMPFS_MAGIC) {
+                    return Err("/dev/shm is not a tmpfs mount".into());
+                }
+                let dir = shm.join(tag);
+                std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                Ok(ScratchFs { dir, loop_mount: None })
+            }
+            "ext4" | "xfs" => {
+                // SAFETY: geteuid() has no preconditions.
+                if unsafe { libc::geteuid() } != 0 {
+                    return Err(format!("needs root: {fs} is an image loop-mounted on the fly"));
+                }
+                let mkfs = format!("mkfs.{fs}");
+                let package = if fs == "xfs" { "xfsprogs" } else { "e2fsprogs" };
+                if !on_path(&mkfs) {
+                    return Err(format!("{mkfs} not found (Debian package {package})"));
+                }
+                let base = std::env::temp_dir().join(format!("{tag}-{fs}"));
+                std::fs::create_dir_all(&base).map_err(|e| format!("{}: {e}", base.display()))?;
+                let image = base.join("image");
+                let mnt = base.join("mnt");
+                let made = (|| {
+                    std::fs::create_dir_all(&mnt).map_err(|e| e.to_string())?;
+                    // xfsprogs refuses filesystems under 300 MiB; the image is sparse.
+                    let size = if fs == "xfs" { 320 << 20 } else { 32 << 20 };
+                    let f = std::fs::File::create(&image).map_err(|e| e.to_string())?;
+                    f.set_len(size).map_err(|e| e.to_string())?;
+                    let force = if fs == "xfs" { "-f" } else { "-F" };
+                    run_cmd(Command::new(&mkfs).args(["-q", force]).arg(&image))?;
+                    run_cmd(Command::new("mount").args(["-o", "loop"]).arg(&image).arg(&mnt))
+                })();
+                if let Err(e) = made {
+                    let _ = std::fs::remove_dir_all(&base);
+                    return Err(format!("cannot make a {fs} loop mount: {e}"));
+                }
+                Ok(ScratchFs { dir: mnt.clone(), loop_mount: Some((base, mnt)) })
+            }
+            other => Err(format!("{other} is not provided on the host")),
+        }
+    }
+}
+
+impl Drop for ScratchFs {
+    fn drop(&mut self) {
+        match &self.loop_mount {
+            None => {
+                let _ = std::fs::remove_dir_all(&self.dir);
+            }
+            Some((base, mnt)) => {
+                // `mount -o loop` sets LO_FLAGS_AUTOCLEAR: the umount frees the loop device.
+                if run_cmd(Command::new("umount").arg(mnt)).is_ok() {
+                    let _ = std::fs::remove_dir_all(base);
+                } else {
+                    eprintln!("pincheck: could not unmount {}; left in place", mnt.display());
+                }
+            }
+        }
+    }
+}
+
+fn run_cmd(c: &mut Command) -> Result<(), String> {
+    let out = c.output().map_err(|e| format!("{c:?}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("{c:?}: {}", String::from_utf8_lossy(&out.stderr).trim()))
+    }
+}
+
+fn on_path(cmd: &str) -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/sbin", "/usr/sbin"].map(PathBuf::from))
+        .any(|d| d.join(cmd).is_file())
+}
+
+fn fs_magic(p: &Path) -> Option<i64> {
+    let c = CString::new(p.as_os_str().as_encoded_bytes()).ok()?;
+    // SAFETY: statfs() writes into a zeroed struct; `c` is NUL-terminated.
+    let mut s: libc::statfs = unsafe { std::mem::zeroed() };
+    (unsafe { libc::statfs(c.as_ptr(), &mut s) } == 0).then_some(s.f_type as i64)
+}
+
+/// /proc/vmstat's FOLL_PIN counters (`NR_FOLL_PIN_ACQUIRED`/`RELEASED`, mm/gup.c). They are
+/// per-CPU node counters folded into the global value only past a threshold or by the vmstat
+/// worker (every `vm.stat_interval`), so a few pins are invisible until a write to
+/// /proc/sys/vm/stat_refresh (root) folds them: `refresh_vm_stats()`, mm/vmstat.c.
+fn pin_counters() -> Option<(u64, u64)> {
+    std::fs::write("/proc/sys/vm/stat_refresh", "1").ok()?;
+    let text = std::fs::read_to_string("/proc/vmstat").ok()?;
+    let get = |k: &str| text.lines().find_map(|l| l.strip_prefix(k)?.trim().parse::<u64>().ok());
+    Some((get("nr_foll_pin_acquired ")?, get("nr_foll_pin_released ")?))
+}
+
+const PAGES: usize = 4;
+const PAGE: usize = 4096;
+
+/// Maps a fresh file in `dir` as `mapping` and registers the mapping as an io_uring fixed
+/// buffer. Returns the verdict and the pin counter deltas.
+fn longterm_pin(dir: &Path, mapping: &str) -> Result<(String, Option<u64>, Option<u64>), String> {
+    let path = dir.join(format!("probe-{}", mapping.replace(' ', "-")));
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        f.write_all(&[b'A'; PAGES * PAGE]).map_err(|e| e.to_string())?;
+        f.sync_all().map_err(|e| e.to_string())?;
+    }
+    let shared = mapping.starts_with("shared");
+    let ro = mapping.ends_with(" ro");
+    let result = Mapped::new(&path, shared, ro).and_then(|m| {
+        let before = pin_counters();
+        let verdict = register_buffer(m.addr, PAGES * PAGE)?;
+        let after = pin_counters();
+        let delta = |i: usize| {
+            Some(match (before, after) {
+                (Some(b), Some(a)) => [a.0.saturating_sub(b.0), a.1.saturating_sub(b.1)][i],
+                _ => return None,
+            })
+        };
+        Ok((verdict, delta(0), delta(1)))
+    });
+    let _ = std::fs::remove_file(&path);
+    result
+}
+
+/// A file mapping, unmapped and closed on drop.
+struct Mapped {
+    fd: libc::c_int,
+    addr: *mut libc::c_void,
+}
+
+impl Mapped {
+    fn new(path: &Path, shared: bool, ro: bool) -> Result<Mapped, String> {
+        let c = CString::new(path.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string())?;
+        let oflags = if ro { libc::O_RDONLY } else { libc::O_RDWR };
+        // SAFETY: `c` is a NUL-terminated path.
+        let fd = unsafe { libc::open(c.as_ptr(), oflags | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return Err(format!("open {}: {}", path.display(), std::io::Error::last_os_error()));
+        }
+        let prot = if ro { libc::PROT_READ } else { libc::PROT_READ | libc::PROT_WRITE };
+        let flags = if shared { libc::MAP_SHARED } else { libc::MAP_PRIVATE };
+        // SAFETY: a fresh mapping of an open fd; no existing memory is touched.
+        let addr = unsafe { libc::mmap(std::ptr::null_mut(), PAGES * PAGE, prot, flags, fd, 0) };
+        if addr == libc::MAP_FAILED {
+            let e = std::io::Error::last_os_error();
+            // SAFETY: fd is ours.
+            unsafe { libc::close(fd) };
+            return Err(format!("mmap: {e}"));
+        }
+        Ok(Mapped { fd, addr })
+    }
+}
+
+impl Drop for Mapped {
+    fn drop(&mut self) {
+        // SAFETY: the mapping and fd were made by Mapped::new and are released once.
+        unsafe {
+            libc::munmap(self.addr, PAGES * PAGE);
+            libc::close(self.fd);
+        }
+    }
+}
+
+const IORING_REGISTER_BUFFERS: libc::c_uint = 0;
+const IORING_UNREGISTER_BUFFERS: libc::c_uint = 1;
+
+/// io_uring_setup(), IORING_REGISTER_BUFFERS of [addr, addr+len), then unregistration.
+/// `Ok("ok")` or `Ok("pin:EFAULT")`; `Err` when io_uring itself is unavailable.
+fn register_buffer(addr: *mut libc::c_void, len: usize) -> Result<String, String> {
+    // struct io_uring_params is 120 bytes; zeroed means no flags, kernel-chosen sizes.
+    let mut params = [0u32; 30];
+    // SAFETY: io_uring_setup writes at most sizeof(struct io_uring_params) into `params`.
+    let ring = unsafe { libc::syscall(libc::SYS_io_uring_setup, 1u32, params.as_mut_ptr()) };
+    if ring < 0 {
+        return Err(format!("io_uring_setup: {}", std::io::Error::last_os_error()));
+    }
+    let ring = ring as libc::c_int;
+    let iov = libc::iovec { iov_base: addr, iov_len: len };
+    // SAFETY: one iovec describing our own mapping.
+    let r = unsafe {
+        libc::syscall(libc::SYS_io_uring_register, ring, IORING_REGISTER_BUFFERS, &iov, 1u32)
+    };
+    let verdict = if r == 0 {
+        // SAFETY: no arguments beyond the ring.
+        unsafe {
+            libc::syscall(
+                libc::SYS_io_uring_register,
+                ring,
+                IORING_UNREGISTER_BUFFERS,
+                std::ptr::null::<libc::c_void>(),
+                0u32,
+            )
+        };
+        "ok".to_string()
+    } else {
+        let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+        format!("pin:{}", errno_name(errno))
+    };
+    // SAFETY: the ring fd is ours; closing it frees any registration left.
+    unsafe { libc::close(ring) };
+    Ok(verdict)
+}
+
+fn errno_name(e: i32) -> String {
+    let name = match e {
+        libc::EFAULT => "EFAULT",
+        libc::EOPNOTSUPP => "EOPNOTSUPP",
+        libc::ENOMEM => "ENOMEM",
+        libc::EPERM => "EPERM",
+        libc::EINVAL => "EINVAL",
+        libc::EBUSY => "EBUSY",
+        libc::EAGAIN => "EAGAIN",
+        libc::ENXIO => "ENXIO",
+        libc::EOVERFLOW => "EOVERFLOW",
+        _ => return format!("errno{e}"),
+    };
+    name.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_release_maps_to_the_preset_of_its_major_and_minor() {
+        assert_eq!(preset_for_release("6.18.44-cloud").map(|p| p.name), Some("linux-6.18"));
+        assert_eq!(preset_for_release("4.19.0").map(|p| p.name), Some("linux-4.19"));
+        assert!(preset_for_release("6.1.0").is_none());
+        assert!(preset_for_release("garbage").is_none());
+    }
+}
