@@ -254,13 +254,11 @@ fn longterm_pin(dir: &Path, mapping: &str) -> Result<(String, Option<u64>, Optio
         let before = pin_counters();
         let verdict = register_buffer(m.addr, PAGES * PAGE)?;
         let after = pin_counters();
-        let delta = |i: usize| {
-            Some(match (before, after) {
-                (Some(b), Some(a)) => [a.0.saturating_sub(b.0), a.1.saturating_sub(b.1)][i],
-                _ => return None,
-            })
+        let (acquired, released) = match (before, after) {
+            (Some(b), Some(a)) => (Some(a.0.saturating_sub(b.0)), Some(a.1.saturating_sub(b.1))),
+            _ => (None, None),
         };
-        Ok((verdict, delta(0), delta(1)))
+        Ok((verdict, acquired, released))
     });
     let _ = std::fs::remove_file(&path);
     result

@@ -6,6 +6,15 @@ use pincheck::check::{replay::replay, ExploreOptions};
 use pincheck::policy::Policy;
 use pincheck::run::{self, Source};
 
+/// The catalogue scenario `name` (its file is `scenarios/NAME.pin`).
+fn catalogue_scenario(name: &str) -> Source {
+    let file = format!("/{name}.pin");
+    run::catalogue_sources()
+        .into_iter()
+        .find(|s| s.path.ends_with(&file))
+        .expect("in the catalogue")
+}
+
 fn check(src: &Source) {
     let loaded = run::load(src).unwrap_or_else(|e| panic!("{}: {e}", src.path));
     assert!(
@@ -77,10 +86,7 @@ fn exploration_is_deterministic() {
 
 #[test]
 fn random_exploration_is_reproducible_by_seed_and_finds_only_real_labels() {
-    let src = run::catalogue_sources()
-        .into_iter()
-        .find(|s| s.path.ends_with("ext4-rdma-strip.pin"))
-        .unwrap();
+    let src = catalogue_scenario("ext4-rdma-strip");
     let l = run::load(&src).unwrap();
     let p = Policy::by_name("linux-5.18").unwrap();
     let opts = ExploreOptions {
@@ -149,10 +155,7 @@ fn results_do_not_depend_on_the_thread_count() {
 fn witnesses_are_shortest() {
     // The ext4-rdma-strip bug needs 14 steps before the final fsync's writeback; no shorter
     // schedule can reach it, and breadth-first search finds one of that length.
-    let src = run::catalogue_sources()
-        .into_iter()
-        .find(|s| s.path.ends_with("/ext4-rdma-strip.pin"))
-        .unwrap();
+    let src = catalogue_scenario("ext4-rdma-strip");
     let l = run::load(&src).unwrap();
     let p = Policy::by_name("linux-4.19").unwrap();
     let x = pincheck::check::explore(&l.program, &p, &ExploreOptions::default());
@@ -186,10 +189,7 @@ fn crash_exploration_checks_every_power_failure_and_its_witnesses_replay() {
 
 #[test]
 fn pct_runs_are_reproducible_by_seed() {
-    let src = run::catalogue_sources()
-        .into_iter()
-        .find(|s| s.path.ends_with("/ext4-dio-mmap-strip.pin"))
-        .unwrap();
+    let src = catalogue_scenario("ext4-dio-mmap-strip");
     let l = run::load(&src).unwrap();
     let p = Policy::by_name("linux-4.19").unwrap();
     let opts = ExploreOptions {
