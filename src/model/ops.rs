@@ -453,6 +453,12 @@ fn layout_progress(w: &mut World, cx: &mut Cx, t: usize, p: Progress) {
 fn begin_writeback(w: &mut World, cx: &mut Cx, t: usize, scope: Option<FileId>, sync: bool) {
     let reports = matches!(stmt(w, cx, t).keyword, "fsync" | "msync");
     let mut wb = Wb::new(w, scope, sync, reports);
+    if !wb.ready(w, cx) {
+        // WB_SYNC_ALL meets a dirty folio under writeback first: `folio_wait_writeback()`
+        // sleeps until that bio ends, then writes the folio again.
+        w.tasks[t].cont = Cont::Writeback(wb);
+        return;
+    }
     writeback_step(w, cx, t, &mut wb);
 }
 

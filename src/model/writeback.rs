@@ -166,6 +166,9 @@ pub fn writepage(
         });
         return Ok(());
     }
+    // The design bounces at integrity writeback only: a periodic pass that does not skip the
+    // pinned folio (the `periodic-skip` mutation) writes it like any other, cleaning it.
+    let bounce = bounce && sync;
     match fs::check_private(w, cx, file, index, f) {
         Some(MapOutcome::Bug) => {
             w.labels.add(Outcome::Bug);
