@@ -45,9 +45,9 @@ struct ExploreArgs {
     /// Seed of the random explorer.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Runs of the random explorer.
-    #[arg(long, default_value_t = pincheck::limits::RANDOM_RUNS_DEFAULT)]
-    runs: usize,
+    /// Runs of the random explorer (default 10000); with `--on host`, host runs (default 1).
+    #[arg(long)]
+    runs: Option<usize>,
     /// Bound on distinct states of the exhaustive explorer.
     #[arg(long, default_value_t = pincheck::limits::STATES_MAX_DEFAULT)]
     max_states: usize,
@@ -75,6 +75,23 @@ struct ExploreArgs {
     json: bool,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum Target {
+    Host,
+}
+
+#[derive(clap::Args)]
+struct HostArgs {
+    /// With --on host: drive the host run through this model schedule at operation
+    /// granularity (each operation starts in the order the schedule starts it, and completes
+    /// before the next starts).
+    #[arg(long, requires = "on")]
+    schedule: Option<String>,
+    /// With --on host: run even when the model predicts `bug` (a kernel crash) on this kernel.
+    #[arg(long, requires = "on")]
+    allow_crash: bool,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Check scenario files (or directories of *.pin) against their `expect` lines.
@@ -86,6 +103,30 @@ enum Command {
         /// Print each label's witness as a step table.
         #[arg(long)]
         trace: bool,
+        /// Run the scenario on this machine's kernel too and set the result beside the model's
+        /// under the preset of the host's release (or the one --policy names).
+        #[arg(long, value_enum)]
+        on: Option<Target>,
+        #[command(flatten)]
+        host: HostArgs,
+    },
+    /// Every host-runnable catalogue scenario on this machine's kernel beside the model under
+    /// the preset of the host's release, and the long-term pin verdict table. Exit 1 on any
+    /// disagreement.
+    Conform {
+        /// Host runs of each scenario.
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+        /// Seed of the host runs' choices (`maybe` statements).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Also run scenarios whose model outcome includes `bug`.
+        #[arg(long)]
+        allow_crash: bool,
+        /// One JSON object per line: the fields of `check` plus `host_labels`, `model_labels`
+        /// and `agree`; then the pin table's rows.
+        #[arg(long)]
+        json: bool,
     },
     /// Scenarios as rows, policies as columns, each cell the labels reached. No files: the
     /// built-in catalogue under every preset.
@@ -127,9 +168,14 @@ enum Command {
 
 fn main() -> ExitCode {
     // Ctrl-C: stop exploring and report what was found, marked incomplete; a second one quits.
+    // During host runs a second one waits for the scratch filesystems to be unmounted.
     let _ = ctrlc::set_handler(|| {
-        if pincheck::check::INTERRUPTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            std::process::exit(130);
+        use std::sync::atomic::Ordering;
+        if pincheck::check::INTERRUPTED.swap(true, Ordering::SeqCst) {
+            if pincheck::host::SCRATCH_LIVE.load(Ordering::SeqCst) == 0 {
+                std::process::exit(130);
+            }
+            eprintln!("pincheck: finishing the host run and unmounting its scratch filesystems (SIGKILL would leave them mounted)");
         }
     });
     let cli = match Cli::try_parse() {
@@ -141,7 +187,13 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Check { paths, args, trace } => check(&paths, &args, false, trace),
+        Command::Check { paths, args, on: Some(Target::Host), host, .. } => {
+            check_on_host(&paths, &args, &host)
+        }
+        Command::Check { paths, args, trace, on: None, .. } => check(&paths, &args, false, trace),
+        Command::Conform { runs, seed, allow_crash, json } => {
+            conform(runs, seed, allow_crash, json)
+        }
         Command::Matrix { paths, args } => check(&paths, &args, true, false),
         Command::Replay { path, policy, schedule } => replay_cmd(&path, &policy, &schedule),
         Command::Policies => policies(),
@@ -175,7 +227,7 @@ fn options(a: &ExploreArgs) -> ExploreOptions {
     ExploreOptions {
         mode,
         seed: a.seed,
-        runs: a.runs,
+        runs: a.runs.unwrap_or(pincheck::limits::RANDOM_RUNS_DEFAULT),
         max_states: a.max_states,
         max_memory: a.max_memory,
         threads: a.threads.map_or(cores, usize::from),
@@ -484,6 +536,182 @@ fn bench(paths: &[String], json: bool, repeat: usize) -> Result<u8, InputError> 
 }
 
 /// `pincheck host-pins`: exit 1 when a measured row disagrees with the model.
+/// `check --on host`: each scenario explored under one policy and run on the host.
+fn check_on_host(paths: &[String], a: &ExploreArgs, h: &HostArgs) -> Result<u8, InputError> {
+    use pincheck::host::conform;
+    let policy = match &a.policy {
+        Some(p) => {
+            let mut l = policy::resolve_list(p).map_err(InputError::Usage)?;
+            if l.len() != 1 {
+                return Err(InputError::Usage("--on host compares with one policy".into()));
+            }
+            l.remove(0)
+        }
+        None => conform::host_preset().map_err(InputError::Usage)?.1,
+    };
+    let loaded: Vec<run::Loaded> =
+        run::load_paths(paths)?.iter().map(run::load).collect::<Result<_, _>>()?;
+    let o = conform::ConformOptions {
+        runs: a.runs.unwrap_or(1),
+        seed: a.seed,
+        allow_crash: h.allow_crash,
+        schedule: h.schedule.clone(),
+    };
+    let mut out = std::io::stdout().lock();
+    let mut disagree = false;
+    for l in &loaded {
+        if let Some(why) = pincheck::host::exec::not_runnable(&l.ast) {
+            return Err(InputError::Usage(format!("{}: not host-runnable: {why}", l.ast.path)));
+        }
+        let c = conform::conform_one(l, &policy, &o).map_err(InputError::Usage)?;
+        if let Some(why) = &c.skipped {
+            return Err(InputError::Usage(format!("{}: {why}", l.ast.path)));
+        }
+        disagree |= c.agree == Some(false);
+        if a.json {
+            let _ = writeln!(out, "{}", serde_json::to_string(&c).expect("rows serialize"));
+        } else {
+            let _ = write!(out, "{}", conformance_text(&c));
+        }
+    }
+    Ok(if disagree { 1 } else { 0 })
+}
+
+fn conformance_text(c: &pincheck::host::conform::Conformance) -> String {
+    let mut s = String::new();
+    let Some(h) = &c.host else {
+        return format!(
+            "{}: model [{}] {}; host: {}\n",
+            c.row.scenario,
+            c.row.policy,
+            labels_text(&c.model_labels),
+            c.skipped.as_deref().unwrap_or("not run")
+        );
+    };
+    let verdict = if c.agree == Some(true) { "AGREE" } else { "DISAGREE" };
+    s.push_str(&format!(
+        "{verdict} {}: host ({} run{}): {}; model [{}]: {}\n",
+        c.row.scenario,
+        h.runs,
+        if h.runs == 1 { "" } else { "s" },
+        labels_text(&h.labels),
+        c.row.policy,
+        labels_text(&c.model_labels)
+    ));
+    if h.runs > 1 {
+        let outcomes: Vec<String> = h.outcomes.iter().map(|(k, n)| format!("{k} x{n}")).collect();
+        s.push_str(&format!("     host outcomes: {}\n", outcomes.join(", ")));
+    }
+    if let Some(u) = c.unobserved.as_ref().filter(|u| !u.is_empty()) {
+        s.push_str(&format!("     reached by the model, not observed: {}\n", u.join(" ")));
+    }
+    for label in h.labels.iter().filter(|l| !c.model_labels.contains(l)) {
+        s.push_str(&format!(
+            "     the model never reaches {label} (first seen in run {})\n",
+            h.first_run[label]
+        ));
+    }
+    for n in &h.notes {
+        s.push_str(&format!("     {n}\n"));
+    }
+    if h.interrupted {
+        s.push_str("     interrupted before all runs were done\n");
+    }
+    s
+}
+
+/// `pincheck conform`.
+fn conform(runs: usize, seed: u64, allow_crash: bool, json: bool) -> Result<u8, InputError> {
+    use pincheck::host::{self, conform};
+    let (release, preset) = conform::host_preset().map_err(InputError::Usage)?;
+    let o = conform::ConformOptions { runs, seed, allow_crash, schedule: None };
+    let rows = conform::conform_catalogue(&preset, &o).map_err(InputError::Usage)?;
+    let pins = host::pin_table(Some(&preset));
+    let mut out = std::io::stdout().lock();
+    if json {
+        for c in &rows {
+            let _ = writeln!(out, "{}", serde_json::to_string(c).expect("rows serialize"));
+        }
+        for r in &pins {
+            let mut v = serde_json::to_value(r).expect("a row serializes");
+            v["kernel"] = release.clone().into();
+            v["policy"] = preset.name.into();
+            let _ = writeln!(out, "{v}");
+        }
+    } else {
+        let _ = writeln!(out, "host kernel {release}, model preset {}", preset.name);
+        let w = rows.iter().map(|c| c.row.scenario.len()).max().unwrap_or(8);
+        let _ = writeln!(out, "{:<w$}  {:<28} {:<28} agree", "scenario", "host", "model");
+        for c in &rows {
+            let host = match (&c.host_labels, &c.skipped) {
+                (Some(h), _) => labels_text(h),
+                (None, _) => "-".to_string(),
+            };
+            let agree = match c.agree {
+                Some(true) => "yes".to_string(),
+                Some(false) => "NO".to_string(),
+                None => format!("- ({})", c.skipped.as_deref().unwrap_or("")),
+            };
+            let _ = writeln!(
+                out,
+                "{:<w$}  {:<28} {:<28} {agree}",
+                c.row.scenario,
+                host,
+                labels_text(&c.model_labels)
+            );
+        }
+        let _ = writeln!(out);
+        for c in rows.iter().filter(|c| c.host.is_some()) {
+            if c.agree == Some(false) || c.host.as_ref().is_some_and(|h| !h.notes.is_empty()) {
+                let _ = write!(out, "{}", conformance_text(c));
+            }
+        }
+        let _ = writeln!(out);
+        let _ = write!(out, "{}", pin_table_text(&pins));
+    }
+    let ran = rows.iter().filter(|c| c.agree.is_some()).count();
+    let bad = rows.iter().filter(|c| c.agree == Some(false)).count()
+        + pins.iter().filter(|r| r.agree == Some(false)).count();
+    eprintln!(
+        "{ran} of {} catalogue scenarios ran on the host; {bad} disagreement{}",
+        rows.len(),
+        if bad == 1 { "" } else { "s" }
+    );
+    Ok(if bad > 0 { 1 } else { 0 })
+}
+
+/// The long-term pin verdict table, one row per filesystem and mapping.
+fn pin_table_text(rows: &[pincheck::host::PinRow]) -> String {
+    let mut s = format!(
+        "{:<6} {:<11} {:<12} {:<12} {:<6} pins acquired/released\n",
+        "fs", "mapping", "host", "model", "agree"
+    );
+    for r in rows {
+        let agree = match r.agree {
+            Some(true) => "yes",
+            Some(false) => "NO",
+            None => "-",
+        };
+        let pins = match (r.pins_acquired, r.pins_released) {
+            (Some(a), Some(b)) => format!("+{a}/+{b}"),
+            _ => "-".into(),
+        };
+        s.push_str(&format!(
+            "{:<6} {:<11} {:<12} {:<12} {:<6} {pins}",
+            r.fs,
+            r.mapping,
+            r.host.as_deref().unwrap_or("skipped"),
+            r.model.as_deref().unwrap_or("-"),
+            agree
+        ));
+        match &r.skipped {
+            Some(why) => s.push_str(&format!("  ({why})\n")),
+            None => s.push('\n'),
+        }
+    }
+    s
+}
+
 fn host_pins(json: bool) -> Result<u8, InputError> {
     use pincheck::host;
     let release = host::host_release().map_err(InputError::Usage)?;
@@ -508,40 +736,7 @@ fn host_pins(json: bool) -> Result<u8, InputError> {
                 policy::preset_names().join(", ")
             );
         }
-        let _ = writeln!(
-            out,
-            "{:<6} {:<11} {:<12} {:<12} {:<6} pins acquired/released",
-            "fs", "mapping", "host", "model", "agree"
-        );
-        for r in &rows {
-            let host = r.host.as_deref().unwrap_or("skipped");
-            let agree = match r.agree {
-                Some(true) => "yes",
-                Some(false) => "NO",
-                None => "-",
-            };
-            let pins = match (r.pins_acquired, r.pins_released) {
-                (Some(a), Some(b)) => format!("+{a}/+{b}"),
-                _ => "-".into(),
-            };
-            let _ = write!(
-                out,
-                "{:<6} {:<11} {:<12} {:<12} {:<6} {pins}",
-                r.fs,
-                r.mapping,
-                host,
-                r.model.as_deref().unwrap_or("-"),
-                agree
-            );
-            match &r.skipped {
-                Some(why) => {
-                    let _ = writeln!(out, "  ({why})");
-                }
-                None => {
-                    let _ = writeln!(out);
-                }
-            }
-        }
+        let _ = write!(out, "{}", pin_table_text(&rows));
     }
     Ok(u8::from(rows.iter().any(|r| r.agree == Some(false))))
 }

@@ -71,3 +71,34 @@ pub fn replay(prog: &Program, policy: &Policy, schedule: &str) -> Result<Replay,
     };
     Ok(Replay { steps, end, runnable, labels: w.labels.names() })
 }
+
+/// The order in which `schedule` starts each thread statement: `(thread, statement, skipped)`,
+/// what a host run at operation granularity follows (`check --on host --schedule`). A statement
+/// starts at its thread's first move at that statement; the steps of the kernel's work (bios,
+/// O_DIRECT completions) have no statement of their own on the host and are left out.
+pub fn statement_order(
+    prog: &Program,
+    policy: &Policy,
+    schedule: &str,
+) -> Result<Vec<(usize, usize, bool)>, String> {
+    let mut cx = Cx::new(prog, policy);
+    let mut w = prog.initial.clone();
+    let mut order = Vec::new();
+    for (i, want) in super::schedule::parse(schedule).iter().enumerate() {
+        if crash::parse_element(want).is_some() {
+            return Err(format!("step {}: a power failure cannot be run on the host", i + 1));
+        }
+        let moves = named_moves(&w, &cx);
+        let Some((m, _)) = moves.iter().find(|(_, name)| name == want) else {
+            return Err(format!("step {}: `{want}` cannot run here", i + 1));
+        };
+        let task = &w.tasks[m.task as usize];
+        if let (model::task::TaskKind::Thread { thread }, model::task::Cont::Start) =
+            (&task.kind, &task.cont)
+        {
+            order.push((*thread as usize, task.pc as usize, m.skip));
+        }
+        model::step(&mut w, &mut cx, *m);
+    }
+    Ok(order)
+}

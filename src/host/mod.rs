@@ -1,19 +1,25 @@
-//! The host kernel, measured: the long-term pin verdict table of research/kernel-probe.md §1,
-//! taken on the machine pincheck runs on and set beside the model's prediction for the preset
-//! that matches the host's release (`pincheck host-pins`). This is the first piece of issue #5
-//! (`--on host` and `pincheck conform`); running whole scenarios on the host is not built yet.
+//! The host kernel, measured. Scenarios run on the machine pincheck runs on (`exec.rs`:
+//! `check --on host`, `conform`), and the long-term pin verdict table of
+//! research/kernel-probe.md §1 (`pincheck host-pins`, this file), each set beside the model's
+//! prediction for the preset that matches the host's release. This module and its children are
+//! the only code with `unsafe` and system calls (ARCHITECTURE.md).
 //!
-//! A long-term writable pin on the host is `IORING_REGISTER_BUFFERS`: io_uring_register()
-//! → `io_sqe_buffers_register()` → `io_pin_pages()` → `pin_user_pages_fast(FOLL_WRITE |
-//! FOLL_LONGTERM)` (io_uring/rsrc.c, io_uring/memmap.c in 6.18), the same call a `pin ... write
-//! longterm` makes in the model. Each case maps a fresh 16 KiB file written with pwrite() and
-//! fsync()ed, registers the whole mapping as one buffer and unregisters it. The mapping is not
+//! A long-term writable pin on the host is io_uring buffer registration (`ring.rs`), the same
+//! `pin_user_pages_fast(FOLL_WRITE | FOLL_LONGTERM)` a `pin ... write longterm` makes in the
+//! model. Each row of the table maps a fresh 16 KiB file written with pwrite() and fsync()ed,
+//! registers the whole mapping as one buffer and unregisters it. The mapping is not
 //! prefaulted: the probe found that the prefault never changes a verdict.
 //!
 //! Filesystems: tmpfs is /dev/shm. ext4 and xfs are images made on the fly and loop-mounted
 //! (`mount -o loop`, whose loop device is auto-cleared on umount); that needs root and the
 //! mkfs of the filesystem (Debian e2fsprogs, xfsprogs). A filesystem the host cannot provide
 //! is reported as skipped with the reason, never guessed.
+
+pub mod conform;
+pub mod disk;
+pub mod exec;
+pub mod kmsg;
+pub mod ring;
 
 use crate::check::ExploreOptions;
 use crate::policy::Policy;
@@ -89,7 +95,7 @@ pub struct PinRow {
 pub fn pin_table(preset: Option<&Policy>) -> Vec<PinRow> {
     let mut rows = Vec::new();
     for fs in FILESYSTEMS {
-        let dir = ScratchFs::new(fs);
+        let dir = ScratchFs::new(fs, false);
         for mapping in MAPPINGS {
             let model = preset.map(|p| model_verdict(fs, mapping, p).unwrap_or_else(|e| e));
             let mut row = PinRow {
@@ -126,9 +132,21 @@ pub fn pin_table(preset: Option<&Policy>) -> Vec<PinRow> {
     rows
 }
 
+/// Scratch filesystems currently set up: while any is, a second Ctrl-C does not quit at once
+/// (src/main.rs), so the mounts and loop devices are undone first.
+pub static SCRATCH_LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Whether pincheck runs as root (loop mounts, drop_caches, the pin counters' refresh).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid() has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
 /// A directory on a filesystem of one kind, removed (and unmounted) on drop.
-struct ScratchFs {
-    dir: PathBuf,
+pub struct ScratchFs {
+    pub dir: PathBuf,
+    /// The loop image behind the mount: the disk as a crash would find it.
+    pub image: Option<PathBuf>,
     /// The image and mount point of a loop mount, to undo.
     loop_mount: Option<(PathBuf, PathBuf)>,
 }
@@ -136,7 +154,17 @@ struct ScratchFs {
 const TMPFS_MAGIC: i64 = 0x0102_1994;
 
 impl ScratchFs {
-    fn new(fs: &str) -> Result<ScratchFs, String> {
+    /// A scratch directory on `fs`: tmpfs is /dev/shm; ext4, xfs and btrfs are sparse images
+    /// made with 4 KiB blocks and loop-mounted (`nodelalloc`: ext4's mount option).
+    pub fn new(fs: &str, nodelalloc: bool) -> Result<ScratchFs, String> {
+        let made = ScratchFs::make(fs, nodelalloc);
+        if made.is_ok() {
+            SCRATCH_LIVE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        made
+    }
+
+    fn make(fs: &str, nodelalloc: bool) -> Result<ScratchFs, String> {
         let tag = format!("pincheck-host-{}", std::process::id());
         match fs {
             "tmpfs" => {
@@ -146,15 +174,18 @@ impl ScratchFs {
                 }
                 let dir = shm.join(tag);
                 std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-                Ok(ScratchFs { dir, loop_mount: None })
+                Ok(ScratchFs { dir, image: None, loop_mount: None })
             }
-            "ext4" | "xfs" => {
-                // SAFETY: geteuid() has no preconditions.
-                if unsafe { libc::geteuid() } != 0 {
+            "ext4" | "xfs" | "btrfs" => {
+                if !is_root() {
                     return Err(format!("needs root: {fs} is an image loop-mounted on the fly"));
                 }
                 let mkfs = format!("mkfs.{fs}");
-                let package = if fs == "xfs" { "xfsprogs" } else { "e2fsprogs" };
+                let package = match fs {
+                    "xfs" => "xfsprogs",
+                    "btrfs" => "btrfs-progs",
+                    _ => "e2fsprogs",
+                };
                 if !on_path(&mkfs) {
                     return Err(format!("{mkfs} not found (Debian package {package})"));
                 }
@@ -165,18 +196,31 @@ impl ScratchFs {
                 let made = (|| {
                     std::fs::create_dir_all(&mnt).map_err(|e| e.to_string())?;
                     // xfsprogs refuses filesystems under 300 MiB; the image is sparse.
-                    let size = if fs == "xfs" { 320 << 20 } else { 32 << 20 };
+                    let size = match fs {
+                        "xfs" => 320 << 20,
+                        "btrfs" => 256 << 20,
+                        _ => 32 << 20,
+                    };
                     let f = std::fs::File::create(&image).map_err(|e| e.to_string())?;
                     f.set_len(size).map_err(|e| e.to_string())?;
-                    let force = if fs == "xfs" { "-f" } else { "-F" };
-                    run_cmd(Command::new(&mkfs).args(["-q", force]).arg(&image))?;
-                    run_cmd(Command::new("mount").args(["-o", "loop"]).arg(&image).arg(&mnt))
+                    let args: &[&str] = match fs {
+                        "xfs" => &["-q", "-f", "-b", "size=4096"],
+                        "btrfs" => &["-q", "-f", "-s", "4096"],
+                        _ => &["-q", "-F", "-b", "4096"],
+                    };
+                    run_cmd(Command::new(&mkfs).args(args).arg(&image))?;
+                    let opts = if nodelalloc { "loop,nodelalloc" } else { "loop" };
+                    run_cmd(Command::new("mount").args(["-o", opts]).arg(&image).arg(&mnt))
                 })();
                 if let Err(e) = made {
                     let _ = std::fs::remove_dir_all(&base);
                     return Err(format!("cannot make a {fs} loop mount: {e}"));
                 }
-                Ok(ScratchFs { dir: mnt.clone(), loop_mount: Some((base, mnt)) })
+                Ok(ScratchFs {
+                    dir: mnt.clone(),
+                    image: Some(image),
+                    loop_mount: Some((base, mnt)),
+                })
             }
             other => Err(format!("{other} is not provided on the host")),
         }
@@ -185,6 +229,13 @@ impl ScratchFs {
 
 impl Drop for ScratchFs {
     fn drop(&mut self) {
+        self.undo();
+        SCRATCH_LIVE.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl ScratchFs {
+    fn undo(&mut self) {
         match &self.loop_mount {
             None => {
                 let _ = std::fs::remove_dir_all(&self.dir);
@@ -228,7 +279,7 @@ fn fs_magic(p: &Path) -> Option<i64> {
 /// per-CPU node counters folded into the global value only past a threshold or by the vmstat
 /// worker (every `vm.stat_interval`), so a few pins are invisible until a write to
 /// /proc/sys/vm/stat_refresh (root) folds them: `refresh_vm_stats()`, mm/vmstat.c.
-fn pin_counters() -> Option<(u64, u64)> {
+pub(crate) fn pin_counters() -> Option<(u64, u64)> {
     std::fs::write("/proc/sys/vm/stat_refresh", "1").ok()?;
     let text = std::fs::read_to_string("/proc/vmstat").ok()?;
     let get = |k: &str| text.lines().find_map(|l| l.strip_prefix(k)?.trim().parse::<u64>().ok());
@@ -303,48 +354,33 @@ impl Drop for Mapped {
     }
 }
 
-const IORING_REGISTER_BUFFERS: libc::c_uint = 0;
-const IORING_UNREGISTER_BUFFERS: libc::c_uint = 1;
-
-/// io_uring_setup(), IORING_REGISTER_BUFFERS of [addr, addr+len), then unregistration.
-/// `Ok("ok")` or `Ok("pin:EFAULT")`; `Err` when io_uring itself is unavailable.
+/// Registers [addr, addr+len) as an io_uring fixed buffer and unregisters it: `Ok("ok")` or
+/// `Ok("pin:EFAULT")`; `Err` when io_uring itself is unavailable.
 fn register_buffer(addr: *mut libc::c_void, len: usize) -> Result<String, String> {
-    // struct io_uring_params is 120 bytes; zeroed means no flags, kernel-chosen sizes.
-    let mut params = [0u32; 30];
-    // SAFETY: io_uring_setup writes at most sizeof(struct io_uring_params) into `params`.
-    let ring = unsafe { libc::syscall(libc::SYS_io_uring_setup, 1u32, params.as_mut_ptr()) };
-    if ring < 0 {
-        return Err(format!("io_uring_setup: {}", std::io::Error::last_os_error()));
+    match ring::Registration::register(addr.cast(), len) {
+        Ok(mut reg) => {
+            let _ = reg.unregister();
+            Ok("ok".to_string())
+        }
+        Err(e) if e == libc::ENOSYS => Err("io_uring is not available (ENOSYS)".to_string()),
+        Err(e) => Ok(format!("pin:{}", errno_name(e))),
     }
-    let ring = ring as libc::c_int;
-    let iov = libc::iovec { iov_base: addr, iov_len: len };
-    // SAFETY: one iovec describing our own mapping.
-    let r = unsafe {
-        libc::syscall(libc::SYS_io_uring_register, ring, IORING_REGISTER_BUFFERS, &iov, 1u32)
-    };
-    let verdict = if r == 0 {
-        // SAFETY: no arguments beyond the ring.
-        unsafe {
-            libc::syscall(
-                libc::SYS_io_uring_register,
-                ring,
-                IORING_UNREGISTER_BUFFERS,
-                std::ptr::null::<libc::c_void>(),
-                0u32,
-            )
-        };
-        "ok".to_string()
-    } else {
-        let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
-        format!("pin:{}", errno_name(errno))
-    };
-    // SAFETY: the ring fd is ours; closing it frees any registration left.
-    unsafe { libc::close(ring) };
-    Ok(verdict)
 }
 
-fn errno_name(e: i32) -> String {
+/// The errno's name as labels spell it.
+pub(crate) fn errno_name(e: i32) -> String {
     let name = match e {
+        libc::EIO => "EIO",
+        libc::ENOSPC => "ENOSPC",
+        libc::EACCES => "EACCES",
+        libc::ETXTBSY => "ETXTBSY",
+        libc::EBADF => "EBADF",
+        libc::ENODEV => "ENODEV",
+        libc::EROFS => "EROFS",
+        libc::EFBIG => "EFBIG",
+        libc::EDQUOT => "EDQUOT",
+        libc::EUCLEAN => "EUCLEAN",
+        libc::ENOSYS => "ENOSYS",
         libc::EFAULT => "EFAULT",
         libc::EOPNOTSUPP => "EOPNOTSUPP",
         libc::ENOMEM => "ENOMEM",

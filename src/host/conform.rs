@@ -1,0 +1,120 @@
+//! The host beside the model: one scenario (`check --on host`) or the whole catalogue
+//! (`pincheck conform`) run on the host kernel and explored under the preset of the host's
+//! release. The model's labels are the union over every interleaving; a host run sees one
+//! interleaving, so the host agrees when every label it observed is one the model reaches
+//! (`host ⊆ model`), as klitmus7's observed outcomes are checked against herd7's allowed set.
+//! Labels the model reaches and the host did not observe are listed as `unobserved`: a rare
+//! window, or something the host cannot see (`use-after-free` without KASAN).
+
+use super::exec::{self, HostOptions, HostResult};
+use crate::check::{replay, ExploreOptions};
+use crate::policy::Policy;
+use crate::run::{self, Loaded, Row, Source};
+use serde::Serialize;
+
+/// One scenario on the host and in the model.
+#[derive(Clone, Debug, Serialize)]
+pub struct Conformance {
+    #[serde(flatten)]
+    pub row: Row,
+    pub model_labels: Vec<String>,
+    /// `None` when the scenario did not run on the host (see `skipped`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_labels: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agree: Option<bool>,
+    /// Model labels no host run observed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unobserved: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<HostResult>,
+    /// Why the scenario did not run on the host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+}
+
+/// What to run and how.
+#[derive(Clone, Debug, Default)]
+pub struct ConformOptions {
+    pub runs: usize,
+    pub seed: u64,
+    pub allow_crash: bool,
+    /// A model schedule to follow at operation granularity.
+    pub schedule: Option<String>,
+}
+
+/// The preset that models the host's kernel, or a message saying why there is none.
+pub fn host_preset() -> Result<(String, Policy), String> {
+    let release = super::host_release()?;
+    match super::preset_for_release(&release) {
+        Some(p) => Ok((release, p)),
+        None => Err(format!(
+            "no preset models the host's kernel {release} (presets: {}); give --policy to compare with one",
+            crate::policy::preset_names().join(", ")
+        )),
+    }
+}
+
+/// Explores `l` under `policy`, then (if the host can and it is safe) runs it on the host.
+/// `Err` is bad input: a schedule that does not replay, or a host that cannot set up the run.
+pub fn conform_one(l: &Loaded, policy: &Policy, o: &ConformOptions) -> Result<Conformance, String> {
+    let xo = ExploreOptions { progress: false, ..ExploreOptions::default() };
+    let row = run::check_one(l, policy, &xo);
+    let model_labels = row.labels.clone();
+    let mut c = Conformance {
+        row,
+        model_labels,
+        host_labels: None,
+        agree: None,
+        unobserved: None,
+        host: None,
+        skipped: None,
+    };
+    if let Some(why) = exec::not_runnable(&l.ast) {
+        c.skipped = Some(format!("not host-runnable: {why}"));
+        return Ok(c);
+    }
+    if c.model_labels.iter().any(|x| x == "bug") && !o.allow_crash {
+        c.skipped = Some(format!(
+            "the model predicts `bug` (a kernel crash) under {}; --allow-crash runs it anyway",
+            policy.name
+        ));
+        return Ok(c);
+    }
+    let order = match &o.schedule {
+        Some(s) => Some(
+            replay::statement_order(&l.program, policy, s)
+                .map_err(|e| format!("{}: --schedule: {e}", l.ast.path))?,
+        ),
+        None => None,
+    };
+    let host = exec::run(&l.ast, &HostOptions { runs: o.runs.max(1), seed: o.seed, order })?;
+    let agree = host.labels.iter().all(|x| c.model_labels.contains(x));
+    c.unobserved =
+        Some(c.model_labels.iter().filter(|x| !host.labels.contains(x)).cloned().collect());
+    c.host_labels = Some(host.labels.clone());
+    c.agree = Some(agree);
+    c.host = Some(host);
+    Ok(c)
+}
+
+/// Every catalogue scenario under `policy`.
+pub fn conform_catalogue(policy: &Policy, o: &ConformOptions) -> Result<Vec<Conformance>, String> {
+    let mut out = Vec::new();
+    for src in run::catalogue_sources() {
+        if crate::check::INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed) {
+            break;
+        }
+        out.push(conform_source(&src, policy, o)?);
+    }
+    Ok(out)
+}
+
+fn conform_source(
+    src: &Source,
+    policy: &Policy,
+    o: &ConformOptions,
+) -> Result<Conformance, String> {
+    let l = run::load(src).map_err(|e| e.to_string())?;
+    conform_one(&l, policy, o)
+}

@@ -1,0 +1,344 @@
+//! Data on the host: how a tag is written into a 4 KiB page, what the disk holds for a file page
+//! as a crash would find it, and the oracles of the model (`src/model/oracle.rs`) restated over
+//! what the host did.
+//!
+//! A tag's page is the record `#TAG` padded with zero bytes to 64, repeated 64 times, so a page
+//! read back names the write it came from, and a torn page (two writes mixed) is recognised. The
+//! oracle keeps, for each file page, the sequence of writes the scenario had accepted (a store
+//! that did not fault, a write(2), a completed DMA or O_DIRECT read into a shared mapping, a
+//! process_vm_writev), numbered like the model's versions.
+
+use std::collections::BTreeMap;
+use std::os::fd::RawFd;
+
+pub const PAGE: usize = 4096;
+const RECORD: usize = 64;
+
+/// The longest tag a page can carry.
+pub const TAG_MAX: usize = RECORD - 2;
+
+/// The page a write of `tag` puts into a file page.
+pub fn pattern(tag: &str) -> Vec<u8> {
+    let mut rec = [0u8; RECORD];
+    rec[0] = b'#';
+    rec[1..1 + tag.len()].copy_from_slice(tag.as_bytes());
+    rec.iter().copied().cycle().take(PAGE).collect()
+}
+
+/// What a page read back holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Found {
+    /// All zeroes: a hole, an unwritten extent, or nothing on disk.
+    Zero,
+    Tag(String),
+    /// Neither: a torn page or foreign bytes.
+    Garbage,
+    /// The read itself failed (e.g. a btrfs checksum mismatch: EIO).
+    Unreadable(i32),
+}
+
+pub fn decode(page: &[u8]) -> Found {
+    if page.iter().all(|&b| b == 0) {
+        return Found::Zero;
+    }
+    let rec = &page[..RECORD];
+    if rec[0] != b'#' || page.chunks(RECORD).any(|c| c != rec) {
+        return Found::Garbage;
+    }
+    let end = rec.iter().skip(1).position(|&b| b == 0).map_or(RECORD, |p| p + 1);
+    match std::str::from_utf8(&rec[1..end]) {
+        Ok(t) => Found::Tag(t.to_string()),
+        Err(_) => Found::Garbage,
+    }
+}
+
+impl std::fmt::Display for Found {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Found::Zero => write!(f, "zeroes"),
+            Found::Tag(t) => write!(f, "{t}"),
+            Found::Garbage => write!(f, "a torn or foreign page"),
+            Found::Unreadable(e) => write!(f, "an error ({})", super::errno_name(*e)),
+        }
+    }
+}
+
+/// One accepted write of a file page: its version, its tag (`None` for zeroes), and the
+/// oracle's clock when its operation began and when it was accepted.
+#[derive(Clone, Debug)]
+struct Write {
+    ver: u32,
+    tag: Option<String>,
+    begun: u64,
+    ended: u64,
+}
+
+/// One file page's accepted writes. Version 0 is what the disk held at the start.
+#[derive(Clone, Debug, Default)]
+struct PageLog {
+    writes: Vec<Write>,
+    excused: Option<u32>,
+}
+
+impl PageLog {
+    fn initial(tag: Option<String>, ver: u32) -> Write {
+        Write { ver, tag, begun: 0, ended: 0 }
+    }
+
+    fn hole() -> PageLog {
+        PageLog { writes: vec![PageLog::initial(None, 0)], excused: None }
+    }
+
+    fn accepted(&self) -> u32 {
+        self.writes.last().map_or(0, |w| w.ver)
+    }
+}
+
+pub enum Verdict {
+    Holds,
+    Lost,
+    Corrupt,
+}
+
+/// The writes accepted for every file page of the scenario.
+#[derive(Clone, Debug, Default)]
+pub struct Oracle {
+    files: BTreeMap<String, (u32, Vec<PageLog>)>,
+    clock: u64,
+}
+
+impl Oracle {
+    /// A file of `pages` pages. `on_disk`: its initial tags are on the disk (version 0);
+    /// otherwise they are accepted but not yet written (version 1), or it is all holes.
+    pub fn add_file(&mut self, name: &str, pages: u32, init: Option<(bool, Vec<String>)>) {
+        let logs = (0..pages as usize)
+            .map(|i| {
+                let mut log = PageLog::hole();
+                if let Some((on_disk, tags)) = &init {
+                    let first = PageLog::initial(Some(tags[i].clone()), u32::from(!on_disk));
+                    if *on_disk {
+                        log.writes[0] = first;
+                    } else {
+                        log.writes.push(first);
+                    }
+                }
+                log
+            })
+            .collect();
+        self.files.insert(name.to_string(), (pages, logs));
+    }
+
+    fn log(&mut self, file: &str, index: u32) -> Option<&mut PageLog> {
+        let (_, logs) = self.files.get_mut(file)?;
+        if logs.len() <= index as usize {
+            logs.resize(index as usize + 1, PageLog::hole());
+        }
+        logs.get_mut(index as usize)
+    }
+
+    /// The clock when an operation begins; [`Oracle::accept`] takes it back.
+    pub fn begin(&mut self) -> u64 {
+        self.clock += 1;
+        self.clock
+    }
+
+    /// A write of `tag` (`None`: zeroes) to `file` page `index`, by an operation that began at
+    /// `begun`, was accepted.
+    pub fn accept(&mut self, file: &str, index: u32, tag: Option<String>, begun: u64) {
+        self.clock += 1;
+        let ended = self.clock;
+        if let Some(log) = self.log(file, index) {
+            let ver = log.accepted() + 1;
+            log.writes.push(Write { ver, tag, begun, ended });
+        }
+    }
+
+    /// truncate(2) to `pages`: pages past the end now read as zeroes.
+    pub fn truncate(&mut self, file: &str, pages: u32) {
+        let Some((size, logs)) = self.files.get(file).map(|(s, l)| (*s, l.len() as u32)) else {
+            return;
+        };
+        let begun = self.begin();
+        for i in pages.min(size)..logs.max(size) {
+            self.accept(file, i, None, begun);
+        }
+        if let Some(f) = self.files.get_mut(file) {
+            f.0 = pages;
+        }
+    }
+
+    /// fallocate(2) past the end: the file now has `pages` pages, the new ones holes.
+    pub fn grow(&mut self, file: &str, pages: u32) {
+        if let Some(f) = self.files.get_mut(file) {
+            if pages > f.0 {
+                f.0 = pages;
+                f.1.resize(pages as usize, PageLog::hole());
+            }
+        }
+    }
+
+    /// An error was reported for `file` (all files for `None`): what was accepted so far is
+    /// excused from the durability checks.
+    pub fn excuse(&mut self, file: Option<&str>) {
+        for (name, (_, logs)) in self.files.iter_mut() {
+            if file.is_none_or(|f| f == name) {
+                for log in logs.iter_mut() {
+                    log.excused = Some(log.accepted());
+                }
+            }
+        }
+    }
+
+    /// The files' pages inside their size, with the version accepted now: what a sync that
+    /// begins now must make durable.
+    pub fn snapshot(&self, file: Option<&str>) -> Vec<(String, u32, u32)> {
+        let mut out = Vec::new();
+        for (name, (size, logs)) in &self.files {
+            if file.is_none_or(|f| f == name) {
+                for (i, log) in logs.iter().enumerate().take(*size as usize) {
+                    out.push((name.clone(), i as u32, log.accepted()));
+                }
+            }
+        }
+        out
+    }
+
+    pub fn file_names(&self) -> Vec<String> {
+        self.files.keys().cloned().collect()
+    }
+
+    /// Whether `want` still has to be checked: not excused, not truncated or punched away.
+    pub fn owed(&self, file: &str, index: u32, want: u32) -> bool {
+        let Some((size, logs)) = self.files.get(file) else { return false };
+        let Some(log) = logs.get(index as usize) else { return false };
+        index < *size && log.excused.is_none_or(|e| e < want)
+    }
+
+    /// The model's `judge()`: does `found` hold version `want` of the page, or a later one?
+    /// Unlike the model's steps, host operations take time: a write accepted after `want`'s
+    /// operation began raced with it, and either order is one the kernel may have taken, so
+    /// finding it is no loss.
+    pub fn judge(&self, file: &str, index: u32, want: u32, found: &Found) -> Verdict {
+        let Some(log) = self.files.get(file).and_then(|(_, l)| l.get(index as usize)) else {
+            return Verdict::Holds;
+        };
+        let tag = match found {
+            Found::Garbage | Found::Unreadable(_) => return Verdict::Corrupt,
+            Found::Zero => None,
+            Found::Tag(t) => Some(t.clone()),
+        };
+        // The latest accepted write with these contents. Zeroes that no write put there count
+        // as version 0, as in the model: what is missing was lost, not corrupted.
+        let hole = PageLog::initial(None, 0);
+        let latest = log.writes.iter().rev().find(|w| w.tag == tag);
+        let Some(had) = latest.or(if tag.is_none() { Some(&hole) } else { None }) else {
+            return Verdict::Corrupt; // never written to this page
+        };
+        let wanted = log.writes.iter().find(|w| w.ver == want);
+        if had.ver >= want || wanted.is_some_and(|w| had.ended > w.begun) {
+            Verdict::Holds
+        } else {
+            Verdict::Lost
+        }
+    }
+
+    /// The last accepted version of every page inside its file's size, not excused.
+    pub fn final_versions(&self) -> Vec<(String, u32, u32)> {
+        self.snapshot(None).into_iter().filter(|(f, i, v)| self.owed(f, *i, *v)).collect()
+    }
+
+    pub fn tag_of(&self, file: &str, index: u32, ver: u32) -> String {
+        let log = self.files.get(file).and_then(|(_, l)| l.get(index as usize));
+        match log.and_then(|l| l.writes.iter().find(|w| w.ver == ver)) {
+            Some(Write { tag: Some(t), .. }) => t.clone(),
+            _ => "zeroes".to_string(),
+        }
+    }
+}
+
+/// Reads page `index` of the file open at `fd` as a crash would find it: the file's block on
+/// the device (FS_IOC_FIEMAP, without FIEMAP_FLAG_SYNC so nothing is flushed) read from the
+/// loop image `image`, which receives exactly what the device completed. A delayed-allocation,
+/// unknown or unwritten extent, or a hole, is zeroes on disk.
+pub fn on_disk(fd: RawFd, image: RawFd, index: u32) -> Found {
+    #[repr(C)]
+    struct Extent {
+        logical: u64,
+        physical: u64,
+        length: u64,
+        reserved64: [u64; 2],
+        flags: u32,
+        reserved: [u32; 3],
+    }
+    #[repr(C)]
+    struct Fiemap {
+        start: u64,
+        length: u64,
+        flags: u32,
+        mapped_extents: u32,
+        extent_count: u32,
+        reserved: u32,
+        extents: [Extent; 1],
+    }
+    const FS_IOC_FIEMAP: libc::c_ulong = 0xC020_660B;
+    const NOT_ON_DISK: u32 = 0x2 | 0x4 | 0x800; // UNKNOWN | DELALLOC | UNWRITTEN
+    let pos = index as u64 * PAGE as u64;
+    // SAFETY: a zeroed, correctly sized struct fiemap with room for one extent.
+    let mut m: Fiemap = unsafe { std::mem::zeroed() };
+    m.start = pos;
+    m.length = PAGE as u64;
+    m.extent_count = 1;
+    // SAFETY: FS_IOC_FIEMAP writes at most `extent_count` extents into `m`.
+    if unsafe { libc::ioctl(fd, FS_IOC_FIEMAP as _, &mut m) } != 0 {
+        return Found::Unreadable(std::io::Error::last_os_error().raw_os_error().unwrap_or(0));
+    }
+    let e = &m.extents[0];
+    if m.mapped_extents == 0 || e.flags & NOT_ON_DISK != 0 || pos < e.logical {
+        return Found::Zero;
+    }
+    let mut buf = vec![0u8; PAGE];
+    let at = e.physical + (pos - e.logical);
+    // SAFETY: reads into our own buffer of PAGE bytes.
+    let n = unsafe { libc::pread(image, buf.as_mut_ptr().cast(), PAGE, at as libc::off_t) };
+    if n != PAGE as isize {
+        return Found::Unreadable(std::io::Error::last_os_error().raw_os_error().unwrap_or(0));
+    }
+    decode(&buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_decode_to_their_tag_and_torn_pages_do_not() {
+        assert_eq!(decode(&pattern("B")), Found::Tag("B".into()));
+        assert_eq!(decode(&vec![0; PAGE]), Found::Zero);
+        let mut torn = pattern("A");
+        torn[PAGE / 2..].copy_from_slice(&pattern("B")[PAGE / 2..]);
+        assert_eq!(decode(&torn), Found::Garbage);
+    }
+
+    #[test]
+    fn the_oracle_judges_like_the_model() {
+        let mut o = Oracle::default();
+        o.add_file("f", 1, Some((true, vec!["f0".into()])));
+        let b = o.begin();
+        o.accept("f", 0, Some("A".into()), b);
+        let want = o.snapshot(Some("f"))[0].2;
+        assert!(matches!(o.judge("f", 0, want, &Found::Tag("A".into())), Verdict::Holds));
+        assert!(matches!(o.judge("f", 0, want, &Found::Tag("f0".into())), Verdict::Lost));
+        assert!(matches!(o.judge("f", 0, want, &Found::Tag("g0".into())), Verdict::Corrupt));
+        assert!(matches!(o.judge("f", 0, want, &Found::Zero), Verdict::Lost));
+        // A write that began before A was accepted raced with it: finding it is no loss.
+        let c = o.begin();
+        let d = o.begin();
+        o.accept("f", 0, Some("B".into()), c);
+        o.accept("f", 0, Some("C".into()), d);
+        let want = o.snapshot(Some("f"))[0].2;
+        assert!(matches!(o.judge("f", 0, want, &Found::Tag("B".into())), Verdict::Holds));
+        assert!(matches!(o.judge("f", 0, want, &Found::Tag("A".into())), Verdict::Lost));
+        o.excuse(Some("f"));
+        assert!(!o.owed("f", 0, want));
+    }
+}

@@ -1,0 +1,1301 @@
+//! Running a scenario on the host kernel (`pincheck check FILE --on host`): every thread is a
+//! real thread, every operation a system call or a memory access, every `signal`/`wait` a
+//! condition variable. The labels come from what the calls returned, from the disk read back
+//! (the model's oracles over the writes the run accepted: `disk.rs`), from the kernel log
+//! (`kmsg.rs`) and from the /proc/vmstat pin counters. docs/design.md §6 lists how each
+//! operation is carried out and what the host cannot do.
+
+use super::disk::{self, Found, Oracle, Verdict, PAGE};
+use super::kmsg::{self, KernelLog};
+use super::ring::Registration;
+use super::{errno_name, is_root, pin_counters, ScratchFs};
+use crate::scenario::{FileInit, FsKind, Op, Scenario, Stmt};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::ffi::CString;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a `wait`, a handle not yet defined, or a scheduled turn may block before the run
+/// counts as a `hang`.
+pub const WAIT_LIMIT: Duration = Duration::from_secs(10);
+
+/// Why the host cannot run `sc`, if it cannot: the first reason found.
+pub fn not_runnable(sc: &Scenario) -> Option<String> {
+    let kind = sc.fs.kind;
+    match kind {
+        FsKind::Ext3 => {
+            return Some("fs ext3: the host's ext3 is mounted by ext4's code (data=ordered with delalloc semantics of ext4), not ext3's".into())
+        }
+        FsKind::XfsBh => {
+            return Some("fs xfs-bh: the host's xfs has had no buffer heads since 4.19 (iomap)".into())
+        }
+        FsKind::Ext4Dax | FsKind::XfsDax => {
+            return Some(format!("fs {}: DAX needs a pmem device, which this host does not have", kind.name()))
+        }
+        _ => {}
+    }
+    if sc.fs.stable_writes {
+        return Some(
+            "stable-writes: a loop device computes no integrity data at submission".into(),
+        );
+    }
+    if sc.fs.nodelalloc && kind != FsKind::Ext4 {
+        return Some("nodelalloc is an ext4 mount option".into());
+    }
+    if kind != FsKind::Tmpfs && !is_root() {
+        return Some(format!("needs root: fs {} is an image loop-mounted on the fly", kind.name()));
+    }
+    if !sc.on_break.is_empty() {
+        return Some("`on break`: the host has no layout leases".into());
+    }
+    for th in &sc.threads {
+        for st in &th.body {
+            if let Some(why) = op_not_runnable(st) {
+                return Some(format!("line {}: `{}`: {why}", st.span.line, st.op.keyword()));
+            }
+        }
+    }
+    None
+}
+
+fn op_not_runnable(st: &Stmt) -> Option<&'static str> {
+    let tag_too_long = |t: &crate::scenario::Name| t.text.len() > disk::TAG_MAX;
+    match &st.op {
+        Op::Pin { write, longterm, get, .. } if !*write || !*longterm || *get => {
+            Some("only `pin ... write longterm` exists on the host (io_uring buffer registration); user space cannot hold a short-term, read-only or FOLL_GET pin")
+        }
+        Op::Unpin { dirty: true, .. } => {
+            Some("io_uring unregistration unpins without dirtying (`unpin_user_folio()`)")
+        }
+        Op::RegMr { write: false, .. } => {
+            Some("a read-only long-term pin: io_uring registers buffers with FOLL_WRITE only")
+        }
+        Op::RegMr { odp: true, .. } => Some("ODP needs page-fault-capable RDMA hardware"),
+        Op::Lease { .. } | Op::Unlease { .. } => Some("the host has no layout leases"),
+        Op::Reclaim { max: Some(_) } => {
+            Some("user space cannot bound reclaim to N folios; use `reclaim`")
+        }
+        Op::ReclaimActive => {
+            Some("user space cannot make kswapd take the buffer_heads_over_limit path")
+        }
+        Op::Crash => Some("pincheck does not cut the host's power"),
+        Op::DropCaches if !is_root() => Some("needs root: writes /proc/sys/vm/drop_caches"),
+        Op::Store { tag, .. }
+        | Op::Write { tag, .. }
+        | Op::RemoteWrite { tag, .. }
+        | Op::DmaWrite { tag, .. }
+            if tag_too_long(tag) =>
+        {
+            Some("a tag longer than 62 characters does not fit the page pattern")
+        }
+        _ => None,
+    }
+}
+
+/// What host runs found.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct HostResult {
+    pub runs: usize,
+    /// The union over runs, sorted like the model's labels.
+    pub labels: Vec<String>,
+    /// Each distinct label set (`ok` for none) with how many runs ended with it.
+    pub outcomes: BTreeMap<String, usize>,
+    /// For each label, the first run (from 1) that reached it.
+    pub first_run: BTreeMap<String, usize>,
+    /// What the runs observed: failed checks, kernel messages, skipped checks.
+    pub notes: Vec<String>,
+    /// The runs were stopped by Ctrl-C before `runs` were done.
+    pub interrupted: bool,
+}
+
+/// How to run.
+#[derive(Clone, Debug, Default)]
+pub struct HostOptions {
+    pub runs: usize,
+    pub seed: u64,
+    /// Operation order from a model schedule: `(thread, statement, skipped)` in start order.
+    pub order: Option<Vec<(usize, usize, bool)>>,
+}
+
+/// Runs `sc` `opts.runs` times on one scratch filesystem of its kind.
+pub fn run(sc: &Scenario, opts: &HostOptions) -> Result<HostResult, String> {
+    if let Some(why) = not_runnable(sc) {
+        return Err(format!("{}: not host-runnable: {why}", sc.name.text));
+    }
+    let fs = ScratchFs::new(sc.fs.kind.name(), sc.fs.nodelalloc)?;
+    install_sigbus_handler();
+    let mut log =
+        KernelLog::open().map_err(|e| format!("{e} (kernel warnings are read from it)")).ok();
+    let mut res = HostResult::default();
+    let mut notes = BTreeSet::new();
+    if log.is_none() {
+        notes.insert("kernel log unreadable: `warn` and `bug` are not observed".to_string());
+    }
+    if !is_root() {
+        notes.insert("not root: the pin counters cannot be refreshed; `leak` is judged from pins still registered only".to_string());
+    }
+    for r in 0..opts.runs.max(1) {
+        if crate::check::INTERRUPTED.load(Ordering::Relaxed) {
+            res.interrupted = true;
+            break;
+        }
+        let one = run_once(sc, &fs, log.as_mut(), opts, r)?;
+        for l in &one.labels {
+            res.first_run.entry(l.clone()).or_insert(r + 1);
+        }
+        let key = if one.labels.is_empty() {
+            "ok".to_string()
+        } else {
+            one.labels.iter().cloned().collect::<Vec<_>>().join(" ")
+        };
+        *res.outcomes.entry(key).or_insert(0) += 1;
+        for n in one.notes {
+            if notes.len() < 40 {
+                notes.insert(n);
+            }
+        }
+        res.runs += 1;
+    }
+    let union: BTreeSet<String> = res.first_run.keys().cloned().collect();
+    res.labels = sort_labels(union.into_iter().collect());
+    res.notes = notes.into_iter().collect();
+    Ok(res)
+}
+
+/// The model's label order: outcome labels first, then `OP:ERRNO` by operation keyword.
+pub fn sort_labels(mut v: Vec<String>) -> Vec<String> {
+    const OUTCOMES: [&str; 7] =
+        ["bug", "warn", "data-loss", "corruption", "use-after-free", "hang", "leak"];
+    let key = |l: &String| match OUTCOMES.iter().position(|o| o == l) {
+        Some(i) => (0, i, String::new()),
+        None => {
+            let op = l.split(':').next().unwrap_or("");
+            let i = crate::scenario::OP_KEYWORDS.iter().position(|k| *k == op).unwrap_or(99);
+            (1, i, l.clone())
+        }
+    };
+    v.sort_by_key(key);
+    v
+}
+
+struct OneRun {
+    labels: BTreeSet<String>,
+    notes: Vec<String>,
+}
+
+/// A file of the run: a buffered and an O_DIRECT descriptor.
+struct HostFile {
+    fd: RawFd,
+    direct: RawFd,
+}
+
+#[derive(Clone)]
+struct MapH {
+    addr: usize,
+    pages: u32,
+    file: String,
+    start: u32,
+    shared: bool,
+    ro: bool,
+    unmapped: Arc<AtomicBool>,
+}
+
+struct RegH {
+    reg: Registration,
+    map: MapH,
+    /// The first page of the mapping the buffer starts at.
+    first: u32,
+    released: bool,
+}
+
+#[derive(Clone)]
+enum Handle {
+    Failed,
+    Map(MapH),
+    Reg(Arc<Mutex<RegH>>),
+}
+
+struct Run<'a> {
+    sc: &'a Scenario,
+    kind: FsKind,
+    files: HashMap<String, HostFile>,
+    /// A memfd with one page per tag: the source of the device's writes.
+    tags: RawFd,
+    tag_index: HashMap<String, usize>,
+    /// A memfd the device's reads go to.
+    sink: RawFd,
+    image: Option<RawFd>,
+    handles: Mutex<HashMap<String, Handle>>,
+    handles_cv: Condvar,
+    events: Mutex<HashSet<String>>,
+    events_cv: Condvar,
+    turn: Mutex<usize>,
+    turn_cv: Condvar,
+    order: Option<Vec<(usize, usize, bool)>>,
+    oracle: Mutex<Oracle>,
+    labels: Mutex<BTreeSet<String>>,
+    notes: Mutex<Vec<String>>,
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+fn c_path(p: &std::path::Path) -> CString {
+    CString::new(p.as_os_str().as_encoded_bytes()).unwrap_or_default()
+}
+
+fn memfd_with(pages: &[Vec<u8>]) -> Result<RawFd, String> {
+    // SAFETY: a NUL-terminated name; the fd is ours.
+    let fd = unsafe { libc::memfd_create(c"pincheck".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(format!("memfd_create: {}", std::io::Error::last_os_error()));
+    }
+    for (i, p) in pages.iter().enumerate() {
+        // SAFETY: writes PAGE bytes from our buffer.
+        unsafe { libc::pwrite(fd, p.as_ptr().cast(), PAGE, (i * PAGE) as libc::off_t) };
+    }
+    Ok(fd)
+}
+
+fn run_once(
+    sc: &Scenario,
+    fs: &ScratchFs,
+    log: Option<&mut KernelLog>,
+    opts: &HostOptions,
+    r: usize,
+) -> Result<OneRun, String> {
+    let dir = fs.dir.join(format!("run{r}"));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    // The run's descriptors and mappings are closed when `run` drops, before the directory goes.
+    let result = setup(sc, fs, &dir, opts).map(|run| {
+        let before = pin_counters();
+        let mut log = log;
+        if let Some(l) = log.as_deref_mut() {
+            l.drain();
+        }
+        execute(&run, opts, r, before, log)
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn setup<'a>(
+    sc: &'a Scenario,
+    fs: &ScratchFs,
+    dir: &std::path::Path,
+    opts: &HostOptions,
+) -> Result<Run<'a>, String> {
+    let mut tag_names: Vec<String> = Vec::new();
+    for th in &sc.threads {
+        for st in &th.body {
+            if let Op::DmaWrite { tag, .. } = &st.op {
+                if !tag_names.contains(&tag.text) {
+                    tag_names.push(tag.text.clone());
+                }
+            }
+        }
+    }
+    let pages: Vec<Vec<u8>> = tag_names.iter().map(|t| disk::pattern(t)).collect();
+    let tags = memfd_with(&pages)?;
+    let sink = memfd_with(&[])?;
+    let mut run = Run {
+        sc,
+        kind: sc.fs.kind,
+        files: HashMap::new(),
+        tags,
+        tag_index: tag_names.into_iter().enumerate().map(|(i, t)| (t, i)).collect(),
+        sink,
+        image: None,
+        handles: Mutex::new(HashMap::new()),
+        handles_cv: Condvar::new(),
+        events: Mutex::new(HashSet::new()),
+        events_cv: Condvar::new(),
+        turn: Mutex::new(0),
+        turn_cv: Condvar::new(),
+        order: opts.order.clone(),
+        oracle: Mutex::new(Oracle::default()),
+        labels: Mutex::new(BTreeSet::new()),
+        notes: Mutex::new(Vec::new()),
+    };
+    if let Some(img) = &fs.image {
+        // SAFETY: a NUL-terminated path; the fd is closed in Drop.
+        let fd = unsafe { libc::open(c_path(img).as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+        if fd >= 0 {
+            run.image = Some(fd);
+        }
+    }
+    let mut used = 0u32;
+    for f in &sc.files {
+        let path = dir.join(&f.name.text);
+        let cp = c_path(&path);
+        // SAFETY: NUL-terminated path.
+        let fd = unsafe {
+            libc::open(cp.as_ptr(), libc::O_RDWR | libc::O_CREAT | libc::O_CLOEXEC, 0o644)
+        };
+        if fd < 0 {
+            return Err(format!("{}: {}", path.display(), std::io::Error::last_os_error()));
+        }
+        let init_tags: Vec<String> = (0..f.pages).map(|i| format!("{}{i}", f.name.text)).collect();
+        match f.init {
+            FileInit::Sparse => {
+                // SAFETY: our fd.
+                unsafe { libc::ftruncate(fd, (f.pages as usize * PAGE) as libc::off_t) };
+            }
+            FileInit::Synced | FileInit::Dirty => {
+                for (i, t) in init_tags.iter().enumerate() {
+                    let p = disk::pattern(t);
+                    // SAFETY: PAGE bytes from our buffer.
+                    unsafe { libc::pwrite(fd, p.as_ptr().cast(), PAGE, (i * PAGE) as libc::off_t) };
+                }
+                used += f.pages;
+                if f.init == FileInit::Synced {
+                    // SAFETY: our fd.
+                    if unsafe { libc::fsync(fd) } != 0 {
+                        return Err(format!(
+                            "fsync {}: {}",
+                            path.display(),
+                            std::io::Error::last_os_error()
+                        ));
+                    }
+                    // SAFETY: our fd; drops the clean cached pages: `synced` is "not cached".
+                    unsafe { libc::posix_fadvise(fd, 0, 0, libc::POSIX_FADV_DONTNEED) };
+                }
+            }
+        }
+        // SAFETY: NUL-terminated path.
+        let direct =
+            unsafe { libc::open(cp.as_ptr(), libc::O_RDWR | libc::O_DIRECT | libc::O_CLOEXEC) };
+        let init = match f.init {
+            FileInit::Sparse => None,
+            FileInit::Synced => Some((run.kind != FsKind::Tmpfs, init_tags)),
+            FileInit::Dirty => Some((false, init_tags)),
+        };
+        run.oracle.get_mut().unwrap_or_else(|e| e.into_inner()).add_file(
+            &f.name.text,
+            f.pages,
+            init,
+        );
+        run.files.insert(f.name.text.clone(), HostFile { fd, direct });
+    }
+    if run.kind != FsKind::Tmpfs {
+        let free = sc.disk_blocks.saturating_sub(used);
+        fill_to(dir, free)
+            .map_err(|e| format!("sizing the disk to `disk {}`: {e}", sc.disk_blocks))?;
+    }
+    Ok(run)
+}
+
+/// Leaves exactly `free` blocks for the scenario: fills the filesystem with an fallocate()d
+/// ballast file until ENOSPC (as root, the root reserve too), then gives `free` blocks back.
+fn fill_to(dir: &std::path::Path, free: u32) -> Result<(), String> {
+    let path = dir.join(".ballast");
+    let f = std::fs::File::create(&path).map_err(|e| e.to_string())?;
+    use std::os::fd::AsRawFd;
+    let fd = f.as_raw_fd();
+    let mut size: i64 = 0;
+    let mut chunk: i64 = 1 << 30;
+    while chunk >= PAGE as i64 {
+        // SAFETY: our fd.
+        if unsafe { libc::fallocate(fd, 0, size, chunk) } == 0 {
+            size += chunk;
+        } else if errno() == libc::ENOSPC {
+            chunk /= 2;
+        } else {
+            return Err(std::io::Error::last_os_error().to_string());
+        }
+    }
+    let give = free as i64 * PAGE as i64;
+    if give > size {
+        return Err(format!("the filesystem has only {} free blocks", size / PAGE as i64));
+    }
+    // SAFETY: our fd; the ballast's last `free` blocks are freed.
+    if unsafe { libc::ftruncate(fd, size - give) } != 0 || unsafe { libc::fsync(fd) } != 0 {
+        return Err(std::io::Error::last_os_error().to_string());
+    }
+    Ok(())
+}
+
+impl Drop for Run<'_> {
+    fn drop(&mut self) {
+        let handles = self.handles.get_mut().unwrap_or_else(|e| e.into_inner());
+        for h in handles.values() {
+            if let Handle::Map(m) = h {
+                unmap(m);
+            }
+        }
+        handles.clear(); // closes the rings: any registration left is released
+                         // SAFETY: the descriptors are ours and closed once.
+        unsafe {
+            for f in self.files.values() {
+                libc::close(f.fd);
+                if f.direct >= 0 {
+                    libc::close(f.direct);
+                }
+            }
+            libc::close(self.tags);
+            libc::close(self.sink);
+            if let Some(i) = self.image {
+                libc::close(i);
+            }
+        }
+    }
+}
+
+fn unmap(m: &MapH) {
+    if !m.unmapped.swap(true, Ordering::SeqCst) {
+        forget_range(m.addr);
+        // SAFETY: a mapping made by `mmap` in this run, unmapped once.
+        unsafe { libc::munmap(m.addr as *mut libc::c_void, m.pages as usize * PAGE) };
+    }
+}
+
+enum Step {
+    Done(Option<Handle>),
+    Failed(String),
+    /// A handle the statement uses failed: skipped silently.
+    Skipped,
+    /// Waited past WAIT_LIMIT.
+    Hung,
+}
+
+fn execute(
+    run: &Run,
+    opts: &HostOptions,
+    r: usize,
+    before: Option<(u64, u64)>,
+    log: Option<&mut KernelLog>,
+) -> OneRun {
+    std::thread::scope(|s| {
+        for (t, th) in run.sc.threads.iter().enumerate() {
+            let seed =
+                opts.seed ^ ((r as u64) << 20) ^ (t as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            s.spawn(move || thread_main(run, t, &th.body, seed));
+        }
+    });
+    // The end, as the model's `finish()`: pins still held are a leak; then the final sync and
+    // the convergence check on the disk read back after dropping the caches.
+    let mut live = Vec::new();
+    for (name, h) in run.handles.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        if let Handle::Reg(reg) = h {
+            let mut reg = reg.lock().unwrap_or_else(|e| e.into_inner());
+            if !reg.released {
+                live.push(name.clone());
+                let _ = reg.reg.unregister();
+                reg.released = true;
+            }
+        }
+    }
+    if !live.is_empty() {
+        run.label("leak");
+        run.note(format!("pins still registered at the end: {}", live.join(", ")));
+    }
+    for h in run.handles.lock().unwrap_or_else(|e| e.into_inner()).values() {
+        if let Handle::Map(m) = h {
+            unmap(m);
+        }
+    }
+    if let Some(held) = before.and_then(pins_held_since) {
+        run.label("leak");
+        run.note(format!("/proc/vmstat: {held} more pins acquired than released during the run"));
+    }
+    if let Some(f) = run.files.values().next() {
+        // SAFETY: our fd. The final sync of the model's quiesce.
+        if unsafe { libc::syncfs(f.fd) } != 0 {
+            run.note(format!("final syncfs: {}", errno_name(errno())));
+        }
+    }
+    converged(run);
+    if let Some(l) = log {
+        for msg in l.drain() {
+            if let Some(label) = kmsg::classify(&msg) {
+                run.label(label);
+                run.note(format!("kernel log: {msg}"));
+            }
+        }
+    }
+    OneRun {
+        labels: std::mem::take(&mut *run.labels.lock().unwrap_or_else(|e| e.into_inner())),
+        notes: std::mem::take(&mut *run.notes.lock().unwrap_or_else(|e| e.into_inner())),
+    }
+}
+
+/// Pins acquired since `before` and not released, from the system-wide /proc/vmstat counters.
+/// Other processes pin too (every O_DIRECT does): a pin still in flight elsewhere shows up for
+/// a moment, so the counters are read again for up to 200 ms until they balance; a pin taken
+/// before the run and released during it makes `released` exceed `acquired` and is ignored.
+fn pins_held_since(before: (u64, u64)) -> Option<u64> {
+    let mut held = None;
+    for _ in 0..10 {
+        let now = pin_counters()?;
+        let (acq, rel) = (now.0.saturating_sub(before.0), now.1.saturating_sub(before.1));
+        if acq <= rel {
+            return None;
+        }
+        held = Some(acq - rel);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    held
+}
+
+/// The model's `check_converged()`: every page holds its last accepted write unless an error
+/// was reported for its file after it. Read back with O_DIRECT after dropping the caches (tmpfs
+/// is memory: read through the cache).
+fn converged(run: &Run) {
+    let memory = run.kind == FsKind::Tmpfs;
+    if !memory {
+        if is_root() {
+            let _ = std::fs::write("/proc/sys/vm/drop_caches", "1");
+        } else {
+            run.note("not root: the caches are not dropped before the final read-back".into());
+        }
+    }
+    let finals = run.oracle.lock().unwrap_or_else(|e| e.into_inner()).final_versions();
+    let mut buf = AlignedPage::new();
+    for (file, index, ver) in finals {
+        let Some(f) = run.files.get(&file) else { continue };
+        let fd = if memory || f.direct < 0 { f.fd } else { f.direct };
+        let found = match buf.as_mut() {
+            None => continue,
+            Some(b) => {
+                // SAFETY: reads at most PAGE bytes into our aligned page.
+                let n = unsafe {
+                    libc::pread(
+                        fd,
+                        b.as_mut_ptr().cast(),
+                        PAGE,
+                        (index as usize * PAGE) as libc::off_t,
+                    )
+                };
+                if n < 0 {
+                    Found::Unreadable(errno())
+                } else {
+                    b[n as usize..].fill(0);
+                    disk::decode(b)
+                }
+            }
+        };
+        let oracle = run.oracle.lock().unwrap_or_else(|e| e.into_inner());
+        match oracle.judge(&file, index, ver, &found) {
+            Verdict::Holds => {}
+            Verdict::Lost => {
+                let want = oracle.tag_of(&file, index, ver);
+                drop(oracle);
+                run.label("data-loss");
+                run.note(format!("at the end, page {index} of {file} holds {found}, not its last accepted write {want}"));
+            }
+            Verdict::Corrupt => {
+                drop(oracle);
+                run.label("corruption");
+                run.note(format!(
+                    "at the end, page {index} of {file} holds {found}, never written to it"
+                ));
+            }
+        }
+    }
+}
+
+/// One anonymous page, aligned for O_DIRECT.
+struct AlignedPage(*mut u8);
+
+impl AlignedPage {
+    fn new() -> AlignedPage {
+        // SAFETY: a fresh anonymous mapping.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                PAGE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        AlignedPage(if p == libc::MAP_FAILED { std::ptr::null_mut() } else { p.cast() })
+    }
+
+    fn as_mut(&mut self) -> Option<&mut [u8]> {
+        // SAFETY: PAGE bytes of our own mapping, borrowed mutably once.
+        (!self.0.is_null()).then(|| unsafe { std::slice::from_raw_parts_mut(self.0, PAGE) })
+    }
+}
+
+impl Drop for AlignedPage {
+    fn drop(&mut self) {
+        if !self.0.is_null() {
+            // SAFETY: our mapping.
+            unsafe { libc::munmap(self.0.cast(), PAGE) };
+        }
+    }
+}
+
+fn thread_main(run: &Run, t: usize, body: &[Stmt], mut seed: u64) {
+    let mut rand = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for (pc, st) in body.iter().enumerate() {
+        let slot =
+            run.order.as_ref().and_then(|o| o.iter().position(|&(th, p, _)| th == t && p == pc));
+        if !run.await_turn(slot) {
+            run.hang(format!(
+                "{}: its turn in the schedule never came",
+                run.sc.threads[t].name.text
+            ));
+            return;
+        }
+        let skip = match (slot, &run.order) {
+            (Some(k), Some(o)) => o[k].2,
+            _ => st.maybe && rand() & 1 == 0,
+        };
+        let outcome = if skip { Step::Done(None) } else { run.op(st) };
+        match outcome {
+            Step::Done(h) => run.define(st, h),
+            Step::Skipped => run.define(st, Some(Handle::Failed)),
+            Step::Failed(errno) => {
+                run.label(&format!("{}:{errno}", st.op.keyword()));
+                run.define(st, Some(Handle::Failed));
+            }
+            Step::Hung => {
+                run.hang(format!(
+                    "{} line {}: `{}` waited more than {} s",
+                    run.sc.threads[t].name.text,
+                    st.span.line,
+                    st.op.keyword(),
+                    WAIT_LIMIT.as_secs()
+                ));
+                return;
+            }
+        }
+        if let Some(k) = slot {
+            let mut turn = run.turn.lock().unwrap_or_else(|e| e.into_inner());
+            *turn = k + 1;
+            run.turn_cv.notify_all();
+        }
+    }
+}
+
+impl Run<'_> {
+    fn label(&self, l: &str) {
+        self.labels.lock().unwrap_or_else(|e| e.into_inner()).insert(l.to_string());
+    }
+
+    fn note(&self, n: String) {
+        self.notes.lock().unwrap_or_else(|e| e.into_inner()).push(n);
+    }
+
+    fn hang(&self, why: String) {
+        self.label("hang");
+        self.note(why);
+        // Let every other thread's waits end too.
+        self.events_cv.notify_all();
+        self.handles_cv.notify_all();
+    }
+
+    /// Waits for statement slot `slot` of the schedule (or for its end, for a statement the
+    /// schedule does not reach). `false` past WAIT_LIMIT.
+    fn await_turn(&self, slot: Option<usize>) -> bool {
+        let Some(order) = &self.order else { return true };
+        let want = slot.unwrap_or(order.len());
+        let deadline = Instant::now() + WAIT_LIMIT;
+        let mut turn = self.turn.lock().unwrap_or_else(|e| e.into_inner());
+        while *turn < want {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            turn = self.turn_cv.wait_timeout(turn, left).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        true
+    }
+
+    fn define(&self, st: &Stmt, h: Option<Handle>) {
+        if let Some(def) = &st.def {
+            let h = h.unwrap_or(Handle::Failed);
+            self.handles.lock().unwrap_or_else(|e| e.into_inner()).insert(def.text.clone(), h);
+            self.handles_cv.notify_all();
+        }
+    }
+
+    /// The handle `name`, waiting until some statement defines it. `None` past WAIT_LIMIT.
+    fn handle(&self, name: &str) -> Option<Handle> {
+        let deadline = Instant::now() + WAIT_LIMIT;
+        let mut hs = self.handles.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(h) = hs.get(name) {
+                return Some(h.clone());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            hs = self.handles_cv.wait_timeout(hs, left).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+
+    fn file(&self, name: &str) -> &HostFile {
+        &self.files[name]
+    }
+
+    /// Carries out one operation.
+    fn op(&self, st: &Stmt) -> Step {
+        macro_rules! map {
+            ($n:expr) => {
+                match self.handle(&$n.text) {
+                    None => return Step::Hung,
+                    Some(Handle::Map(m)) => m,
+                    Some(_) => return Step::Skipped,
+                }
+            };
+        }
+        macro_rules! reg {
+            ($n:expr) => {
+                match self.handle(&$n.text) {
+                    None => return Step::Hung,
+                    Some(Handle::Reg(r)) => r,
+                    Some(_) => return Step::Skipped,
+                }
+            };
+        }
+        let begun = self.oracle.lock().unwrap_or_else(|e| e.into_inner()).begin();
+        let sys = |r: libc::c_long| {
+            if r < 0 {
+                Step::Failed(errno_name(errno()))
+            } else {
+                Step::Done(None)
+            }
+        };
+        match &st.op {
+            Op::Mmap { file, range, shared, ro } => {
+                let f = self.file(&file.text);
+                let decl =
+                    self.sc.files.iter().find(|d| d.name.text == file.text).map_or(1, |d| d.pages);
+                let (start, end) = range.map_or((0, decl), |r| (r.start, r.end));
+                let prot = if *ro { libc::PROT_READ } else { libc::PROT_READ | libc::PROT_WRITE };
+                let flags = if *shared { libc::MAP_SHARED } else { libc::MAP_PRIVATE };
+                let len = (end - start) as usize * PAGE;
+                // SAFETY: a new mapping of our file; no existing memory is touched.
+                let p = unsafe {
+                    libc::mmap(
+                        std::ptr::null_mut(),
+                        len,
+                        prot,
+                        flags,
+                        f.fd,
+                        (start as usize * PAGE) as libc::off_t,
+                    )
+                };
+                if p == libc::MAP_FAILED {
+                    return Step::Failed(errno_name(errno()));
+                }
+                remember_range(p as usize, len);
+                Step::Done(Some(Handle::Map(MapH {
+                    addr: p as usize,
+                    pages: end - start,
+                    file: file.text.clone(),
+                    start,
+                    shared: *shared,
+                    ro: *ro,
+                    unmapped: Arc::new(AtomicBool::new(false)),
+                })))
+            }
+            Op::Munmap { map } => {
+                unmap(&map!(map));
+                Step::Done(None)
+            }
+            Op::Store { map, page, tag } => {
+                let m = map!(map);
+                if m.unmapped.load(Ordering::SeqCst) || m.ro {
+                    // The access would take SIGSEGV (no VMA, or a write to a read-only one);
+                    // the unmapped range may hold another mapping by now, so it is not made.
+                    return Step::Failed("SIGSEGV".into());
+                }
+                let at = m.addr + *page as usize * PAGE;
+                let p = disk::pattern(&tag.text);
+                // SAFETY: a page of our live mapping; a SIGBUS on it is caught by the handler,
+                // which maps an anonymous page there so the store completes.
+                unsafe {
+                    let dst = at as *mut u64;
+                    for (i, w) in p.chunks_exact(8).enumerate() {
+                        std::ptr::write_volatile(
+                            dst.add(i),
+                            u64::from_ne_bytes(w.try_into().unwrap_or_default()),
+                        );
+                    }
+                }
+                if took_sigbus(at) {
+                    return Step::Failed("SIGBUS".into());
+                }
+                if m.shared {
+                    self.accept(&m.file, m.start + page, Some(tag.text.clone()), begun);
+                }
+                Step::Done(None)
+            }
+            Op::Load { map, page } => {
+                let m = map!(map);
+                if m.unmapped.load(Ordering::SeqCst) {
+                    return Step::Failed("SIGSEGV".into());
+                }
+                let at = m.addr + *page as usize * PAGE;
+                // SAFETY: a page of our live mapping; a SIGBUS is caught as for stores.
+                unsafe { std::ptr::read_volatile(at as *const u64) };
+                if took_sigbus(at) {
+                    return Step::Failed("SIGBUS".into());
+                }
+                Step::Done(None)
+            }
+            Op::Write { file, page, tag } => {
+                let p = disk::pattern(&tag.text);
+                // SAFETY: PAGE bytes from our buffer.
+                let n = unsafe {
+                    libc::pwrite(
+                        self.file(&file.text).fd,
+                        p.as_ptr().cast(),
+                        PAGE,
+                        (*page as usize * PAGE) as libc::off_t,
+                    )
+                };
+                if n < 0 {
+                    return Step::Failed(errno_name(errno()));
+                }
+                self.accept(&file.text, *page, Some(tag.text.clone()), begun);
+                Step::Done(None)
+            }
+            Op::Read { file, page } => {
+                let mut b = vec![0u8; PAGE];
+                // SAFETY: reads into our buffer.
+                sys(unsafe {
+                    libc::pread(
+                        self.file(&file.text).fd,
+                        b.as_mut_ptr().cast(),
+                        PAGE,
+                        (*page as usize * PAGE) as libc::off_t,
+                    )
+                } as libc::c_long)
+            }
+            Op::Fsync { file } => {
+                // SAFETY: our fd.
+                self.synced(Some(&file.text), || unsafe { libc::fsync(self.file(&file.text).fd) })
+            }
+            Op::Sync => {
+                let fd = self.files.values().next().map_or(-1, |f| f.fd);
+                // SAFETY: our fd; syncfs() reports writeback errors since 5.8.
+                self.synced(None, || unsafe { libc::syncfs(fd) })
+            }
+            Op::Msync { map } => {
+                let m = map!(map);
+                if m.unmapped.load(Ordering::SeqCst) {
+                    return Step::Failed("ENOMEM".into());
+                }
+                let file = m.shared.then_some(m.file.as_str());
+                // SAFETY: our live mapping.
+                let call = || unsafe {
+                    libc::msync(m.addr as *mut libc::c_void, m.pages as usize * PAGE, libc::MS_SYNC)
+                };
+                match file {
+                    Some(f) => self.synced(Some(f), call),
+                    None => sys(call() as libc::c_long),
+                }
+            }
+            Op::Truncate { file, pages } => {
+                // SAFETY: our fd.
+                let r = unsafe {
+                    libc::ftruncate(
+                        self.file(&file.text).fd,
+                        (*pages as usize * PAGE) as libc::off_t,
+                    )
+                };
+                if r == 0 {
+                    self.oracle
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .truncate(&file.text, *pages);
+                }
+                sys(r as libc::c_long)
+            }
+            Op::Punch { file, range } => {
+                let mode = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;
+                let (off, len) =
+                    (range.start as usize * PAGE, (range.end - range.start) as usize * PAGE);
+                // SAFETY: our fd.
+                let r = unsafe {
+                    libc::fallocate(
+                        self.file(&file.text).fd,
+                        mode,
+                        off as libc::off_t,
+                        len as libc::off_t,
+                    )
+                };
+                if r == 0 {
+                    let mut o = self.oracle.lock().unwrap_or_else(|e| e.into_inner());
+                    let size = o.snapshot(Some(&file.text)).len() as u32;
+                    for i in range.start..range.end.min(size) {
+                        o.accept(&file.text, i, None, begun);
+                    }
+                }
+                sys(r as libc::c_long)
+            }
+            Op::Fallocate { file, range } => {
+                let (off, len) =
+                    (range.start as usize * PAGE, (range.end - range.start) as usize * PAGE);
+                // SAFETY: our fd.
+                let r = unsafe {
+                    libc::fallocate(
+                        self.file(&file.text).fd,
+                        0,
+                        off as libc::off_t,
+                        len as libc::off_t,
+                    )
+                };
+                if r == 0 {
+                    let mut o = self.oracle.lock().unwrap_or_else(|e| e.into_inner());
+                    let size = o.snapshot(Some(&file.text)).len() as u32;
+                    if range.end > size {
+                        o.grow(&file.text, range.end);
+                    }
+                }
+                sys(r as libc::c_long)
+            }
+            Op::Pin { map, range, .. } | Op::RegMr { map, range, .. } => {
+                let m = map!(map);
+                if m.unmapped.load(Ordering::SeqCst) {
+                    return Step::Failed("EFAULT".into());
+                }
+                let base = (m.addr + range.start as usize * PAGE) as *mut u8;
+                match Registration::register(base, (range.end - range.start) as usize * PAGE) {
+                    Ok(reg) => Step::Done(Some(Handle::Reg(Arc::new(Mutex::new(RegH {
+                        reg,
+                        map: m,
+                        first: range.start,
+                        released: false,
+                    }))))),
+                    Err(e) => Step::Failed(errno_name(e)),
+                }
+            }
+            Op::Unpin { pin: h, .. } | Op::DeregMr { mr: h } => {
+                let r = reg!(h);
+                let mut r = r.lock().unwrap_or_else(|e| e.into_inner());
+                r.released = true;
+                match r.reg.unregister() {
+                    Ok(()) => Step::Done(None),
+                    Err(e) => Step::Failed(errno_name(e)),
+                }
+            }
+            Op::DioRead { file, page, map, map_page } => {
+                let m = map!(map);
+                if m.unmapped.load(Ordering::SeqCst) {
+                    return Step::Failed("EFAULT".into());
+                }
+                let at = m.addr + *map_page as usize * PAGE;
+                let fd = self.file(&file.text).direct;
+                // SAFETY: reads into a page of our live mapping (the kernel pins it).
+                let n = unsafe {
+                    libc::pread(
+                        fd,
+                        at as *mut libc::c_void,
+                        PAGE,
+                        (*page as usize * PAGE) as libc::off_t,
+                    )
+                };
+                if n < 0 {
+                    return Step::Failed(errno_name(errno()));
+                }
+                if m.shared {
+                    // SAFETY: the page just read into, still mapped.
+                    let found =
+                        disk::decode(unsafe { std::slice::from_raw_parts(at as *const u8, PAGE) });
+                    let tag = match found {
+                        Found::Tag(t) => Some(t),
+                        _ => None,
+                    };
+                    self.accept(&m.file, m.start + map_page, tag, begun);
+                }
+                Step::Done(None)
+            }
+            Op::DioWrite { file, page, map, map_page } => {
+                let m = map!(map);
+                if m.unmapped.load(Ordering::SeqCst) {
+                    return Step::Failed("EFAULT".into());
+                }
+                let at = m.addr + *map_page as usize * PAGE;
+                // SAFETY: a page of our live mapping.
+                let found =
+                    disk::decode(unsafe { std::slice::from_raw_parts(at as *const u8, PAGE) });
+                let fd = self.file(&file.text).direct;
+                // SAFETY: writes from a page of our live mapping.
+                let n = unsafe {
+                    libc::pwrite(
+                        fd,
+                        at as *const libc::c_void,
+                        PAGE,
+                        (*page as usize * PAGE) as libc::off_t,
+                    )
+                };
+                if n < 0 {
+                    return Step::Failed(errno_name(errno()));
+                }
+                let tag = match found {
+                    Found::Tag(t) => Some(t),
+                    _ => None,
+                };
+                self.accept(&file.text, *page, tag, begun);
+                Step::Done(None)
+            }
+            Op::RemoteWrite { map, page, tag } => {
+                let m = map!(map);
+                if m.unmapped.load(Ordering::SeqCst) {
+                    return Step::Failed("EFAULT".into());
+                }
+                let p = disk::pattern(&tag.text);
+                let local =
+                    libc::iovec { iov_base: p.as_ptr() as *mut libc::c_void, iov_len: PAGE };
+                let remote = libc::iovec {
+                    iov_base: (m.addr + *page as usize * PAGE) as *mut libc::c_void,
+                    iov_len: PAGE,
+                };
+                // SAFETY: process_vm_writev() into our own process: `pin_user_pages_remote()`
+                // of the target page, a kernel copy into it, unpin with dirty.
+                let n =
+                    unsafe { libc::process_vm_writev(libc::getpid(), &local, 1, &remote, 1, 0) };
+                if n < 0 {
+                    return Step::Failed(errno_name(errno()));
+                }
+                if n as usize != PAGE {
+                    return Step::Failed("EFAULT".into());
+                }
+                if m.shared {
+                    self.accept(&m.file, m.start + page, Some(tag.text.clone()), begun);
+                }
+                Step::Done(None)
+            }
+            Op::Signal { event } => {
+                self.events.lock().unwrap_or_else(|e| e.into_inner()).insert(event.text.clone());
+                self.events_cv.notify_all();
+                Step::Done(None)
+            }
+            Op::Wait { event } => {
+                let deadline = Instant::now() + WAIT_LIMIT;
+                let mut ev = self.events.lock().unwrap_or_else(|e| e.into_inner());
+                while !ev.contains(&event.text) {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Step::Hung;
+                    }
+                    ev = self.events_cv.wait_timeout(ev, left).unwrap_or_else(|e| e.into_inner()).0;
+                }
+                Step::Done(None)
+            }
+            Op::DmaWrite { handle, page, tag } => {
+                let r = reg!(handle);
+                let mut r = r.lock().unwrap_or_else(|e| e.into_inner());
+                if r.released {
+                    // The contract's rule for a device acting through a released registration;
+                    // on the host the buffer index is simply gone (EFAULT), so nothing is sent.
+                    return Step::Failed("EIO".into());
+                }
+                let src = self.tag_index.get(&tag.text).copied().unwrap_or(0) * PAGE;
+                match r.reg.read_fixed(*page as usize, self.tags, src as u64, PAGE) {
+                    Ok(()) => {
+                        if r.map.shared {
+                            let file = r.map.file.clone();
+                            let at = r.map.start + r.first + page;
+                            drop(r);
+                            self.accept(&file, at, Some(tag.text.clone()), begun);
+                        }
+                        Step::Done(None)
+                    }
+                    Err(e) => Step::Failed(errno_name(e)),
+                }
+            }
+            Op::DmaRead { handle, page } => {
+                let r = reg!(handle);
+                let mut r = r.lock().unwrap_or_else(|e| e.into_inner());
+                if r.released {
+                    return Step::Failed("EIO".into());
+                }
+                match r.reg.write_fixed(*page as usize, self.sink, 0, PAGE) {
+                    Ok(()) => Step::Done(None),
+                    Err(e) => Step::Failed(errno_name(e)),
+                }
+            }
+            Op::Writeback { file } => {
+                for (name, f) in &self.files {
+                    if file.as_ref().is_none_or(|n| &n.text == name) {
+                        // SAFETY: our fd. SYNC_FILE_RANGE_WRITE starts WB_SYNC_NONE writeback
+                        // of the dirty pages and does not wait (`__filemap_fdatawrite_range`).
+                        unsafe { libc::sync_file_range(f.fd, 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
+                    }
+                }
+                Step::Done(None)
+            }
+            Op::Reclaim { .. } => {
+                // Every live mapping through MADV_PAGEOUT (`reclaim_pages()` →
+                // `shrink_folio_list()`: unmap, release buffers, free), then every file's
+                // unmapped cache through POSIX_FADV_DONTNEED (`mapping_try_invalidate()`).
+                let maps: Vec<MapH> = self
+                    .handles
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .values()
+                    .filter_map(|h| match h {
+                        Handle::Map(m) if !m.unmapped.load(Ordering::SeqCst) => Some(m.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                for m in maps {
+                    // SAFETY: advice on our live mapping.
+                    unsafe {
+                        libc::madvise(
+                            m.addr as *mut libc::c_void,
+                            m.pages as usize * PAGE,
+                            libc::MADV_PAGEOUT,
+                        )
+                    };
+                }
+                for f in self.files.values() {
+                    // SAFETY: our fd.
+                    unsafe { libc::posix_fadvise(f.fd, 0, 0, libc::POSIX_FADV_DONTNEED) };
+                }
+                Step::Done(None)
+            }
+            Op::DropCaches => match std::fs::write("/proc/sys/vm/drop_caches", "1") {
+                Ok(()) => Step::Done(None),
+                Err(e) => Step::Failed(errno_name(e.raw_os_error().unwrap_or(0))),
+            },
+            Op::ReclaimActive | Op::Crash | Op::Lease { .. } | Op::Unlease { .. } => {
+                Step::Failed("ENOSYS".into()) // refused by not_runnable() before any run
+            }
+        }
+    }
+
+    fn accept(&self, file: &str, index: u32, tag: Option<String>, begun: u64) {
+        self.oracle.lock().unwrap_or_else(|e| e.into_inner()).accept(file, index, tag, begun);
+    }
+
+    /// An fsync/msync/sync of `file` (all for `None`): on success the model's
+    /// `check_synced()` over what was accepted before it began, read from the disk as a crash
+    /// would find it; on failure, the label, and the file's writes are excused.
+    fn synced(&self, file: Option<&str>, call: impl FnOnce() -> libc::c_int) -> Step {
+        let snapshot = self.oracle.lock().unwrap_or_else(|e| e.into_inner()).snapshot(file);
+        if call() != 0 {
+            let e = errno_name(errno());
+            self.oracle.lock().unwrap_or_else(|e| e.into_inner()).excuse(file);
+            return Step::Failed(e);
+        }
+        // tmpfs: noop_fsync(), nothing is promised across a crash. btrfs: FIEMAP gives btrfs
+        // logical addresses, not device offsets, so the disk is read back at the end only.
+        let Some(image) = self.image.filter(|_| matches!(self.kind, FsKind::Ext4 | FsKind::Xfs))
+        else {
+            return Step::Done(None);
+        };
+        for (name, index, want) in snapshot {
+            let oracle = self.oracle.lock().unwrap_or_else(|e| e.into_inner());
+            if !oracle.owed(&name, index, want) {
+                continue;
+            }
+            drop(oracle);
+            let found = disk::on_disk(self.file(&name).fd, image, index);
+            let oracle = self.oracle.lock().unwrap_or_else(|e| e.into_inner());
+            match oracle.judge(&name, index, want, &found) {
+                Verdict::Holds => {}
+                Verdict::Lost => {
+                    let w = oracle.tag_of(&name, index, want);
+                    drop(oracle);
+                    self.label("data-loss");
+                    self.note(format!("after a successful sync, page {index} of {name} holds {found} on disk, not {w} accepted before the sync began"));
+                }
+                Verdict::Corrupt => {
+                    drop(oracle);
+                    self.label("corruption");
+                    self.note(format!("after a successful sync, page {index} of {name} holds {found} on disk, never written to it"));
+                }
+            }
+        }
+        Step::Done(None)
+    }
+}
+
+// SIGBUS: a store or load through a mapping whose fault fails (`VM_FAULT_SIGBUS`, e.g.
+// ENOSPC in `->page_mkwrite`). The handler maps an anonymous page over the faulting page, so
+// the access completes there and the thread goes on, and records the page; the thread then
+// reports `store:SIGBUS`. Only pages of the run's mappings are handled: any other SIGBUS gets
+// the default action.
+
+const SLOTS: usize = 64;
+static RANGES: [(AtomicUsize, AtomicUsize); SLOTS] =
+    [const { (AtomicUsize::new(0), AtomicUsize::new(0)) }; SLOTS];
+static FAULTED: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
+
+fn remember_range(addr: usize, len: usize) {
+    for (a, l) in &RANGES {
+        if a.compare_exchange(0, addr, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+            l.store(len, Ordering::SeqCst);
+            return;
+        }
+    }
+}
+
+fn forget_range(addr: usize) {
+    for (a, l) in &RANGES {
+        if a.load(Ordering::SeqCst) == addr {
+            l.store(0, Ordering::SeqCst);
+            a.store(0, Ordering::SeqCst);
+        }
+    }
+}
+
+fn took_sigbus(page: usize) -> bool {
+    FAULTED.iter().any(|f| f.compare_exchange(page, 0, Ordering::SeqCst, Ordering::SeqCst).is_ok())
+}
+
+extern "C" fn on_sigbus(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
+    let addr = unsafe { (*info).si_addr() } as usize;
+    let page = addr & !(PAGE - 1);
+    let ours = RANGES.iter().any(|(a, l)| {
+        let (a, l) = (a.load(Ordering::SeqCst), l.load(Ordering::SeqCst));
+        a != 0 && page >= a && page < a + l
+    });
+    if ours {
+        // SAFETY: replaces one page of the run's own mapping; mmap() is async-signal-safe.
+        let p = unsafe {
+            libc::mmap(
+                page as *mut libc::c_void,
+                PAGE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_FIXED | libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p != libc::MAP_FAILED {
+            for f in &FAULTED {
+                if f.compare_exchange(0, page, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+                    return;
+                }
+            }
+            return;
+        }
+    }
+    // SAFETY: restoring the default action; the access faults again and the process dies as
+    // it would have without pincheck's handler.
+    unsafe { libc::signal(libc::SIGBUS, libc::SIG_DFL) };
+}
+
+fn install_sigbus_handler() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: a zeroed sigaction with our handler; SA_SIGINFO for the fault address.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_sigbus as *const () as usize;
+            sa.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(libc::SIGBUS, &sa, std::ptr::null_mut());
+        }
+    });
+}

@@ -1,0 +1,79 @@
+//! The kernel log during a host run: /dev/kmsg read from its end when the run starts
+//! (`devkmsg_read()`, kernel/printk/printk.c: one record per read, `-EAGAIN` when none is left,
+//! `-EPIPE` when records were overwritten). Reading it needs root or `kernel.dmesg_restrict=0`.
+//! The log is the machine's: a warning from anything else that ran meanwhile is counted too.
+
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
+
+pub struct KernelLog {
+    file: std::fs::File,
+}
+
+impl KernelLog {
+    /// Opens the log positioned at its end; `Err` says why it cannot be read.
+    pub fn open() -> Result<KernelLog, String> {
+        use std::io::Seek;
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open("/dev/kmsg")
+            .map_err(|e| format!("/dev/kmsg: {e}"))?;
+        file.seek(std::io::SeekFrom::End(0)).map_err(|e| format!("/dev/kmsg: {e}"))?;
+        Ok(KernelLog { file })
+    }
+
+    /// The messages logged since the last call.
+    pub fn drain(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 8192];
+        loop {
+            match self.file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    let rec = String::from_utf8_lossy(&buf[..n]);
+                    // "prio,seq,usec,flags;message\n" then continuation lines " KEY=value".
+                    let msg = rec.split_once(';').map_or(&*rec, |(_, m)| m);
+                    out.push(msg.lines().next().unwrap_or("").to_string());
+                }
+                Err(e) if e.raw_os_error() == Some(libc::EPIPE) => continue,
+                Err(_) => break,
+            }
+        }
+        out
+    }
+}
+
+/// The label a kernel message stands for: `bug` for `BUG()`/an oops, `warn` for `WARN()`
+/// (`__warn()` prints "WARNING: CPU: ..."), and for the filesystem warnings the model labels
+/// `warn`: `dio_warn_stale_pagecache()` (fs/direct-io.c, iomap) and `ext4_warning()`.
+pub fn classify(msg: &str) -> Option<&'static str> {
+    if msg.contains("kernel BUG at") || msg.starts_with("BUG:") || msg.starts_with("Oops") {
+        Some("bug")
+    } else if msg.starts_with("WARNING:")
+        || msg.contains("Page cache invalidation failure on direct I/O")
+        || msg.starts_with("EXT4-fs warning")
+    {
+        Some("warn")
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn kernel_messages_map_to_labels() {
+        use super::classify;
+        assert_eq!(
+            classify("WARNING: CPU: 1 PID: 7 at fs/ext4/inode.c:3640 ext4_set_page_dirty"),
+            Some("warn")
+        );
+        assert_eq!(classify("kernel BUG at fs/ext4/inode.c:2123!"), Some("bug"));
+        assert_eq!(
+            classify("Page cache invalidation failure on direct I/O.  Possible data corruption due to collision with buffered I/O!"),
+            Some("warn")
+        );
+        assert_eq!(classify("EXT4-fs (loop0): mounted filesystem"), None);
+    }
+}

@@ -1,0 +1,230 @@
+//! Scenarios run on this machine's kernel (`check --on host`, `pincheck conform`), where the
+//! machine allows it: ext4, xfs and btrfs need root (loop mounts) and their mkfs; tmpfs runs for
+//! anyone. What cannot run here is skipped with the reason printed; CI runs as root.
+
+use std::process::{Command, Output};
+
+fn pincheck(args: &[&str]) -> Output {
+    run(args).0
+}
+
+/// Runs pincheck; also returns its pid, which names its scratch directories and mounts.
+fn run(args: &[&str]) -> (Output, u32) {
+    let child = Command::new(env!("CARGO_BIN_EXE_pincheck"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let pid = child.id();
+    (child.wait_with_output().expect("runs"), pid)
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn root() -> bool {
+    // SAFETY: geteuid() has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn have(cmd: &str) -> bool {
+    ["/sbin", "/usr/sbin", "/bin", "/usr/bin"]
+        .iter()
+        .any(|d| std::path::Path::new(d).join(cmd).is_file())
+}
+
+/// Whether the host's release has a preset: without one, `--on host` needs `--policy`.
+fn host_has_preset() -> bool {
+    let out = pincheck(&["host-pins", "--json"]);
+    let first = text(&out.stdout).lines().next().unwrap_or("").to_string();
+    serde_json::from_str::<serde_json::Value>(&first).is_ok_and(|v| !v["policy"].is_null())
+}
+
+/// Nothing of pincheck process `pid` is left mounted, in /tmp or in /dev/shm.
+fn nothing_left_behind(pid: u32) {
+    let ours = format!("pincheck-host-{pid}");
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    assert!(!mounts.contains(&ours), "a scratch mount is left:\n{mounts}");
+    for dir in [std::env::temp_dir(), "/dev/shm".into()] {
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                assert!(!name.starts_with(&ours), "left behind: {}", e.path().display());
+            }
+        }
+    }
+}
+
+#[test]
+fn a_scenario_the_host_cannot_run_is_refused_with_the_reason() {
+    let out = pincheck(&[
+        "check",
+        "scenarios/ext4-rdma-readonly.pin",
+        "--on",
+        "host",
+        "--policy",
+        "linux-6.18",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("not host-runnable"), "{err}");
+    let out = pincheck(&[
+        "check",
+        "scenarios/xfs-dax-truncate-pin.pin",
+        "--on",
+        "host",
+        "--policy",
+        "linux-6.18",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("pmem"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn schedule_and_allow_crash_need_on_host() {
+    let out = pincheck(&["check", "scenarios/tmpfs-rdma.pin", "--schedule", "app"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}
+
+#[test]
+fn tmpfs_scenarios_run_on_the_host_and_agree() {
+    if !std::path::Path::new("/dev/shm").is_dir() {
+        println!("skipped: no /dev/shm");
+        return;
+    }
+    for name in ["tmpfs-rdma", "rdma-case2"] {
+        let path = format!("scenarios/{name}.pin");
+        let (out, pid) = run(&[
+            "check",
+            &path,
+            "--on",
+            "host",
+            "--policy",
+            "linux-6.18",
+            "--runs",
+            "3",
+            "--json",
+        ]);
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+        let v: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+        assert_eq!(v["agree"], true, "{v}");
+        assert_eq!(v["host_labels"], serde_json::json!([]), "{v}");
+        assert_eq!(v["model_labels"], serde_json::json!([]), "{v}");
+        assert_eq!(v["host"]["runs"], 3, "{v}");
+        assert_eq!(v["policy"], "linux-6.18");
+        nothing_left_behind(pid);
+    }
+}
+
+#[test]
+fn a_model_schedule_drives_the_host_run_and_a_bad_one_is_refused() {
+    if !std::path::Path::new("/dev/shm").is_dir() {
+        println!("skipped: no /dev/shm");
+        return;
+    }
+    // Registration, both DMA writes, then deregistration and the final munmap, in that order.
+    let s = "app,app,app,nic,nic,nic,nic,app,app,app";
+    let out = pincheck(&[
+        "check",
+        "scenarios/rdma-case2.pin",
+        "--on",
+        "host",
+        "--policy",
+        "linux-6.18",
+        "--schedule",
+        s,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("AGREE rdma-case2"), "{}", text(&out.stdout));
+    let out = pincheck(&[
+        "check",
+        "scenarios/rdma-case2.pin",
+        "--on",
+        "host",
+        "--policy",
+        "linux-6.18",
+        "--schedule",
+        "nic",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--schedule: step 1"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn enospc_at_page_mkwrite_is_a_real_sigbus_on_a_disk_sized_from_the_scenario() {
+    if !root() || !have("mkfs.ext4") {
+        println!("skipped: needs root and mkfs.ext4 (an ext4 image loop-mounted on the fly)");
+        return;
+    }
+    let (out, pid) = run(&[
+        "check",
+        "scenarios/ext4-mmap-enospc.pin",
+        "--on",
+        "host",
+        "--policy",
+        "linux-6.18",
+        "--json",
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(v["host_labels"], serde_json::json!(["store:SIGBUS"]), "{v}");
+    assert_eq!(v["agree"], true);
+    nothing_left_behind(pid);
+}
+
+#[test]
+fn a_predicted_kernel_crash_is_not_run_without_allow_crash() {
+    if !root() || !have("mkfs.ext4") {
+        println!("skipped: needs root and mkfs.ext4");
+        return;
+    }
+    // Under linux-4.19 the model predicts BUG() in ext4_writepages() for this scenario.
+    let out = pincheck(&[
+        "check",
+        "scenarios/ext4-rdma-strip.pin",
+        "--on",
+        "host",
+        "--policy",
+        "linux-4.19",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--allow-crash"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn conform_agrees_on_every_host_runnable_catalogue_scenario() {
+    if !host_has_preset() {
+        println!("skipped: no preset models this host's kernel");
+        return;
+    }
+    let (out, pid) = run(&["conform", "--json"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    let rows: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    let scenarios: Vec<&serde_json::Value> =
+        rows.iter().filter(|r| r.get("scenario").is_some()).collect();
+    let pins = rows.len() - scenarios.len();
+    assert_eq!(pins, 12, "{stdout}");
+    let mut ran = 0;
+    for r in &scenarios {
+        match r.get("agree") {
+            Some(a) => {
+                ran += 1;
+                assert_eq!(a, true, "{r}");
+                assert!(r["host_labels"].is_array() && r["model_labels"].is_array(), "{r}");
+            }
+            None => assert!(r["skipped"].is_string(), "{r}"),
+        }
+    }
+    let expected_min = if root() && have("mkfs.ext4") && have("mkfs.xfs") { 14 } else { 2 };
+    assert!(ran >= expected_min, "only {ran} scenarios ran on the host:\n{stdout}");
+    println!("{ran} catalogue scenarios ran on the host and agree");
+    nothing_left_behind(pid);
+}
