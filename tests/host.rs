@@ -228,3 +228,40 @@ fn conform_agrees_on_every_host_runnable_catalogue_scenario() {
     println!("{ran} catalogue scenarios ran on the host and agree");
     nothing_left_behind(pid);
 }
+
+#[test]
+fn a_store_racing_munmap_is_caught_and_a_second_sigbus_still_faults() {
+    if !std::path::Path::new("/dev/shm").is_dir() {
+        println!("skipped: no /dev/shm");
+        return;
+    }
+    let (out, pid) = run(&[
+        "check",
+        "tests/host/munmap-race.pin",
+        "--on",
+        "host",
+        "--policy",
+        "linux-6.18",
+        "--runs",
+        "100",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    nothing_left_behind(pid);
+    if !root() || !have("mkfs.ext4") {
+        println!("skipped the ext4 half: needs root and mkfs.ext4");
+        return;
+    }
+    let out = pincheck(&[
+        "check",
+        "tests/host/sigbus-twice.pin",
+        "--on",
+        "host",
+        "--policy",
+        "linux-6.18",
+        "--json",
+    ]);
+    let v: serde_json::Value =
+        serde_json::from_str(text(&out.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(v["host_labels"], serde_json::json!(["store:SIGBUS"]), "{v}");
+    assert_eq!(v["agree"], true, "{v}");
+}

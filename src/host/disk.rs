@@ -31,7 +31,9 @@ pub enum Found {
     /// All zeroes: a hole, an unwritten extent, or nothing on disk.
     Zero,
     Tag(String),
-    /// Neither: a torn page or foreign bytes.
+    /// A mix of whole records of these tags: a page written while it was being written to.
+    Torn(Vec<String>),
+    /// None of these: foreign bytes.
     Garbage,
     /// The read itself failed (e.g. a btrfs checksum mismatch: EIO).
     Unreadable(i32),
@@ -41,15 +43,33 @@ pub fn decode(page: &[u8]) -> Found {
     if page.iter().all(|&b| b == 0) {
         return Found::Zero;
     }
-    let rec = &page[..RECORD];
-    if rec[0] != b'#' || page.chunks(RECORD).any(|c| c != rec) {
-        return Found::Garbage;
+    let mut tags: Vec<String> = Vec::new();
+    for rec in page.chunks(RECORD) {
+        let tag = if rec.iter().all(|&b| b == 0) { Some(String::new()) } else { record_tag(rec) };
+        match tag {
+            None => return Found::Garbage,
+            Some(t) if !tags.contains(&t) => tags.push(t),
+            Some(_) => {}
+        }
+    }
+    match tags.as_slice() {
+        [one] => Found::Tag(one.clone()),
+        _ => Found::Torn(
+            tags.into_iter().map(|t| if t.is_empty() { "zeroes".into() } else { t }).collect(),
+        ),
+    }
+}
+
+/// The tag of one record `#TAG\0...`, if it is one.
+fn record_tag(rec: &[u8]) -> Option<String> {
+    if rec[0] != b'#' {
+        return None;
     }
     let end = rec.iter().skip(1).position(|&b| b == 0).map_or(RECORD, |p| p + 1);
-    match std::str::from_utf8(&rec[1..end]) {
-        Ok(t) => Found::Tag(t.to_string()),
-        Err(_) => Found::Garbage,
+    if rec[end..].iter().any(|&b| b != 0) {
+        return None;
     }
+    std::str::from_utf8(&rec[1..end]).ok().map(str::to_string)
 }
 
 impl std::fmt::Display for Found {
@@ -57,7 +77,8 @@ impl std::fmt::Display for Found {
         match self {
             Found::Zero => write!(f, "zeroes"),
             Found::Tag(t) => write!(f, "{t}"),
-            Found::Garbage => write!(f, "a torn or foreign page"),
+            Found::Torn(tags) => write!(f, "a torn page ({})", tags.join(" and ")),
+            Found::Garbage => write!(f, "foreign bytes"),
             Found::Unreadable(e) => write!(f, "an error ({})", super::errno_name(*e)),
         }
     }
@@ -172,7 +193,9 @@ impl Oracle {
         if let Some(f) = self.files.get_mut(file) {
             if pages > f.0 {
                 f.0 = pages;
-                f.1.resize(pages as usize, PageLog::hole());
+                if f.1.len() < pages as usize {
+                    f.1.resize(pages as usize, PageLog::hole());
+                }
             }
         }
     }
@@ -224,6 +247,20 @@ impl Oracle {
         };
         let tag = match found {
             Found::Garbage | Found::Unreadable(_) => return Verdict::Corrupt,
+            // A page written while it was being written to: every part must be a write to this
+            // page (else `corruption`), and it is judged by its oldest part.
+            Found::Torn(parts) => {
+                let mut worst = Verdict::Holds;
+                for t in parts {
+                    let part = if t == "zeroes" { Found::Zero } else { Found::Tag(t.clone()) };
+                    match self.judge(file, index, want, &part) {
+                        Verdict::Corrupt => return Verdict::Corrupt,
+                        Verdict::Lost => worst = Verdict::Lost,
+                        Verdict::Holds => {}
+                    }
+                }
+                return worst;
+            }
             Found::Zero => None,
             Found::Tag(t) => Some(t.clone()),
         };
@@ -316,6 +353,8 @@ mod tests {
         assert_eq!(decode(&vec![0; PAGE]), Found::Zero);
         let mut torn = pattern("A");
         torn[PAGE / 2..].copy_from_slice(&pattern("B")[PAGE / 2..]);
+        assert_eq!(decode(&torn), Found::Torn(vec!["A".into(), "B".into()]));
+        torn[0] = b'x';
         assert_eq!(decode(&torn), Found::Garbage);
     }
 

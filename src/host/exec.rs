@@ -47,6 +47,12 @@ pub fn not_runnable(sc: &Scenario) -> Option<String> {
     if kind != FsKind::Tmpfs && !is_root() {
         return Some(format!("needs root: fs {} is an image loop-mounted on the fly", kind.name()));
     }
+    for f in &sc.files {
+        let longest = format!("{}{}", f.name.text, f.pages.saturating_sub(1));
+        if longest.len() > disk::TAG_MAX {
+            return Some(format!("file {}: its page tags are longer than {} characters and do not fit the page pattern", f.name.text, disk::TAG_MAX));
+        }
+    }
     if !sc.on_break.is_empty() {
         return Some("`on break`: the host has no layout leases".into());
     }
@@ -125,7 +131,7 @@ pub fn run(sc: &Scenario, opts: &HostOptions) -> Result<HostResult, String> {
         return Err(format!("{}: not host-runnable: {why}", sc.name.text));
     }
     let fs = ScratchFs::new(sc.fs.kind.name(), sc.fs.nodelalloc)?;
-    install_sigbus_handler();
+    install_fault_handler();
     let mut log =
         KernelLog::open().map_err(|e| format!("{e} (kernel warnings are read from it)")).ok();
     let mut res = HostResult::default();
@@ -194,6 +200,8 @@ struct HostFile {
 #[derive(Clone)]
 struct MapH {
     addr: usize,
+    /// The file's descriptor, to map a page back after a caught fault.
+    fd: RawFd,
     pages: u32,
     file: String,
     start: u32,
@@ -227,6 +235,8 @@ struct Run<'a> {
     /// A memfd the device's reads go to.
     sink: RawFd,
     image: Option<RawFd>,
+    /// The run's directory, for syncfs().
+    dir_fd: RawFd,
     handles: Mutex<HashMap<String, Handle>>,
     handles_cv: Condvar,
     events: Mutex<HashSet<String>>,
@@ -267,6 +277,7 @@ fn run_once(
     opts: &HostOptions,
     r: usize,
 ) -> Result<OneRun, String> {
+    clear_faults();
     let dir = fs.dir.join(format!("run{r}"));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     // The run's descriptors and mappings are closed when `run` drops, before the directory goes.
@@ -309,6 +320,10 @@ fn setup<'a>(
         tag_index: tag_names.into_iter().enumerate().map(|(i, t)| (t, i)).collect(),
         sink,
         image: None,
+        // SAFETY: a NUL-terminated path; closed in Drop.
+        dir_fd: unsafe {
+            libc::open(c_path(dir).as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC)
+        },
         handles: Mutex::new(HashMap::new()),
         handles_cv: Condvar::new(),
         events: Mutex::new(HashSet::new()),
@@ -423,7 +438,7 @@ impl Drop for Run<'_> {
         let handles = self.handles.get_mut().unwrap_or_else(|e| e.into_inner());
         for h in handles.values() {
             if let Handle::Map(m) = h {
-                unmap(m);
+                release(m);
             }
         }
         handles.clear(); // closes the rings: any registration left is released
@@ -436,6 +451,7 @@ impl Drop for Run<'_> {
                 }
             }
             libc::close(self.tags);
+            libc::close(self.dir_fd);
             libc::close(self.sink);
             if let Some(i) = self.image {
                 libc::close(i);
@@ -444,12 +460,63 @@ impl Drop for Run<'_> {
     }
 }
 
+/// munmap(2) of the file mapping, keeping the address range reserved (an anonymous PROT_NONE
+/// mapping replaces it atomically, which unmaps the file pages as munmap would) until the run
+/// ends: an access racing with the munmap then faults in a range pincheck still owns (SIGSEGV,
+/// caught) instead of landing in memory the allocator reused.
 fn unmap(m: &MapH) {
     if !m.unmapped.swap(true, Ordering::SeqCst) {
-        forget_range(m.addr);
-        // SAFETY: a mapping made by `mmap` in this run, unmapped once.
-        unsafe { libc::munmap(m.addr as *mut libc::c_void, m.pages as usize * PAGE) };
+        // SAFETY: replaces our own mapping of this run; nothing else lives in the range.
+        unsafe {
+            libc::mmap(
+                m.addr as *mut libc::c_void,
+                m.pages as usize * PAGE,
+                libc::PROT_NONE,
+                libc::MAP_FIXED | libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
     }
+}
+
+/// The end of the run: the range goes back to the system.
+fn release(m: &MapH) {
+    forget_range(m.addr);
+    // SAFETY: the mapping (or its reservation) made by `mmap` in this run, released once.
+    unsafe { libc::munmap(m.addr as *mut libc::c_void, m.pages as usize * PAGE) };
+}
+
+/// After a caught fault on page `page` of `m`, the file page goes back where the handler put
+/// an anonymous page (or the reservation, if the mapping was unmapped meanwhile), so later
+/// accesses fault through the file again.
+fn restore_page(m: &MapH, page: u32) {
+    let at = (m.addr + page as usize * PAGE) as *mut libc::c_void;
+    let unmapped = m.unmapped.load(Ordering::SeqCst);
+    let prot = match (unmapped, m.ro) {
+        (true, _) => libc::PROT_NONE,
+        (false, true) => libc::PROT_READ,
+        (false, false) => libc::PROT_READ | libc::PROT_WRITE,
+    };
+    let (flags, fd, off) = if unmapped {
+        (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE, -1, 0)
+    } else {
+        let share = if m.shared { libc::MAP_SHARED } else { libc::MAP_PRIVATE };
+        (share, m.fd, ((m.start + page) as usize * PAGE) as libc::off_t)
+    };
+    // SAFETY: replaces one page of our own range.
+    unsafe { libc::mmap(at, PAGE, prot, libc::MAP_FIXED | flags, fd, off) };
+}
+
+/// A page of the run's mappings as the kernel sees it, read with process_vm_readv(2): a page
+/// that cannot be read gives `None` (EFAULT), never a signal.
+fn read_mapping(at: usize) -> Option<Found> {
+    let mut buf = vec![0u8; PAGE];
+    let local = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: PAGE };
+    let remote = libc::iovec { iov_base: at as *mut libc::c_void, iov_len: PAGE };
+    // SAFETY: the kernel copies into our buffer; the remote side is only read.
+    let n = unsafe { libc::process_vm_readv(libc::getpid(), &local, 1, &remote, 1, 0) };
+    (n == PAGE as isize).then(|| disk::decode(&buf))
 }
 
 enum Step {
@@ -501,11 +568,9 @@ fn execute(
         run.label("leak");
         run.note(format!("/proc/vmstat: {held} more pins acquired than released during the run"));
     }
-    if let Some(f) = run.files.values().next() {
-        // SAFETY: our fd. The final sync of the model's quiesce.
-        if unsafe { libc::syncfs(f.fd) } != 0 {
-            run.note(format!("final syncfs: {}", errno_name(errno())));
-        }
+    // SAFETY: our directory fd. The final sync of the model's quiesce.
+    if unsafe { libc::syncfs(run.dir_fd) } != 0 {
+        run.note(format!("final syncfs: {}", errno_name(errno())));
     }
     converged(run);
     if let Some(l) = log {
@@ -594,6 +659,38 @@ fn converged(run: &Run) {
                 ));
             }
         }
+    }
+}
+
+/// The cached pages of the file at `fd` through `shrink_folio_list()`: a fresh read-only
+/// shared mapping of the file, the pages mincore(2) finds cached faulted in
+/// (MADV_POPULATE_READ, which reads nothing new), then MADV_PAGEOUT, then munmap.
+fn page_out_cache(fd: RawFd) {
+    // SAFETY: fstat into a zeroed struct; a fresh mapping of our fd, advised and unmapped here.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        if libc::fstat(fd, &mut st) != 0 || st.st_size <= 0 {
+            return;
+        }
+        let len = (st.st_size as usize).div_ceil(PAGE) * PAGE;
+        let p = libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_SHARED, fd, 0);
+        if p == libc::MAP_FAILED {
+            return;
+        }
+        let mut resident = vec![0u8; len / PAGE];
+        if libc::mincore(p, len, resident.as_mut_ptr()) == 0 {
+            for (i, r) in resident.iter().enumerate() {
+                if r & 1 != 0 {
+                    libc::madvise(
+                        p.cast::<u8>().add(i * PAGE).cast(),
+                        PAGE,
+                        libc::MADV_POPULATE_READ,
+                    );
+                }
+            }
+            libc::madvise(p, len, libc::MADV_PAGEOUT);
+        }
+        libc::munmap(p, len);
     }
 }
 
@@ -761,7 +858,6 @@ impl Run<'_> {
                 }
             };
         }
-        let begun = self.oracle.lock().unwrap_or_else(|e| e.into_inner()).begin();
         let sys = |r: libc::c_long| {
             if r < 0 {
                 Step::Failed(errno_name(errno()))
@@ -795,6 +891,7 @@ impl Run<'_> {
                 remember_range(p as usize, len);
                 Step::Done(Some(Handle::Map(MapH {
                     addr: p as usize,
+                    fd: f.fd,
                     pages: end - start,
                     file: file.text.clone(),
                     start,
@@ -816,8 +913,10 @@ impl Run<'_> {
                 }
                 let at = m.addr + *page as usize * PAGE;
                 let p = disk::pattern(&tag.text);
-                // SAFETY: a page of our live mapping; a SIGBUS on it is caught by the handler,
-                // which maps an anonymous page there so the store completes.
+                let begun = self.begin();
+                // SAFETY: a page of our mapping (or of its PROT_NONE reservation after a racing
+                // munmap); a SIGBUS or SIGSEGV on it is caught by the handler, which maps an
+                // anonymous page there so the store completes.
                 unsafe {
                     let dst = at as *mut u64;
                     for (i, w) in p.chunks_exact(8).enumerate() {
@@ -827,8 +926,9 @@ impl Run<'_> {
                         );
                     }
                 }
-                if took_sigbus(at) {
-                    return Step::Failed("SIGBUS".into());
+                if let Some(sig) = took_fault(at) {
+                    restore_page(&m, *page);
+                    return Step::Failed(sig.into());
                 }
                 if m.shared {
                     self.accept(&m.file, m.start + page, Some(tag.text.clone()), begun);
@@ -841,15 +941,17 @@ impl Run<'_> {
                     return Step::Failed("SIGSEGV".into());
                 }
                 let at = m.addr + *page as usize * PAGE;
-                // SAFETY: a page of our live mapping; a SIGBUS is caught as for stores.
+                // SAFETY: a page of our mapping; a SIGBUS or SIGSEGV is caught as for stores.
                 unsafe { std::ptr::read_volatile(at as *const u64) };
-                if took_sigbus(at) {
-                    return Step::Failed("SIGBUS".into());
+                if let Some(sig) = took_fault(at) {
+                    restore_page(&m, *page);
+                    return Step::Failed(sig.into());
                 }
                 Step::Done(None)
             }
             Op::Write { file, page, tag } => {
                 let p = disk::pattern(&tag.text);
+                let begun = self.begin();
                 // SAFETY: PAGE bytes from our buffer.
                 let n = unsafe {
                     libc::pwrite(
@@ -862,7 +964,7 @@ impl Run<'_> {
                 if n < 0 {
                     return Step::Failed(errno_name(errno()));
                 }
-                self.accept(&file.text, *page, Some(tag.text.clone()), begun);
+                self.accept_extending(&file.text, *page, Some(tag.text.clone()), begun);
                 Step::Done(None)
             }
             Op::Read { file, page } => {
@@ -879,12 +981,19 @@ impl Run<'_> {
             }
             Op::Fsync { file } => {
                 // SAFETY: our fd.
-                self.synced(Some(&file.text), || unsafe { libc::fsync(self.file(&file.text).fd) })
+                self.synced(Some(&file.text), None, || unsafe {
+                    libc::fsync(self.file(&file.text).fd)
+                })
             }
             Op::Sync => {
-                let fd = self.files.values().next().map_or(-1, |f| f.fd);
-                // SAFETY: our fd; syncfs() reports writeback errors since 5.8.
-                self.synced(None, || unsafe { libc::syncfs(fd) })
+                // sync(2) of the scratch filesystem: syncfs(), whose error (reported since 5.8)
+                // sync(2) would not report, so it is dropped, as the model's `sync` reports none.
+                let fd = self.dir_fd;
+                // SAFETY: our directory fd.
+                self.synced(None, None, || {
+                    unsafe { libc::syncfs(fd) };
+                    0
+                })
             }
             Op::Msync { map } => {
                 let m = map!(map);
@@ -892,12 +1001,14 @@ impl Run<'_> {
                     return Step::Failed("ENOMEM".into());
                 }
                 let file = m.shared.then_some(m.file.as_str());
+                // msync() is vfs_fsync_range() over the mapped range only (mm/msync.c).
+                let range = Some((m.start, m.start + m.pages));
                 // SAFETY: our live mapping.
                 let call = || unsafe {
                     libc::msync(m.addr as *mut libc::c_void, m.pages as usize * PAGE, libc::MS_SYNC)
                 };
                 match file {
-                    Some(f) => self.synced(Some(f), call),
+                    Some(f) => self.synced(Some(f), range, call),
                     None => sys(call() as libc::c_long),
                 }
             }
@@ -919,6 +1030,7 @@ impl Run<'_> {
             }
             Op::Punch { file, range } => {
                 let mode = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;
+                let begun = self.begin();
                 let (off, len) =
                     (range.start as usize * PAGE, (range.end - range.start) as usize * PAGE);
                 // SAFETY: our fd.
@@ -992,7 +1104,9 @@ impl Run<'_> {
                 }
                 let at = m.addr + *map_page as usize * PAGE;
                 let fd = self.file(&file.text).direct;
-                // SAFETY: reads into a page of our live mapping (the kernel pins it).
+                let begun = self.begin();
+                // SAFETY: the kernel reads into a page of our mapping (it pins it, or fails with
+                // EFAULT); user space does not touch it.
                 let n = unsafe {
                     libc::pread(
                         fd,
@@ -1005,11 +1119,8 @@ impl Run<'_> {
                     return Step::Failed(errno_name(errno()));
                 }
                 if m.shared {
-                    // SAFETY: the page just read into, still mapped.
-                    let found =
-                        disk::decode(unsafe { std::slice::from_raw_parts(at as *const u8, PAGE) });
-                    let tag = match found {
-                        Found::Tag(t) => Some(t),
+                    let tag = match read_mapping(at) {
+                        Some(Found::Tag(t)) => Some(t),
                         _ => None,
                     };
                     self.accept(&m.file, m.start + map_page, tag, begun);
@@ -1022,11 +1133,10 @@ impl Run<'_> {
                     return Step::Failed("EFAULT".into());
                 }
                 let at = m.addr + *map_page as usize * PAGE;
-                // SAFETY: a page of our live mapping.
-                let found =
-                    disk::decode(unsafe { std::slice::from_raw_parts(at as *const u8, PAGE) });
+                let found = read_mapping(at);
                 let fd = self.file(&file.text).direct;
-                // SAFETY: writes from a page of our live mapping.
+                let begun = self.begin();
+                // SAFETY: the kernel reads from a page of our mapping (or fails with EFAULT).
                 let n = unsafe {
                     libc::pwrite(
                         fd,
@@ -1039,10 +1149,10 @@ impl Run<'_> {
                     return Step::Failed(errno_name(errno()));
                 }
                 let tag = match found {
-                    Found::Tag(t) => Some(t),
+                    Some(Found::Tag(t)) => Some(t),
                     _ => None,
                 };
-                self.accept(&file.text, *page, tag, begun);
+                self.accept_extending(&file.text, *page, tag, begun);
                 Step::Done(None)
             }
             Op::RemoteWrite { map, page, tag } => {
@@ -1051,6 +1161,7 @@ impl Run<'_> {
                     return Step::Failed("EFAULT".into());
                 }
                 let p = disk::pattern(&tag.text);
+                let begun = self.begin();
                 let local =
                     libc::iovec { iov_base: p.as_ptr() as *mut libc::c_void, iov_len: PAGE };
                 let remote = libc::iovec {
@@ -1098,6 +1209,7 @@ impl Run<'_> {
                     return Step::Failed("EIO".into());
                 }
                 let src = self.tag_index.get(&tag.text).copied().unwrap_or(0) * PAGE;
+                let begun = self.begin();
                 match r.reg.read_fixed(*page as usize, self.tags, src as u64, PAGE) {
                     Ok(()) => {
                         if r.map.shared {
@@ -1134,8 +1246,9 @@ impl Run<'_> {
             }
             Op::Reclaim { .. } => {
                 // Every live mapping through MADV_PAGEOUT (`reclaim_pages()` →
-                // `shrink_folio_list()`: unmap, release buffers, free), then every file's
-                // unmapped cache through POSIX_FADV_DONTNEED (`mapping_try_invalidate()`).
+                // `shrink_folio_list()`: unmap, release buffers, free), then every file's other
+                // cached pages the same way (`page_out_cache`). Not POSIX_FADV_DONTNEED: it
+                // starts WB_SYNC_NONE writeback first, which reclaim does not.
                 let maps: Vec<MapH> = self
                     .handles
                     .lock()
@@ -1157,8 +1270,7 @@ impl Run<'_> {
                     };
                 }
                 for f in self.files.values() {
-                    // SAFETY: our fd.
-                    unsafe { libc::posix_fadvise(f.fd, 0, 0, libc::POSIX_FADV_DONTNEED) };
+                    page_out_cache(f.fd);
                 }
                 Step::Done(None)
             }
@@ -1172,15 +1284,35 @@ impl Run<'_> {
         }
     }
 
+    /// The oracle's clock as an operation's effect begins (after its handles are resolved).
+    fn begin(&self) -> u64 {
+        self.oracle.lock().unwrap_or_else(|e| e.into_inner()).begin()
+    }
+
     fn accept(&self, file: &str, index: u32, tag: Option<String>, begun: u64) {
         self.oracle.lock().unwrap_or_else(|e| e.into_inner()).accept(file, index, tag, begun);
+    }
+
+    /// A write(2) or O_DIRECT write: past the end it also extends the file (i_size).
+    fn accept_extending(&self, file: &str, index: u32, tag: Option<String>, begun: u64) {
+        let mut o = self.oracle.lock().unwrap_or_else(|e| e.into_inner());
+        o.grow(file, index + 1);
+        o.accept(file, index, tag, begun);
     }
 
     /// An fsync/msync/sync of `file` (all for `None`): on success the model's
     /// `check_synced()` over what was accepted before it began, read from the disk as a crash
     /// would find it; on failure, the label, and the file's writes are excused.
-    fn synced(&self, file: Option<&str>, call: impl FnOnce() -> libc::c_int) -> Step {
-        let snapshot = self.oracle.lock().unwrap_or_else(|e| e.into_inner()).snapshot(file);
+    fn synced(
+        &self,
+        file: Option<&str>,
+        range: Option<(u32, u32)>,
+        call: impl FnOnce() -> libc::c_int,
+    ) -> Step {
+        let mut snapshot = self.oracle.lock().unwrap_or_else(|e| e.into_inner()).snapshot(file);
+        if let Some((a, b)) = range {
+            snapshot.retain(|(_, i, _)| (a..b).contains(i));
+        }
         if call() != 0 {
             let e = errno_name(errno());
             self.oracle.lock().unwrap_or_else(|e| e.into_inner()).excuse(file);
@@ -1219,6 +1351,8 @@ impl Run<'_> {
     }
 }
 
+// SIGSEGV: an access racing with a munmap lands in the PROT_NONE reservation; handled the
+// same way, reported as `SIGSEGV`.
 // SIGBUS: a store or load through a mapping whose fault fails (`VM_FAULT_SIGBUS`, e.g.
 // ENOSPC in `->page_mkwrite`). The handler maps an anonymous page over the faulting page, so
 // the access completes there and the thread goes on, and records the page; the thread then
@@ -1229,6 +1363,7 @@ const SLOTS: usize = 64;
 static RANGES: [(AtomicUsize, AtomicUsize); SLOTS] =
     [const { (AtomicUsize::new(0), AtomicUsize::new(0)) }; SLOTS];
 static FAULTED: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
+static FAULT_SIG: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
 
 fn remember_range(addr: usize, len: usize) {
     for (a, l) in &RANGES {
@@ -1248,11 +1383,28 @@ fn forget_range(addr: usize) {
     }
 }
 
-fn took_sigbus(page: usize) -> bool {
-    FAULTED.iter().any(|f| f.compare_exchange(page, 0, Ordering::SeqCst, Ordering::SeqCst).is_ok())
+/// Whether an access to `page` took a caught signal, and which.
+fn took_fault(page: usize) -> Option<&'static str> {
+    for (f, sig) in FAULTED.iter().zip(&FAULT_SIG) {
+        if f.compare_exchange(page, 0, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+            return Some(if sig.load(Ordering::SeqCst) == libc::SIGBUS as usize {
+                "SIGBUS"
+            } else {
+                "SIGSEGV"
+            });
+        }
+    }
+    None
 }
 
-extern "C" fn on_sigbus(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
+/// A new run starts with no fault recorded.
+fn clear_faults() {
+    for f in &FAULTED {
+        f.store(0, Ordering::SeqCst);
+    }
+}
+
+extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
     let addr = unsafe { (*info).si_addr() } as usize;
     let page = addr & !(PAGE - 1);
@@ -1261,7 +1413,8 @@ extern "C" fn on_sigbus(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mu
         a != 0 && page >= a && page < a + l
     });
     if ours {
-        // SAFETY: replaces one page of the run's own mapping; mmap() is async-signal-safe.
+        // SAFETY: replaces one page of the run's own range. mmap() is not on signal-safety(7)'s
+        // list, but on Linux it is a plain system call, with no lock in user space.
         let p = unsafe {
             libc::mmap(
                 page as *mut libc::c_void,
@@ -1273,8 +1426,9 @@ extern "C" fn on_sigbus(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mu
             )
         };
         if p != libc::MAP_FAILED {
-            for f in &FAULTED {
+            for (f, s) in FAULTED.iter().zip(&FAULT_SIG) {
                 if f.compare_exchange(0, page, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+                    s.store(sig as usize, Ordering::SeqCst);
                     return;
                 }
             }
@@ -1283,19 +1437,20 @@ extern "C" fn on_sigbus(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mu
     }
     // SAFETY: restoring the default action; the access faults again and the process dies as
     // it would have without pincheck's handler.
-    unsafe { libc::signal(libc::SIGBUS, libc::SIG_DFL) };
+    unsafe { libc::signal(sig, libc::SIG_DFL) };
 }
 
-fn install_sigbus_handler() {
+fn install_fault_handler() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         // SAFETY: a zeroed sigaction with our handler; SA_SIGINFO for the fault address.
         unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_sigbus as *const () as usize;
+            sa.sa_sigaction = on_fault as *const () as usize;
             sa.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER;
             libc::sigemptyset(&mut sa.sa_mask);
             libc::sigaction(libc::SIGBUS, &sa, std::ptr::null_mut());
+            libc::sigaction(libc::SIGSEGV, &sa, std::ptr::null_mut());
         }
     });
 }
