@@ -167,7 +167,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    // Ctrl-C: stop exploring and report what was found, marked incomplete; a second one quits.
+    // Ctrl-C (and SIGTERM, SIGHUP): stop exploring and report what was found, marked
+    // incomplete; a second one quits.
     // During host runs a second one waits for the scratch filesystems to be unmounted.
     let _ = ctrlc::set_handler(|| {
         use std::sync::atomic::Ordering;
