@@ -553,6 +553,7 @@ fn check_on_host(paths: &[String], a: &ExploreArgs, h: &HostArgs) -> Result<u8, 
     let loaded: Vec<run::Loaded> =
         run::load_paths(paths)?.iter().map(run::load).collect::<Result<_, _>>()?;
     let o = conform::ConformOptions {
+        explore: options(a),
         runs: a.runs.unwrap_or(1),
         seed: a.seed,
         allow_crash: h.allow_crash,
@@ -560,13 +561,15 @@ fn check_on_host(paths: &[String], a: &ExploreArgs, h: &HostArgs) -> Result<u8, 
     };
     let mut out = std::io::stdout().lock();
     let mut disagree = false;
+    let mut skipped = false;
     for l in &loaded {
-        if let Some(why) = pincheck::host::exec::not_runnable(&l.ast) {
-            return Err(InputError::Usage(format!("{}: not host-runnable: {why}", l.ast.path)));
-        }
+        // A bad --schedule is bad input; a scenario the host cannot run is reported and the
+        // others still run (exit 2 at the end unless one disagreed).
         let c = conform::conform_one(l, &policy, &o).map_err(InputError::Usage)?;
         if let Some(why) = &c.skipped {
-            return Err(InputError::Usage(format!("{}: {why}", l.ast.path)));
+            eprintln!("{}: {why}", l.ast.path);
+            skipped = true;
+            continue;
         }
         disagree |= c.agree == Some(false);
         if a.json {
@@ -575,7 +578,13 @@ fn check_on_host(paths: &[String], a: &ExploreArgs, h: &HostArgs) -> Result<u8, 
             let _ = write!(out, "{}", conformance_text(&c));
         }
     }
-    Ok(if disagree { 1 } else { 0 })
+    Ok(if disagree {
+        1
+    } else if skipped {
+        2
+    } else {
+        0
+    })
 }
 
 fn conformance_text(c: &pincheck::host::conform::Conformance) -> String {
@@ -625,7 +634,13 @@ fn conformance_text(c: &pincheck::host::conform::Conformance) -> String {
 fn conform(runs: usize, seed: u64, allow_crash: bool, json: bool) -> Result<u8, InputError> {
     use pincheck::host::{self, conform};
     let (release, preset) = conform::host_preset().map_err(InputError::Usage)?;
-    let o = conform::ConformOptions { runs, seed, allow_crash, schedule: None };
+    let o = conform::ConformOptions {
+        explore: ExploreOptions { progress: false, ..ExploreOptions::default() },
+        runs,
+        seed,
+        allow_crash,
+        schedule: None,
+    };
     let rows = conform::conform_catalogue(&preset, &o).map_err(InputError::Usage)?;
     let pins = host::pin_table(Some(&preset));
     let mut out = std::io::stdout().lock();

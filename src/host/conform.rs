@@ -9,7 +9,7 @@
 use super::exec::{self, HostOptions, HostResult};
 use crate::check::{replay, ExploreOptions};
 use crate::policy::Policy;
-use crate::run::{self, Loaded, Row, Source};
+use crate::run::{self, Loaded, Row};
 use serde::Serialize;
 
 /// One scenario on the host and in the model.
@@ -18,10 +18,9 @@ pub struct Conformance {
     #[serde(flatten)]
     pub row: Row,
     pub model_labels: Vec<String>,
-    /// `None` when the scenario did not run on the host (see `skipped`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// `null` when the scenario did not run on the host (see `skipped`).
     pub host_labels: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// `host_labels` ⊆ `model_labels`; `null` when the scenario did not run on the host.
     pub agree: Option<bool>,
     /// Model labels no host run observed.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -36,6 +35,8 @@ pub struct Conformance {
 /// What to run and how.
 #[derive(Clone, Debug, Default)]
 pub struct ConformOptions {
+    /// How the model side is explored.
+    pub explore: ExploreOptions,
     pub runs: usize,
     pub seed: u64,
     pub allow_crash: bool,
@@ -58,7 +59,7 @@ pub fn host_preset() -> Result<(String, Policy), String> {
 /// Explores `l` under `policy`, then (if the host can and it is safe) runs it on the host.
 /// `Err` is bad input: a schedule that does not replay, or a host that cannot set up the run.
 pub fn conform_one(l: &Loaded, policy: &Policy, o: &ConformOptions) -> Result<Conformance, String> {
-    let xo = ExploreOptions { progress: false, ..ExploreOptions::default() };
+    let xo = ExploreOptions { progress: false, ..o.explore.clone() };
     let row = run::check_one(l, policy, &xo);
     let model_labels = row.labels.clone();
     let mut c = Conformance {
@@ -105,16 +106,26 @@ pub fn conform_catalogue(policy: &Policy, o: &ConformOptions) -> Result<Vec<Conf
         if crate::check::INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed) {
             break;
         }
-        out.push(conform_source(&src, policy, o)?);
+        let l = run::load(&src).map_err(|e| e.to_string())?;
+        out.push(conform_one_or_skip(&l, policy, o));
     }
     Ok(out)
 }
 
-fn conform_source(
-    src: &Source,
-    policy: &Policy,
-    o: &ConformOptions,
-) -> Result<Conformance, String> {
-    let l = run::load(src).map_err(|e| e.to_string())?;
-    conform_one(&l, policy, o)
+/// [`conform_one`], with a host that fails to set the run up reported as the row's `skipped`
+/// reason, so one scenario does not stop the others.
+pub fn conform_one_or_skip(l: &Loaded, policy: &Policy, o: &ConformOptions) -> Conformance {
+    conform_one(l, policy, o).unwrap_or_else(|why| {
+        let xo = ExploreOptions { progress: false, ..o.explore.clone() };
+        let row = run::check_one(l, policy, &xo);
+        Conformance {
+            model_labels: row.labels.clone(),
+            row,
+            host_labels: None,
+            agree: None,
+            unobserved: None,
+            host: None,
+            skipped: Some(format!("the host run failed: {why}")),
+        }
+    })
 }

@@ -37,6 +37,9 @@ pub enum Found {
     Garbage,
     /// The read itself failed (e.g. a btrfs checksum mismatch: EIO).
     Unreadable(i32),
+    /// The disk cannot be read for this page (inline or encoded data, a moving extent): no
+    /// verdict, only a note.
+    Unknown(String),
 }
 
 pub fn decode(page: &[u8]) -> Found {
@@ -80,6 +83,7 @@ impl std::fmt::Display for Found {
             Found::Torn(tags) => write!(f, "a torn page ({})", tags.join(" and ")),
             Found::Garbage => write!(f, "foreign bytes"),
             Found::Unreadable(e) => write!(f, "an error ({})", super::errno_name(*e)),
+            Found::Unknown(why) => write!(f, "nothing pincheck can judge ({why})"),
         }
     }
 }
@@ -126,6 +130,8 @@ pub enum Verdict {
 pub struct Oracle {
     files: BTreeMap<String, (u32, Vec<PageLog>)>,
     clock: u64,
+    /// Writes begun and not yet ended, per file page.
+    in_flight: BTreeMap<(String, u32), u32>,
 }
 
 impl Oracle {
@@ -155,6 +161,22 @@ impl Oracle {
             logs.resize(index as usize + 1, PageLog::hole());
         }
         logs.get_mut(index as usize)
+    }
+
+    /// An operation that may write `file` page `index` began: until it ends, what it writes
+    /// may already be on disk though it is not accepted yet.
+    pub fn write_started(&mut self, file: &str, index: u32) {
+        *self.in_flight.entry((file.to_string(), index)).or_insert(0) += 1;
+    }
+
+    pub fn write_ended(&mut self, file: &str, index: u32) {
+        let key = (file.to_string(), index);
+        if let Some(n) = self.in_flight.get_mut(&key) {
+            *n -= 1;
+            if *n == 0 {
+                self.in_flight.remove(&key);
+            }
+        }
     }
 
     /// The clock when an operation begins; [`Oracle::accept`] takes it back.
@@ -246,6 +268,7 @@ impl Oracle {
             return Verdict::Holds;
         };
         let tag = match found {
+            Found::Unknown(_) => return Verdict::Holds,
             Found::Garbage | Found::Unreadable(_) => return Verdict::Corrupt,
             // A page written while it was being written to: every part must be a write to this
             // page (else `corruption`), and it is judged by its oldest part.
@@ -269,7 +292,12 @@ impl Oracle {
         let hole = PageLog::initial(None, 0);
         let latest = log.writes.iter().rev().find(|w| w.tag == tag);
         let Some(had) = latest.or(if tag.is_none() { Some(&hole) } else { None }) else {
-            return Verdict::Corrupt; // never written to this page
+            // Never accepted for this page: data of a write still in flight (a DMA that
+            // landed before its read(2) returned), or data never written to it.
+            if self.in_flight.contains_key(&(file.to_string(), index)) {
+                return Verdict::Holds;
+            }
+            return Verdict::Corrupt;
         };
         let wanted = log.writes.iter().find(|w| w.ver == want);
         if had.ver >= want || wanted.is_some_and(|w| had.ended > w.begun) {
@@ -298,6 +326,43 @@ impl Oracle {
 /// loop image `image`, which receives exactly what the device completed. A delayed-allocation,
 /// unknown or unwritten extent, or a hole, is zeroes on disk.
 pub fn on_disk(fd: RawFd, image: RawFd, index: u32) -> Found {
+    // The extent can move between FIEMAP and the read (writeback allocating, a punch of another
+    // page): map again after the read and retry if it changed.
+    for _ in 0..3 {
+        let Ok(before) = extent(fd, index) else {
+            return Found::Unknown("FS_IOC_FIEMAP failed".into());
+        };
+        let found = match before {
+            Place::Zero => Found::Zero,
+            Place::Unknown(why) => Found::Unknown(why.into()),
+            Place::At(at) => {
+                let mut buf = vec![0u8; PAGE];
+                // SAFETY: reads into our own buffer of PAGE bytes.
+                let n =
+                    unsafe { libc::pread(image, buf.as_mut_ptr().cast(), PAGE, at as libc::off_t) };
+                if n != PAGE as isize {
+                    return Found::Unknown(format!("the image read returned {n}"));
+                }
+                decode(&buf)
+            }
+        };
+        if extent(fd, index).is_ok_and(|after| after == before) {
+            return found;
+        }
+    }
+    Found::Unknown("its extent kept moving".into())
+}
+
+/// Where a file page's data is on the device.
+#[derive(Debug, PartialEq)]
+enum Place {
+    /// A hole, or an extent that holds no data yet: zeroes as a crash would find them.
+    Zero,
+    At(u64),
+    Unknown(&'static str),
+}
+
+fn extent(fd: RawFd, index: u32) -> Result<Place, i32> {
     #[repr(C)]
     struct Extent {
         logical: u64,
@@ -319,6 +384,7 @@ pub fn on_disk(fd: RawFd, image: RawFd, index: u32) -> Found {
     }
     const FS_IOC_FIEMAP: libc::c_ulong = 0xC020_660B;
     const NOT_ON_DISK: u32 = 0x2 | 0x4 | 0x800; // UNKNOWN | DELALLOC | UNWRITTEN
+    const NOT_A_BLOCK: u32 = 0x8 | 0x100 | 0x200; // ENCODED | NOT_ALIGNED | DATA_INLINE
     let pos = index as u64 * PAGE as u64;
     // SAFETY: a zeroed, correctly sized struct fiemap with room for one extent.
     let mut m: Fiemap = unsafe { std::mem::zeroed() };
@@ -327,20 +393,16 @@ pub fn on_disk(fd: RawFd, image: RawFd, index: u32) -> Found {
     m.extent_count = 1;
     // SAFETY: FS_IOC_FIEMAP writes at most `extent_count` extents into `m`.
     if unsafe { libc::ioctl(fd, FS_IOC_FIEMAP as _, &mut m) } != 0 {
-        return Found::Unreadable(std::io::Error::last_os_error().raw_os_error().unwrap_or(0));
+        return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0));
     }
     let e = &m.extents[0];
-    if m.mapped_extents == 0 || e.flags & NOT_ON_DISK != 0 || pos < e.logical {
-        return Found::Zero;
-    }
-    let mut buf = vec![0u8; PAGE];
-    let at = e.physical + (pos - e.logical);
-    // SAFETY: reads into our own buffer of PAGE bytes.
-    let n = unsafe { libc::pread(image, buf.as_mut_ptr().cast(), PAGE, at as libc::off_t) };
-    if n != PAGE as isize {
-        return Found::Unreadable(std::io::Error::last_os_error().raw_os_error().unwrap_or(0));
-    }
-    decode(&buf)
+    Ok(if m.mapped_extents == 0 || e.flags & NOT_ON_DISK != 0 || pos < e.logical {
+        Place::Zero
+    } else if e.flags & NOT_A_BLOCK != 0 {
+        Place::Unknown("inline, encoded or unaligned data")
+    } else {
+        Place::At(e.physical + (pos - e.logical))
+    })
 }
 
 #[cfg(test)]
@@ -377,6 +439,11 @@ mod tests {
         let want = o.snapshot(Some("f"))[0].2;
         assert!(matches!(o.judge("f", 0, want, &Found::Tag("B".into())), Verdict::Holds));
         assert!(matches!(o.judge("f", 0, want, &Found::Tag("A".into())), Verdict::Lost));
+        // Data of a write in flight may be on disk before the write is accepted.
+        o.write_started("f", 0);
+        assert!(matches!(o.judge("f", 0, want, &Found::Tag("D".into())), Verdict::Holds));
+        o.write_ended("f", 0);
+        assert!(matches!(o.judge("f", 0, want, &Found::Tag("D".into())), Verdict::Corrupt));
         o.excuse(Some("f"));
         assert!(!o.owed("f", 0, want));
     }

@@ -53,6 +53,16 @@ pub fn not_runnable(sc: &Scenario) -> Option<String> {
             return Some(format!("file {}: its page tags are longer than {} characters and do not fit the page pattern", f.name.text, disk::TAG_MAX));
         }
     }
+    let pins = sc
+        .threads
+        .iter()
+        .flat_map(|t| &t.body)
+        .any(|st| matches!(st.op, Op::Pin { .. } | Op::RegMr { .. }));
+    if pins {
+        if let Some(why) = super::ring::unavailable() {
+            return Some(format!("pins are io_uring buffer registrations, and {why}"));
+        }
+    }
     if !sc.on_break.is_empty() {
         return Some("`on break`: the host has no layout leases".into());
     }
@@ -265,7 +275,13 @@ fn memfd_with(pages: &[Vec<u8>]) -> Result<RawFd, String> {
     }
     for (i, p) in pages.iter().enumerate() {
         // SAFETY: writes PAGE bytes from our buffer.
-        unsafe { libc::pwrite(fd, p.as_ptr().cast(), PAGE, (i * PAGE) as libc::off_t) };
+        let n = unsafe { libc::pwrite(fd, p.as_ptr().cast(), PAGE, (i * PAGE) as libc::off_t) };
+        if n != PAGE as isize {
+            let e = std::io::Error::last_os_error();
+            // SAFETY: our memfd.
+            unsafe { libc::close(fd) };
+            return Err(format!("writing the tag pages: {e}"));
+        }
     }
     Ok(fd)
 }
@@ -311,7 +327,10 @@ fn setup<'a>(
     }
     let pages: Vec<Vec<u8>> = tag_names.iter().map(|t| disk::pattern(t)).collect();
     let tags = memfd_with(&pages)?;
-    let sink = memfd_with(&[])?;
+    let sink = memfd_with(&[]).inspect_err(|_| {
+        // SAFETY: our memfd, not yet owned by a Run.
+        unsafe { libc::close(tags) };
+    })?;
     let mut run = Run {
         sc,
         kind: sc.fs.kind,
@@ -662,6 +681,20 @@ fn converged(run: &Run) {
     }
 }
 
+/// A write in flight to a file page; it ends when this drops, accepted or not.
+struct InFlight<'r> {
+    oracle: &'r Mutex<Oracle>,
+    target: Option<(String, u32)>,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if let Some((f, i)) = &self.target {
+            self.oracle.lock().unwrap_or_else(|e| e.into_inner()).write_ended(f, *i);
+        }
+    }
+}
+
 /// The cached pages of the file at `fd` through `shrink_folio_list()`: a fresh read-only
 /// shared mapping of the file, the pages mincore(2) finds cached faulted in
 /// (MADV_POPULATE_READ, which reads nothing new), then MADV_PAGEOUT, then munmap.
@@ -913,7 +946,8 @@ impl Run<'_> {
                 }
                 let at = m.addr + *page as usize * PAGE;
                 let p = disk::pattern(&tag.text);
-                let begun = self.begin();
+                let (begun, _in_flight) =
+                    self.begin_write(m.shared.then(|| (m.file.clone(), m.start + page)));
                 // SAFETY: a page of our mapping (or of its PROT_NONE reservation after a racing
                 // munmap); a SIGBUS or SIGSEGV on it is caught by the handler, which maps an
                 // anonymous page there so the store completes.
@@ -951,7 +985,7 @@ impl Run<'_> {
             }
             Op::Write { file, page, tag } => {
                 let p = disk::pattern(&tag.text);
-                let begun = self.begin();
+                let (begun, _in_flight) = self.begin_write(Some((file.text.clone(), *page)));
                 // SAFETY: PAGE bytes from our buffer.
                 let n = unsafe {
                     libc::pwrite(
@@ -964,7 +998,14 @@ impl Run<'_> {
                 if n < 0 {
                     return Step::Failed(errno_name(errno()));
                 }
-                self.accept_extending(&file.text, *page, Some(tag.text.clone()), begun);
+                if n as usize == PAGE {
+                    self.accept_extending(&file.text, *page, Some(tag.text.clone()), begun);
+                } else {
+                    self.note(format!(
+                        "write {}[{page}]: short write of {n} bytes, not accepted",
+                        file.text
+                    ));
+                }
                 Step::Done(None)
             }
             Op::Read { file, page } => {
@@ -1091,9 +1132,11 @@ impl Run<'_> {
             Op::Unpin { pin: h, .. } | Op::DeregMr { mr: h } => {
                 let r = reg!(h);
                 let mut r = r.lock().unwrap_or_else(|e| e.into_inner());
-                r.released = true;
                 match r.reg.unregister() {
-                    Ok(()) => Step::Done(None),
+                    Ok(()) => {
+                        r.released = true;
+                        Step::Done(None)
+                    }
                     Err(e) => Step::Failed(errno_name(e)),
                 }
             }
@@ -1104,7 +1147,8 @@ impl Run<'_> {
                 }
                 let at = m.addr + *map_page as usize * PAGE;
                 let fd = self.file(&file.text).direct;
-                let begun = self.begin();
+                let (begun, _in_flight) =
+                    self.begin_write(m.shared.then(|| (m.file.clone(), m.start + map_page)));
                 // SAFETY: the kernel reads into a page of our mapping (it pins it, or fails with
                 // EFAULT); user space does not touch it.
                 let n = unsafe {
@@ -1118,12 +1162,17 @@ impl Run<'_> {
                 if n < 0 {
                     return Step::Failed(errno_name(errno()));
                 }
-                if m.shared {
-                    let tag = match read_mapping(at) {
-                        Some(Found::Tag(t)) => Some(t),
-                        _ => None,
-                    };
-                    self.accept(&m.file, m.start + map_page, tag, begun);
+                // At end of file the read transfers nothing (n = 0): no write happened.
+                if m.shared && n > 0 {
+                    match read_mapping(at) {
+                        Some(Found::Tag(t)) => self.accept(&m.file, m.start + map_page, Some(t), begun),
+                        Some(Found::Zero) => self.accept(&m.file, m.start + map_page, None, begun),
+                        other => self.note(format!(
+                            "dio-read into {}[{map_page}]: the page holds {} after the read, not accepted",
+                            m.file,
+                            other.map_or("an unreadable page".to_string(), |f| f.to_string())
+                        )),
+                    }
                 }
                 Step::Done(None)
             }
@@ -1135,7 +1184,7 @@ impl Run<'_> {
                 let at = m.addr + *map_page as usize * PAGE;
                 let found = read_mapping(at);
                 let fd = self.file(&file.text).direct;
-                let begun = self.begin();
+                let (begun, _in_flight) = self.begin_write(Some((file.text.clone(), *page)));
                 // SAFETY: the kernel reads from a page of our mapping (or fails with EFAULT).
                 let n = unsafe {
                     libc::pwrite(
@@ -1152,7 +1201,14 @@ impl Run<'_> {
                     Some(Found::Tag(t)) => Some(t),
                     _ => None,
                 };
-                self.accept_extending(&file.text, *page, tag, begun);
+                if n as usize == PAGE {
+                    self.accept_extending(&file.text, *page, tag, begun);
+                } else {
+                    self.note(format!(
+                        "dio-write {}[{page}]: short write of {n} bytes, not accepted",
+                        file.text
+                    ));
+                }
                 Step::Done(None)
             }
             Op::RemoteWrite { map, page, tag } => {
@@ -1161,7 +1217,8 @@ impl Run<'_> {
                     return Step::Failed("EFAULT".into());
                 }
                 let p = disk::pattern(&tag.text);
-                let begun = self.begin();
+                let (begun, _in_flight) =
+                    self.begin_write(m.shared.then(|| (m.file.clone(), m.start + page)));
                 let local =
                     libc::iovec { iov_base: p.as_ptr() as *mut libc::c_void, iov_len: PAGE };
                 let remote = libc::iovec {
@@ -1209,7 +1266,9 @@ impl Run<'_> {
                     return Step::Failed("EIO".into());
                 }
                 let src = self.tag_index.get(&tag.text).copied().unwrap_or(0) * PAGE;
-                let begun = self.begin();
+                let (begun, _in_flight) = self.begin_write(
+                    r.map.shared.then(|| (r.map.file.clone(), r.map.start + r.first + page)),
+                );
                 match r.reg.read_fixed(*page as usize, self.tags, src as u64, PAGE) {
                     Ok(()) => {
                         if r.map.shared {
@@ -1289,6 +1348,16 @@ impl Run<'_> {
         self.oracle.lock().unwrap_or_else(|e| e.into_inner()).begin()
     }
 
+    /// [`Run::begin`] for an operation that writes `target` (a file page): until the returned
+    /// guard drops, the page has a write in flight, whose data a sync may already find on disk.
+    fn begin_write(&self, target: Option<(String, u32)>) -> (u64, InFlight<'_>) {
+        let mut o = self.oracle.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((f, i)) = &target {
+            o.write_started(f, *i);
+        }
+        (o.begin(), InFlight { oracle: &self.oracle, target })
+    }
+
     fn accept(&self, file: &str, index: u32, tag: Option<String>, begun: u64) {
         self.oracle.lock().unwrap_or_else(|e| e.into_inner()).accept(file, index, tag, begun);
     }
@@ -1331,6 +1400,12 @@ impl Run<'_> {
             }
             drop(oracle);
             let found = disk::on_disk(self.file(&name).fd, image, index);
+            if let Found::Unknown(why) = &found {
+                self.note(format!(
+                    "after a sync, page {index} of {name} cannot be read from the disk: {why}"
+                ));
+                continue;
+            }
             let oracle = self.oracle.lock().unwrap_or_else(|e| e.into_inner());
             match oracle.judge(&name, index, want, &found) {
                 Verdict::Holds => {}
@@ -1404,7 +1479,17 @@ fn clear_faults() {
     }
 }
 
+/// The handler of SIGBUS and SIGSEGV. It replaces the Rust runtime's SIGSEGV handler, whose
+/// only job is to name a stack overflow: a stack overflow now dies with a plain SIGSEGV.
 extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
+    // SAFETY: errno is thread-local; it is restored before returning to the interrupted code.
+    let saved_errno = unsafe { *libc::__errno_location() };
+    on_fault_inner(sig, info);
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = saved_errno };
+}
+
+fn on_fault_inner(sig: libc::c_int, info: *mut libc::siginfo_t) {
     // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
     let addr = unsafe { (*info).si_addr() } as usize;
     let page = addr & !(PAGE - 1);

@@ -244,6 +244,11 @@ impl ScratchFs {
                 // `mount -o loop` sets LO_FLAGS_AUTOCLEAR: the umount frees the loop device.
                 if run_cmd(Command::new("umount").arg(mnt)).is_ok() {
                     let _ = std::fs::remove_dir_all(base);
+                } else if run_cmd(Command::new("umount").arg("-l").arg(mnt)).is_ok() {
+                    // Busy (a thread still in the kernel): detached now, the loop device goes
+                    // when the last reference does; the image is unlinked.
+                    eprintln!("pincheck: {} was busy; detached (umount -l)", mnt.display());
+                    let _ = std::fs::remove_dir_all(base);
                 } else {
                     eprintln!("pincheck: could not unmount {}; left in place", mnt.display());
                 }

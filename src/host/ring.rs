@@ -17,6 +17,8 @@ pub struct Registration {
     base: *mut u8,
     len: usize,
     registered: bool,
+    /// The `user_data` of the last operation submitted.
+    next_id: u64,
 }
 
 // SAFETY: the raw pointer is an address in this process's own mapping, used only as the
@@ -25,8 +27,8 @@ pub struct Registration {
 unsafe impl Send for Registration {}
 
 impl Registration {
-    /// Registers `[base, base + len)`; `Err(errno)` when the kernel refuses the pin.
-    /// `Err(None)` would mean io_uring is missing: reported as the errno of io_uring_setup().
+    /// Registers `[base, base + len)`; `Err(errno)` when the kernel refuses the pin (or, where
+    /// [`unavailable`] says so, when io_uring cannot be set up at all).
     pub fn register(base: *mut u8, len: usize) -> Result<Registration, i32> {
         let ring = IoUring::new(4).map_err(|e| e.raw_os_error().unwrap_or(libc::EINVAL))?;
         let iov = libc::iovec { iov_base: base.cast(), iov_len: len };
@@ -34,7 +36,7 @@ impl Registration {
         // the kernel only pins it here.
         unsafe { ring.submitter().register_buffers(std::slice::from_ref(&iov)) }
             .map_err(|e| e.raw_os_error().unwrap_or(libc::EINVAL))?;
-        Ok(Registration { ring, base, len, registered: true })
+        Ok(Registration { ring, base, len, registered: true, next_id: 0 })
     }
 
     /// `IORING_UNREGISTER_BUFFERS`: the pins are released.
@@ -85,15 +87,34 @@ impl Registration {
     }
 
     fn run(&mut self, e: io_uring::squeue::Entry, len: usize) -> Result<(), i32> {
-        // SAFETY: the entry refers to the registered buffer, valid until the completion that
-        // submit_and_wait() waits for below.
+        self.next_id += 1;
+        let id = self.next_id;
+        let e = e.user_data(id);
+        // SAFETY: the entry refers to the registered buffer, valid until its completion, which
+        // the loop below waits for.
         unsafe { self.ring.submission().push(&e) }.map_err(|_| libc::EBUSY)?;
-        self.ring.submit_and_wait(1).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
-        let cqe = self.ring.completion().next().ok_or(libc::EIO)?;
-        match cqe.result() {
-            r if r < 0 => Err(-r),
-            r if r as usize != len => Err(libc::EIO),
-            _ => Ok(()),
+        loop {
+            // A signal (Ctrl-C lands on any thread) interrupts the wait, not the I/O: wait again
+            // until this entry's own completion arrives.
+            match self.ring.submit_and_wait(1) {
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+                Err(e) => return Err(e.raw_os_error().unwrap_or(libc::EIO)),
+            }
+            let Some(cqe) = self.ring.completion().find(|c| c.user_data() == id) else {
+                continue;
+            };
+            return match cqe.result() {
+                r if r < 0 => Err(-r),
+                r if r as usize != len => Err(libc::EIO),
+                _ => Ok(()),
+            };
         }
     }
+}
+
+/// Whether io_uring can be set up here at all (`kernel.io_uring_disabled`, seccomp, or a
+/// kernel without it), and why not.
+pub fn unavailable() -> Option<String> {
+    IoUring::new(1).err().map(|e| format!("io_uring is not available here: {e}"))
 }
