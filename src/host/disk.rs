@@ -103,6 +103,9 @@ struct Write {
 struct PageLog {
     writes: Vec<Write>,
     excused: Option<u32>,
+    /// Bumped each time the page leaves the file (truncated away, punched): a folio pinned
+    /// before belongs to the file no more, and a device write into it is no write of the file.
+    generation: u32,
 }
 
 impl PageLog {
@@ -111,7 +114,7 @@ impl PageLog {
     }
 
     fn hole() -> PageLog {
-        PageLog { writes: vec![PageLog::initial(None, 0)], excused: None }
+        PageLog { writes: vec![PageLog::initial(None, 0)], excused: None, generation: 0 }
     }
 
     fn accepted(&self) -> u32 {
@@ -205,9 +208,25 @@ impl Oracle {
         for i in pages.min(size)..logs.max(size) {
             self.accept(file, i, None, begun);
         }
+        for i in pages..size {
+            self.evict(file, i);
+        }
         if let Some(f) = self.files.get_mut(file) {
             f.0 = pages;
         }
+    }
+
+    /// The page left the file (truncate, punch): its folio, if pinned, is an orphan now.
+    pub fn evict(&mut self, file: &str, index: u32) {
+        if let Some(log) = self.log(file, index) {
+            log.generation += 1;
+        }
+    }
+
+    /// How many times the page has left the file (see [`Oracle::evict`]).
+    pub fn generation(&self, file: &str, index: u32) -> u32 {
+        let log = self.files.get(file).and_then(|(_, l)| l.get(index as usize));
+        log.map_or(0, |l| l.generation)
     }
 
     /// fallocate(2) past the end: the file now has `pages` pages, the new ones holes.

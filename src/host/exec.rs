@@ -223,6 +223,8 @@ struct MapH {
 struct RegH {
     reg: Registration,
     map: MapH,
+    /// The generation of each registered file page at registration (shared mappings).
+    generations: Vec<u32>,
     /// The first page of the mapping the buffer starts at.
     first: u32,
     released: bool,
@@ -1088,6 +1090,7 @@ impl Run<'_> {
                     let size = o.snapshot(Some(&file.text)).len() as u32;
                     for i in range.start..range.end.min(size) {
                         o.accept(&file.text, i, None, begun);
+                        o.evict(&file.text, i);
                     }
                 }
                 sys(r as libc::c_long)
@@ -1119,9 +1122,14 @@ impl Run<'_> {
                     return Step::Failed("EFAULT".into());
                 }
                 let base = (m.addr + range.start as usize * PAGE) as *mut u8;
+                let generations = {
+                    let o = self.oracle.lock().unwrap_or_else(|e| e.into_inner());
+                    (range.start..range.end).map(|i| o.generation(&m.file, m.start + i)).collect()
+                };
                 match Registration::register(base, (range.end - range.start) as usize * PAGE) {
                     Ok(reg) => Step::Done(Some(Handle::Reg(Arc::new(Mutex::new(RegH {
                         reg,
+                        generations,
                         map: m,
                         first: range.start,
                         released: false,
@@ -1274,8 +1282,18 @@ impl Run<'_> {
                         if r.map.shared {
                             let file = r.map.file.clone();
                             let at = r.map.start + r.first + page;
+                            let pinned_generation = r.generations.get(*page as usize).copied();
                             drop(r);
-                            self.accept(&file, at, Some(tag.text.clone()), begun);
+                            // Into a folio that left the file since it was pinned, the write
+                            // is no write of the file (the model's `accept_into_folio()`).
+                            let generation = self
+                                .oracle
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .generation(&file, at);
+                            if pinned_generation == Some(generation) {
+                                self.accept(&file, at, Some(tag.text.clone()), begun);
+                            }
                         }
                         Step::Done(None)
                     }
