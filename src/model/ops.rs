@@ -302,10 +302,15 @@ fn start_stmt(w: &mut World, cx: &mut Cx, t: usize) {
             finish(w, cx, t);
         }
         COp::Fsync { file } => begin_writeback(w, cx, t, Some(file), true),
-        COp::Msync { map } => match w.vma(map).filter(|v| v.mapped).map(|v| (v.file, v.shared)) {
-            Some((file, true)) => begin_writeback(w, cx, t, Some(file), true),
+        COp::Msync { map } => match w.vma(map).filter(|v| v.mapped) {
+            // sys_msync() → vfs_fsync_range() over the mapped pages only.
+            Some(v) if v.shared => {
+                let range = Some((v.pgoff, v.pgoff + v.ptes.len() as u8));
+                let file = v.file;
+                begin_writeback_over(w, cx, t, Some(file), range, true)
+            }
             // sys_msync() syncs only VM_SHARED mappings.
-            Some((_, false)) => finish(w, cx, t),
+            Some(_) => finish(w, cx, t),
             None => fail(w, cx, t, Errno::Enomem),
         },
         COp::Sync => begin_writeback(w, cx, t, None, true),
@@ -451,8 +456,19 @@ fn layout_progress(w: &mut World, cx: &mut Cx, t: usize, p: Progress) {
 }
 
 fn begin_writeback(w: &mut World, cx: &mut Cx, t: usize, scope: Option<FileId>, sync: bool) {
+    begin_writeback_over(w, cx, t, scope, None, sync)
+}
+
+fn begin_writeback_over(
+    w: &mut World,
+    cx: &mut Cx,
+    t: usize,
+    scope: Option<FileId>,
+    range: Option<(u8, u8)>,
+    sync: bool,
+) {
     let reports = matches!(stmt(w, cx, t).keyword, "fsync" | "msync");
-    let mut wb = Wb::new(w, scope, sync, reports);
+    let mut wb = Wb::over(w, scope, range, sync, reports);
     if !wb.ready(w, cx) {
         // WB_SYNC_ALL meets a dirty folio under writeback first: `folio_wait_writeback()`
         // sleeps until that bio ends, then writes the folio again.

@@ -24,6 +24,8 @@ use crate::scenario::FsKind;
 pub struct Wb {
     /// One file, or every file (`sync`, `writeback` without a file).
     pub scope: Option<FileId>,
+    /// Pages `a..b` of the file only: msync(2) is `vfs_fsync_range()` over the mapped range.
+    pub range: Option<(u8, u8)>,
     /// WB_SYNC_ALL.
     pub sync: bool,
     pub file: u8,
@@ -49,22 +51,48 @@ pub enum WbStep {
 
 impl Wb {
     pub fn new(w: &World, scope: Option<FileId>, sync: bool, reports_errors: bool) -> Wb {
-        let mut snapshot = Vec::new();
+        Wb::over(w, scope, None, sync, reports_errors)
+    }
+
+    /// A pass over pages `range` of `scope` only (msync).
+    pub fn over(
+        w: &World,
+        scope: Option<FileId>,
+        range: Option<(u8, u8)>,
+        sync: bool,
+        reports_errors: bool,
+    ) -> Wb {
+        let mut wb = Wb {
+            scope,
+            range,
+            sync,
+            file: 0,
+            index: 0,
+            waiting: false,
+            snapshot: Vec::new(),
+            reports_errors,
+        };
         if sync {
             for (fi, inode) in w.inodes.iter().enumerate() {
-                if scope.is_some_and(|s| s.0 as usize != fi) {
+                if !wb.in_scope(fi) {
                     continue;
                 }
                 for (i, p) in inode.pages.iter().enumerate() {
-                    snapshot.push((FileId(fi as u8), i as u8, p.accepted));
+                    if wb.in_range(i) {
+                        wb.snapshot.push((FileId(fi as u8), i as u8, p.accepted));
+                    }
                 }
             }
         }
-        Wb { scope, sync, file: 0, index: 0, waiting: false, snapshot, reports_errors }
+        wb
     }
 
     fn in_scope(&self, file: usize) -> bool {
         self.scope.is_none_or(|s| s.0 as usize == file)
+    }
+
+    fn in_range(&self, index: usize) -> bool {
+        self.range.is_none_or(|(a, b)| (a as usize..b as usize).contains(&index))
     }
 
     /// The next dirty cached folio at or after the cursor.
@@ -78,6 +106,9 @@ impl Wb {
             }
             let from = if fi == self.file as usize { self.index as usize } else { 0 };
             for (i, p) in w.inodes[fi].pages.iter().enumerate().skip(from) {
+                if !self.in_range(i) {
+                    continue;
+                }
                 if let Some(f) = p.folio.filter(|f| w.folio(*f).dirty) {
                     return Some((FileId(fi as u8), i as u8, f));
                 }
@@ -88,7 +119,11 @@ impl Wb {
 
     fn any_under_writeback(&self, w: &World) -> bool {
         w.inodes.iter().enumerate().filter(|(fi, _)| self.in_scope(*fi)).any(|(_, inode)| {
-            inode.pages.iter().any(|p| p.folio.is_some_and(|f| w.folio(f).writeback))
+            inode
+                .pages
+                .iter()
+                .enumerate()
+                .any(|(i, p)| self.in_range(i) && p.folio.is_some_and(|f| w.folio(f).writeback))
         })
     }
 
