@@ -6,6 +6,7 @@
 //! operation is carried out and what the host cannot do.
 
 use super::disk::{self, Found, Oracle, Verdict, PAGE};
+use super::fault::{clear_faults, forget_range, install_fault_handler, remember_range, took_fault};
 use super::kmsg::{self, KernelLog};
 use super::ring::Registration;
 use super::{errno_name, is_root, pin_counters, ScratchFs};
@@ -13,7 +14,7 @@ use crate::scenario::{FileInit, FsKind, Op, Scenario, Stmt};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ffi::CString;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -308,6 +309,14 @@ fn run_once(
         execute(&run, opts, r, before, log)
     });
     let _ = std::fs::remove_dir_all(&dir);
+    // xfs frees an unlinked file's blocks in the background (inodegc); syncfs() flushes that
+    // work (`xfs_fs_sync_fs()` → `xfs_inodegc_flush()`), so the next run finds all the space
+    // this run's ballast held.
+    if let Ok(d) = std::fs::File::open(&fs.dir) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: our directory fd.
+        unsafe { libc::syncfs(d.as_raw_fd()) };
+    }
     result
 }
 
@@ -1442,118 +1451,4 @@ impl Run<'_> {
         }
         Step::Done(None)
     }
-}
-
-// SIGSEGV: an access racing with a munmap lands in the PROT_NONE reservation; handled the
-// same way, reported as `SIGSEGV`.
-// SIGBUS: a store or load through a mapping whose fault fails (`VM_FAULT_SIGBUS`, e.g.
-// ENOSPC in `->page_mkwrite`). The handler maps an anonymous page over the faulting page, so
-// the access completes there and the thread goes on, and records the page; the thread then
-// reports `store:SIGBUS`. Only pages of the run's mappings are handled: any other SIGBUS gets
-// the default action.
-
-const SLOTS: usize = 64;
-static RANGES: [(AtomicUsize, AtomicUsize); SLOTS] =
-    [const { (AtomicUsize::new(0), AtomicUsize::new(0)) }; SLOTS];
-static FAULTED: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
-static FAULT_SIG: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
-
-fn remember_range(addr: usize, len: usize) {
-    for (a, l) in &RANGES {
-        if a.compare_exchange(0, addr, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
-            l.store(len, Ordering::SeqCst);
-            return;
-        }
-    }
-}
-
-fn forget_range(addr: usize) {
-    for (a, l) in &RANGES {
-        if a.load(Ordering::SeqCst) == addr {
-            l.store(0, Ordering::SeqCst);
-            a.store(0, Ordering::SeqCst);
-        }
-    }
-}
-
-/// Whether an access to `page` took a caught signal, and which.
-fn took_fault(page: usize) -> Option<&'static str> {
-    for (f, sig) in FAULTED.iter().zip(&FAULT_SIG) {
-        if f.compare_exchange(page, 0, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
-            return Some(if sig.load(Ordering::SeqCst) == libc::SIGBUS as usize {
-                "SIGBUS"
-            } else {
-                "SIGSEGV"
-            });
-        }
-    }
-    None
-}
-
-/// A new run starts with no fault recorded.
-fn clear_faults() {
-    for f in &FAULTED {
-        f.store(0, Ordering::SeqCst);
-    }
-}
-
-/// The handler of SIGBUS and SIGSEGV. It replaces the Rust runtime's SIGSEGV handler, whose
-/// only job is to name a stack overflow: a stack overflow now dies with a plain SIGSEGV.
-extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
-    // SAFETY: errno is thread-local; it is restored before returning to the interrupted code.
-    let saved_errno = unsafe { *libc::__errno_location() };
-    on_fault_inner(sig, info);
-    // SAFETY: as above.
-    unsafe { *libc::__errno_location() = saved_errno };
-}
-
-fn on_fault_inner(sig: libc::c_int, info: *mut libc::siginfo_t) {
-    // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
-    let addr = unsafe { (*info).si_addr() } as usize;
-    let page = addr & !(PAGE - 1);
-    let ours = RANGES.iter().any(|(a, l)| {
-        let (a, l) = (a.load(Ordering::SeqCst), l.load(Ordering::SeqCst));
-        a != 0 && page >= a && page < a + l
-    });
-    if ours {
-        // SAFETY: replaces one page of the run's own range. mmap() is not on signal-safety(7)'s
-        // list, but on Linux it is a plain system call, with no lock in user space.
-        let p = unsafe {
-            libc::mmap(
-                page as *mut libc::c_void,
-                PAGE,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_FIXED | libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if p != libc::MAP_FAILED {
-            for (f, s) in FAULTED.iter().zip(&FAULT_SIG) {
-                if f.compare_exchange(0, page, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
-                    s.store(sig as usize, Ordering::SeqCst);
-                    return;
-                }
-            }
-            return;
-        }
-    }
-    // SAFETY: restoring the default action; the access faults again and the process dies as
-    // it would have without pincheck's handler.
-    unsafe { libc::signal(sig, libc::SIG_DFL) };
-}
-
-fn install_fault_handler() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        // SAFETY: a zeroed sigaction with our handler; SA_SIGINFO for the fault address.
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_fault as *const () as usize;
-            sa.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER;
-            libc::sigemptyset(&mut sa.sa_mask);
-            libc::sigaction(libc::SIGBUS, &sa, std::ptr::null_mut());
-            libc::sigaction(libc::SIGSEGV, &sa, std::ptr::null_mut());
-        }
-    });
 }

@@ -18,6 +18,7 @@
 pub mod conform;
 pub mod disk;
 pub mod exec;
+mod fault;
 pub mod kmsg;
 pub mod ring;
 
