@@ -8,8 +8,13 @@ fn pincheck(args: &[&str]) -> Output {
     run(args).0
 }
 
+/// Host runs one at a time: the pin counters and the kernel log are the machine's, and two
+/// runs at once would see each other's pins.
+static HOST: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Runs pincheck; also returns its pid, which names its scratch directories and mounts.
 fn run(args: &[&str]) -> (Output, u32) {
+    let _one_at_a_time = HOST.lock().unwrap_or_else(|e| e.into_inner());
     let child = Command::new(env!("CARGO_BIN_EXE_pincheck"))
         .args(args)
         .stdout(std::process::Stdio::piped())

@@ -194,7 +194,7 @@ impl ScratchFs {
                 std::fs::create_dir_all(&base).map_err(|e| format!("{}: {e}", base.display()))?;
                 let image = base.join("image");
                 let mnt = base.join("mnt");
-                let made = (|| -> Result<(), String> {
+                let made = (|| {
                     std::fs::create_dir_all(&mnt).map_err(|e| e.to_string())?;
                     // xfsprogs refuses filesystems under 300 MiB; the image is sparse.
                     let size = match fs {
@@ -211,17 +211,7 @@ impl ScratchFs {
                     };
                     run_cmd(Command::new(&mkfs).args(args).arg(&image))?;
                     let opts = if nodelalloc { "loop,nodelalloc" } else { "loop" };
-                    run_cmd(Command::new("mount").args(["-o", opts]).arg(&image).arg(&mnt))?;
-                    if std::env::var_os("PINCHECK_LOOP_DIO").is_some() {
-                        let out = Command::new("findmnt")
-                            .args(["-n", "-o", "SOURCE"])
-                            .arg(&mnt)
-                            .output()
-                            .map_err(|e| e.to_string())?;
-                        let dev = String::from_utf8_lossy(&out.stdout).trim().to_string();
-                        run_cmd(Command::new("losetup").args(["--direct-io=on", &dev]))?;
-                    }
-                    Ok(())
+                    run_cmd(Command::new("mount").args(["-o", opts]).arg(&image).arg(&mnt))
                 })();
                 if let Err(e) = made {
                     let _ = std::fs::remove_dir_all(&base);
