@@ -275,3 +275,25 @@ fn a_second_sigbus_still_faults_after_the_first() {
     assert_eq!(v["host_labels"], serde_json::json!(["store:SIGBUS"]), "{v}");
     assert_eq!(v["agree"], true, "{v}");
 }
+
+#[test]
+fn threads_that_wait_on_each_other_hang_on_the_host_as_in_the_model() {
+    if !std::path::Path::new("/dev/shm").is_dir() {
+        println!("skipped: no /dev/shm");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("pincheck-host-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("cycle.pin");
+    let scenario = "scenario cycle\nfs tmpfs\nfile f 1 dirty\nthread a:\n  wait x\n  signal y\nthread b:\n  wait y\n  signal x\n";
+    std::fs::write(&path, scenario).unwrap();
+    let p = path.to_string_lossy().into_owned();
+    let (out, pid) = run(&["check", &p, "--on", "host", "--policy", "linux-6.18", "--json"]);
+    let _ = std::fs::remove_dir_all(&dir);
+    let v: serde_json::Value =
+        serde_json::from_str(text(&out.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(v["host_labels"], serde_json::json!(["hang"]), "{v}");
+    assert_eq!(v["model_labels"], serde_json::json!(["hang"]), "{v}");
+    assert_eq!(v["agree"], true);
+    nothing_left_behind(pid);
+}

@@ -14,13 +14,18 @@ use crate::scenario::{FileInit, FsKind, Op, Scenario, Stmt};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ffi::CString;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long a `wait`, a handle not yet defined, or a scheduled turn may block before the run
 /// counts as a `hang`.
 pub const WAIT_LIMIT: Duration = Duration::from_secs(10);
+
+/// How long no thread may finish a statement before pincheck concludes that a system call is
+/// stuck in the kernel: it cannot be interrupted, so pincheck says where, detaches the scratch
+/// filesystem and exits (code 2). pincheck's own waits end after [`WAIT_LIMIT`].
+pub const STUCK_LIMIT: Duration = Duration::from_secs(60);
 
 /// Why the host cannot run `sc`, if it cannot: the first reason found.
 pub fn not_runnable(sc: &Scenario) -> Option<String> {
@@ -257,6 +262,11 @@ struct Run<'a> {
     turn: Mutex<usize>,
     turn_cv: Condvar,
     order: Option<Vec<(usize, usize, bool)>>,
+    /// Per thread, the statement it is in (index + 1; 0 before the first and after the last).
+    at: Vec<AtomicUsize>,
+    /// Statements finished by all threads, and threads finished, for the watchdog.
+    progress: Mutex<(u64, usize)>,
+    progress_cv: Condvar,
     oracle: Mutex<Oracle>,
     labels: Mutex<BTreeSet<String>>,
     notes: Mutex<Vec<String>>,
@@ -306,7 +316,7 @@ fn run_once(
         if let Some(l) = log.as_deref_mut() {
             l.drain();
         }
-        execute(&run, opts, r, before, log)
+        execute(&run, fs, opts, r, before, log)
     });
     let _ = std::fs::remove_dir_all(&dir);
     // xfs frees an unlinked file's blocks in the background (inodegc); syncfs() flushes that
@@ -361,6 +371,9 @@ fn setup<'a>(
         turn: Mutex::new(0),
         turn_cv: Condvar::new(),
         order: opts.order.clone(),
+        at: sc.threads.iter().map(|_| AtomicUsize::new(0)).collect(),
+        progress: Mutex::new((0, 0)),
+        progress_cv: Condvar::new(),
         oracle: Mutex::new(Oracle::default()),
         labels: Mutex::new(BTreeSet::new()),
         notes: Mutex::new(Vec::new()),
@@ -560,6 +573,7 @@ enum Step {
 
 fn execute(
     run: &Run,
+    fs: &ScratchFs,
     opts: &HostOptions,
     r: usize,
     before: Option<(u64, u64)>,
@@ -569,8 +583,13 @@ fn execute(
         for (t, th) in run.sc.threads.iter().enumerate() {
             let seed =
                 opts.seed ^ ((r as u64) << 20) ^ (t as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            s.spawn(move || thread_main(run, t, &th.body, seed));
+            s.spawn(move || {
+                thread_main(run, t, &th.body, seed);
+                run.at[t].store(0, Ordering::SeqCst);
+                run.progressed(true);
+            });
         }
+        s.spawn(|| watchdog(run, fs));
     });
     // The end, as the model's `finish()`: pins still held are a leak; then the final sync and
     // the convergence check on the disk read back after dropping the caches.
@@ -774,6 +793,48 @@ impl Drop for AlignedPage {
     }
 }
 
+/// Waits for the scenario's threads; past [`STUCK_LIMIT`] without a finished statement, one is
+/// stuck in a system call: say which, detach the scratch filesystem, exit.
+fn watchdog(run: &Run, fs: &ScratchFs) {
+    let threads = run.sc.threads.len();
+    let mut p = run.progress.lock().unwrap_or_else(|e| e.into_inner());
+    let mut last = (p.0, Instant::now());
+    while p.1 < threads {
+        p = run
+            .progress_cv
+            .wait_timeout(p, Duration::from_secs(1))
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+        if p.0 != last.0 {
+            last = (p.0, Instant::now());
+        } else if last.1.elapsed() >= STUCK_LIMIT {
+            let stuck: Vec<String> = run
+                .sc
+                .threads
+                .iter()
+                .zip(&run.at)
+                .filter_map(|(th, at)| {
+                    let pc = at.load(Ordering::SeqCst).checked_sub(1)?;
+                    let st = &th.body[pc];
+                    Some(format!(
+                        "{} in `{}` (line {})",
+                        th.name.text,
+                        st.op.keyword(),
+                        st.span.line
+                    ))
+                })
+                .collect();
+            eprintln!(
+                "pincheck: no statement finished for {} s; stuck in the kernel: {}. A system call cannot be interrupted: detaching the scratch filesystem and exiting (hang)",
+                STUCK_LIMIT.as_secs(),
+                stuck.join(", ")
+            );
+            fs.detach();
+            std::process::exit(2);
+        }
+    }
+}
+
 fn thread_main(run: &Run, t: usize, body: &[Stmt], mut seed: u64) {
     let mut rand = move || {
         seed ^= seed << 13;
@@ -782,6 +843,7 @@ fn thread_main(run: &Run, t: usize, body: &[Stmt], mut seed: u64) {
         seed
     };
     for (pc, st) in body.iter().enumerate() {
+        run.at[t].store(pc + 1, Ordering::SeqCst);
         let slot =
             run.order.as_ref().and_then(|o| o.iter().position(|&(th, p, _)| th == t && p == pc));
         if !run.await_turn(slot) {
@@ -819,10 +881,21 @@ fn thread_main(run: &Run, t: usize, body: &[Stmt], mut seed: u64) {
             *turn = k + 1;
             run.turn_cv.notify_all();
         }
+        run.progressed(false);
     }
 }
 
 impl Run<'_> {
+    /// A statement (or, `thread_done`, a whole thread) finished: the watchdog's heartbeat.
+    fn progressed(&self, thread_done: bool) {
+        let mut p = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+        p.0 += 1;
+        if thread_done {
+            p.1 += 1;
+        }
+        self.progress_cv.notify_all();
+    }
+
     fn label(&self, l: &str) {
         self.labels.lock().unwrap_or_else(|e| e.into_inner()).insert(l.to_string());
     }

@@ -236,6 +236,20 @@ impl Drop for ScratchFs {
 }
 
 impl ScratchFs {
+    /// Last resort before exiting with a thread stuck in the kernel: lazily unmount (the loop
+    /// device goes when the stuck call lets go of it) and remove what can be removed.
+    pub fn detach(&self) {
+        match &self.loop_mount {
+            None => {
+                let _ = std::fs::remove_dir_all(&self.dir);
+            }
+            Some((base, mnt)) => {
+                let _ = run_cmd(Command::new("umount").arg("-l").arg(mnt));
+                let _ = std::fs::remove_dir_all(base);
+            }
+        }
+    }
+
     fn undo(&mut self) {
         match &self.loop_mount {
             None => {
