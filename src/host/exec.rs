@@ -32,7 +32,7 @@ pub fn not_runnable(sc: &Scenario) -> Option<String> {
     let kind = sc.fs.kind;
     match kind {
         FsKind::Ext3 => {
-            return Some("fs ext3: the host's ext3 is mounted by ext4's code (data=ordered with delalloc semantics of ext4), not ext3's".into())
+            return Some("fs ext3: the model's ext3 is the historical driver, whose ->page_mkwrite allocates nothing; the host mounts ext3 with ext4's code (the ext3 driver left in 4.3), whose ->page_mkwrite does".into())
         }
         FsKind::XfsBh => {
             return Some("fs xfs-bh: the host's xfs has had no buffer heads since 4.19 (iomap)".into())
