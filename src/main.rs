@@ -656,24 +656,28 @@ fn conform(runs: usize, seed: u64, allow_crash: bool, json: bool) -> Result<u8, 
         }
     } else {
         let _ = writeln!(out, "host kernel {release}, model preset {}", preset.name);
+        let host_text = |c: &pincheck::host::conform::Conformance| {
+            c.host_labels.as_deref().map_or("-".to_string(), labels_text)
+        };
         let w = rows.iter().map(|c| c.row.scenario.len()).max().unwrap_or(8);
-        let _ = writeln!(out, "{:<w$}  {:<28} {:<28} agree", "scenario", "host", "model");
+        let hw = rows.iter().map(|c| host_text(c).len()).max().unwrap_or(4).max(4);
+        let mw = rows.iter().map(|c| labels_text(&c.model_labels).len()).max().unwrap_or(5);
+        let _ = writeln!(out, "{:<w$}  {:<hw$}  {:<mw$}  agree", "scenario", "host", "model");
         for c in &rows {
-            let host = match (&c.host_labels, &c.skipped) {
-                (Some(h), _) => labels_text(h),
-                (None, _) => "-".to_string(),
+            let agree = match (c.agree, c.unobserved.as_deref()) {
+                (Some(true), Some(u)) if !u.is_empty() => {
+                    format!("yes (not observed: {})", u.join(" "))
+                }
+                (Some(true), _) => "yes".to_string(),
+                (Some(false), _) => "NO".to_string(),
+                (None, _) => format!("- ({})", c.skipped.as_deref().unwrap_or("")),
             };
-            let agree = match c.agree {
-                Some(true) => "yes".to_string(),
-                Some(false) => "NO".to_string(),
-                None => format!("- ({})", c.skipped.as_deref().unwrap_or("")),
-            };
+            let model = labels_text(&c.model_labels);
             let _ = writeln!(
                 out,
-                "{:<w$}  {:<28} {:<28} {agree}",
+                "{:<w$}  {:<hw$}  {model:<mw$}  {agree}",
                 c.row.scenario,
-                host,
-                labels_text(&c.model_labels)
+                host_text(c)
             );
         }
         let _ = writeln!(out);
