@@ -614,6 +614,14 @@ fn conformance_text(c: &pincheck::host::conform::Conformance) -> String {
     }
     if let Some(u) = c.unobserved.as_ref().filter(|u| !u.is_empty()) {
         s.push_str(&format!("     reached by the model, not observed: {}\n", u.join(" ")));
+        for label in u {
+            if let Some(w) = c.row.witnesses.get(label) {
+                s.push_str(&format!(
+                    "     {label}: pincheck replay {} --policy {} --schedule '{w}'\n",
+                    c.row.file, c.row.policy
+                ));
+            }
+        }
     }
     for label in h.labels.iter().filter(|l| !c.model_labels.contains(l)) {
         s.push_str(&format!(
