@@ -1227,6 +1227,16 @@ impl Run<'_> {
                 match r.reg.unregister() {
                     Ok(()) => {
                         r.released = true;
+                        let writeback_fs =
+                            matches!(self.kind, FsKind::Ext4 | FsKind::Xfs | FsKind::Btrfs);
+                        if matches!(st.op, Op::DeregMr { .. }) && r.map.shared && writeback_fs {
+                            // Only kernels that grant long-term pins of shared file pages
+                            // (before 6.3) get here.
+                            self.note(format!(
+                                "dereg-mr {}: io_uring unregistration does not dirty the pages as ib_umem_release() does; from here the host may differ from the model",
+                                h.text
+                            ));
+                        }
                         Step::Done(None)
                     }
                     Err(e) => Step::Failed(errno_name(e)),
