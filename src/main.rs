@@ -563,9 +563,16 @@ fn check_on_host(paths: &[String], a: &ExploreArgs, h: &HostArgs) -> Result<u8, 
     let mut disagree = false;
     let mut skipped = false;
     for l in &loaded {
-        // A bad --schedule is bad input; a scenario the host cannot run is reported and the
-        // others still run (exit 2 at the end unless one disagreed).
-        let c = conform::conform_one(l, &policy, &o).map_err(InputError::Usage)?;
+        // A scenario the host cannot run (or set up, or a --schedule that does not replay) is
+        // reported and the others still run: exit 2 at the end unless one disagreed.
+        let c = match conform::conform_one(l, &policy, &o) {
+            Ok(c) => c,
+            Err(why) => {
+                eprintln!("{why}");
+                skipped = true;
+                continue;
+            }
+        };
         if let Some(why) = &c.skipped {
             eprintln!("{}: {why}", l.ast.path);
             skipped = true;

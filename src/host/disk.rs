@@ -94,6 +94,9 @@ impl std::fmt::Display for Found {
 struct Write {
     ver: u32,
     tag: Option<String>,
+    /// Other contents the same write may have put there (an O_DIRECT write from a page that
+    /// changed during the call copies whatever the page held when the device read it).
+    alts: Vec<Option<String>>,
     begun: u64,
     ended: u64,
 }
@@ -103,6 +106,9 @@ struct Write {
 struct PageLog {
     writes: Vec<Write>,
     excused: Option<u32>,
+    /// Contents the page may hold without anyone being owed them (a device write into a folio
+    /// that may or may not still be the file's).
+    possible: Vec<Option<String>>,
     /// Bumped each time the page leaves the file (truncated away, punched): a folio pinned
     /// before belongs to the file no more, and a device write into it is no write of the file.
     generation: u32,
@@ -110,11 +116,16 @@ struct PageLog {
 
 impl PageLog {
     fn initial(tag: Option<String>, ver: u32) -> Write {
-        Write { ver, tag, begun: 0, ended: 0 }
+        Write { ver, tag, alts: Vec::new(), begun: 0, ended: 0 }
     }
 
     fn hole() -> PageLog {
-        PageLog { writes: vec![PageLog::initial(None, 0)], excused: None, generation: 0 }
+        PageLog {
+            writes: vec![PageLog::initial(None, 0)],
+            excused: None,
+            possible: Vec::new(),
+            generation: 0,
+        }
     }
 
     fn accepted(&self) -> u32 {
@@ -134,7 +145,15 @@ pub struct Oracle {
     files: BTreeMap<String, (u32, Vec<PageLog>)>,
     clock: u64,
     /// Writes begun and not yet ended, per file page.
-    in_flight: BTreeMap<(String, u32), u32>,
+    in_flight: BTreeMap<(String, u32), Vec<(u64, Content)>>,
+}
+
+/// What a write in flight may leave in its page: a tag, zeroes (`Known(None)`), or anything
+/// (`Unknown`: an O_DIRECT transfer whose data pincheck reads only after the call).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Content {
+    Known(Option<String>),
+    Unknown,
 }
 
 impl Oracle {
@@ -168,18 +187,34 @@ impl Oracle {
 
     /// An operation that may write `file` page `index` began: until it ends, what it writes
     /// may already be on disk though it is not accepted yet.
-    pub fn write_started(&mut self, file: &str, index: u32) {
-        *self.in_flight.entry((file.to_string(), index)).or_insert(0) += 1;
+    pub fn write_started(&mut self, file: &str, index: u32, id: u64, content: Content) {
+        self.in_flight.entry((file.to_string(), index)).or_default().push((id, content));
     }
 
-    pub fn write_ended(&mut self, file: &str, index: u32) {
+    pub fn write_ended(&mut self, file: &str, index: u32, id: u64) {
         let key = (file.to_string(), index);
-        if let Some(n) = self.in_flight.get_mut(&key) {
-            *n -= 1;
-            if *n == 0 {
+        if let Some(v) = self.in_flight.get_mut(&key) {
+            v.retain(|(i, _)| *i != id);
+            if v.is_empty() {
                 self.in_flight.remove(&key);
             }
         }
+    }
+
+    /// The contents `file` page `index` was given since the clock read `since`: writes
+    /// accepted since, and writes still in flight with a known content.
+    pub fn contents_since(&self, file: &str, index: u32, since: u64) -> Vec<Option<String>> {
+        let mut out: Vec<Option<String>> = Vec::new();
+        if let Some(log) = self.files.get(file).and_then(|(_, l)| l.get(index as usize)) {
+            out.extend(log.writes.iter().filter(|w| w.ended > since).map(|w| w.tag.clone()));
+        }
+        if let Some(v) = self.in_flight.get(&(file.to_string(), index)) {
+            out.extend(v.iter().filter_map(|(_, c)| match c {
+                Content::Known(t) => Some(t.clone()),
+                Content::Unknown => None,
+            }));
+        }
+        out
     }
 
     /// The clock when an operation begins; [`Oracle::accept`] takes it back.
@@ -191,11 +226,28 @@ impl Oracle {
     /// A write of `tag` (`None`: zeroes) to `file` page `index`, by an operation that began at
     /// `begun`, was accepted.
     pub fn accept(&mut self, file: &str, index: u32, tag: Option<String>, begun: u64) {
+        self.accept_any(file, index, vec![tag], begun);
+    }
+
+    /// A write that put one of `tags` (the first is the likeliest) into the page.
+    pub fn accept_any(
+        &mut self,
+        file: &str,
+        index: u32,
+        mut tags: Vec<Option<String>>,
+        begun: u64,
+    ) {
         self.clock += 1;
         let ended = self.clock;
+        if tags.is_empty() {
+            return;
+        }
+        let tag = tags.remove(0);
+        tags.dedup();
+        tags.retain(|t| *t != tag);
         if let Some(log) = self.log(file, index) {
             let ver = log.accepted() + 1;
-            log.writes.push(Write { ver, tag, begun, ended });
+            log.writes.push(Write { ver, tag, alts: tags, begun, ended });
         }
     }
 
@@ -223,10 +275,22 @@ impl Oracle {
         }
     }
 
+    /// `tag` may be in the page, and nobody is owed it.
+    pub fn possible(&mut self, file: &str, index: u32, tag: Option<String>) {
+        if let Some(log) = self.log(file, index) {
+            log.possible.push(tag);
+        }
+    }
+
     /// How many times the page has left the file (see [`Oracle::evict`]).
     pub fn generation(&self, file: &str, index: u32) -> u32 {
         let log = self.files.get(file).and_then(|(_, l)| l.get(index as usize));
         log.map_or(0, |l| l.generation)
+    }
+
+    /// The file's size in pages, as the scenario made it.
+    pub fn size(&self, file: &str) -> u32 {
+        self.files.get(file).map_or(0, |f| f.0)
     }
 
     /// fallocate(2) past the end: the file now has `pages` pages, the new ones holes.
@@ -309,11 +373,15 @@ impl Oracle {
         // The latest accepted write with these contents. Zeroes that no write put there count
         // as version 0, as in the model: what is missing was lost, not corrupted.
         let hole = PageLog::initial(None, 0);
-        let latest = log.writes.iter().rev().find(|w| w.tag == tag);
+        let latest = log.writes.iter().rev().find(|w| w.tag == tag || w.alts.contains(&tag));
         let Some(had) = latest.or(if tag.is_none() { Some(&hole) } else { None }) else {
             // Never accepted for this page: data of a write still in flight (a DMA that
             // landed before its read(2) returned), or data never written to it.
-            if self.in_flight.contains_key(&(file.to_string(), index)) {
+            let flying = self.in_flight.get(&(file.to_string(), index));
+            let explained = flying.is_some_and(|v| {
+                v.iter().any(|(_, c)| *c == Content::Unknown || *c == Content::Known(tag.clone()))
+            });
+            if explained || log.possible.contains(&tag) {
                 return Verdict::Holds;
             }
             return Verdict::Corrupt;
@@ -459,9 +527,12 @@ mod tests {
         assert!(matches!(o.judge("f", 0, want, &Found::Tag("B".into())), Verdict::Holds));
         assert!(matches!(o.judge("f", 0, want, &Found::Tag("A".into())), Verdict::Lost));
         // Data of a write in flight may be on disk before the write is accepted.
-        o.write_started("f", 0);
+        o.write_started("f", 0, 7, Content::Known(Some("E".into())));
+        assert!(matches!(o.judge("f", 0, want, &Found::Tag("D".into())), Verdict::Corrupt));
+        o.write_started("f", 0, 8, Content::Unknown);
         assert!(matches!(o.judge("f", 0, want, &Found::Tag("D".into())), Verdict::Holds));
-        o.write_ended("f", 0);
+        o.write_ended("f", 0, 8);
+        o.write_ended("f", 0, 7);
         assert!(matches!(o.judge("f", 0, want, &Found::Tag("D".into())), Verdict::Corrupt));
         o.excuse(Some("f"));
         assert!(!o.owed("f", 0, want));

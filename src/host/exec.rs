@@ -5,7 +5,7 @@
 //! (`kmsg.rs`) and from the /proc/vmstat pin counters. docs/design.md §6 lists how each
 //! operation is carried out and what the host cannot do.
 
-use super::disk::{self, Found, Oracle, Verdict, PAGE};
+use super::disk::{self, Content, Found, Oracle, Verdict, PAGE};
 use super::fault::{clear_faults, forget_range, install_fault_handler, remember_range, took_fault};
 use super::kmsg::{self, KernelLog};
 use super::ring::Registration;
@@ -26,6 +26,11 @@ pub const WAIT_LIMIT: Duration = Duration::from_secs(10);
 /// stuck in the kernel: it cannot be interrupted, so pincheck says where, detaches the scratch
 /// filesystem and exits (code 2). pincheck's own waits end after [`WAIT_LIMIT`].
 pub const STUCK_LIMIT: Duration = Duration::from_secs(60);
+
+/// xfs and btrfs scenarios need this many free blocks (`disk` minus the files' blocks) to run
+/// on the host: one free xfs block does not take a one-page delalloc write (its worst-case
+/// bmbt reservation needs more).
+const TIGHT_DISK: u32 = 4;
 
 /// Why the host cannot run `sc`, if it cannot: the first reason found.
 pub fn not_runnable(sc: &Scenario) -> Option<String> {
@@ -53,6 +58,17 @@ pub fn not_runnable(sc: &Scenario) -> Option<String> {
     if kind != FsKind::Tmpfs && !is_root() {
         return Some(format!("needs root: fs {} is an image loop-mounted on the fly", kind.name()));
     }
+    if matches!(kind, FsKind::Xfs | FsKind::Btrfs) {
+        let used: u32 =
+            sc.files.iter().filter(|f| f.init != FileInit::Sparse).map(|f| f.pages).sum();
+        if sc.disk_blocks.saturating_sub(used) < TIGHT_DISK {
+            return Some(format!(
+                "disk {}: fewer than {TIGHT_DISK} free blocks, and {} reserves metadata blocks with each allocation (xfs: `xfs_bmap_worst_indlen()` per delalloc extent; btrfs: metadata chunks), so the host cannot hold `disk N` to N blocks",
+                sc.disk_blocks,
+                kind.name()
+            ));
+        }
+    }
     for f in &sc.files {
         let longest = format!("{}{}", f.name.text, f.pages.saturating_sub(1));
         if longest.len() > disk::TAG_MAX {
@@ -71,6 +87,17 @@ pub fn not_runnable(sc: &Scenario) -> Option<String> {
     }
     if !sc.on_break.is_empty() {
         return Some("`on break`: the host has no layout leases".into());
+    }
+    let reclaims =
+        sc.threads.iter().flat_map(|t| &t.body).any(|st| matches!(st.op, Op::Reclaim { .. }));
+    let mut mapped: Vec<&str> = Vec::new();
+    for st in sc.threads.iter().flat_map(|t| &t.body) {
+        if let Op::Mmap { file, .. } = &st.op {
+            if reclaims && mapped.contains(&file.text.as_str()) {
+                return Some(format!("file {} is mapped twice and `reclaim` runs: MADV_PAGEOUT skips a folio mapped more than once (`folio_likely_mapped_shared()`), which the model's reclaim does not", file.text));
+            }
+            mapped.push(&file.text);
+        }
     }
     for th in &sc.threads {
         for st in &th.body {
@@ -224,6 +251,10 @@ struct MapH {
     shared: bool,
     ro: bool,
     unmapped: Arc<AtomicBool>,
+    /// munmap takes it for writing; CPU accesses and msync for reading.
+    lock: Arc<std::sync::RwLock<()>>,
+    /// One per page, for CPU accesses (see `Op::Store`).
+    page_locks: Arc<Vec<Mutex<()>>>,
 }
 
 struct RegH {
@@ -255,6 +286,8 @@ struct Run<'a> {
     image: Option<RawFd>,
     /// The run's directory, for syncfs().
     dir_fd: RawFd,
+    /// The scratch filesystem's loop device (`loop0`), which names it in kernel messages.
+    device: Option<String>,
     handles: Mutex<HashMap<String, Handle>>,
     handles_cv: Condvar,
     events: Mutex<HashSet<String>>,
@@ -360,6 +393,7 @@ fn setup<'a>(
         tag_index: tag_names.into_iter().enumerate().map(|(i, t)| (t, i)).collect(),
         sink,
         image: None,
+        device: fs.device.clone(),
         // SAFETY: a NUL-terminated path; closed in Drop.
         dir_fd: unsafe {
             libc::open(c_path(dir).as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC)
@@ -508,6 +542,7 @@ impl Drop for Run<'_> {
 /// ends: an access racing with the munmap then faults in a range pincheck still owns (SIGSEGV,
 /// caught) instead of landing in memory the allocator reused.
 fn unmap(m: &MapH) {
+    let _exclusive = m.lock.write().unwrap_or_else(|e| e.into_inner());
     if !m.unmapped.swap(true, Ordering::SeqCst) {
         // SAFETY: replaces our own mapping of this run; nothing else lives in the range.
         unsafe {
@@ -549,6 +584,18 @@ fn restore_page(m: &MapH, page: u32) {
     };
     // SAFETY: replaces one page of our own range.
     unsafe { libc::mmap(at, PAGE, prot, libc::MAP_FIXED | flags, fd, off) };
+}
+
+/// The contents a page read back may stand for: its tag, zeroes, or each part of a torn page.
+fn contents(found: Option<Found>) -> Vec<Option<String>> {
+    match found {
+        Some(Found::Tag(t)) => vec![Some(t)],
+        Some(Found::Zero) => vec![None],
+        Some(Found::Torn(parts)) => {
+            parts.into_iter().map(|t| (t != "zeroes").then_some(t)).collect()
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// A page of the run's mappings as the kernel sees it, read with process_vm_readv(2): a page
@@ -624,7 +671,7 @@ fn execute(
     converged(run);
     if let Some(l) = log {
         for msg in l.drain() {
-            if let Some(label) = kmsg::classify(&msg) {
+            if let Some(label) = kmsg::classify(&msg, run.device.as_deref()) {
                 run.label(label);
                 run.note(format!("kernel log: {msg}"));
             }
@@ -717,12 +764,13 @@ fn converged(run: &Run) {
 struct InFlight<'r> {
     oracle: &'r Mutex<Oracle>,
     target: Option<(String, u32)>,
+    id: u64,
 }
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         if let Some((f, i)) = &self.target {
-            self.oracle.lock().unwrap_or_else(|e| e.into_inner()).write_ended(f, *i);
+            self.oracle.lock().unwrap_or_else(|e| e.into_inner()).write_ended(f, *i, self.id);
         }
     }
 }
@@ -1017,6 +1065,8 @@ impl Run<'_> {
                     shared: *shared,
                     ro: *ro,
                     unmapped: Arc::new(AtomicBool::new(false)),
+                    lock: Arc::new(std::sync::RwLock::new(())),
+                    page_locks: Arc::new((start..end).map(|_| Mutex::new(())).collect()),
                 })))
             }
             Op::Munmap { map } => {
@@ -1025,6 +1075,10 @@ impl Run<'_> {
             }
             Op::Store { map, page, tag } => {
                 let m = map!(map);
+                // CPU accesses hold the mapping against munmap, and the page against other
+                // CPU accesses while a caught fault's anonymous page stands in for it.
+                let _mapped = m.lock.read().unwrap_or_else(|e| e.into_inner());
+                let _page = m.page_locks[*page as usize].lock().unwrap_or_else(|e| e.into_inner());
                 if m.unmapped.load(Ordering::SeqCst) || m.ro {
                     // The access would take SIGSEGV (no VMA, or a write to a read-only one);
                     // the unmapped range may hold another mapping by now, so it is not made.
@@ -1032,10 +1086,12 @@ impl Run<'_> {
                 }
                 let at = m.addr + *page as usize * PAGE;
                 let p = disk::pattern(&tag.text);
-                let (begun, _in_flight) =
-                    self.begin_write(m.shared.then(|| (m.file.clone(), m.start + page)));
-                // SAFETY: a page of our mapping (or of its PROT_NONE reservation after a racing
-                // munmap); a SIGBUS or SIGSEGV on it is caught by the handler, which maps an
+                let (begun, _in_flight) = self.begin_write(
+                    m.shared.then(|| (m.file.clone(), m.start + page)),
+                    Content::Known(Some(tag.text.clone())),
+                );
+                // SAFETY: a page of our live mapping (munmap waits for the lock held above); a
+                // SIGBUS on it is caught by the handler, which maps an
                 // anonymous page there so the store completes.
                 unsafe {
                     let dst = at as *mut u64;
@@ -1057,6 +1113,8 @@ impl Run<'_> {
             }
             Op::Load { map, page } => {
                 let m = map!(map);
+                let _mapped = m.lock.read().unwrap_or_else(|e| e.into_inner());
+                let _page = m.page_locks[*page as usize].lock().unwrap_or_else(|e| e.into_inner());
                 if m.unmapped.load(Ordering::SeqCst) {
                     return Step::Failed("SIGSEGV".into());
                 }
@@ -1071,7 +1129,10 @@ impl Run<'_> {
             }
             Op::Write { file, page, tag } => {
                 let p = disk::pattern(&tag.text);
-                let (begun, _in_flight) = self.begin_write(Some((file.text.clone(), *page)));
+                let (begun, _in_flight) = self.begin_write(
+                    Some((file.text.clone(), *page)),
+                    Content::Known(Some(tag.text.clone())),
+                );
                 // SAFETY: PAGE bytes from our buffer.
                 let n = unsafe {
                     libc::pwrite(
@@ -1124,6 +1185,8 @@ impl Run<'_> {
             }
             Op::Msync { map } => {
                 let m = map!(map);
+                // Against munmap: msync on the PROT_NONE reservation would return 0.
+                let _mapped = m.lock.read().unwrap_or_else(|e| e.into_inner());
                 if m.unmapped.load(Ordering::SeqCst) {
                     return Step::Failed("ENOMEM".into());
                 }
@@ -1140,6 +1203,11 @@ impl Run<'_> {
                 }
             }
             Op::Truncate { file, pages } => {
+                // The pages it removes read as zeroes from the moment the kernel drops them.
+                let size = self.oracle.lock().unwrap_or_else(|e| e.into_inner()).size(&file.text);
+                let _zeroing: Vec<InFlight> = (*pages..size)
+                    .map(|i| self.begin_write(Some((file.text.clone(), i)), Content::Known(None)).1)
+                    .collect();
                 // SAFETY: our fd.
                 let r = unsafe {
                     libc::ftruncate(
@@ -1158,6 +1226,9 @@ impl Run<'_> {
             Op::Punch { file, range } => {
                 let mode = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;
                 let begun = self.begin();
+                let _zeroing: Vec<InFlight> = (range.start..range.end)
+                    .map(|i| self.begin_write(Some((file.text.clone(), i)), Content::Known(None)).1)
+                    .collect();
                 let (off, len) =
                     (range.start as usize * PAGE, (range.end - range.start) as usize * PAGE);
                 // SAFETY: our fd.
@@ -1171,7 +1242,7 @@ impl Run<'_> {
                 };
                 if r == 0 {
                     let mut o = self.oracle.lock().unwrap_or_else(|e| e.into_inner());
-                    let size = o.snapshot(Some(&file.text)).len() as u32;
+                    let size = o.size(&file.text);
                     for i in range.start..range.end.min(size) {
                         o.accept(&file.text, i, None, begun);
                         o.evict(&file.text, i);
@@ -1193,7 +1264,7 @@ impl Run<'_> {
                 };
                 if r == 0 {
                     let mut o = self.oracle.lock().unwrap_or_else(|e| e.into_inner());
-                    let size = o.snapshot(Some(&file.text)).len() as u32;
+                    let size = o.size(&file.text);
                     if range.end > size {
                         o.grow(&file.text, range.end);
                     }
@@ -1206,11 +1277,21 @@ impl Run<'_> {
                     return Step::Failed("EFAULT".into());
                 }
                 let base = (m.addr + range.start as usize * PAGE) as *mut u8;
-                let generations = {
+                let generations = || -> Vec<u32> {
                     let o = self.oracle.lock().unwrap_or_else(|e| e.into_inner());
                     (range.start..range.end).map(|i| o.generation(&m.file, m.start + i)).collect()
                 };
-                match Registration::register(base, (range.end - range.start) as usize * PAGE) {
+                let before = generations();
+                let registered =
+                    Registration::register(base, (range.end - range.start) as usize * PAGE);
+                // A page truncated away during the registration: which folio was pinned is
+                // unknown, so no device write to it is judged (`u32::MAX` matches nothing).
+                let generations: Vec<u32> = before
+                    .iter()
+                    .zip(generations())
+                    .map(|(b, a)| if *b == a { a } else { u32::MAX })
+                    .collect();
+                match registered {
                     Ok(reg) => Step::Done(Some(Handle::Reg(Arc::new(Mutex::new(RegH {
                         reg,
                         generations,
@@ -1249,8 +1330,10 @@ impl Run<'_> {
                 }
                 let at = m.addr + *map_page as usize * PAGE;
                 let fd = self.file(&file.text).direct;
-                let (begun, _in_flight) =
-                    self.begin_write(m.shared.then(|| (m.file.clone(), m.start + map_page)));
+                let (begun, _in_flight) = self.begin_write(
+                    m.shared.then(|| (m.file.clone(), m.start + map_page)),
+                    Content::Unknown,
+                );
                 // SAFETY: the kernel reads into a page of our mapping (it pins it, or fails with
                 // EFAULT); user space does not touch it.
                 let n = unsafe {
@@ -1284,9 +1367,12 @@ impl Run<'_> {
                     return Step::Failed("EFAULT".into());
                 }
                 let at = m.addr + *map_page as usize * PAGE;
-                let found = read_mapping(at);
                 let fd = self.file(&file.text).direct;
-                let (begun, _in_flight) = self.begin_write(Some((file.text.clone(), *page)));
+                // The clock first: a store that ends after it is among the candidates below,
+                // one that ended before it is in `found`.
+                let (begun, _in_flight) =
+                    self.begin_write(Some((file.text.clone(), *page)), Content::Unknown);
+                let found = read_mapping(at);
                 // SAFETY: the kernel reads from a page of our mapping (or fails with EFAULT).
                 let n = unsafe {
                     libc::pwrite(
@@ -1299,12 +1385,18 @@ impl Run<'_> {
                 if n < 0 {
                     return Step::Failed(errno_name(errno()));
                 }
-                let tag = match found {
-                    Some(Found::Tag(t)) => Some(t),
-                    _ => None,
-                };
                 if n as usize == PAGE {
-                    self.accept_extending(&file.text, *page, tag, begun);
+                    // The device copied whatever the source page held when it read it: what
+                    // it held before and after the call, or anything written to it meanwhile.
+                    let mut tags = contents(found);
+                    tags.extend(contents(read_mapping(at)));
+                    if m.shared {
+                        let o = self.oracle.lock().unwrap_or_else(|e| e.into_inner());
+                        tags.extend(o.contents_since(&m.file, m.start + map_page, begun));
+                    }
+                    let mut o = self.oracle.lock().unwrap_or_else(|e| e.into_inner());
+                    o.grow(&file.text, page + 1);
+                    o.accept_any(&file.text, *page, tags, begun);
                 } else {
                     self.note(format!(
                         "dio-write {}[{page}]: short write of {n} bytes, not accepted",
@@ -1319,8 +1411,10 @@ impl Run<'_> {
                     return Step::Failed("EFAULT".into());
                 }
                 let p = disk::pattern(&tag.text);
-                let (begun, _in_flight) =
-                    self.begin_write(m.shared.then(|| (m.file.clone(), m.start + page)));
+                let (begun, _in_flight) = self.begin_write(
+                    m.shared.then(|| (m.file.clone(), m.start + page)),
+                    Content::Known(Some(tag.text.clone())),
+                );
                 let local =
                     libc::iovec { iov_base: p.as_ptr() as *mut libc::c_void, iov_len: PAGE };
                 let remote = libc::iovec {
@@ -1370,6 +1464,7 @@ impl Run<'_> {
                 let src = self.tag_index.get(&tag.text).copied().unwrap_or(0) * PAGE;
                 let (begun, _in_flight) = self.begin_write(
                     r.map.shared.then(|| (r.map.file.clone(), r.map.start + r.first + page)),
+                    Content::Known(Some(tag.text.clone())),
                 );
                 match r.reg.read_fixed(*page as usize, self.tags, src as u64, PAGE) {
                     Ok(()) => {
@@ -1385,8 +1480,16 @@ impl Run<'_> {
                                 .lock()
                                 .unwrap_or_else(|e| e.into_inner())
                                 .generation(&file, at);
-                            if pinned_generation == Some(generation) {
-                                self.accept(&file, at, Some(tag.text.clone()), begun);
+                            match pinned_generation {
+                                Some(g) if g == generation => {
+                                    self.accept(&file, at, Some(tag.text.clone()), begun)
+                                }
+                                Some(u32::MAX) => self
+                                    .oracle
+                                    .lock()
+                                    .unwrap_or_else(|e| e.into_inner())
+                                    .possible(&file, at, Some(tag.text.clone())),
+                                _ => {}
                             }
                         }
                         Step::Done(None)
@@ -1462,12 +1565,13 @@ impl Run<'_> {
 
     /// [`Run::begin`] for an operation that writes `target` (a file page): until the returned
     /// guard drops, the page has a write in flight, whose data a sync may already find on disk.
-    fn begin_write(&self, target: Option<(String, u32)>) -> (u64, InFlight<'_>) {
+    fn begin_write(&self, target: Option<(String, u32)>, content: Content) -> (u64, InFlight<'_>) {
         let mut o = self.oracle.lock().unwrap_or_else(|e| e.into_inner());
+        let id = o.begin();
         if let Some((f, i)) = &target {
-            o.write_started(f, *i);
+            o.write_started(f, *i, id, content);
         }
-        (o.begin(), InFlight { oracle: &self.oracle, target })
+        (id, InFlight { oracle: &self.oracle, target, id })
     }
 
     fn accept(&self, file: &str, index: u32, tag: Option<String>, begun: u64) {

@@ -16,6 +16,14 @@ static RANGES: [(AtomicUsize, AtomicUsize); SLOTS] =
     [const { (AtomicUsize::new(0), AtomicUsize::new(0)) }; SLOTS];
 static FAULTED: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
 static FAULT_SIG: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
+/// A recorded fault's key: the page, with the low 12 bits of the faulting thread's id in the
+/// page offset, so a fault is reported to the thread that took it (a run's threads are created
+/// together: their ids differ in those bits).
+fn key(page: usize) -> usize {
+    // SAFETY: gettid() has no preconditions and is async-signal-safe.
+    let tid = unsafe { libc::syscall(libc::SYS_gettid) } as usize;
+    page | (tid & (PAGE - 1)) | 1 << 63
+}
 
 /// A mapping of the run: faults in it are caught.
 pub fn remember_range(addr: usize, len: usize) {
@@ -37,10 +45,11 @@ pub fn forget_range(addr: usize) {
     }
 }
 
-/// Whether an access to `page` took a caught signal, and which.
+/// Whether this thread's access to `page` took a caught signal, and which.
 pub fn took_fault(page: usize) -> Option<&'static str> {
+    let k = key(page);
     for (f, sig) in FAULTED.iter().zip(&FAULT_SIG) {
-        if f.compare_exchange(page, 0, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+        if f.compare_exchange(k, 0, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
             return Some(if sig.load(Ordering::SeqCst) == libc::SIGBUS as usize {
                 "SIGBUS"
             } else {
@@ -90,8 +99,9 @@ fn on_fault_inner(sig: libc::c_int, info: *mut libc::siginfo_t) {
             )
         };
         if p != libc::MAP_FAILED {
+            let k = key(page);
             for (f, s) in FAULTED.iter().zip(&FAULT_SIG) {
-                if f.compare_exchange(0, page, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+                if f.compare_exchange(0, k, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
                     s.store(sig as usize, Ordering::SeqCst);
                     return;
                 }

@@ -46,13 +46,19 @@ impl KernelLog {
 
 /// The label a kernel message stands for: `bug` for `BUG()`/an oops, `warn` for `WARN()`
 /// (`__warn()` prints "WARNING: CPU: ..."), and for the filesystem warnings the model labels
-/// `warn`: `dio_warn_stale_pagecache()` (fs/direct-io.c, iomap) and `ext4_warning()`.
-pub fn classify(msg: &str) -> Option<&'static str> {
+/// `warn`: `dio_warn_stale_pagecache()` (fs/direct-io.c, iomap), and, for the scratch
+/// filesystem's `device` (`loop0`) only, since the machine's own ext4 filesystems warn too,
+/// `__ext4_warning()` ("EXT4-fs warning (device loop0): ...") and ext4_writepages()'s
+/// `ext4_msg(KERN_CRIT)` "... Data will be lost". `BUG`, `WARNING` and the O_DIRECT message
+/// name no filesystem and are counted whatever caused them.
+pub fn classify(msg: &str, device: Option<&str>) -> Option<&'static str> {
+    let ours = device
+        .is_some_and(|d| msg.contains(&format!("(device {d})")) || msg.contains(&format!("({d})")));
     if msg.contains("kernel BUG at") || msg.starts_with("BUG:") || msg.starts_with("Oops") {
         Some("bug")
     } else if msg.starts_with("WARNING:")
         || msg.contains("Page cache invalidation failure on direct I/O")
-        || msg.starts_with("EXT4-fs warning")
+        || (ours && (msg.starts_with("EXT4-fs warning") || msg.contains("Data will be lost")))
     {
         Some("warn")
     } else {
@@ -64,7 +70,16 @@ pub fn classify(msg: &str) -> Option<&'static str> {
 mod tests {
     #[test]
     fn kernel_messages_map_to_labels() {
-        use super::classify;
+        let classify = |m: &str| super::classify(m, Some("loop0"));
+        assert_eq!(
+            classify("EXT4-fs warning (device loop0): ext4_dirty_folio:3640: x"),
+            Some("warn")
+        );
+        assert_eq!(classify("EXT4-fs warning (device vda1): ext4_dirty_folio:3640: x"), None);
+        assert_eq!(
+            classify("EXT4-fs (loop0): This should not happen!! Data will be lost"),
+            Some("warn")
+        );
         assert_eq!(
             classify("WARNING: CPU: 1 PID: 7 at fs/ext4/inode.c:3640 ext4_set_page_dirty"),
             Some("warn")

@@ -148,6 +148,8 @@ pub struct ScratchFs {
     pub dir: PathBuf,
     /// The loop image behind the mount: the disk as a crash would find it.
     pub image: Option<PathBuf>,
+    /// The loop device (`loop0`), as kernel messages name the filesystem.
+    pub device: Option<String>,
     /// The image and mount point of a loop mount, to undo.
     loop_mount: Option<(PathBuf, PathBuf)>,
 }
@@ -175,7 +177,7 @@ impl ScratchFs {
                 }
                 let dir = shm.join(tag);
                 std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-                Ok(ScratchFs { dir, image: None, loop_mount: None })
+                Ok(ScratchFs { dir, image: None, device: None, loop_mount: None })
             }
             "ext4" | "xfs" | "btrfs" => {
                 if !is_root() {
@@ -217,9 +219,20 @@ impl ScratchFs {
                     let _ = std::fs::remove_dir_all(&base);
                     return Err(format!("cannot make a {fs} loop mount: {e}"));
                 }
+                let device = Command::new("findmnt")
+                    .args(["-n", "-o", "SOURCE"])
+                    .arg(&mnt)
+                    .output()
+                    .ok()
+                    .map(|o| {
+                        let out = String::from_utf8_lossy(&o.stdout);
+                        out.trim().trim_start_matches("/dev/").to_string()
+                    })
+                    .filter(|d| !d.is_empty());
                 Ok(ScratchFs {
                     dir: mnt.clone(),
                     image: Some(image),
+                    device,
                     loop_mount: Some((base, mnt)),
                 })
             }

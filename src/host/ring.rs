@@ -44,8 +44,9 @@ impl Registration {
         if !self.registered {
             return Ok(());
         }
+        self.ring.submitter().unregister_buffers().map_err(|e| e.raw_os_error().unwrap_or(0))?;
         self.registered = false;
-        self.ring.submitter().unregister_buffers().map_err(|e| e.raw_os_error().unwrap_or(0))
+        Ok(())
     }
 
     /// The device writes page `page` of the buffer with `len` bytes read from `src` at `offset`
