@@ -94,7 +94,7 @@ pub fn not_runnable(sc: &Scenario) -> Option<String> {
     for st in sc.threads.iter().flat_map(|t| &t.body) {
         if let Op::Mmap { file, .. } = &st.op {
             if reclaims && mapped.contains(&file.text.as_str()) {
-                return Some(format!("file {} is mapped twice and `reclaim` runs: MADV_PAGEOUT skips a folio mapped more than once (`folio_likely_mapped_shared()`), which the model's reclaim does not", file.text));
+                return Some(format!("file {} is mapped twice and `reclaim` runs: MADV_PAGEOUT skips a folio mapped more than once (madvise_cold_or_pageout_pte_range(): \"Do not interfere with other mappings of this folio\"; measured on 6.18), which the model's reclaim does not", file.text));
             }
             mapped.push(&file.text);
         }
