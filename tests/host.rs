@@ -297,3 +297,34 @@ fn threads_that_wait_on_each_other_hang_on_the_host_as_in_the_model() {
     assert_eq!(v["agree"], true);
     nothing_left_behind(pid);
 }
+
+#[test]
+fn a_terminated_host_run_reports_what_it_did_and_leaves_nothing_behind() {
+    let fs = if root() && have("mkfs.ext4") { "ext4\ndisk 16" } else { "tmpfs" };
+    let dir = std::env::temp_dir().join(format!("pincheck-host-term-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("long.pin");
+    let scenario = format!("scenario long\nfs {fs}\nfile f 1 synced\nthread a:\n  m = mmap f shared\n  store m[0] A\n  fsync f\n");
+    std::fs::write(&path, scenario).unwrap();
+    let _one_at_a_time = HOST.lock().unwrap_or_else(|e| e.into_inner());
+    let child = Command::new(env!("CARGO_BIN_EXE_pincheck"))
+        .args(["check", &path.to_string_lossy(), "--on", "host", "--policy", "linux-6.18"])
+        .args(["--runs", "1000000", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let pid = child.id();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+    let out = child.wait_with_output().expect("runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value =
+        serde_json::from_str(text(&out.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(v["host"]["interrupted"], true, "{v}");
+    assert!(v["host"]["runs"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(v["agree"], true, "{v}");
+    nothing_left_behind(pid);
+}
