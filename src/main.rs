@@ -100,8 +100,9 @@ enum Command {
         paths: Vec<String>,
         #[command(flatten)]
         args: ExploreArgs,
-        /// Print each label's witness as a step table.
-        #[arg(long)]
+        /// Print each label's witness as a step table (not with --on host, which prints each
+        /// unobserved label's witness as a `replay` command).
+        #[arg(long, conflicts_with = "on")]
         trace: bool,
         /// Run the scenario on this machine's kernel too and set the result beside the model's
         /// under the preset of the host's release (or the one --policy names).
@@ -550,6 +551,11 @@ fn check_on_host(paths: &[String], a: &ExploreArgs, h: &HostArgs) -> Result<u8, 
         }
         None => conform::host_preset().map_err(InputError::Usage)?.1,
     };
+    // The model side may switch a mechanism off: which of them does the host rely on?
+    let policy = match a.mutate {
+        Some(m) => policy.with_mutation(m),
+        None => policy,
+    };
     let loaded: Vec<run::Loaded> =
         run::load_paths(paths)?.iter().map(run::load).collect::<Result<_, _>>()?;
     let o = conform::ConformOptions {
@@ -557,6 +563,7 @@ fn check_on_host(paths: &[String], a: &ExploreArgs, h: &HostArgs) -> Result<u8, 
         runs: a.runs.unwrap_or(1),
         seed: a.seed,
         allow_crash: h.allow_crash,
+        safety: conform::host_preset().ok().map(|(_, p)| p),
         schedule: h.schedule.clone(),
     };
     let mut out = std::io::stdout().lock();
@@ -654,6 +661,7 @@ fn conform(runs: usize, seed: u64, allow_crash: bool, json: bool) -> Result<u8, 
         runs,
         seed,
         allow_crash,
+        safety: Some(preset.clone()),
         schedule: None,
     };
     let rows = conform::conform_catalogue(&preset, &o).map_err(InputError::Usage)?;

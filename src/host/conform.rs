@@ -40,6 +40,8 @@ pub struct ConformOptions {
     pub runs: usize,
     pub seed: u64,
     pub allow_crash: bool,
+    /// The preset of the host's kernel, which decides whether a run would crash it.
+    pub safety: Option<Policy>,
     /// A model schedule to follow at operation granularity.
     pub schedule: Option<String>,
 }
@@ -75,12 +77,22 @@ pub fn conform_one(l: &Loaded, policy: &Policy, o: &ConformOptions) -> Result<Co
         c.skipped = Some(format!("not host-runnable: {why}"));
         return Ok(c);
     }
-    if c.model_labels.iter().any(|x| x == "bug") && !o.allow_crash {
-        c.skipped = Some(format!(
-            "the model predicts `bug` (a kernel crash) under {}; --allow-crash runs it anyway",
-            policy.name
-        ));
-        return Ok(c);
+    if !o.allow_crash {
+        // Whether the host would crash is the host kernel's preset's question, whatever the
+        // comparison is made with (--policy, --mutate); without one, the comparison's answer.
+        let judge = o.safety.as_ref().unwrap_or(policy);
+        let crashes = if judge.name == policy.name && judge.mutation == policy.mutation {
+            c.model_labels.iter().any(|x| x == "bug")
+        } else {
+            run::check_one(l, judge, &xo).labels.iter().any(|x| x == "bug")
+        };
+        if crashes {
+            c.skipped = Some(format!(
+                "the model predicts `bug` (a kernel crash) under {}; --allow-crash runs it anyway",
+                judge.name
+            ));
+            return Ok(c);
+        }
     }
     let order = match &o.schedule {
         Some(s) => Some(
