@@ -12,6 +12,13 @@ fn pincheck(args: &[&str]) -> Output {
 /// runs at once would see each other's pins.
 static HOST: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// `check PATH --on host --policy linux-6.18 EXTRA...`, as [`run`].
+fn on_host(path: &str, extra: &[&str]) -> (Output, u32) {
+    let mut args = vec!["check", path, "--on", "host", "--policy", "linux-6.18"];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
 /// Runs pincheck; also returns its pid, which names its scratch directories and mounts.
 fn run(args: &[&str]) -> (Output, u32) {
     let _one_at_a_time = HOST.lock().unwrap_or_else(|e| e.into_inner());
@@ -64,25 +71,11 @@ fn nothing_left_behind(pid: u32) {
 
 #[test]
 fn a_scenario_the_host_cannot_run_is_refused_with_the_reason() {
-    let out = pincheck(&[
-        "check",
-        "scenarios/ext4-rdma-readonly.pin",
-        "--on",
-        "host",
-        "--policy",
-        "linux-6.18",
-    ]);
+    let out = on_host("scenarios/ext4-rdma-readonly.pin", &[]).0;
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     assert!(err.contains("not host-runnable"), "{err}");
-    let out = pincheck(&[
-        "check",
-        "scenarios/xfs-dax-truncate-pin.pin",
-        "--on",
-        "host",
-        "--policy",
-        "linux-6.18",
-    ]);
+    let out = on_host("scenarios/xfs-dax-truncate-pin.pin", &[]).0;
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("pmem"), "{}", text(&out.stderr));
 }
@@ -101,17 +94,7 @@ fn tmpfs_scenarios_run_on_the_host_and_agree() {
     }
     for name in ["tmpfs-rdma", "rdma-case2"] {
         let path = format!("scenarios/{name}.pin");
-        let (out, pid) = run(&[
-            "check",
-            &path,
-            "--on",
-            "host",
-            "--policy",
-            "linux-6.18",
-            "--runs",
-            "3",
-            "--json",
-        ]);
+        let (out, pid) = on_host(&path, &["--runs", "3", "--json"]);
         let stdout = text(&out.stdout);
         assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
         let v: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
@@ -132,28 +115,10 @@ fn a_model_schedule_drives_the_host_run_and_a_bad_one_is_refused() {
     }
     // Registration, both DMA writes, then deregistration and the final munmap, in that order.
     let s = "app,app,app,nic,nic,nic,nic,app,app,app";
-    let out = pincheck(&[
-        "check",
-        "scenarios/rdma-case2.pin",
-        "--on",
-        "host",
-        "--policy",
-        "linux-6.18",
-        "--schedule",
-        s,
-    ]);
+    let out = on_host("scenarios/rdma-case2.pin", &["--schedule", s]).0;
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
     assert!(text(&out.stdout).starts_with("AGREE rdma-case2"), "{}", text(&out.stdout));
-    let out = pincheck(&[
-        "check",
-        "scenarios/rdma-case2.pin",
-        "--on",
-        "host",
-        "--policy",
-        "linux-6.18",
-        "--schedule",
-        "nic",
-    ]);
+    let out = on_host("scenarios/rdma-case2.pin", &["--schedule", "nic"]).0;
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("--schedule: step 1"), "{}", text(&out.stderr));
 }
@@ -164,15 +129,7 @@ fn enospc_at_page_mkwrite_is_a_real_sigbus_on_a_disk_sized_from_the_scenario() {
         println!("skipped: needs root and mkfs.ext4 (an ext4 image loop-mounted on the fly)");
         return;
     }
-    let (out, pid) = run(&[
-        "check",
-        "scenarios/ext4-mmap-enospc.pin",
-        "--on",
-        "host",
-        "--policy",
-        "linux-6.18",
-        "--json",
-    ]);
+    let (out, pid) = on_host("scenarios/ext4-mmap-enospc.pin", &["--json"]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
@@ -247,8 +204,7 @@ fn host_regression_scenarios_agree_with_the_model() {
     dir.sort();
     for path in dir {
         let p = path.to_string_lossy().into_owned();
-        let (out, pid) =
-            run(&["check", &p, "--on", "host", "--policy", "linux-6.18", "--runs", "20"]);
+        let (out, pid) = on_host(&p, &["--runs", "20"]);
         let err = text(&out.stderr);
         if out.status.code() == Some(2) && err.contains("not host-runnable") {
             println!("skipped {p}: {}", err.trim());
@@ -265,15 +221,7 @@ fn a_second_sigbus_still_faults_after_the_first() {
         println!("skipped: needs root and mkfs.ext4");
         return;
     }
-    let out = pincheck(&[
-        "check",
-        "tests/host/sigbus-twice.pin",
-        "--on",
-        "host",
-        "--policy",
-        "linux-6.18",
-        "--json",
-    ]);
+    let out = on_host("tests/host/sigbus-twice.pin", &["--json"]).0;
     let v: serde_json::Value =
         serde_json::from_str(text(&out.stdout).lines().next().unwrap()).unwrap();
     assert_eq!(v["host_labels"], serde_json::json!(["store:SIGBUS"]), "{v}");
@@ -292,7 +240,7 @@ fn threads_that_wait_on_each_other_hang_on_the_host_as_in_the_model() {
     let scenario = "scenario cycle\nfs tmpfs\nfile f 1 dirty\nthread a:\n  wait x\n  signal y\nthread b:\n  wait y\n  signal x\n";
     std::fs::write(&path, scenario).unwrap();
     let p = path.to_string_lossy().into_owned();
-    let (out, pid) = run(&["check", &p, "--on", "host", "--policy", "linux-6.18", "--json"]);
+    let (out, pid) = on_host(&p, &["--json"]);
     let _ = std::fs::remove_dir_all(&dir);
     let v: serde_json::Value =
         serde_json::from_str(text(&out.stdout).lines().next().unwrap()).unwrap();
