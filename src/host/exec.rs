@@ -742,23 +742,7 @@ fn converged(run: &Run) {
                 }
             }
         };
-        let oracle = run.oracle.lock().unwrap_or_else(|e| e.into_inner());
-        match oracle.judge(&file, index, ver, &found) {
-            Verdict::Holds => {}
-            Verdict::Lost => {
-                let want = oracle.tag_of(&file, index, ver);
-                drop(oracle);
-                run.label("data-loss");
-                run.note(format!("at the end, page {index} of {file} holds {found}, not its last accepted write {want}"));
-            }
-            Verdict::Corrupt => {
-                drop(oracle);
-                run.label("corruption");
-                run.note(format!(
-                    "at the end, page {index} of {file} holds {found}, never written to it"
-                ));
-            }
-        }
+        run.judge_page(&file, index, ver, &found, Check::End);
     }
 }
 
@@ -935,7 +919,33 @@ fn thread_main(run: &Run, t: usize, body: &[Stmt], mut seed: u64) {
     }
 }
 
+/// Which oracle judges a page read back: after a successful sync (`check_synced()`), or at the
+/// end (`check_converged()`).
+#[derive(Clone, Copy)]
+enum Check {
+    Sync,
+    End,
+}
+
 impl Run<'_> {
+    /// Judges what `file` page `index` holds against version `want`, labelling and noting a
+    /// loss or a corruption.
+    fn judge_page(&self, file: &str, index: u32, want: u32, found: &Found, check: Check) {
+        let oracle = self.oracle.lock().unwrap_or_else(|e| e.into_inner());
+        let verdict = oracle.judge(file, index, want, found);
+        let wanted = oracle.tag_of(file, index, want);
+        drop(oracle);
+        let (label, note) = match (verdict, check) {
+            (Verdict::Holds, _) => return,
+            (Verdict::Lost, Check::Sync) => ("data-loss", format!("after a successful sync, page {index} of {file} holds {found} on disk, not {wanted} accepted before the sync began")),
+            (Verdict::Lost, Check::End) => ("data-loss", format!("at the end, page {index} of {file} holds {found}, not its last accepted write {wanted}")),
+            (Verdict::Corrupt, Check::Sync) => ("corruption", format!("after a successful sync, page {index} of {file} holds {found} on disk, never written to it")),
+            (Verdict::Corrupt, Check::End) => ("corruption", format!("at the end, page {index} of {file} holds {found}, never written to it")),
+        };
+        self.label(label);
+        self.note(note);
+    }
+
     /// A statement (or, `thread_done`, a whole thread) finished: the watchdog's heartbeat.
     fn progressed(&self, thread_done: bool) {
         let mut p = self.progress.lock().unwrap_or_else(|e| e.into_inner());
@@ -1090,21 +1100,7 @@ impl Run<'_> {
                 ));
                 continue;
             }
-            let oracle = self.oracle.lock().unwrap_or_else(|e| e.into_inner());
-            match oracle.judge(&name, index, want, &found) {
-                Verdict::Holds => {}
-                Verdict::Lost => {
-                    let w = oracle.tag_of(&name, index, want);
-                    drop(oracle);
-                    self.label("data-loss");
-                    self.note(format!("after a successful sync, page {index} of {name} holds {found} on disk, not {w} accepted before the sync began"));
-                }
-                Verdict::Corrupt => {
-                    drop(oracle);
-                    self.label("corruption");
-                    self.note(format!("after a successful sync, page {index} of {name} holds {found} on disk, never written to it"));
-                }
-            }
+            self.judge_page(&name, index, want, &found, Check::Sync);
         }
         Step::Done(None)
     }
