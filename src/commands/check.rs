@@ -1,0 +1,142 @@
+//! `pincheck check FILE...`: each scenario under the policies its `expect` lines name (or
+//! `--policy`), one line per (scenario, policy); `--trace` prints each witness as a step table;
+//! `--on host` runs it on this machine's kernel too (`conform::check_on_host`).
+
+use super::{labels_text, options, sources, step_table, ExploreArgs};
+use clap::ValueEnum;
+use pincheck::check::replay;
+use pincheck::policy::{self, Policy};
+use pincheck::run::{self, InputError, Row};
+use std::io::Write;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Target {
+    Host,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[arg(required = true)]
+    pub paths: Vec<String>,
+    #[command(flatten)]
+    pub args: ExploreArgs,
+    /// Print each label's witness as a step table (not with --on host, which prints each
+    /// unobserved label's witness as a `replay` command).
+    #[arg(long, conflicts_with = "on")]
+    pub trace: bool,
+    /// Run the scenario on this machine's kernel too and set the result beside the model's
+    /// under the preset of the host's release (or the one --policy names).
+    #[arg(long, value_enum)]
+    pub on: Option<Target>,
+    #[command(flatten)]
+    pub host: HostArgs,
+}
+
+#[derive(clap::Args)]
+pub struct HostArgs {
+    /// With --on host: drive the host run through this model schedule at operation
+    /// granularity (each operation starts in the order the schedule starts it, and completes
+    /// before the next starts).
+    #[arg(long, requires = "on")]
+    pub schedule: Option<String>,
+    /// With --on host: run even when the model predicts `bug` (a kernel crash) on this kernel.
+    #[arg(long, requires = "on")]
+    pub allow_crash: bool,
+}
+
+pub fn run(a: &Args) -> Result<u8, InputError> {
+    match a.on {
+        Some(Target::Host) => super::conform::check_on_host(&a.paths, &a.args, &a.host),
+        None => check(&a.paths, &a.args, false, a.trace),
+    }
+}
+
+/// `check` and `matrix`: the same exploration, two layouts.
+pub fn check(
+    paths: &[String],
+    a: &ExploreArgs,
+    matrix: bool,
+    trace: bool,
+) -> Result<u8, InputError> {
+    let given = match (&a.policy, matrix) {
+        (Some(p), _) => Some(policy::resolve_list(p).map_err(InputError::Usage)?),
+        (None, true) => Some(Policy::presets()),
+        (None, false) => None,
+    };
+    let opts = options(a);
+    let srcs = sources(paths)?;
+    // Load everything first: bad input anywhere stops the run before any exploration.
+    let loaded: Vec<run::Loaded> = srcs.iter().map(run::load).collect::<Result<_, _>>()?;
+    let mut rows: Vec<Vec<Row>> = Vec::new();
+    let mut out = std::io::stdout().lock();
+    for l in &loaded {
+        let mut policies = run::policies_for(l, given.as_deref())?;
+        if let Some(m) = a.mutate {
+            policies = policies.iter().map(|p| p.with_mutation(m)).collect();
+        }
+        let mut r = Vec::new();
+        for p in &policies {
+            let row = run::check_one(l, p, &opts);
+            if a.json {
+                let _ = writeln!(out, "{}", serde_json::to_string(&row).expect("rows serialize"));
+            } else if !matrix {
+                let _ = writeln!(out, "{}", check_line(&row));
+                if trace {
+                    for (label, schedule) in &row.witnesses {
+                        let _ = writeln!(out, "  witness for {label}:");
+                        if let Ok(r) = replay::replay(&l.program, p, schedule) {
+                            let _ = write!(out, "{}", step_table(&r, "    "));
+                        }
+                    }
+                }
+            }
+            r.push(row);
+        }
+        rows.push(r);
+    }
+    if matrix && !a.json {
+        let _ = write!(out, "{}", super::matrix::matrix_table(&rows));
+    }
+    let failed = rows.iter().flatten().any(|r| r.pass == Some(false));
+    Ok(if failed { 1 } else { 0 })
+}
+
+/// One line of `check`: verdict, scenario, policy, labels, expectation, exploration facts; a
+/// failure also names each unexpected label's witness.
+pub fn check_line(r: &Row) -> String {
+    let verdict = match r.pass {
+        Some(true) => "PASS",
+        Some(false) => "FAIL",
+        None => "----",
+    };
+    let expected = r
+        .expected
+        .as_ref()
+        .map_or("no expectation".to_string(), |e| format!("expected {}", labels_text(e)));
+    let mut s = format!(
+        "{verdict} {} [{}]: {} ({expected}; {}, {}, {} states, {} schedules)",
+        r.scenario,
+        r.policy,
+        labels_text(&r.labels),
+        r.explorer,
+        if r.complete { "complete" } else { "INCOMPLETE" },
+        r.states,
+        r.schedules
+    );
+    if let Some(l) = &r.limit {
+        s.push_str(&format!("\n     limit: {l}"));
+    }
+    if r.pass == Some(false) {
+        let e = r.expected.clone().unwrap_or_default();
+        for label in r.labels.iter().filter(|l| !e.contains(l)) {
+            s.push_str(&format!(
+                "\n     unexpected {label}: pincheck replay {} --policy {} --schedule '{}'",
+                r.file, r.policy, r.witnesses[label]
+            ));
+        }
+        for label in e.iter().filter(|l| !r.labels.contains(l)) {
+            s.push_str(&format!("\n     expected but not reached: {label}"));
+        }
+    }
+    s
+}

@@ -1,0 +1,212 @@
+//! `pincheck conform` (the catalogue on the host kernel beside the model) and `check --on host`
+//! (chosen files), with the text they share.
+
+use super::check::HostArgs;
+use super::{labels_text, options, ExploreArgs};
+use pincheck::check::ExploreOptions;
+use pincheck::policy;
+use pincheck::run::{self, InputError};
+use std::io::Write;
+
+/// `check --on host`: each scenario explored under one policy and run on the host.
+pub fn check_on_host(paths: &[String], a: &ExploreArgs, h: &HostArgs) -> Result<u8, InputError> {
+    use pincheck::host::conform;
+    let policy = match &a.policy {
+        Some(p) => {
+            let mut l = policy::resolve_list(p).map_err(InputError::Usage)?;
+            if l.len() != 1 {
+                return Err(InputError::Usage("--on host compares with one policy".into()));
+            }
+            l.remove(0)
+        }
+        None => conform::host_preset().map_err(InputError::Usage)?.1,
+    };
+    // The model side may switch a mechanism off: which of them does the host rely on?
+    let policy = match a.mutate {
+        Some(m) => policy.with_mutation(m),
+        None => policy,
+    };
+    let loaded: Vec<run::Loaded> =
+        run::load_paths(paths)?.iter().map(run::load).collect::<Result<_, _>>()?;
+    let o = conform::ConformOptions {
+        explore: options(a),
+        runs: a.runs.unwrap_or(1),
+        seed: a.seed,
+        allow_crash: h.allow_crash,
+        safety: conform::host_preset().ok().map(|(_, p)| p),
+        schedule: h.schedule.clone(),
+    };
+    let mut out = std::io::stdout().lock();
+    let mut disagree = false;
+    let mut skipped = false;
+    for l in &loaded {
+        // A scenario the host cannot run (or set up, or a --schedule that does not replay) is
+        // reported and the others still run: exit 2 at the end unless one disagreed.
+        let c = match conform::conform_one(l, &policy, &o) {
+            Ok(c) => c,
+            Err(why) => {
+                eprintln!("{why}");
+                skipped = true;
+                continue;
+            }
+        };
+        if let Some(why) = &c.skipped {
+            eprintln!("{}: {why}", l.ast.path);
+            skipped = true;
+            continue;
+        }
+        disagree |= c.agree == Some(false);
+        if a.json {
+            let _ = writeln!(out, "{}", serde_json::to_string(&c).expect("rows serialize"));
+        } else {
+            let _ = write!(out, "{}", conformance_text(&c));
+        }
+    }
+    Ok(if disagree {
+        1
+    } else if skipped {
+        2
+    } else {
+        0
+    })
+}
+
+pub fn conformance_text(c: &pincheck::host::conform::Conformance) -> String {
+    let mut s = String::new();
+    let Some(h) = &c.host else {
+        return format!(
+            "{}: model [{}] {}; host: {}\n",
+            c.row.scenario,
+            c.row.policy,
+            labels_text(&c.model_labels),
+            c.skipped.as_deref().unwrap_or("not run")
+        );
+    };
+    let verdict = if c.agree == Some(true) { "AGREE" } else { "DISAGREE" };
+    s.push_str(&format!(
+        "{verdict} {}: host ({} run{}): {}; model [{}]: {}\n",
+        c.row.scenario,
+        h.runs,
+        if h.runs == 1 { "" } else { "s" },
+        labels_text(&h.labels),
+        c.row.policy,
+        labels_text(&c.model_labels)
+    ));
+    if h.runs > 1 {
+        let outcomes: Vec<String> = h.outcomes.iter().map(|(k, n)| format!("{k} x{n}")).collect();
+        s.push_str(&format!("     host outcomes: {}\n", outcomes.join(", ")));
+    }
+    if let Some(u) = c.unobserved.as_ref().filter(|u| !u.is_empty()) {
+        s.push_str(&format!("     reached by the model, not observed: {}\n", u.join(" ")));
+        for label in u {
+            if let Some(w) = c.row.witnesses.get(label) {
+                s.push_str(&format!(
+                    "     {label}: pincheck replay {} --policy {} --schedule '{w}'\n",
+                    c.row.file, c.row.policy
+                ));
+            }
+        }
+    }
+    for label in h.labels.iter().filter(|l| !c.model_labels.contains(l)) {
+        s.push_str(&format!(
+            "     the model never reaches {label} (first seen in run {})\n",
+            h.first_run[label]
+        ));
+    }
+    for n in &h.notes {
+        s.push_str(&format!("     {n}\n"));
+    }
+    if h.interrupted {
+        s.push_str("     interrupted before all runs were done\n");
+    }
+    s
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Host runs of each scenario.
+    #[arg(long, default_value_t = 1)]
+    pub runs: usize,
+    /// Seed of the host runs' choices (`maybe` statements).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Also run scenarios whose model outcome includes `bug`.
+    #[arg(long)]
+    pub allow_crash: bool,
+    /// One JSON object per line: the fields of `check` plus `host_labels`, `model_labels`
+    /// and `agree`; then the pin table's rows.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `pincheck conform`.
+pub fn run(a: &Args) -> Result<u8, InputError> {
+    let (runs, seed, allow_crash, json) = (a.runs, a.seed, a.allow_crash, a.json);
+    use pincheck::host::{self, conform};
+    let (release, preset) = conform::host_preset().map_err(InputError::Usage)?;
+    let o = conform::ConformOptions {
+        explore: ExploreOptions { progress: false, ..ExploreOptions::default() },
+        runs,
+        seed,
+        allow_crash,
+        safety: Some(preset.clone()),
+        schedule: None,
+    };
+    let rows = conform::conform_catalogue(&preset, &o).map_err(InputError::Usage)?;
+    let pins = host::pin_table(Some(&preset));
+    let mut out = std::io::stdout().lock();
+    if json {
+        for c in &rows {
+            let _ = writeln!(out, "{}", serde_json::to_string(c).expect("rows serialize"));
+        }
+        for r in &pins {
+            let mut v = serde_json::to_value(r).expect("a row serializes");
+            v["kernel"] = release.clone().into();
+            v["policy"] = preset.name.into();
+            let _ = writeln!(out, "{v}");
+        }
+    } else {
+        let _ = writeln!(out, "host kernel {release}, model preset {}", preset.name);
+        let host_text = |c: &pincheck::host::conform::Conformance| {
+            c.host_labels.as_deref().map_or("-".to_string(), labels_text)
+        };
+        let w = rows.iter().map(|c| c.row.scenario.len()).max().unwrap_or(8);
+        let hw = rows.iter().map(|c| host_text(c).len()).max().unwrap_or(4).max(4);
+        let mw = rows.iter().map(|c| labels_text(&c.model_labels).len()).max().unwrap_or(5);
+        let _ = writeln!(out, "{:<w$}  {:<hw$}  {:<mw$}  agree", "scenario", "host", "model");
+        for c in &rows {
+            let agree = match (c.agree, c.unobserved.as_deref()) {
+                (Some(true), Some(u)) if !u.is_empty() => {
+                    format!("yes (not observed: {})", u.join(" "))
+                }
+                (Some(true), _) => "yes".to_string(),
+                (Some(false), _) => "NO".to_string(),
+                (None, _) => format!("- ({})", c.skipped.as_deref().unwrap_or("")),
+            };
+            let model = labels_text(&c.model_labels);
+            let _ = writeln!(
+                out,
+                "{:<w$}  {:<hw$}  {model:<mw$}  {agree}",
+                c.row.scenario,
+                host_text(c)
+            );
+        }
+        let _ = writeln!(out);
+        for c in rows.iter().filter(|c| c.host.is_some()) {
+            if c.agree == Some(false) || c.host.as_ref().is_some_and(|h| !h.notes.is_empty()) {
+                let _ = write!(out, "{}", conformance_text(c));
+            }
+        }
+        let _ = writeln!(out);
+        let _ = write!(out, "{}", super::host_pins::pin_table_text(&pins));
+    }
+    let ran = rows.iter().filter(|c| c.agree.is_some()).count();
+    let bad = rows.iter().filter(|c| c.agree == Some(false)).count()
+        + pins.iter().filter(|r| r.agree == Some(false)).count();
+    eprintln!(
+        "{ran} of {} catalogue scenarios ran on the host; {bad} disagreement{}",
+        rows.len(),
+        if bad == 1 { "" } else { "s" }
+    );
+    Ok(if bad > 0 { 1 } else { 0 })
+}

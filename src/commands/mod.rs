@@ -1,0 +1,158 @@
+//! The subcommands of `pincheck`, one file each (as cargo's `src/bin/cargo/commands/` does), and
+//! what several of them share: the exploration options and the small formatters. `main.rs`
+//! only parses the command line and dispatches here.
+
+pub mod bench;
+pub mod check;
+pub mod conform;
+pub mod family;
+pub mod host_pins;
+pub mod matrix;
+pub mod policies;
+pub mod replay;
+
+use clap::ValueEnum;
+use pincheck::check::{replay as replayer, ExploreMode, ExploreOptions};
+use pincheck::policy::Mutation;
+use pincheck::run::{self, InputError, Source};
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Explore {
+    Auto,
+    Exhaustive,
+    Random,
+    Pct,
+}
+
+#[derive(clap::Args)]
+pub struct ExploreArgs {
+    /// Policies: comma-separated preset names, or `all`.
+    #[arg(long)]
+    pub policy: Option<String>,
+    /// `auto` explores exhaustively and falls back to random runs past --max-states.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub explore: Explore,
+    /// Seed of the random explorer.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Runs of the random explorer (default 10000); with `--on host`, host runs (default 1).
+    #[arg(long)]
+    pub runs: Option<usize>,
+    /// Bound on distinct states of the exhaustive explorer.
+    #[arg(long, default_value_t = pincheck::limits::STATES_MAX_DEFAULT)]
+    pub max_states: usize,
+    /// Bound on the explorer's memory: bytes, or with a K, M or G suffix (e.g. 512M).
+    #[arg(long, value_parser = parse_size)]
+    pub max_memory: Option<u64>,
+    /// Threads of the exhaustive explorer (default: all cores); results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=pincheck::limits::EXPLORER_THREADS_MAX as i64))]
+    pub threads: Option<u16>,
+    /// Also explore a power failure after every step.
+    #[arg(long)]
+    pub crash: bool,
+    /// Explore every interleaving of invisible steps too (no partial-order reduction).
+    #[arg(long)]
+    pub no_reduction: bool,
+    /// Priority change points of each PCT run (`--explore pct`).
+    #[arg(long, default_value_t = 3)]
+    pub pct_depth: usize,
+    /// Switch off one protective mechanism, to check that the checker notices (see
+    /// `pincheck policies`); expectations then fail where it mattered.
+    #[arg(long, value_parser = Mutation::by_name)]
+    pub mutate: Option<Mutation>,
+    /// One JSON object per line, one line per (scenario, policy).
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn options(a: &ExploreArgs) -> ExploreOptions {
+    let mode = match a.explore {
+        Explore::Auto => ExploreMode::Auto,
+        Explore::Exhaustive => ExploreMode::Exhaustive,
+        Explore::Random => ExploreMode::Random,
+        Explore::Pct => ExploreMode::Pct,
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    ExploreOptions {
+        mode,
+        seed: a.seed,
+        runs: a.runs.unwrap_or(pincheck::limits::RANDOM_RUNS_DEFAULT),
+        max_states: a.max_states,
+        max_memory: a.max_memory,
+        threads: a.threads.map_or(cores, usize::from),
+        crash: a.crash,
+        pct_depth: a.pct_depth,
+        progress: true,
+        reduction: !a.no_reduction,
+    }
+}
+
+/// `--max-memory`: bytes, or a number with a K, M or G suffix.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let (digits, unit) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&s[..i], c.to_ascii_uppercase()),
+        _ => (s, 'B'),
+    };
+    let n: u64 = digits.parse().map_err(|_| format!("`{s}` is not a size (bytes, or 512M, 2G)"))?;
+    let shift = match unit {
+        'B' => 0,
+        'K' => 10,
+        'M' => 20,
+        'G' => 30,
+        _ => return Err(format!("`{s}`: the unit is K, M or G")),
+    };
+    n.checked_mul(1 << shift).ok_or_else(|| format!("`{s}` is too large"))
+}
+
+pub fn sources(paths: &[String]) -> Result<Vec<Source>, InputError> {
+    if paths.is_empty() {
+        Ok(run::catalogue_sources())
+    } else {
+        run::load_paths(paths)
+    }
+}
+
+pub fn labels_text(l: &[String]) -> String {
+    if l.is_empty() {
+        "ok".to_string()
+    } else {
+        l.join(" ")
+    }
+}
+
+/// A replayed schedule as a table: step, task, what the kernel did; then the end and labels.
+pub fn step_table(r: &replayer::Replay, indent: &str) -> String {
+    let mut s = String::new();
+    let width = r.steps.iter().map(|s| s.task.len()).max().unwrap_or(4).max(4);
+    s.push_str(&format!("{indent}{:>4}  {:<width$}  what the kernel did\n", "step", "task"));
+    for (i, st) in r.steps.iter().enumerate() {
+        let mut lines = st.lines.iter();
+        let first = lines.next().map(String::as_str).unwrap_or("(nothing visible)");
+        s.push_str(&format!("{indent}{:>4}  {:<width$}  {first}\n", i + 1, st.task));
+        for l in lines {
+            s.push_str(&format!("{indent}{:>4}  {:<width$}  {l}\n", "", ""));
+        }
+    }
+    match &r.end {
+        Some(lines) => {
+            s.push_str(&format!("{indent}end of interleaving:\n"));
+            for l in lines {
+                s.push_str(&format!("{indent}      {l}\n"));
+            }
+        }
+        None => s.push_str(&format!(
+            "{indent}schedule ends early; runnable: {}\n",
+            r.runnable.join(", ")
+        )),
+    }
+    s.push_str(&format!("{indent}labels: {}\n", labels_text(&r.labels)));
+    s
+}
+
+/// Peak resident set size of this process (`VmHWM`), in bytes, where /proc tells it.
+pub fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
