@@ -191,7 +191,11 @@ pub struct Policy {
     /// releasing their private data (e41c81d0d30e, 5.18, likely); before, it checked only dirty,
     /// writeback and mapped, and stripped the buffers of pinned folios.
     pub drop_caches_skips_referenced: bool,
-    /// `is_valid_gup_args()`: FOLL_LONGTERM without FOLL_PIN is refused with a warning (6.3+).
+    /// `get_user_pages*()` with FOLL_LONGTERM (without FOLL_PIN) is refused with a warning and
+    /// -EINVAL: `is_valid_gup_flags()`, Barry Song's "mm/gup: don't permit users to call
+    /// get_user_pages with FOLL_LONGTERM" (447f3e45c18a, 5.10), in `get_user_pages()`,
+    /// `get_user_pages_remote()` and `get_user_pages_fast()`; the check became part of
+    /// `is_valid_gup_args()` in 6.3. Era: 5.10 and later (false up to 5.9).
     pub longterm_requires_pin: bool,
     /// A mechanism switched off to test the checker (`--mutate`); `None` in every preset.
     pub mutation: Option<Mutation>,
@@ -335,6 +339,7 @@ fn linux_5_18() -> Policy {
         dio_stale_pagecache_eio: true, // dio_warn_stale_pagecache(), 4.20
         drop_caches_skips_referenced: true, // e41c81d0d30e, 5.18
         btrfs_fixup_redirties: true, // the btrfs fix-up rework, 5.6 (likely)
+        longterm_requires_pin: true, // is_valid_gup_flags(), 447f3e45c18a, 5.10
         ..linux_4_19()
     }
 }
@@ -350,7 +355,6 @@ fn linux_6_18() -> Policy {
         btrfs_dio_buffered: true, // 968f19c5b1b7, 6.15 (likely; 6.12.77 stable)
         umem_readonly_force: false, // "RDMA/umem: remove FOLL_FORCE usage", 6.2
         dax_busy_skips_unmapped: false, // fs/dax: busy pages even when unmapped, 6.15
-        longterm_requires_pin: true, // is_valid_gup_args(), 6.3
         ..linux_5_18()
     }
 }

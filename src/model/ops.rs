@@ -320,7 +320,9 @@ fn start_stmt(w: &mut World, cx: &mut Cx, t: usize) {
             layout_progress(w, cx, t, progress);
         }
         COp::Pin { longterm: true, get: true, .. } if cx.policy.longterm_requires_pin => {
-            // is_valid_gup_args(): WARN_ON_ONCE(!(gup_flags & FOLL_PIN) && FOLL_LONGTERM).
+            // 5.10-6.2 is_valid_gup_flags(): `if (WARN_ON_ONCE(gup_flags & FOLL_LONGTERM)) return
+            // false;` → -EINVAL (447f3e45c18a); 6.3+ is_valid_gup_args(): `WARN_ON_ONCE(!(gup_flags
+            // & FOLL_PIN) && (gup_flags & FOLL_LONGTERM))`. Same outcome in both.
             w.labels.add(super::label::Outcome::Warn);
             fail(w, cx, t, Errno::Einval);
         }
