@@ -153,7 +153,8 @@ impl Mutation {
 /// The knobs. Every preset sets every knob.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct Policy {
-    pub name: &'static str,
+    /// The preset's name, or the spec it was composed from (`linux-6.18+knob=value`).
+    pub name: String,
     pub summary: &'static str,
     /// RDMA registrations and `pin` use FOLL_PIN or (before 5.6) FOLL_GET.
     pub gup_pin: GupKind,
@@ -236,42 +237,68 @@ impl Policy {
         vec![linux_4_14(), linux_4_19(), linux_5_18(), linux_6_18(), bounce(), lease()]
     }
 
-    /// Looks a preset up by name. `Err` says why not, for the user.
+    /// Looks a policy up by its spec: a preset name, optionally followed by knob overrides
+    /// and a mutation, `PRESET[+KNOB=VALUE]...[~MUTATION]` (see [`Policy::parse`]). `Err` says
+    /// why not, for the user.
     pub fn by_name(name: &str) -> Result<Policy, String> {
+        Policy::parse(name)
+    }
+
+    /// A preset by its exact name.
+    pub fn preset(name: &str) -> Result<Policy, String> {
         if let Some(p) = Policy::presets().into_iter().find(|p| p.name == name) {
             return Ok(p);
         }
         Err(format!("unknown policy `{name}`; available: {}, or `all`", preset_names().join(", ")))
     }
 
-    /// The knobs as (name, value) pairs, for `pincheck policies`.
+    /// A design written as data: `BASE+KNOB=VALUE+KNOB=VALUE...`, then optionally `~MUTATION`
+    /// (the names `--mutate` results are reported under, so every printed hint runs). The
+    /// policy's name is the spec with its spaces removed.
+    pub fn parse(spec: &str) -> Result<Policy, String> {
+        let spec: String = spec.chars().filter(|c| !c.is_whitespace()).collect();
+        let (design, mutation) = match spec.split_once('~') {
+            Some((d, m)) => (d, Some(Mutation::by_name(m)?)),
+            None => (spec.as_str(), None),
+        };
+        let mut parts = design.split('+');
+        let mut p = Policy::preset(parts.next().unwrap_or(""))?;
+        for part in parts {
+            let (knob, value) = part.split_once('=').ok_or_else(|| {
+                format!("`{part}` in policy `{spec}`: a knob override is KNOB=VALUE")
+            })?;
+            p.set_knob(knob, value)?;
+        }
+        p.name = design.to_string();
+        Ok(match mutation {
+            Some(m) => p.with_mutation(m),
+            None => p,
+        })
+    }
+
+    /// Sets one knob by its `pincheck policies` name; `Err` names the knobs or values allowed.
+    pub fn set_knob(&mut self, knob: &str, value: &str) -> Result<(), String> {
+        let k = KNOBS.iter().find(|k| k.name == knob).ok_or_else(|| {
+            let names: Vec<&str> = KNOBS.iter().map(|k| k.name).collect();
+            format!("unknown knob `{knob}`; knobs: {}", names.join(", "))
+        })?;
+        (k.set)(self, value)
+            .map_err(|()| format!("knob `{knob}` takes {}, not `{value}`", k.values.join(" | ")))
+    }
+
+    /// The value of one knob, as `set_knob` takes it.
+    pub fn knob(&self, knob: &str) -> Option<String> {
+        KNOBS.iter().find(|k| k.name == knob).map(|k| (k.get)(self))
+    }
+
+    /// The knobs as (name, value) pairs, for `pincheck policies`; values as `set_knob` takes them.
     pub fn knobs(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("rdma-and-pin", self.gup_pin.to_string()),
-            ("o-direct", self.gup_dio.to_string()),
-            ("ext4-o-direct-path", self.ext4_dio.to_string()),
-            ("ext4-writeback-without-buffers", self.ext4_no_buffers.to_string()),
-            ("reclaim-strips-pinned", yes_no(self.reclaim_strips_pinned)),
-            ("reclaim-active-strips-pinned", yes_no(self.reclaim_active_strips_pinned)),
-            ("pinned-writeback", self.pinned_writeback.to_string()),
-            ("longterm-writable-file-pin", self.longterm_writable_file.to_string()),
-            ("longterm-fsdax-pin", self.longterm_fsdax.to_string()),
-            ("dax-truncate-waits-for-pins", yes_no(self.dax_truncate_waits)),
-            ("layout-leases", yes_no(self.layout_leases)),
-            ("lease-break-steps", self.lease_break_steps.to_string()),
-            ("btrfs-o-direct-buffered-fallback", yes_no(self.btrfs_dio_buffered)),
-            ("rdma-readonly-mr-foll-force", yes_no(self.umem_readonly_force)),
-            ("dio-stale-pagecache-eio", yes_no(self.dio_stale_pagecache_eio)),
-            ("drop-caches-skips-referenced", yes_no(self.drop_caches_skips_referenced)),
-            ("longterm-requires-foll-pin", yes_no(self.longterm_requires_pin)),
-            ("btrfs-fixup-redirties", yes_no(self.btrfs_fixup_redirties)),
-            ("dax-busy-skips-unmapped-files", yes_no(self.dax_busy_skips_unmapped)),
-        ]
+        KNOBS.iter().map(|k| (k.name, (k.get)(self))).collect()
     }
 }
 
-pub fn preset_names() -> Vec<&'static str> {
-    Policy::presets().iter().map(|p| p.name).collect()
+pub fn preset_names() -> Vec<String> {
+    Policy::presets().into_iter().map(|p| p.name).collect()
 }
 
 /// Resolves a `--policy` argument: comma-separated names or `all`.
@@ -279,16 +306,159 @@ pub fn resolve_list(arg: &str) -> Result<Vec<Policy>, String> {
     if arg == "all" {
         return Ok(Policy::presets());
     }
-    arg.split(',').map(|name| Policy::by_name(name.trim())).collect()
+    arg.split(',').map(|name| Policy::parse(name.trim())).collect()
+}
+
+/// A policy file (`--policy-file`): `#` comments, one `base PRESET` line, optionally a
+/// `name NAME` line (the default is the file's stem), and `KNOB = VALUE` lines. Errors are
+/// `file:line:col` diagnostics.
+pub fn parse_file(path: &str, text: &str) -> Result<Policy, crate::scenario::Diag> {
+    use crate::scenario::{Diag, Span};
+    let at = |line: usize, col: usize, m: String| {
+        Diag::at(path, text, Span { line: line as u32, col: col as u32 }, m)
+    };
+    let mut policy: Option<Policy> = None;
+    let mut name: Option<String> = None;
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.split('#').next().unwrap_or("");
+        let col = line.len() - line.trim_start().len() + 1;
+        let body = line.trim();
+        if body.is_empty() {
+            continue;
+        }
+        if let Some(rest) = body.strip_prefix("base ") {
+            if policy.is_some() {
+                return Err(at(i + 1, col, "a second `base` line".into()));
+            }
+            policy = Some(Policy::preset(rest.trim()).map_err(|m| at(i + 1, col + 5, m))?);
+        } else if let Some(rest) = body.strip_prefix("name ") {
+            name = Some(rest.trim().to_string());
+        } else if let Some((k, v)) = body.split_once('=') {
+            let p = policy
+                .as_mut()
+                .ok_or_else(|| at(i + 1, col, "a knob before the `base PRESET` line".into()))?;
+            let vcol = col + body.find('=').unwrap_or(0) + 1;
+            let vcol = vcol + (body.len() - body.find('=').unwrap_or(0) - 1 - v.trim_start().len());
+            p.set_knob(k.trim(), v.trim()).map_err(|m| {
+                let c = if m.starts_with("unknown knob") { col } else { vcol };
+                at(i + 1, c, m)
+            })?;
+        } else {
+            return Err(at(
+                i + 1,
+                col,
+                "expected `base PRESET`, `name NAME` or `KNOB = VALUE`".into(),
+            ));
+        }
+    }
+    let mut p = policy.ok_or_else(|| at(1, 1, "no `base PRESET` line".into()))?;
+    p.name = name.unwrap_or_else(|| {
+        std::path::Path::new(path)
+            .file_stem()
+            .map_or("policy-file".into(), |s| s.to_string_lossy().into_owned())
+    });
+    Ok(p)
 }
 
 fn yes_no(b: bool) -> String {
     if b { "yes" } else { "no" }.to_string()
 }
 
+fn parse_yes_no(v: &str) -> Result<bool, ()> {
+    match v {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err(()),
+    }
+}
+
+/// A knob of the design space: its name in `pincheck policies` and policy specs, a one-line
+/// description with the kernel source or mail it comes from, the values it takes, and how to
+/// read and write it.
+pub struct Knob {
+    pub name: &'static str,
+    pub about: &'static str,
+    pub values: &'static [&'static str],
+    pub get: fn(&Policy) -> String,
+    pub set: fn(&mut Policy, &str) -> Result<(), ()>,
+}
+
+/// Declares a knob whose values are the variants of an enum, by their spec tokens.
+macro_rules! enum_knob {
+    ($name:expr, $about:expr, $field:ident, { $($variant:path => $token:expr),* $(,)? }) => {
+        Knob {
+            name: $name,
+            about: $about,
+            values: &[$($token),*],
+            get: |p| match p.$field { $($variant => $token),* }.to_string(),
+            set: |p, v| {
+                p.$field = match v { $($token => $variant,)* _ => return Err(()) };
+                Ok(())
+            },
+        }
+    };
+}
+
+/// Declares a yes/no knob.
+macro_rules! bool_knob {
+    ($name:expr, $about:expr, $field:ident) => {
+        Knob {
+            name: $name,
+            about: $about,
+            values: &["yes", "no"],
+            get: |p| yes_no(p.$field),
+            set: |p, v| {
+                p.$field = parse_yes_no(v)?;
+                Ok(())
+            },
+        }
+    };
+}
+
+/// Every knob, in `pincheck policies` order.
+pub static KNOBS: &[Knob] = &[
+    enum_knob!("rdma-and-pin", "how RDMA registrations and `pin` take references: FOLL_GET, or FOLL_PIN (pin_user_pages(), 5.6)", gup_pin, {
+        GupKind::FollGet => "foll-get", GupKind::FollPin => "foll-pin" }),
+    enum_knob!("o-direct", "how O_DIRECT takes its buffers: FOLL_GET, or FOLL_PIN (iov_iter_extract_pages(), 6.5)", gup_dio, {
+        GupKind::FollGet => "foll-get", GupKind::FollPin => "foll-pin" }),
+    enum_knob!("ext4-o-direct-path", "ext4's O_DIRECT: fs/direct-io.c, or iomap (5.5)", ext4_dio, {
+        DioPath::Legacy => "legacy", DioPath::Iomap => "iomap" }),
+    enum_knob!("ext4-writeback-without-buffers", "ext4 writeback of a dirty folio without buffers: BUG() in page_buffers(), or warn and drop (cc5095747edf, 5.18)", ext4_no_buffers, {
+        NoBuffersWriteback::Bug => "bug", NoBuffersWriteback::WarnDrop => "warn-drop" }),
+    bool_knob!("reclaim-strips-pinned", "shrink_folio_list() releases private data of pinned folios (until d824ec2a1546, 6.4)", reclaim_strips_pinned),
+    bool_knob!("reclaim-active-strips-pinned", "shrink_active_list() with buffer_heads_over_limit releases buffers of pinned folios (mainline; Kara's RFC 2023 stops it)", reclaim_active_strips_pinned),
+    enum_knob!("pinned-writeback", "writeback of a pinned folio: normal, or bounce (Kara 2018/2023: periodic skips, integrity writes a copy, stays dirty while pinned)", pinned_writeback, {
+        PinnedWriteback::Normal => "normal", PinnedWriteback::Bounce => "bounce" }),
+    enum_knob!("longterm-writable-file-pin", "writable FOLL_LONGTERM pin of a dirty-tracked shared file mapping: allowed, EFAULT (writable_file_mapping_allowed(), 6.5), or only under a layout lease", longterm_writable_file, {
+        LongtermWritableFile::Allowed => "allowed", LongtermWritableFile::Efault => "efault",
+        LongtermWritableFile::NeedLease => "need-lease" }),
+    enum_knob!("longterm-fsdax-pin", "FOLL_LONGTERM pin of an fs-DAX mapping: allowed, EOPNOTSUPP (check_vma_flags(), 4.15), or only under a layout lease", longterm_fsdax, {
+        LongtermFsdax::Allowed => "allowed", LongtermFsdax::Eopnotsupp => "eopnotsupp",
+        LongtermFsdax::NeedLease => "need-lease" }),
+    bool_knob!("dax-truncate-waits-for-pins", "truncate and punch on DAX wait for pinned pages: dax_layout_busy_page() (4.18)", dax_truncate_waits),
+    bool_knob!("layout-leases", "user-visible layout leases that layout changes break (Chinner 2018, MAP_DIRECT 2017; never merged)", layout_leases),
+    Knob {
+        name: "lease-break-steps",
+        about: "steps other tasks may take after a layout lease is broken before it is revoked (/proc/sys/fs/lease-break-time)",
+        values: &["0..255"],
+        get: |p| p.lease_break_steps.to_string(),
+        set: |p, v| {
+            p.lease_break_steps = v.parse().map_err(|_| ())?;
+            Ok(())
+        },
+    },
+    bool_knob!("btrfs-o-direct-buffered-fallback", "btrfs sends O_DIRECT writes of checksummed files through the page cache (968f19c5b1b7, 6.15)", btrfs_dio_buffered),
+    bool_knob!("rdma-readonly-mr-foll-force", "ib_umem_get() pins a read-only MR with FOLL_WRITE|FOLL_FORCE (until \"RDMA/umem: remove FOLL_FORCE usage\", 6.2)", umem_readonly_force),
+    bool_knob!("dio-stale-pagecache-eio", "a failed invalidation after an O_DIRECT write reports EIO through wb_err: dio_warn_stale_pagecache() (5a9d929d6e13, 4.20)", dio_stale_pagecache_eio),
+    bool_knob!("drop-caches-skips-referenced", "drop_caches skips folios with extra references before releasing private data (e41c81d0d30e, 5.18)", drop_caches_skips_referenced),
+    bool_knob!("longterm-requires-foll-pin", "FOLL_LONGTERM without FOLL_PIN is refused with a WARN: is_valid_gup_args() (mm/gup.c)", longterm_requires_pin),
+    bool_knob!("btrfs-fixup-redirties", "btrfs writeback of a folio dirtied without a reservation redirties it for the fix-up worker (5.6)", btrfs_fixup_redirties),
+    bool_knob!("dax-busy-skips-unmapped-files", "dax_layout_busy_page_range() returns at once when no process maps the file (4.18 to 6.14)", dax_busy_skips_unmapped),
+];
+
 fn linux_4_14() -> Policy {
     Policy {
-        name: "linux-4.14",
+        name: "linux-4.14".into(),
         summary:
             "mainline 4.14: FOLL_GET everywhere, long-term pins of fsdax allowed, DAX truncate \
                   does not wait for pins",
@@ -319,7 +489,7 @@ fn linux_4_14() -> Policy {
 /// Each later preset is written as its predecessor plus what changed, like a changelog.
 fn linux_4_19() -> Policy {
     Policy {
-        name: "linux-4.19",
+        name: "linux-4.19".into(),
         summary: "mainline 4.19: FOLL_GET everywhere, ext4 BUG on dirty pages without buffers, \
                   fsdax long-term pins refused, DAX truncate waits for pins",
         longterm_fsdax: LongtermFsdax::Eopnotsupp,
@@ -330,7 +500,7 @@ fn linux_4_19() -> Policy {
 
 fn linux_5_18() -> Policy {
     Policy {
-        name: "linux-5.18",
+        name: "linux-5.18".into(),
         summary: "mainline 5.18: FOLL_PIN for RDMA, FOLL_GET for O_DIRECT (iomap), ext4 warns and \
                   drops",
         gup_pin: GupKind::FollPin, // pin_user_pages*(), 5.6
@@ -346,7 +516,7 @@ fn linux_5_18() -> Policy {
 
 fn linux_6_18() -> Policy {
     Policy {
-        name: "linux-6.18",
+        name: "linux-6.18".into(),
         summary: "mainline 6.18: FOLL_PIN everywhere, reclaim skips pinned folios, writable \
                   long-term pins of dirty-tracked files refused",
         gup_dio: GupKind::FollPin,    // iov_iter_extract_pages(), 6.5
@@ -361,7 +531,7 @@ fn linux_6_18() -> Policy {
 
 fn bounce() -> Policy {
     Policy {
-        name: "bounce",
+        name: "bounce".into(),
         summary: "Jan Kara's design (2018/2023, not merged) on 6.18: pinned folios are skipped by \
                   periodic writeback, bounced by integrity writeback, kept dirty while pinned",
         reclaim_active_strips_pinned: false,
@@ -373,7 +543,7 @@ fn bounce() -> Policy {
 
 fn lease() -> Policy {
     Policy {
-        name: "lease",
+        name: "lease".into(),
         summary:
             "bounce plus breakable layout leases (Chinner 2018, Dan Williams' MAP_DIRECT 2017; \
                   not merged): long-term pins only under a lease, revoked after the break time",
@@ -451,5 +621,38 @@ mod tests {
         assert!(Policy::by_name("nope").unwrap_err().contains("unknown policy"));
         assert_eq!(resolve_list("all").unwrap().len(), 6);
         assert_eq!(resolve_list("bounce,linux-6.18").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn designs_are_presets_plus_knob_overrides() {
+        let p = Policy::parse("linux-6.18+longterm-writable-file-pin=allowed").unwrap();
+        assert_eq!(p.longterm_writable_file, LongtermWritableFile::Allowed);
+        assert_eq!(p.name, "linux-6.18+longterm-writable-file-pin=allowed");
+        let p = Policy::parse("bounce~pin-counting").unwrap();
+        assert_eq!(p.mutation, Some(Mutation::PinCounting));
+        assert!(Policy::parse("linux-6.18+nope=yes").unwrap_err().contains("unknown knob"));
+        assert!(Policy::parse("linux-6.18+layout-leases=maybe").unwrap_err().contains("yes | no"));
+        assert!(Policy::parse("linux-6.18+layout-leases").is_err());
+        // Every knob's value reads back as it was written, under every preset.
+        for p in Policy::presets() {
+            for k in KNOBS {
+                let mut q = p.clone();
+                q.set_knob(k.name, &(k.get)(&p)).unwrap();
+                assert_eq!(q, p, "{} {}", p.name, k.name);
+            }
+        }
+    }
+
+    #[test]
+    fn policy_files_have_positions() {
+        let p =
+            parse_file("d.policy", "# mine\nbase linux-6.18\nreclaim-active-strips-pinned = no\n")
+                .unwrap();
+        assert_eq!((p.name.as_str(), p.reclaim_active_strips_pinned), ("d", false));
+        let e = parse_file("d.policy", "base linux-6.18\nlayout-leases = perhaps\n").unwrap_err();
+        assert_eq!((e.line, e.col), (2, 17));
+        let e = parse_file("d.policy", "base linux-6.18\n  nope = yes\n").unwrap_err();
+        assert_eq!((e.line, e.col), (2, 3));
+        assert!(parse_file("d.policy", "layout-leases = yes\n").is_err());
     }
 }

@@ -110,21 +110,23 @@ pub fn load(src: &Source) -> Result<Loaded, InputError> {
 
 /// The policies to run a scenario under: those given, or those its `expect` lines name (all
 /// presets when it has none). An unknown policy name is an error at its line.
+/// Every `expect` line is checked, whichever policies run: a typo in a policy name is an error
+/// under `--policy` and `matrix` too, never an expectation silently ignored.
 pub fn policies_for(l: &Loaded, given: Option<&[Policy]>) -> Result<Vec<Policy>, InputError> {
-    if let Some(g) = given {
-        return Ok(g.to_vec());
-    }
-    if l.ast.expects.is_empty() {
-        return Ok(Policy::presets());
-    }
-    let mut out = Vec::new();
+    let mut named = Vec::new();
     for e in &l.ast.expects {
         match Policy::by_name(&e.policy.text) {
-            Ok(p) => out.push(p),
+            Ok(p) => named.push(p),
             Err(m) => return Err(InputError::Scenario(diag(l, e.policy.span, m))),
         }
     }
-    Ok(out)
+    if let Some(g) = given {
+        return Ok(g.to_vec());
+    }
+    if named.is_empty() {
+        return Ok(Policy::presets());
+    }
+    Ok(named)
 }
 
 fn diag(l: &Loaded, span: Span, m: String) -> Diag {
@@ -145,14 +147,14 @@ pub fn check_one(l: &Loaded, p: &Policy, opts: &ExploreOptions) -> Row {
     let start = Instant::now();
     let x: Exploration = check::explore(&l.program, p, opts);
     let seconds = start.elapsed().as_secs_f64();
-    let expected = expected(l, p.name);
+    let expected = expected(l, &p.name);
     let pass = expected.as_ref().map(|e| *e == x.labels);
     Row {
         scenario: l.program.name.clone(),
         file: l.ast.path.clone(),
         policy: match p.mutation {
             Some(m) => format!("{}~{}", p.name, m.name()),
-            None => p.name.to_string(),
+            None => p.name.clone(),
         },
         explorer: x.explorer,
         complete: x.complete,

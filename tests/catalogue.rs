@@ -24,7 +24,7 @@ fn check(src: &Source) {
     );
     let names: Vec<&str> = loaded.ast.expects.iter().map(|e| e.policy.text.as_str()).collect();
     for p in Policy::presets() {
-        assert!(names.contains(&p.name), "{}: no `expect` line for {}", src.path, p.name);
+        assert!(names.contains(&p.name.as_str()), "{}: no `expect` line for {}", src.path, p.name);
     }
     for p in run::policies_for(&loaded, None).expect("known policies") {
         let row = run::check_one(&loaded, &p, &ExploreOptions::default());

@@ -212,3 +212,66 @@ fn a_usage_error_is_exit_2() {
     let o = pincheck(&["frobnicate"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn designs_run_wherever_a_policy_is_named() {
+    // A preset plus knob overrides, in --policy and in an expect line.
+    let design = "linux-6.18+longterm-writable-file-pin=allowed+reclaim-active-strips-pinned=no";
+    let p = write("design.pin", &GOOD.replace("expect linux-6.18", &format!("expect {design}")));
+    let o = pincheck(&["check", &p]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", text(&o.stdout), text(&o.stderr));
+    assert!(text(&o.stdout).contains(&format!("PASS s [{design}]")), "{}", text(&o.stdout));
+    // A bad knob value is an error at its line and column.
+    let p = write(
+        "bad-design.pin",
+        &GOOD.replace("expect linux-6.18", "expect linux-6.18+layout-leases=perhaps"),
+    );
+    let o = pincheck(&["check", &p]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains(&format!("{p}:9:8: knob `layout-leases` takes yes | no")),
+        "{}",
+        text(&o.stderr)
+    );
+    // The mutation hint a failure prints is accepted by replay.
+    let o = pincheck(&[
+        "replay",
+        &p.replace("bad-design", "design"),
+        "--policy",
+        "linux-6.18~pin-counting",
+        "--schedule",
+        "a",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+}
+
+#[test]
+fn an_unknown_policy_in_an_expect_line_is_an_error_under_policy_and_matrix_too() {
+    let p = write(
+        "typo-expect.pin",
+        &GOOD.replace("expect linux-6.18: ok", "expect linux-6.18: ok\nexpect bounec: ok"),
+    );
+    for args in [vec!["check", &p, "--policy", "linux-6.18"], vec!["matrix", &p]] {
+        let o = pincheck(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(
+            text(&o.stderr).contains(&format!("{p}:10:8: unknown policy `bounec`")),
+            "{}",
+            text(&o.stderr)
+        );
+    }
+}
+
+#[test]
+fn policy_files_give_positions() {
+    let f =
+        write("mine.policy", "# a design\nbase linux-6.18\nlongterm-writable-file-pin = allowd\n");
+    let p = write("pf.pin", GOOD);
+    let o = pincheck(&["check", &p, "--policy-file", &f]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains(&format!("{f}:3:30:")), "{}", text(&o.stderr));
+    let f = write("mine.policy", "base linux-6.18\nlongterm-writable-file-pin = allowed\n");
+    let o = pincheck(&["check", &p, "--policy-file", &f]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("[mine]"), "{}", text(&o.stdout));
+}

@@ -5,7 +5,7 @@
 use super::{labels_text, options, sources, step_table, ExploreArgs};
 use clap::ValueEnum;
 use pincheck::check::replay;
-use pincheck::policy::{self, Policy};
+use pincheck::policy::Policy;
 use pincheck::run::{self, InputError, Row};
 use std::io::Write;
 
@@ -58,8 +58,8 @@ pub fn check(
     matrix: bool,
     trace: bool,
 ) -> Result<u8, InputError> {
-    let given = match (&a.policy, matrix) {
-        (Some(p), _) => Some(policy::resolve_list(p).map_err(InputError::Usage)?),
+    let given = match (super::given_policies(a)?, matrix) {
+        (Some(p), _) => Some(p),
         (None, true) => Some(Policy::presets()),
         (None, false) => None,
     };

@@ -4,16 +4,14 @@
 use super::check::HostArgs;
 use super::{labels_text, options, ExploreArgs};
 use pincheck::check::ExploreOptions;
-use pincheck::policy;
 use pincheck::run::{self, InputError};
 use std::io::Write;
 
 /// `check --on host`: each scenario explored under one policy and run on the host.
 pub fn check_on_host(paths: &[String], a: &ExploreArgs, h: &HostArgs) -> Result<u8, InputError> {
     use pincheck::host::conform;
-    let policy = match &a.policy {
-        Some(p) => {
-            let mut l = policy::resolve_list(p).map_err(InputError::Usage)?;
+    let policy = match super::given_policies(a)? {
+        Some(mut l) => {
             if l.len() != 1 {
                 return Err(InputError::Usage("--on host compares with one policy".into()));
             }
@@ -162,7 +160,7 @@ pub fn run(a: &Args) -> Result<u8, InputError> {
         for r in &pins {
             let mut v = serde_json::to_value(r).expect("a row serializes");
             v["kernel"] = release.clone().into();
-            v["policy"] = preset.name.into();
+            v["policy"] = preset.name.clone().into();
             let _ = writeln!(out, "{v}");
         }
     } else {

@@ -54,11 +54,11 @@ pub fn run(a: &Args) -> Result<u8, InputError> {
         for r in &rows {
             let mut v = serde_json::to_value(r).expect("a row serializes");
             v["kernel"] = release.clone().into();
-            v["policy"] = preset.as_ref().map(|p| p.name).into();
+            v["policy"] = preset.as_ref().map(|p| p.name.clone()).into();
             let _ = writeln!(out, "{v}");
         }
     } else {
-        let name = preset.as_ref().map_or("none", |p| p.name);
+        let name = preset.as_ref().map_or("none", |p| p.name.as_str());
         let _ = writeln!(out, "host kernel {release}, model preset {name}");
         if preset.is_none() {
             let _ = writeln!(

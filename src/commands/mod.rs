@@ -13,7 +13,7 @@ pub mod replay;
 
 use clap::ValueEnum;
 use pincheck::check::{replay as replayer, ExploreMode, ExploreOptions};
-use pincheck::policy::Mutation;
+use pincheck::policy::{self, Mutation, Policy};
 use pincheck::run::{self, InputError, Source};
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -26,9 +26,14 @@ pub enum Explore {
 
 #[derive(clap::Args)]
 pub struct ExploreArgs {
-    /// Policies: comma-separated preset names, or `all`.
+    /// Policies: comma-separated preset names or designs (`PRESET+KNOB=VALUE...`, see
+    /// `pincheck policies`), or `all`.
     #[arg(long)]
     pub policy: Option<String>,
+    /// A policy file (a `base PRESET` line and `KNOB = VALUE` lines); may be repeated, and adds
+    /// to --policy.
+    #[arg(long)]
+    pub policy_file: Vec<String>,
     /// `auto` explores exhaustively and falls back to random runs past --max-states.
     #[arg(long, value_enum, default_value = "auto")]
     pub explore: Explore,
@@ -155,4 +160,19 @@ pub fn peak_rss() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
+}
+
+/// The policies `--policy` and `--policy-file` name; `None` when neither is given.
+pub fn given_policies(a: &ExploreArgs) -> Result<Option<Vec<Policy>>, InputError> {
+    let mut out = match &a.policy {
+        Some(p) => policy::resolve_list(p).map_err(InputError::Usage)?,
+        None if a.policy_file.is_empty() => return Ok(None),
+        None => Vec::new(),
+    };
+    for path in &a.policy_file {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| InputError::Usage(format!("{path}: {e}")))?;
+        out.push(policy::parse_file(path, &text).map_err(InputError::Scenario)?);
+    }
+    Ok(Some(out))
 }

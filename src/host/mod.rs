@@ -434,8 +434,8 @@ mod tests {
 
     #[test]
     fn a_release_maps_to_the_preset_of_its_major_and_minor() {
-        assert_eq!(preset_for_release("6.18.44-cloud").map(|p| p.name), Some("linux-6.18"));
-        assert_eq!(preset_for_release("4.19.0").map(|p| p.name), Some("linux-4.19"));
+        assert_eq!(preset_for_release("6.18.44-cloud").map(|p| p.name), Some("linux-6.18".into()));
+        assert_eq!(preset_for_release("4.19.0").map(|p| p.name), Some("linux-4.19".into()));
         assert!(preset_for_release("6.1.0").is_none());
         assert!(preset_for_release("garbage").is_none());
     }

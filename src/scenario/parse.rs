@@ -249,7 +249,8 @@ impl Lexer<'_> {
     fn word(&mut self) {
         let start = self.i;
         while let Some(c) = self.at(0) {
-            let joins = matches!(c, '-' | '.') && self.at(1).is_some_and(is_word_char);
+            // `+` and `~` join too: a policy spec such as `linux-6.18+layout-leases=yes~x`.
+            let joins = matches!(c, '-' | '.' | '+' | '~') && self.at(1).is_some_and(is_word_char);
             if !(is_word_char(c) || joins) {
                 break;
             }
@@ -925,8 +926,16 @@ impl<'a> Parser<'a> {
     }
 
     fn expect(&mut self, c: &mut Cursor, span: Span) -> Result<(), Diag> {
-        let (word, col) = c.word("a policy name")?;
-        let policy = Name { text: word.to_string(), span: c.span(col) };
+        let (first, col) = c.word("a policy name")?;
+        // A design: `PRESET+KNOB=VALUE...`; the `=` is a token of its own, glued back here.
+        let mut text = first.to_string();
+        while c.at(&Tok::Eq) {
+            c.pos += 1;
+            text.push('=');
+            text.push_str(c.word("a knob value after `=`")?.0);
+        }
+        let word = text.as_str();
+        let policy = Name { text: text.clone(), span: c.span(col) };
         if let Some(other) = self.w.expects.iter().find(|e| e.policy.text == policy.text) {
             let line = other.span.line;
             let message = format!("`expect {word}` is already given at line {line}");
