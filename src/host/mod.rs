@@ -404,6 +404,7 @@ fn register_buffer(addr: *mut libc::c_void, len: usize) -> Result<String, String
 pub(crate) fn errno_name(e: i32) -> String {
     let name = match e {
         libc::EIO => "EIO",
+        libc::EILSEQ => "EILSEQ",
         libc::ENOSPC => "ENOSPC",
         libc::EACCES => "EACCES",
         libc::ETXTBSY => "ETXTBSY",

@@ -103,8 +103,12 @@ pub fn submit(
             }
         }
     }
-    // btrfs checksums the data as the bio is submitted, from the user's pages.
-    let csum = (!read && fs::cow(cx.prog.fs)).then(|| w.folio(buffer.pages[0].0).data);
+    // btrfs checksums the data as the bio is submitted, from the user's pages; a stable-writes
+    // (T10-PI/DIX) device's integrity data is generated from the same pages at submission
+    // (`bio_integrity_prep()` → `blk_integrity_generate()`, in `blk_mq_submit_bio()`): the
+    // device checks it against what it DMA-reads later.
+    let csum = (!read && (fs::cow(cx.prog.fs) || cx.prog.fs.stable_writes))
+        .then(|| w.folio(buffer.pages[0].0).data);
     let cow = !read && fs::cow(cx.prog.fs);
     w.tasks.push(Task::new(TaskKind::Dio {
         thread,
@@ -302,9 +306,15 @@ pub fn device(w: &mut World, cx: &mut Cx, task: Task) {
     }
     if oracle::device_access_ok(w, cx, f, generation) {
         let buf = w.folio(f).data;
-        let data = oracle::accept_at(w, file, index, buf.tag);
         let b = target.expect("a write has a target block");
         let csum_ok = csum.is_none_or(|c| c == buf);
+        if !csum_ok && cx.prog.fs.stable_writes {
+            let errno = protection_error(w, cx, file, index, b, path, cow);
+            release_pages(w, cx, &mut buffer, false);
+            w.tasks[waiter].cont = Cont::DioWait { done: true, release: None, error: Some(errno) };
+            return;
+        }
+        let data = oracle::accept_at(w, file, index, buf.tag);
         w.blocks[b.0 as usize].cached = Some(BlockContent { data, csum_ok });
         if cow {
             fs::finish_ordered_extent(w, file, index, b);
@@ -325,6 +335,46 @@ pub fn device(w: &mut World, cx: &mut Cx, task: Task) {
         release_pages(w, cx, &mut buffer, false);
     }
     w.tasks[waiter].cont = Cont::DioWait { done: true, release: None, error: None };
+}
+
+/// The device rejects an O_DIRECT write whose buffer changed after the integrity data was
+/// generated at submission (T10-PI/DIX guard mismatch: `BLK_STS_PROTECTION`). Nothing is written:
+/// the block keeps its content (a new block of a hole stays unwritten and reads as zeroes; on
+/// btrfs the write's new extent is dropped). The error reaches write(2) itself, as the errno
+/// of the O_DIRECT implementation: `fs/direct-io.c` `dio_bio_complete()` turns any bio error but
+/// `BLK_STS_AGAIN` into `dio->io_error = -EIO`; iomap's `iomap_dio_bio_end_io()` keeps
+/// `blk_status_to_errno(bio->bi_status)`, which `blk_errors[]` maps to -EILSEQ
+/// (`[BLK_STS_PROTECTION] = { -EILSEQ, "protection" }`, since 4.13). No page-cache invalidation
+/// follows a failed write (`dio_complete()` and `iomap_dio_complete()` invalidate only after
+/// success).
+fn protection_error(
+    w: &mut World,
+    cx: &mut Cx,
+    file: FileId,
+    index: u8,
+    b: BlockId,
+    path: DioPath,
+    cow: bool,
+) -> Errno {
+    if cow {
+        w.free_block(b);
+        if w.page(file, index).block == Some(b) {
+            w.page_mut(file, index).block = None;
+        }
+    }
+    let errno = match path {
+        DioPath::Legacy => Errno::Eio,
+        DioPath::Iomap => Errno::Eilseq,
+    };
+    cx.note(|n| {
+        format!(
+            "the device's integrity check rejects the O_DIRECT write to page {index} of {} (the \
+             buffer changed after submission): nothing written, write(2) fails with {}",
+            n.file_name(file),
+            errno.name()
+        )
+    });
+    errno
 }
 
 /// `invalidate_inode_pages2_range()` after an O_DIRECT write (`kiocb_invalidate_post_direct_write()`,

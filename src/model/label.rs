@@ -59,10 +59,12 @@ pub enum Errno {
     Einval,
     Eacces,
     Eperm,
+    /// `BLK_STS_PROTECTION` as `blk_status_to_errno()` maps it (`blk_errors[]`, block/blk-core.c).
+    Eilseq,
 }
 
 impl Errno {
-    pub const ALL: [Errno; 10] = [
+    pub const ALL: [Errno; 11] = [
         Errno::Efault,
         Errno::Enospc,
         Errno::Eio,
@@ -73,6 +75,7 @@ impl Errno {
         Errno::Einval,
         Errno::Eacces,
         Errno::Eperm,
+        Errno::Eilseq,
     ];
 
     pub fn name(self) -> &'static str {
@@ -87,6 +90,7 @@ impl Errno {
             Errno::Einval => "EINVAL",
             Errno::Eacces => "EACCES",
             Errno::Eperm => "EPERM",
+            Errno::Eilseq => "EILSEQ",
         }
     }
 }
