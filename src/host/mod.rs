@@ -20,6 +20,7 @@ pub mod disk;
 pub mod exec;
 mod fault;
 pub mod kmsg;
+pub mod lock;
 pub mod ring;
 
 use crate::check::ExploreOptions;
