@@ -8,190 +8,281 @@
 //! shortest schedule to its label. The state graph is acyclic and labels are part of the state,
 //! so pruning a state seen before loses no label.
 //!
-//! Memory per state: a 16-byte fingerprint and a parent link (8 bytes); worlds are kept, encoded,
-//! for one level only.
+//! Memory per state: a 16-byte fingerprint and a parent link (8 bytes); worlds are kept for one
+//! level only, live while a level is small, otherwise encoded (`stored`) into fixed-size chunks
+//! that each worker fills and that become the next level as they are: no encoded world is
+//! copied from buffer to buffer, no buffer is reallocated as it grows, and a position is a
+//! (chunk, offset) pair, so no level size can overflow it. Chunks are recycled from level to
+//! level. The memory bound (`budget`) is checked while a level grows; past it the search stops
+//! and says so (`Stop::Memory`), and `check::explore` may go on depth-first (`dfs`).
 
+use super::budget::{self, Budget};
+use super::stored;
 use super::{crash, fingerprint::fingerprint, interrupted, Exploration, ExploreOptions, Findings};
 use crate::limits;
 use crate::model::{self, Cx, LabelSet, Move, Program, World};
 use crate::policy::Policy;
 use rustc_hash::FxHashSet;
 use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
 use std::time::Instant;
 
-/// Levels up to this many states keep their worlds live; wider ones keep them encoded (an
-/// encoded world takes a few hundred bytes where a live one takes kilobytes, but decoding costs
-/// more than cloning).
+/// Levels up to this many states produce live successors; wider ones encode them (an encoded
+/// world takes a hundred-odd bytes where a live one takes kilobytes, but decoding costs more
+/// than cloning).
 const LIVE_LEVEL_MAX: usize = 4096;
 
-/// A state of a level: its world, live or encoded (bincode) in the level's buffer.
-enum Stored {
-    Live(World),
-    Encoded(u32, u32),
+/// Bytes of one storage chunk.
+const CHUNK_BYTES: usize = 1 << 20;
+
+/// Where an encoded world is: its chunk (in the level's list) and its bytes in that chunk.
+#[derive(Clone, Copy, Debug)]
+struct Loc {
+    chunk: u32,
+    start: u32,
+    len: u32,
 }
 
-/// A level of the search: its states' ids and their worlds.
+/// Chunks handed back by an expanded level, for the next ones to fill.
+#[derive(Default)]
+struct Pool(Mutex<Vec<Vec<u8>>>);
+
+impl Pool {
+    fn take(&self, at_least: usize) -> Vec<u8> {
+        let reused = self.0.lock().ok().and_then(|mut p| p.pop());
+        match reused {
+            Some(c) if c.capacity() >= at_least => c,
+            _ => Vec::with_capacity(CHUNK_BYTES.max(at_least)),
+        }
+    }
+
+    fn give(&self, chunks: impl IntoIterator<Item = Vec<u8>>) {
+        if let Ok(mut p) = self.0.lock() {
+            p.extend(chunks.into_iter().map(|mut c| {
+                c.clear();
+                c
+            }));
+        }
+    }
+
+    /// Keeps at most `n` spare chunks.
+    fn trim(&self, n: usize) {
+        if let Ok(mut p) = self.0.lock() {
+            p.truncate(n);
+        }
+    }
+}
+
+/// Encoded worlds in chunks that never reallocate.
+#[derive(Default)]
+struct Arena {
+    chunks: Vec<Vec<u8>>,
+}
+
+impl Arena {
+    /// Appends `bytes`; `None` when a new chunk would not fit under the memory bound.
+    fn push(&mut self, bytes: &[u8], pool: &Pool, budget: &Budget) -> Option<Loc> {
+        let fits = self.chunks.last().is_some_and(|c| c.capacity() - c.len() >= bytes.len());
+        if !fits {
+            if !budget.fits(CHUNK_BYTES as u64) {
+                return None;
+            }
+            self.chunks.push(pool.take(bytes.len()));
+        }
+        let chunk = self.chunks.len() - 1;
+        let c = &mut self.chunks[chunk];
+        let start = c.len();
+        c.extend_from_slice(bytes);
+        // A chunk holds at most max(CHUNK_BYTES, one world's encoding) bytes: far below 4 GiB.
+        Some(Loc { chunk: chunk as u32, start: start as u32, len: bytes.len() as u32 })
+    }
+
+    fn get(&self, l: Loc) -> &[u8] {
+        &self.chunks[l.chunk as usize][l.start as usize..(l.start + l.len) as usize]
+    }
+}
+
+/// A level of the search: its states' ids and their worlds, live (`live`) or encoded (`locs`
+/// into `arena`).
 #[derive(Default)]
 struct Level {
     ids: Vec<u32>,
-    items: Vec<Stored>,
-    bytes: Vec<u8>,
+    live: Vec<World>,
+    locs: Vec<Loc>,
+    arena: Arena,
 }
 
 impl Level {
-    fn push(&mut self, id: u32, world: Stored, from: &[u8]) {
-        let item = match world {
-            Stored::Live(w) => Stored::Live(w),
-            Stored::Encoded(start, len) => {
-                let at = self.bytes.len() as u32;
-                self.bytes.extend_from_slice(&from[start as usize..(start + len) as usize]);
-                Stored::Encoded(at, len)
-            }
-        };
-        self.ids.push(id);
-        self.items.push(item);
-    }
-
     fn len(&self) -> usize {
         self.ids.len()
     }
 
-    fn clear(&mut self) {
-        self.ids.clear();
-        self.items.clear();
-        self.bytes.clear();
-    }
-}
-
-/// A move, the fingerprint of the state it leads to, and that state (live, or where its
-/// encoding is in the worker's buffer); `None` when the state was seen before.
-type Successor = (Move, u128, Option<Stored>);
-
-/// What expanding one state gave.
-struct Expansion {
-    /// The labels of the interleaving's end, when no move is left.
-    terminal: Option<LabelSet>,
-    /// Power failures after this state (`--crash`): the schedule suffix and the labels.
-    crashes: Vec<(String, LabelSet)>,
-    /// Each move's fingerprint, and where its encoded world is in the worker's buffer, unless
-    /// the state was seen on an earlier level.
-    successors: Vec<Successor>,
-}
-
-/// Expands `w`, appending new successors' encodings to `out`. Successors already in `seen`
-/// (states of earlier levels) or in `mine` (encoded earlier by this worker in this level) are
-/// not encoded again.
-fn expand(
-    w: World,
-    cx: &mut Cx,
-    opts: &ExploreOptions,
-    seen: &FxHashSet<u128>,
-    mine: &mut FxHashSet<u128>,
-    live: bool,
-    out: &mut Vec<u8>,
-) -> Expansion {
-    let crashes = if opts.crash { crash::outcomes(&w, cx) } else { Vec::new() };
-    let moves = if opts.reduction { model::reduced_moves(&w, cx) } else { model::moves(&w, cx) };
-    if moves.is_empty() {
-        let mut end = w;
-        model::finish(&mut end, cx);
-        return Expansion { terminal: Some(end.labels), crashes, successors: Vec::new() };
-    }
-    let mut successors = Vec::with_capacity(moves.len());
-    let mut w = Some(w);
-    for (i, &m) in moves.iter().enumerate() {
-        // The last move takes the world itself: one clone fewer per state.
-        let mut next = if i + 1 == moves.len() {
-            w.take().expect("taken once")
+    fn world(&self, i: usize) -> World {
+        if self.live.is_empty() {
+            stored::decode(self.arena.get(self.locs[i]))
         } else {
-            w.as_ref().expect("not taken yet").clone()
-        };
-        model::step(&mut next, cx, m);
-        let fp = fingerprint(&next);
-        let stored = (!seen.contains(&fp) && mine.insert(fp)).then(|| {
-            if live {
-                return Stored::Live(next);
-            }
-            let start = out.len();
-            bincode::serialize_into(&mut *out, &next).expect("a world encodes");
-            Stored::Encoded(start as u32, (out.len() - start) as u32)
-        });
-        successors.push((m, fp, stored));
+            self.live[i].clone()
+        }
     }
-    Expansion { terminal: None, crashes, successors }
+
+    /// Empties the level, handing its chunks to `pool`.
+    fn clear(&mut self, pool: &Pool) {
+        self.ids.clear();
+        self.live.clear();
+        self.locs.clear();
+        pool.give(self.arena.chunks.drain(..));
+    }
 }
 
-/// Expands the states `items` (taken out of their level; encoded ones point into `bytes`) into
-/// one worker's results. `live`: keep new states live rather than encoded.
-#[allow(clippy::too_many_arguments)]
-fn expand_items(
-    prog: &Program,
-    policy: &Policy,
-    opts: &ExploreOptions,
-    items: Vec<Stored>,
-    bytes: &[u8],
+/// A new successor, live (its index in the worker's `live`) or encoded.
+#[derive(Clone, Copy)]
+enum New {
+    Live,
+    Encoded(Loc),
+}
+
+/// A move, the fingerprint of the state it leads to, and that state when the worker stored
+/// it (it was in no earlier level and not stored before by this worker in this level).
+struct Succ {
+    fp: u128,
+    m: Move,
+    new: Option<New>,
+}
+
+/// One worker's expansion of a contiguous part of a level.
+#[derive(Default)]
+struct Part {
+    /// States of the level given to this worker.
+    len: usize,
+    /// States of the part expanded (all of them unless the memory bound or an interrupt
+    /// stopped the worker).
+    done: usize,
+    /// Successors of each expanded state, in order: state `i` has `counts[i]` of them.
+    counts: Vec<u32>,
+    succs: Vec<Succ>,
+    /// Labels of interleavings ending at state `i` of the part.
+    ends: Vec<(usize, LabelSet)>,
+    /// Power failures after state `i`: the schedule suffix and the labels.
+    crashes: Vec<(usize, String, LabelSet)>,
+    live: Vec<World>,
+    arena: Arena,
+}
+
+/// What the worker of one part needs.
+struct Job<'a> {
+    prog: &'a Program,
+    policy: &'a Policy,
+    opts: &'a ExploreOptions,
+    level: &'a Level,
+    seen: &'a FxHashSet<u128>,
     live: bool,
-    seen: &FxHashSet<u128>,
-    mut out: Vec<u8>,
-) -> (Vec<u8>, Vec<Expansion>) {
-    let mut cx = Cx::new(prog, policy);
-    out.clear();
-    let mut mine = FxHashSet::default();
-    let expansions = items
-        .into_iter()
-        .map(|item| {
-            let w = match item {
-                Stored::Live(w) => w,
-                Stored::Encoded(start, len) => {
-                    let b = &bytes[start as usize..(start + len) as usize];
-                    bincode::deserialize(b).expect("a world decodes from its own encoding")
+    pool: &'a Pool,
+    budget: &'a Budget,
+}
+
+/// Expands states `from..to` of the level.
+fn expand_part(job: &Job, from: usize, to: usize) -> Part {
+    let mut cx = Cx::new(job.prog, job.policy);
+    let mut part = Part { len: to - from, ..Part::default() };
+    let mut mine: FxHashSet<u128> = FxHashSet::default();
+    let mut scratch = Vec::new();
+    for i in from..to {
+        let k = i - from;
+        if k as u64 % budget::CHECK_EVERY == 0
+            && k > 0
+            && (interrupted()
+                || !job.budget.fits(0)
+                || (mine.len() == mine.capacity()
+                    && !job.budget.fits(budget::set_growth::<u128>(mine.capacity()))))
+        {
+            break;
+        }
+        let w = job.level.world(i);
+        if job.opts.crash {
+            for (suffix, labels) in crash::outcomes(&w, &mut cx) {
+                part.crashes.push((k, suffix, labels));
+            }
+        }
+        let moves = if job.opts.reduction {
+            model::reduced_moves(&w, &cx)
+        } else {
+            model::moves(&w, &cx)
+        };
+        if moves.is_empty() {
+            let mut end = w;
+            model::finish(&mut end, &mut cx);
+            part.ends.push((k, end.labels));
+            part.counts.push(0);
+            part.done = k + 1;
+            continue;
+        }
+        let before = part.succs.len();
+        let mut w = Some(w);
+        let mut full = false;
+        for (j, &m) in moves.iter().enumerate() {
+            // The last move takes the world itself: one clone fewer per state.
+            let mut next = if j + 1 == moves.len() {
+                w.take().expect("taken once")
+            } else {
+                w.as_ref().expect("not taken yet").clone()
+            };
+            model::step(&mut next, &mut cx, m);
+            let fp = fingerprint(&next);
+            let new = if job.seen.contains(&fp) || !mine.insert(fp) {
+                None
+            } else if job.live {
+                part.live.push(next);
+                Some(New::Live)
+            } else {
+                stored::encode_into(&next, &mut scratch);
+                match part.arena.push(&scratch, job.pool, job.budget) {
+                    Some(loc) => Some(New::Encoded(loc)),
+                    None => {
+                        full = true;
+                        break;
+                    }
                 }
             };
-            expand(w, &mut cx, opts, seen, &mut mine, live, &mut out)
-        })
-        .collect();
-    (out, expansions)
+            part.succs.push(Succ { fp, m, new });
+        }
+        if full {
+            // This state's successors are not all stored: it counts as not expanded.
+            part.succs.truncate(before);
+            part.crashes.retain(|c| c.0 < k);
+            break;
+        }
+        part.counts.push(moves.len() as u32);
+        part.done = k + 1;
+    }
+    part
 }
 
-/// Expands a level (taking its worlds), in parallel when it is large enough to pay for the
-/// threads; the chunks come back in the level's order. Encoding buffers come from `pool` (reused
-/// from level to level, so memory is not handed back to the kernel and zeroed again).
-fn expand_level(
-    prog: &Program,
-    policy: &Policy,
-    opts: &ExploreOptions,
-    level: &mut Level,
-    seen: &FxHashSet<u128>,
-    pool: &mut Vec<Vec<u8>>,
-) -> Vec<(Vec<u8>, Vec<Expansion>)> {
-    let threads = opts.threads.max(1);
-    let live = level.len() <= LIVE_LEVEL_MAX;
-    let mut items = std::mem::take(&mut level.items);
-    let bytes = &level.bytes;
-    if threads == 1 || items.len() < 64 {
-        let buf = pool.pop().unwrap_or_default();
-        return vec![expand_items(prog, policy, opts, items, bytes, live, seen, buf)];
+/// Expands a level, in parallel when it is large enough to pay for the threads; the parts come
+/// back in the level's order.
+fn expand_level(job: &Job) -> Vec<(usize, Part)> {
+    let n = job.level.len();
+    let threads = job.opts.threads.max(1);
+    if threads == 1 || n < 64 {
+        return vec![(0, expand_part(job, 0, n))];
     }
-    let chunk = items.len().div_ceil(threads);
-    let mut chunks = Vec::new();
-    while !items.is_empty() {
-        let rest = items.split_off(chunk.min(items.len()));
-        chunks.push(std::mem::replace(&mut items, rest));
-    }
+    let chunk = n.div_ceil(threads);
     std::thread::scope(|s| {
-        let handles: Vec<_> = chunks
-            .into_iter()
-            .map(|c| {
-                let buf = pool.pop().unwrap_or_default();
-                s.spawn(move || expand_items(prog, policy, opts, c, bytes, live, seen, buf))
+        let handles: Vec<_> = (0..n)
+            .step_by(chunk)
+            .map(|from| {
+                let to = (from + chunk).min(n);
+                (from, s.spawn(move || expand_part(job, from, to)))
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("an explorer thread panicked")).collect()
+        handles
+            .into_iter()
+            .map(|(from, h)| (from, h.join().expect("an explorer thread panicked")))
+            .collect()
     })
 }
 
 /// The moves from the initial world to state `id`.
-fn path(parents: &[(u32, Move)], mut id: u32) -> Vec<Move> {
+pub(super) fn path(parents: &[(u32, Move)], mut id: u32) -> Vec<Move> {
     let mut moves = Vec::new();
     while id != 0 {
         let (parent, m) = parents[id as usize];
@@ -202,21 +293,14 @@ fn path(parents: &[(u32, Move)], mut id: u32) -> Vec<Move> {
     moves
 }
 
-/// Resident memory of this process, in bytes, where /proc tells it.
-fn resident_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
-}
-
-struct Progress {
+pub(super) struct Progress {
     start: Instant,
     shown: bool,
     enabled: bool,
 }
 
 impl Progress {
-    fn new(enabled: bool) -> Progress {
+    pub fn new(enabled: bool) -> Progress {
         Progress {
             start: Instant::now(),
             shown: false,
@@ -224,7 +308,7 @@ impl Progress {
         }
     }
 
-    fn show(&mut self, states: u64, depth: usize) {
+    pub fn show(&mut self, states: u64, depth: usize) {
         let secs = self.start.elapsed().as_secs_f64();
         if !self.enabled || secs < 1.0 {
             return;
@@ -236,76 +320,148 @@ impl Progress {
         let _ = e.flush();
     }
 
-    fn done(&self) {
+    pub fn done(&self) {
         if self.shown {
             let _ = write!(std::io::stderr().lock(), "\r{:60}\r", "");
         }
     }
 }
 
+/// Why a breadth-first search stopped early, when it did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Stop {
+    Complete,
+    /// The memory bound: a depth-first search needs far less.
+    Memory,
+    /// Any other limit (states, steps, an interrupt).
+    Other,
+}
+
 pub(super) fn explore(
     prog: &Program,
     policy: &Policy,
     opts: &ExploreOptions,
+    budget: &Budget,
     found: &mut Findings,
-) -> Exploration {
+) -> (Exploration, Stop) {
     let mut out = Exploration::new("exhaustive");
+    let mut stop = Stop::Complete;
     let root = prog.initial.clone();
     let mut visited: FxHashSet<u128> = FxHashSet::default();
     visited.insert(fingerprint(&root));
     let mut parents: Vec<(u32, Move)> = vec![(0, Move { task: 0, skip: false })];
+    let pool = Pool::default();
     let mut level = Level::default();
-    level.push(0, Stored::Live(root), &[]);
+    level.ids.push(0);
+    level.live.push(root);
     let mut next = Level::default();
-    let mut pool: Vec<Vec<u8>> = Vec::new();
     out.states = 1;
     let mut progress = Progress::new(opts.progress);
     let mut depth = 0;
+    let halt = |out: &mut Exploration, stop: &mut Stop, kind: Stop, why: String| {
+        out.stop(why);
+        *stop = kind;
+    };
     'levels: while level.len() > 0 {
         if interrupted() {
-            out.stop("interrupted".to_string());
+            halt(&mut out, &mut stop, Stop::Other, "interrupted".to_string());
             break;
         }
         if depth >= limits::STEPS_MAX {
-            out.stop(format!("a schedule longer than {} steps", limits::STEPS_MAX));
+            let why = format!("a schedule longer than {} steps", limits::STEPS_MAX);
+            halt(&mut out, &mut stop, Stop::Other, why);
             break;
         }
-        let mut chunks = expand_level(prog, policy, opts, &mut level, &visited, &mut pool);
-        next.clear();
-        let mut ids = level.ids.iter();
-        for (bytes, expansions) in chunks.iter_mut() {
-            for e in expansions.iter_mut() {
-                let id = *ids.next().expect("one expansion per state");
-                for (suffix, labels) in &e.crashes {
+        let live = level.len() <= LIVE_LEVEL_MAX;
+        let job = Job {
+            prog,
+            policy,
+            opts,
+            level: &level,
+            seen: &visited,
+            live,
+            pool: &pool,
+            budget,
+        };
+        let parts = expand_level(&job);
+        next.clear(&pool);
+        for (from, mut part) in parts {
+            let base = next.arena.chunks.len() as u32;
+            next.arena.chunks.append(&mut part.arena.chunks);
+            let mut live_worlds = part.live.into_iter();
+            let mut ends = part.ends.iter().peekable();
+            let mut crashes = part.crashes.iter().peekable();
+            let mut succs = part.succs.into_iter();
+            for (k, &count) in part.counts.iter().enumerate() {
+                let id = level.ids[from + k];
+                while let Some((_, suffix, labels)) = crashes.next_if(|c| c.0 == k) {
                     found.record(labels, || path(&parents, id), Some(suffix));
                 }
-                if let Some(labels) = &e.terminal {
+                if let Some((_, labels)) = ends.next_if(|e| e.0 == k) {
                     found.record(labels, || path(&parents, id), None);
                 }
-                for (m, fp, stored) in e.successors.drain(..) {
+                for s in succs.by_ref().take(count as usize) {
                     out.transitions += 1;
-                    let Some(stored) = stored.filter(|_| visited.insert(fp)) else { continue };
-                    out.states += 1;
-                    if visited.len() > opts.max_states {
-                        out.stop(format!("--max-states {} reached", opts.max_states));
+                    let world = match s.new {
+                        Some(New::Live) => Some(live_worlds.next().expect("one world per New::Live")),
+                        _ => None,
+                    };
+                    let Some(new) = s.new else { continue };
+                    if visited.len() == visited.capacity()
+                        && !budget.fits(budget::set_growth::<u128>(visited.capacity()))
+                    {
+                        halt(&mut out, &mut stop, Stop::Memory, budget.reason());
                         break 'levels;
                     }
-                    parents.push((id, m));
-                    next.push((parents.len() - 1) as u32, stored, bytes);
+                    if !visited.insert(s.fp) {
+                        continue;
+                    }
+                    out.states += 1;
+                    if out.states % budget::CHECK_EVERY == 0 && !budget.fits(0) {
+                        halt(&mut out, &mut stop, Stop::Memory, budget.reason());
+                        break 'levels;
+                    }
+                    if visited.len() > opts.max_states {
+                        let why = format!("--max-states {} reached", opts.max_states);
+                        halt(&mut out, &mut stop, Stop::Other, why);
+                        break 'levels;
+                    }
+                    if parents.len() == parents.capacity()
+                        && !budget.fits((parents.capacity() * std::mem::size_of::<(u32, Move)>()) as u64)
+                    {
+                        halt(&mut out, &mut stop, Stop::Memory, budget.reason());
+                        break 'levels;
+                    }
+                    parents.push((id, s.m));
+                    next.ids.push((parents.len() - 1) as u32);
+                    match (new, world) {
+                        (New::Encoded(loc), _) => {
+                            next.locs.push(Loc { chunk: loc.chunk + base, ..loc })
+                        }
+                        (New::Live, Some(w)) => next.live.push(w),
+                        (New::Live, None) => unreachable!("a live successor has its world"),
+                    }
                 }
             }
-        }
-        pool.extend(chunks.into_iter().map(|(bytes, _)| bytes));
-        if let Some(max) = opts.max_memory {
-            if resident_bytes().is_some_and(|rss| rss > max) {
-                out.stop(format!("--max-memory {max} reached"));
-                break;
+            if part.done < part.len {
+                // A worker stopped early: this level is not fully expanded.
+                if budget.over() {
+                    halt(&mut out, &mut stop, Stop::Memory, budget.reason());
+                } else {
+                    halt(&mut out, &mut stop, Stop::Other, "interrupted".to_string());
+                }
+                break 'levels;
             }
         }
+        if !budget.fits(0) {
+            halt(&mut out, &mut stop, Stop::Memory, budget.reason());
+            break;
+        }
+        pool.trim(next.arena.chunks.len());
         depth += 1;
         progress.show(out.states, depth);
         std::mem::swap(&mut level, &mut next);
     }
     progress.done();
-    out
+    (out, stop)
 }

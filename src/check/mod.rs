@@ -10,12 +10,15 @@
 //! from the initial world (`schedule_of`), so the hot loop never builds a string.
 
 pub mod bfs;
+mod budget;
 pub mod crash;
+mod dfs;
 pub mod fingerprint;
 pub mod pct;
 pub mod random;
 pub mod replay;
 pub mod schedule;
+mod stored;
 
 use crate::limits;
 use crate::model::{self, Cx, LabelSet, Move, Program, World};
@@ -173,7 +176,20 @@ pub fn explore(prog: &Program, policy: &Policy, opts: &ExploreOptions) -> Explor
         ExploreMode::Random => random::explore(prog, policy, opts, &mut findings),
         ExploreMode::Pct => pct::explore(prog, policy, opts, &mut findings),
         ExploreMode::Exhaustive | ExploreMode::Auto => {
-            let exhaustive = bfs::explore(prog, policy, opts, &mut findings);
+            let budget = budget::Budget::new(opts.max_memory);
+            let (bfs, stop) = bfs::explore(prog, policy, opts, &budget, &mut findings);
+            // Past the memory bound, start again depth-first: fingerprints only (the labels
+            // found so far keep their shortest witnesses).
+            let exhaustive = if stop == bfs::Stop::Memory && !interrupted() {
+                let budget = budget::Budget::new(opts.max_memory);
+                let mut dfs = dfs::explore(prog, policy, opts, &budget, &mut findings);
+                if let Some(why) = dfs.limit.take() {
+                    dfs.limit = Some(format!("{}; then depth-first: {why}", bfs.limit.unwrap_or_default()));
+                }
+                dfs
+            } else {
+                bfs
+            };
             let fall_back =
                 !exhaustive.complete && opts.mode == ExploreMode::Auto && !interrupted();
             if !fall_back {

@@ -1,0 +1,133 @@
+//! Exhaustive exploration, depth-first, keeping only a 16-byte fingerprint per visited state
+//! and the live worlds of the current path: what `check::explore` runs when the breadth-first
+//! search would exceed the memory bound (its levels hold worlds, this holds one world per step
+//! of the current schedule).
+//!
+//! Why it finds every label the breadth-first search finds: both expand every state reachable
+//! from the initial world through the same move function (`model::reduced_moves`, a function
+//! of the state alone, or `model::moves`), each state once (a state is pruned only when its
+//! fingerprint was visited before, and a visited state is always expanded fully before the
+//! search ends: it is pushed on the stack when first seen and popped only after its last
+//! move). Labels are part of the state and are read at every visited state (`--crash`) and
+//! at every end state, so the two searches visit the same state set and record the same label
+//! set, with the same state and transition counts. Order does not matter: the state graph is
+//! acyclic and pruning depends on the state only.
+//!
+//! Witnesses: the schedule on the stack when a label was first reached. It replays exactly
+//! (`replay`), but is not the shortest; labels the breadth-first search found before it
+//! stopped keep their shortest witnesses.
+
+use super::bfs::Progress;
+use super::budget::{self, Budget};
+use super::{crash, fingerprint::fingerprint, interrupted, Exploration, ExploreOptions, Findings};
+use crate::limits;
+use crate::model::{self, Cx, Move, Program, World};
+use crate::policy::Policy;
+use rustc_hash::FxHashSet;
+
+/// A state on the current path and the moves out of it still to take.
+struct Frame {
+    /// Taken by the last move.
+    world: Option<World>,
+    moves: Vec<Move>,
+    next: usize,
+}
+
+/// Records what state `w` (reached by `path`) shows, and returns its frame, or `None` when
+/// the interleaving ends there.
+fn enter(
+    w: World,
+    cx: &mut Cx,
+    opts: &ExploreOptions,
+    path: &[Move],
+    found: &mut Findings,
+) -> Option<Frame> {
+    if opts.crash {
+        for (suffix, labels) in crash::outcomes(&w, cx) {
+            found.record(&labels, || path.to_vec(), Some(&suffix));
+        }
+    }
+    let moves = if opts.reduction { model::reduced_moves(&w, cx) } else { model::moves(&w, cx) };
+    if moves.is_empty() {
+        let mut end = w;
+        model::finish(&mut end, cx);
+        found.record(&end.labels, || path.to_vec(), None);
+        return None;
+    }
+    Some(Frame { world: Some(w), moves, next: 0 })
+}
+
+pub(super) fn explore(
+    prog: &Program,
+    policy: &Policy,
+    opts: &ExploreOptions,
+    budget: &Budget,
+    found: &mut Findings,
+) -> Exploration {
+    let mut out = Exploration::new("exhaustive");
+    let mut cx = Cx::new(prog, policy);
+    let mut progress = Progress::new(opts.progress);
+    let root = prog.initial.clone();
+    let mut visited: FxHashSet<u128> = FxHashSet::default();
+    visited.insert(fingerprint(&root));
+    out.states = 1;
+    // `path[i]` leads from `stack[i]` to `stack[i + 1]`.
+    let mut path: Vec<Move> = Vec::new();
+    let mut stack: Vec<Frame> = Vec::new();
+    stack.extend(enter(root, &mut cx, opts, &path, found));
+    while let Some(top) = stack.last_mut() {
+        if top.next == top.moves.len() {
+            stack.pop();
+            path.pop();
+            continue;
+        }
+        let m = top.moves[top.next];
+        top.next += 1;
+        let mut w = if top.next == top.moves.len() {
+            top.world.take().expect("the last move takes the world once")
+        } else {
+            top.world.clone().expect("the world is there until its last move")
+        };
+        model::step(&mut w, &mut cx, m);
+        out.transitions += 1;
+        let fp = fingerprint(&w);
+        if visited.len() == visited.capacity()
+            && !budget.fits(budget::set_growth::<u128>(visited.capacity()))
+        {
+            out.stop(budget.reason());
+            break;
+        }
+        if !visited.insert(fp) {
+            continue;
+        }
+        out.states += 1;
+        if visited.len() > opts.max_states {
+            out.stop(format!("--max-states {} reached", opts.max_states));
+            break;
+        }
+        if out.states % budget::CHECK_EVERY == 0 {
+            if interrupted() {
+                out.stop("interrupted".to_string());
+                break;
+            }
+            if !budget.fits(0) {
+                out.stop(budget.reason());
+                break;
+            }
+            progress.show(out.states, path.len());
+        }
+        if path.len() >= limits::STEPS_MAX {
+            out.stop(format!("a schedule longer than {} steps", limits::STEPS_MAX));
+            break;
+        }
+        path.push(m);
+        match enter(w, &mut cx, opts, &path, found) {
+            Some(frame) => stack.push(frame),
+            None => {
+                path.pop();
+            }
+        }
+    }
+    progress.done();
+    out
+}
