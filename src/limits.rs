@@ -25,6 +25,14 @@ pub const TASKS_MAX: usize = 32;
 pub const STATES_MAX_DEFAULT: usize = 2_000_000;
 /// Steps of one schedule; a longer run is cut and reported (a livelock in the model).
 pub const STEPS_MAX: usize = 4_096;
+/// States of one exhaustive exploration, at most (`--max-states`): the breadth-first search
+/// numbers states with `u32` ids.
+pub const STATES_MAX: usize = u32::MAX as usize - 1;
+/// Runs of the random or PCT explorer, at most (`--runs`).
+pub const RUNS_MAX: usize = 1_000_000_000;
+/// Priority change points of a PCT run, at most (`--pct-depth`): they are drawn among the first
+/// 64 steps, so more would only repeat.
+pub const PCT_DEPTH_MAX: usize = 64;
 /// Default number of random runs when exhaustive exploration gives up (`--runs`).
 pub const RANDOM_RUNS_DEFAULT: usize = 10_000;
 /// Blocks whose unflushed content may or may not survive a power failure that `--crash`

@@ -2,7 +2,7 @@
 //! policy its `expect` lines name, through one `check()`; every label's witness replays to a
 //! run that reaches that label.
 
-use pincheck::check::{replay::replay, ExploreOptions};
+use pincheck::check::{replay::replay, ExploreMode, ExploreOptions};
 use pincheck::policy::Policy;
 use pincheck::run::{self, Source};
 
@@ -149,6 +149,32 @@ fn results_do_not_depend_on_the_thread_count() {
     );
     assert!(a.states > 1000, "{} states", a.states);
     assert_eq!(a, b);
+}
+
+/// The depth-first explorer (fingerprints only) visits the states and reaches the labels the
+/// breadth-first one does, and its witnesses replay to their labels.
+#[test]
+fn depth_first_finds_what_breadth_first_finds() {
+    for src in run::catalogue_sources() {
+        let l = run::load(&src).unwrap();
+        for p in Policy::presets() {
+            let bfs = ExploreOptions { mode: ExploreMode::Exhaustive, ..Default::default() };
+            let dfs = ExploreOptions { mode: ExploreMode::DepthFirst, ..Default::default() };
+            let a = pincheck::check::explore(&l.program, &p, &bfs);
+            let b = pincheck::check::explore(&l.program, &p, &dfs);
+            let what = format!("{} [{}]", src.path, p.name);
+            assert_eq!(
+                (a.complete, a.states, a.transitions, &a.labels, a.schedules),
+                (b.complete, b.states, b.transitions, &b.labels, b.schedules),
+                "{what}"
+            );
+            for (label, schedule) in &b.witnesses {
+                let r = replay(&l.program, &p, schedule)
+                    .unwrap_or_else(|e| panic!("{what}: {label}: {e}"));
+                assert!(r.labels.contains(label), "{what}: {label} not reached by {schedule}");
+            }
+        }
+    }
 }
 
 #[test]

@@ -275,3 +275,47 @@ fn policy_files_give_positions() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert!(text(&o.stdout).contains("[mine]"), "{}", text(&o.stdout));
 }
+
+/// Every bound of a numeric flag is checked before anything is allocated by it.
+#[test]
+fn flags_beyond_their_limits_are_usage_errors() {
+    let p = write("bounds.pin", GOOD);
+    for (flag, value, says) in [
+        ("--pct-depth", "18446744073709551615", "at most 64"),
+        ("--pct-depth", "4000000000", "at most 64"),
+        ("--pct-depth", "99999999999999999999999", "at most 64"),
+        ("--runs", "1000000000000", "at most 1000000000"),
+        ("--max-states", "100000000000", "at most 4294967294"),
+        ("--max-states", "lots", "not a count"),
+        ("--threads", "0", "0"),
+        ("--threads", "65", "65"),
+        ("--max-memory", "99999999999G", "too large"),
+    ] {
+        let o = pincheck(&["check", &p, flag, value, "--explore", "pct"]);
+        assert_eq!(o.status.code(), Some(2), "{flag} {value}");
+        assert!(text(&o.stderr).contains(says), "{flag} {value}: {}", text(&o.stderr));
+        assert_no_panic(&o);
+    }
+}
+
+/// Past the memory bound the breadth-first search stops, the depth-first one takes over, and
+/// when it too is past the bound the result says so: incomplete, never a crash.
+#[test]
+fn a_reached_memory_bound_is_reported_not_a_crash() {
+    for explore in ["exhaustive", "depth-first"] {
+        let o = pincheck(&[
+            "check",
+            "scenarios/ext4-rdma-strip.pin",
+            "--explore",
+            explore,
+            "--max-memory",
+            "1",
+            "--json",
+        ]);
+        assert_no_panic(&o);
+        let first: serde_json::Value =
+            serde_json::from_str(text(&o.stdout).lines().next().unwrap()).unwrap();
+        assert_eq!(first["complete"], false, "{explore}");
+        assert!(first["limit"].as_str().unwrap().contains("--max-memory 1 reached"), "{first}");
+    }
+}

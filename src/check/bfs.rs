@@ -30,10 +30,11 @@ use std::time::Instant;
 /// Levels up to this many states produce live successors; wider ones encode them (an encoded
 /// world takes a hundred-odd bytes where a live one takes kilobytes, but decoding costs more
 /// than cloning).
-const LIVE_LEVEL_MAX: usize = 4096;
+const LIVE_LEVEL_MAX: usize = if cfg!(test) { 8 } else { 4096 };
 
 /// Bytes of one storage chunk.
-const CHUNK_BYTES: usize = 1 << 20;
+/// (Small in unit tests, so that levels span many chunks and many are encoded.)
+const CHUNK_BYTES: usize = if cfg!(test) { 4096 } else { 1 << 20 };
 
 /// Where an encoded world is: its chunk (in the level's list) and its bytes in that chunk.
 #[derive(Clone, Copy, Debug)]
@@ -464,4 +465,31 @@ pub(super) fn explore(
     }
     progress.done();
     (out, stop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{explore, ExploreMode, ExploreOptions};
+    use crate::policy::Policy;
+    use crate::run::{self, Source};
+
+    /// Encoded levels over many small chunks (the test constants), on one and two threads, give
+    /// the results of the depth-first search, which stores no world.
+    #[test]
+    fn encoded_levels_in_chunks_give_what_depth_first_gives() {
+        let text = "scenario big\nabout \"t\"\nfs ext4\ndisk 16\nmemory 8\nfile f 2 synced\n\
+            thread a:\n  m = mmap f shared\n  signal go\n  store m[0] A\n  fsync f\n\
+            thread b:\n  wait go\n  p = pin m[1] write\n  dma-write p[0] B\n  unpin p dirty\n\
+            thread c:\n  wait go\n  maybe writeback f\n  maybe reclaim\n  maybe writeback f\n";
+        let l = run::load(&Source { path: "big.pin".into(), text: text.into() }).unwrap();
+        let p = Policy::by_name("linux-5.18").unwrap();
+        let one = ExploreOptions { threads: 1, ..Default::default() };
+        let a = explore(&l.program, &p, &one);
+        let b = explore(&l.program, &p, &ExploreOptions { threads: 2, ..one.clone() });
+        let d = explore(&l.program, &p, &ExploreOptions { mode: ExploreMode::DepthFirst, ..one });
+        assert!(a.complete && a.states > 500, "{} states", a.states);
+        assert_eq!(a, b);
+        assert_eq!((a.states, a.transitions, &a.labels), (d.states, d.transitions, &d.labels));
+        assert!(d.complete);
+    }
 }

@@ -2,7 +2,8 @@
 //! every label reached, each with a witness schedule that `replay` reproduces exactly.
 //!
 //! One file per strategy (loom/shuttle style): `bfs` (exhaustive, breadth-first, parallel,
-//! shortest witnesses), `random` (seeded uniform runs), `pct` (seeded PCT runs), `replay` (one
+//! shortest witnesses; its levels in `stored` form), `dfs` (exhaustive, depth-first,
+//! fingerprints only: past the memory bound of `budget`), `random` (seeded uniform runs), `pct` (seeded PCT runs), `replay` (one
 //! schedule, step by step); `crash` adds a power failure after every step (`--crash`);
 //! `fingerprint` hashes worlds; `schedule` writes and reads schedule strings.
 //!
@@ -41,6 +42,9 @@ pub enum ExploreMode {
     /// Exhaustive, falling back to random runs when the state space exceeds `max_states`.
     Auto,
     Exhaustive,
+    /// Exhaustive, depth-first, fingerprints only (`dfs`): what `Exhaustive` switches to past
+    /// the memory bound.
+    DepthFirst,
     Random,
     Pct,
 }
@@ -175,6 +179,10 @@ pub fn explore(prog: &Program, policy: &Policy, opts: &ExploreOptions) -> Explor
     let mut out = match opts.mode {
         ExploreMode::Random => random::explore(prog, policy, opts, &mut findings),
         ExploreMode::Pct => pct::explore(prog, policy, opts, &mut findings),
+        ExploreMode::DepthFirst => {
+            let budget = budget::Budget::new(opts.max_memory);
+            dfs::explore(prog, policy, opts, &budget, &mut findings)
+        }
         ExploreMode::Exhaustive | ExploreMode::Auto => {
             let budget = budget::Budget::new(opts.max_memory);
             let (bfs, stop) = bfs::explore(prog, policy, opts, &budget, &mut findings);

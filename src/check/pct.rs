@@ -55,7 +55,7 @@ pub(super) fn explore(
 ) -> Exploration {
     let mut pct = Pct {
         rng: SplitMix64(opts.seed),
-        depth: opts.pct_depth,
+        depth: opts.pct_depth.min(crate::limits::PCT_DEPTH_MAX),
         change_points: Vec::new(),
         priority: HashMap::new(),
         lowest: 0,

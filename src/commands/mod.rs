@@ -20,6 +20,9 @@ use pincheck::run::{self, InputError, Source};
 pub enum Explore {
     Auto,
     Exhaustive,
+    /// Exhaustive, depth-first with fingerprints only (what `exhaustive` switches to past the
+    /// memory bound).
+    DepthFirst,
     Random,
     Pct,
 }
@@ -41,10 +44,10 @@ pub struct ExploreArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Runs of the random explorer (default 10000); with `--on host`, host runs (default 1).
-    #[arg(long)]
+    #[arg(long, value_parser = at_most::<{ pincheck::limits::RUNS_MAX }>)]
     pub runs: Option<usize>,
     /// Bound on distinct states of the exhaustive explorer.
-    #[arg(long, default_value_t = pincheck::limits::STATES_MAX_DEFAULT)]
+    #[arg(long, default_value_t = pincheck::limits::STATES_MAX_DEFAULT, value_parser = at_most::<{ pincheck::limits::STATES_MAX }>)]
     pub max_states: usize,
     /// Bound on the explorer's memory: bytes, or with a K, M or G suffix (e.g. 512M).
     #[arg(long, value_parser = parse_size)]
@@ -59,7 +62,7 @@ pub struct ExploreArgs {
     #[arg(long)]
     pub no_reduction: bool,
     /// Priority change points of each PCT run (`--explore pct`).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = at_most::<{ pincheck::limits::PCT_DEPTH_MAX }>)]
     pub pct_depth: usize,
     /// Switch off one protective mechanism, to check that the checker notices (see
     /// `pincheck policies`); expectations then fail where it mattered.
@@ -74,6 +77,7 @@ pub fn options(a: &ExploreArgs) -> ExploreOptions {
     let mode = match a.explore {
         Explore::Auto => ExploreMode::Auto,
         Explore::Exhaustive => ExploreMode::Exhaustive,
+        Explore::DepthFirst => ExploreMode::DepthFirst,
         Explore::Random => ExploreMode::Random,
         Explore::Pct => ExploreMode::Pct,
     };
@@ -89,6 +93,17 @@ pub fn options(a: &ExploreArgs) -> ExploreOptions {
         pct_depth: a.pct_depth,
         progress: true,
         reduction: !a.no_reduction,
+    }
+}
+
+/// A count of at most `MAX` (a limit of `limits.rs`).
+pub fn at_most<const MAX: usize>(s: &str) -> Result<usize, String> {
+    let too_large = || format!("`{s}` is too large: at most {MAX}");
+    match s.parse::<usize>() {
+        Ok(n) if n <= MAX => Ok(n),
+        Ok(_) => Err(too_large()),
+        Err(_) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => Err(too_large()),
+        Err(_) => Err(format!("`{s}` is not a count (a non-negative integer)")),
     }
 }
 
