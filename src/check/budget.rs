@@ -63,6 +63,15 @@ impl Budget {
     }
 }
 
+/// Hands memory freed by the process back to the kernel (the binary's allocator is mimalloc,
+/// which otherwise keeps it resident for a while), so that a search started after a larger one
+/// is measured by what it holds itself.
+pub(super) fn release_freed_memory() {
+    // SAFETY: mi_collect has no preconditions; with another global allocator it only collects
+    // mimalloc's own (empty) heaps.
+    unsafe { libmimalloc_sys::mi_collect(true) };
+}
+
 /// Bytes a hashbrown set of `T` takes once it grows past `capacity` items: twice the buckets,
 /// each a `T` and a control byte. Its old table is still held while the new one fills.
 pub(super) fn set_growth<T>(capacity: usize) -> u64 {

@@ -189,6 +189,7 @@ pub fn explore(prog: &Program, policy: &Policy, opts: &ExploreOptions) -> Explor
             // Past the memory bound, start again depth-first: fingerprints only (the labels
             // found so far keep their shortest witnesses).
             let exhaustive = if stop == bfs::Stop::Memory && !interrupted() {
+                budget::release_freed_memory();
                 let budget = budget::Budget::new(opts.max_memory);
                 let mut dfs = dfs::explore(prog, policy, opts, &budget, &mut findings);
                 if let Some(why) = dfs.limit.take() {
