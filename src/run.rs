@@ -49,11 +49,67 @@ pub struct Row {
     pub schedules: u64,
     pub labels: Vec<String>,
     pub expected: Option<Vec<String>>,
+    /// `true` when the expectation holds on a complete exploration, `false` when it does not
+    /// (a label reached that is not expected, or, complete, one expected and never reached);
+    /// `null` without an expectation or when the exploration was incomplete and nothing failed.
     pub pass: Option<bool>,
+    /// `pass`, `fail`, `incomplete` (nothing failed, but the exploration did not cover every
+    /// interleaving, so the labels are a lower bound) or `none` (no expectation, complete).
+    pub verdict: Verdict,
     pub witnesses: BTreeMap<String, String>,
     pub seconds: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<String>,
+}
+
+/// What one (scenario, policy) result establishes. An incomplete exploration (a limit, an
+/// interruption, a sampling explorer, the `auto` fallback to random runs) is never a pass: a
+/// label missing from a sample is not evidence. A label reached is, so an unexpected label
+/// fails even an incomplete exploration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Incomplete,
+    None,
+}
+
+impl Verdict {
+    pub fn of(labels: &[String], expected: Option<&[String]>, complete: bool) -> Verdict {
+        let unexpected = expected.is_some_and(|e| labels.iter().any(|l| !e.contains(l)));
+        match (expected, complete) {
+            (Some(_), _) if unexpected => Verdict::Fail,
+            (_, false) => Verdict::Incomplete,
+            (Some(e), true) if e != labels => Verdict::Fail,
+            (Some(_), true) => Verdict::Pass,
+            (None, true) => Verdict::None,
+        }
+    }
+
+    /// The word `check` prints.
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::Incomplete => "INCOMPLETE",
+            Verdict::None => "----",
+        }
+    }
+}
+
+/// The exit status of a run (shared/SCENARIOS.md, "Command line"): 1 if anything failed, else
+/// 3 if any exploration was incomplete, else 0.
+pub fn exit_code<'a>(rows: impl IntoIterator<Item = &'a Row>) -> u8 {
+    let mut code = 0;
+    for r in rows {
+        match r.verdict {
+            Verdict::Fail => return 1,
+            Verdict::Incomplete => code = 3,
+            _ => {}
+        }
+    }
+    code
 }
 
 /// The built-in catalogue as sources.
@@ -148,7 +204,12 @@ pub fn check_one(l: &Loaded, p: &Policy, opts: &ExploreOptions) -> Row {
     let x: Exploration = check::explore(&l.program, p, opts);
     let seconds = start.elapsed().as_secs_f64();
     let expected = expected(l, &p.name);
-    let pass = expected.as_ref().map(|e| *e == x.labels);
+    let verdict = Verdict::of(&x.labels, expected.as_deref(), x.complete);
+    let pass = match verdict {
+        Verdict::Pass => Some(true),
+        Verdict::Fail => Some(false),
+        Verdict::Incomplete | Verdict::None => None,
+    };
     Row {
         scenario: l.program.name.clone(),
         file: l.ast.path.clone(),
@@ -164,6 +225,7 @@ pub fn check_one(l: &Loaded, p: &Policy, opts: &ExploreOptions) -> Row {
         labels: x.labels,
         expected,
         pass,
+        verdict,
         witnesses: x.witnesses,
         seconds,
         limit: x.limit,

@@ -98,6 +98,7 @@ fn json_lines_carry_the_contract_fields() {
         "labels",
         "expected",
         "pass",
+        "verdict",
         "witnesses",
     ] {
         assert!(v.get(field).is_some(), "missing {field}: {v}");
@@ -151,6 +152,54 @@ fn a_reached_state_limit_is_reported_not_a_crash() {
         serde_json::from_str(text(&o.stdout).lines().next().unwrap()).unwrap();
     assert_eq!(first["explorer"], "random");
     assert_eq!(first["complete"], false);
+}
+
+#[test]
+fn an_incomplete_exploration_is_never_a_pass_and_exits_3() {
+    // A limit: exhaustive, and the `auto` fallback to random runs.
+    for extra in [&["--explore", "exhaustive"][..], &["--runs", "20"][..]] {
+        let mut args = vec!["check", "scenarios/ext4-rdma-strip.pin", "--max-states", "10"];
+        args.extend_from_slice(extra);
+        let o = pincheck(&args);
+        assert_eq!(o.status.code(), Some(3), "{args:?}: {}", text(&o.stdout));
+        let out = text(&o.stdout);
+        assert!(!out.contains("PASS"), "{out}");
+        assert!(out.lines().filter(|l| !l.starts_with(' ')).all(|l| l.starts_with("INCOMPLETE ")), "{out}");
+    }
+    // Sampling explorers, whatever they find.
+    for explorer in ["random", "pct"] {
+        let o = pincheck(&[
+            "check", "scenarios/ext4-rdma-strip.pin", "--explore", explorer, "--runs", "30", "--json",
+        ]);
+        assert_eq!(o.status.code(), Some(3), "{explorer}: {}", text(&o.stdout));
+        for line in text(&o.stdout).lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(v["verdict"], "incomplete", "{v}");
+            assert_eq!(v["pass"], serde_json::Value::Null, "{v}");
+            assert_eq!(v["complete"], false);
+            assert!(v["limit"].as_str().unwrap().contains("sampling"), "{v}");
+        }
+    }
+    // The matrix marks each such cell and exits 3 too.
+    let o = pincheck(&[
+        "matrix", "scenarios/ext4-rdma-strip.pin", "--explore", "exhaustive", "--max-states", "10",
+    ]);
+    assert_eq!(o.status.code(), Some(3));
+    let out = text(&o.stdout);
+    assert!(out.lines().nth(2).unwrap().matches("? ").count() == 6, "{out}");
+    assert!(out.contains("6 incomplete"), "{out}");
+    // A label reached that is not expected fails even a sample: exit 1, not 3.
+    let body = std::fs::read_to_string("scenarios/ext4-rdma-strip.pin").unwrap();
+    let p = write("sampled-fail.pin", &body.replace("expect linux-4.19: warn bug", "expect linux-4.19: ok"));
+    let o = pincheck(&["check", &p, "--explore", "random", "--runs", "200", "--policy", "linux-4.19"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
+    assert!(text(&o.stdout).starts_with("FAIL "), "{}", text(&o.stdout));
+    // A complete exhaustive run that meets its expectations is still exit 0 with verdict pass.
+    let p = write("trust-good.pin", GOOD);
+    let o = pincheck(&["check", &p, "--json"]);
+    assert_eq!(o.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_str(text(&o.stdout).trim()).unwrap();
+    assert_eq!(v["verdict"], "pass");
 }
 
 #[test]

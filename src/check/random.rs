@@ -93,6 +93,10 @@ pub(super) fn drive(
         model::finish(&mut w, &mut cx);
         found.record(&w.labels, || path, None);
     }
+    out.limit.get_or_insert(format!(
+        "{name} sampling ({} runs, seed {}) covers some interleavings, not all",
+        opts.runs, opts.seed
+    ));
     out
 }
 

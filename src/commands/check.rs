@@ -6,7 +6,7 @@ use super::{labels_text, options, sources, step_table, ExploreArgs};
 use clap::ValueEnum;
 use pincheck::check::replay;
 use pincheck::policy::Policy;
-use pincheck::run::{self, InputError, Row};
+use pincheck::run::{self, InputError, Row, Verdict};
 use std::io::Write;
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -97,18 +97,13 @@ pub fn check(
     if matrix && !a.json {
         let _ = write!(out, "{}", super::matrix::matrix_table(&rows));
     }
-    let failed = rows.iter().flatten().any(|r| r.pass == Some(false));
-    Ok(if failed { 1 } else { 0 })
+    Ok(run::exit_code(rows.iter().flatten()))
 }
 
 /// One line of `check`: verdict, scenario, policy, labels, expectation, exploration facts; a
 /// failure also names each unexpected label's witness.
 pub fn check_line(r: &Row) -> String {
-    let verdict = match r.pass {
-        Some(true) => "PASS",
-        Some(false) => "FAIL",
-        None => "----",
-    };
+    let verdict = r.verdict.word();
     let expected = r
         .expected
         .as_ref()
@@ -126,17 +121,35 @@ pub fn check_line(r: &Row) -> String {
     if let Some(l) = &r.limit {
         s.push_str(&format!("\n     limit: {l}"));
     }
-    if r.pass == Some(false) {
-        let e = r.expected.clone().unwrap_or_default();
-        for label in r.labels.iter().filter(|l| !e.contains(l)) {
-            s.push_str(&format!(
-                "\n     unexpected {label}: pincheck replay {} --policy {} --schedule '{}'",
-                r.file, r.policy, r.witnesses[label]
-            ));
+    let e = r.expected.clone().unwrap_or_default();
+    match r.verdict {
+        Verdict::Fail => {
+            for label in r.labels.iter().filter(|l| !e.contains(l)) {
+                s.push_str(&format!(
+                    "\n     unexpected {label}: pincheck replay {} --policy {} --schedule '{}'",
+                    r.file, r.policy, r.witnesses[label]
+                ));
+            }
+            for label in e.iter().filter(|l| !r.labels.contains(l)) {
+                if r.complete {
+                    s.push_str(&format!("\n     expected but not reached: {label}"));
+                } else {
+                    s.push_str(&format!(
+                        "\n     expected but not reached (in an incomplete exploration): {label}"
+                    ));
+                }
+            }
         }
-        for label in e.iter().filter(|l| !r.labels.contains(l)) {
-            s.push_str(&format!("\n     expected but not reached: {label}"));
+        Verdict::Incomplete => {
+            let missing: Vec<&String> = e.iter().filter(|l| !r.labels.contains(l)).collect();
+            if !missing.is_empty() {
+                s.push_str(&format!(
+                    "\n     not reached in this incomplete exploration (not evidence): {}",
+                    missing.iter().map(|l| l.as_str()).collect::<Vec<_>>().join(" ")
+                ));
+            }
         }
+        Verdict::Pass | Verdict::None => {}
     }
     s
 }

@@ -2,7 +2,7 @@
 //! under every preset when no file is given).
 
 use super::{labels_text, ExploreArgs};
-use pincheck::run::{InputError, Row};
+use pincheck::run::{InputError, Row, Verdict};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -26,10 +26,10 @@ pub fn matrix_table(rows: &[Vec<Row>]) -> String {
     }
     let cell = |r: Option<&Row>| -> String {
         let Some(r) = r else { return "-".to_string() };
-        let mark = match (r.pass, r.complete) {
-            (Some(false), _) => "! ",
-            (_, false) => "? ",
-            _ => "",
+        let mark = match r.verdict {
+            Verdict::Fail => "! ",
+            Verdict::Incomplete => "? ",
+            Verdict::Pass | Verdict::None => "",
         };
         format!("{mark}{}", labels_text(&r.labels))
     };
@@ -58,13 +58,13 @@ pub fn matrix_table(rows: &[Vec<Row>]) -> String {
         }
     }
     let all: Vec<&Row> = rows.iter().flatten().collect();
-    let failed = all.iter().filter(|r| r.pass == Some(false)).count();
-    let checked = all.iter().filter(|r| r.pass.is_some()).count();
+    let failed = all.iter().filter(|r| r.verdict == Verdict::Fail).count();
+    let incomplete = all.iter().filter(|r| r.verdict == Verdict::Incomplete).count();
+    let checked = all.iter().filter(|r| r.expected.is_some()).count();
     let states: u64 = all.iter().map(|r| r.states).sum();
     s.push_str(&format!(
-        "\n{} cells, {checked} with expectations, {failed} failed ({} marks a cell that differs from its `expect` line, ? an incomplete exploration); {states} states explored\n",
+        "\n{} cells, {checked} with expectations, {failed} failed, {incomplete} incomplete (! marks a cell that differs from its `expect` line, ? an incomplete exploration, which is not a pass); {states} states explored\n",
         all.len(),
-        "!"
     ));
     s
 }
