@@ -1,4 +1,5 @@
-//! Embeds the catalogue (`scenarios/*.pin`) in the binary, in file-name order.
+//! Embeds the catalogue (`scenarios/*.pin`) in the binary, in file-name order, each under its
+//! name (the file's stem).
 
 use std::{env, fs, path::Path};
 
@@ -17,8 +18,9 @@ fn main() {
     let mut out = String::from("pub const CATALOGUE: &[(&str, &str)] = &[\n");
     for n in &names {
         println!("cargo:rerun-if-changed=scenarios/{n}");
+        let stem = n.strip_suffix(".pin").expect("filtered on .pin");
         out.push_str(&format!(
-            "    (\"scenarios/{n}\", include_str!({:?})),\n",
+            "    ({stem:?}, include_str!({:?})),\n",
             Path::new(&root).join("scenarios").join(n)
         ));
     }

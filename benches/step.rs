@@ -9,15 +9,12 @@ use pincheck::policy::Policy;
 use pincheck::run;
 
 fn catalogue(name: &str) -> run::Loaded {
-    let src = run::catalogue_sources()
-        .into_iter()
-        .find(|s| s.path.ends_with(name))
-        .expect("in the catalogue");
+    let src = run::catalogue_source(name).expect("in the catalogue");
     run::load(&src).expect("loads")
 }
 
 fn benches(c: &mut Criterion) {
-    let l = catalogue("/ext4-rdma-strip.pin");
+    let l = catalogue("ext4-rdma-strip");
     let policy = Policy::by_name("linux-5.18").unwrap();
     let mut cx = Cx::new(&l.program, &policy);
     // A world a few steps in, with a mapping, a registration and queued work.

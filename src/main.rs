@@ -40,6 +40,11 @@ enum Command {
     Replay(replay::Args),
     /// List the presets and their knobs.
     Policies,
+    /// List the built-in catalogue: name, filesystem, what each scenario is about. Every
+    /// command that takes a scenario file takes one of these names too.
+    List(list::Args),
+    /// Print the source of a catalogue scenario (by name) or a scenario file.
+    Show(show::Args),
     /// Explore the catalogue (or files) under every preset and report states, time and memory.
     Bench(bench::Args),
     /// Print a member of the scaling family (docs/performance.md): THREADS pinning threads over
@@ -78,6 +83,8 @@ fn main() -> ExitCode {
         Command::Matrix(a) => matrix::run(&a),
         Command::Replay(a) => replay::run(&a),
         Command::Policies => policies::run(),
+        Command::List(a) => list::run(&a),
+        Command::Show(a) => show::run(&a),
         Command::Bench(a) => bench::run(&a),
         Command::Family(a) => family::run(&a),
         Command::HostPins(a) => host_pins::run(&a),

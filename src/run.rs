@@ -60,6 +60,16 @@ pub struct Row {
     pub seconds: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<String>,
+    /// `--crash`: a power failure was explored after every step (witnesses that need one end
+    /// in `power-fail{...}`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub crash: bool,
+    /// How often (complete exhaustive explorations without `--crash`; `null` otherwise): each
+    /// label set ending an interleaving, with its number of distinct end states.
+    pub outcomes: Option<Vec<check::Outcome>>,
+    /// With `outcomes`: each label reached or expected, `always`, `sometimes` or `never` over
+    /// the end states.
+    pub how_often: Option<BTreeMap<String, &'static str>>,
 }
 
 /// What one (scenario, policy) result establishes. An incomplete exploration (a limit, an
@@ -112,18 +122,52 @@ pub fn exit_code<'a>(rows: impl IntoIterator<Item = &'a Row>) -> u8 {
     code
 }
 
-/// The built-in catalogue as sources.
+/// The built-in catalogue as sources. A catalogue source's `path` is its name: every path
+/// pincheck prints for it (diagnostics, `file` in JSON, `replay` hints) works from any
+/// directory, because every command resolves a catalogue name (`load_paths`).
 pub fn catalogue_sources() -> Vec<Source> {
     crate::catalogue::entries()
         .map(|(p, t)| Source { path: p.to_string(), text: t.to_string() })
         .collect()
 }
 
-/// Reads files and directories (`*.pin` inside, sorted by name).
+/// The catalogue scenario `name`, if there is one.
+pub fn catalogue_source(name: &str) -> Option<Source> {
+    crate::catalogue::by_name(name).map(|t| Source { path: name.to_string(), text: t.to_string() })
+}
+
+/// What a command-line argument that is no file names in the catalogue: `NAME`, or
+/// `scenarios/NAME.pin` (a path printed by older versions, or the source tree's, used from
+/// another directory).
+fn catalogue_arg(a: &str) -> Option<Source> {
+    let name = match a.strip_suffix(".pin") {
+        Some(stem) if a.starts_with("scenarios/") || a.contains("/scenarios/") => {
+            stem.rsplit('/').next().unwrap_or(stem)
+        }
+        Some(_) => return None,
+        None => a,
+    };
+    catalogue_source(name)
+}
+
+/// Reads files and directories (`*.pin` inside, sorted by name); an argument that names no
+/// file or directory but a catalogue scenario (`pincheck list`) is that scenario. Every command
+/// that takes scenario paths goes through here.
 pub fn load_paths(args: &[String]) -> Result<Vec<Source>, InputError> {
     let mut out = Vec::new();
     for a in args {
         let p = Path::new(a);
+        if !p.exists() {
+            if let Some(src) = catalogue_arg(a) {
+                out.push(src);
+                continue;
+            }
+            if !a.contains('/') && !a.ends_with(".pin") {
+                return Err(InputError::Usage(format!(
+                    "{a}: no such file, directory or catalogue scenario (`pincheck list` names them)"
+                )));
+            }
+        }
         if p.is_dir() {
             let mut files: Vec<String> = std::fs::read_dir(p)
                 .map_err(|e| InputError::Usage(format!("{a}: {e}")))?
@@ -147,9 +191,37 @@ pub fn load_paths(args: &[String]) -> Result<Vec<Source>, InputError> {
 }
 
 fn read(path: &str) -> Result<Source, InputError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| InputError::Usage(format!("{path}: {e}")))?;
+    let bytes = std::fs::read(path).map_err(|e| InputError::Usage(format!("{path}: {e}")))?;
+    let text = utf8(path, bytes).map_err(InputError::Scenario)?;
     Ok(Source { path: path.to_string(), text })
+}
+
+/// A file's bytes as text: invalid UTF-8 is an error at the line and column (in characters,
+/// as every diagnostic counts them) of its first bad byte; a leading byte-order mark is dropped.
+pub fn utf8(path: &str, bytes: Vec<u8>) -> Result<String, Diag> {
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let bytes = e.as_bytes();
+            let good = e.utf8_error().valid_up_to();
+            let before = std::str::from_utf8(&bytes[..good]).expect("valid up to here");
+            let line = before.matches('\n').count() + 1;
+            let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+            let col = before[line_start..].chars().count() + 1;
+            let shown = String::from_utf8_lossy(bytes);
+            let span = Span { line: line as u32, col: col as u32 };
+            return Err(Diag::at(
+                path,
+                &shown,
+                span,
+                format!("invalid UTF-8 (byte 0x{:02x}); scenario files are UTF-8 text", bytes[good]),
+            ));
+        }
+    };
+    Ok(match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
+    })
 }
 
 /// A parsed and compiled scenario with its expectations.
@@ -205,6 +277,10 @@ pub fn check_one(l: &Loaded, p: &Policy, opts: &ExploreOptions) -> Row {
     let seconds = start.elapsed().as_secs_f64();
     let expected = expected(l, &p.name);
     let verdict = Verdict::of(&x.labels, expected.as_deref(), x.complete);
+    let how_often = x.outcomes.as_ref().map(|o| {
+        let names = x.labels.iter().chain(expected.iter().flatten());
+        names.map(|n| (n.clone(), check::how_often(o, n))).collect()
+    });
     let pass = match verdict {
         Verdict::Pass => Some(true),
         Verdict::Fail => Some(false),
@@ -229,6 +305,9 @@ pub fn check_one(l: &Loaded, p: &Policy, opts: &ExploreOptions) -> Row {
         witnesses: x.witnesses,
         seconds,
         limit: x.limit,
+        crash: opts.crash,
+        how_often,
+        outcomes: x.outcomes,
     }
 }
 

@@ -8,11 +8,7 @@ use pincheck::run::{self, Source};
 
 /// The catalogue scenario `name` (its file is `scenarios/NAME.pin`).
 fn catalogue_scenario(name: &str) -> Source {
-    let file = format!("/{name}.pin");
-    run::catalogue_sources()
-        .into_iter()
-        .find(|s| s.path.ends_with(&file))
-        .expect("in the catalogue")
+    run::catalogue_source(name).expect("in the catalogue")
 }
 
 fn check(src: &Source) {
@@ -67,6 +63,8 @@ fn every_catalogue_scenario_meets_its_expectations() {
     let sources = run::catalogue_sources();
     assert!(sources.len() >= 16, "the catalogue of issue #2 has at least 16 scenarios");
     for src in &sources {
+        let name = run::load(src).map(|l| l.program.name).unwrap_or_default();
+        assert_eq!(name, src.path, "a catalogue scenario is named as its file (`pincheck check NAME`)");
         check(src);
     }
 }
@@ -245,6 +243,9 @@ fn reduction_keeps_every_label_and_saves_states() {
             let full = ExploreOptions { reduction: false, ..Default::default() };
             let f = pincheck::check::explore(&l.program, &p, &full);
             assert_eq!(r.labels, f.labels, "{} [{}]", src.path, p.name);
+            // Persistent sets keep every end state: how-often counts do not depend on reduction.
+            assert!(r.outcomes.is_some(), "{} [{}]: complete, so counted", src.path, p.name);
+            assert_eq!(r.outcomes, f.outcomes, "{} [{}]", src.path, p.name);
             assert!(r.states <= f.states);
             for (label, s) in &r.witnesses {
                 // Reduction reorders invisible steps; it never lengthens a shortest witness.

@@ -368,3 +368,320 @@ fn a_reached_memory_bound_is_reported_not_a_crash() {
         assert!(first["limit"].as_str().unwrap().contains("--max-memory 1 reached"), "{first}");
     }
 }
+
+/// Runs the binary from `/`, where no scenario file is.
+fn pincheck_in_root(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pincheck"))
+        .args(args)
+        .current_dir("/")
+        .output()
+        .expect("runs")
+}
+
+#[test]
+fn the_catalogue_is_reachable_by_name_from_any_directory() {
+    let o = pincheck_in_root(&["list"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = text(&o.stdout);
+    let line = out.lines().find(|l| l.starts_with("ext4-rdma-strip ")).expect("listed");
+    assert!(line.contains(" ext4 ") && line.contains("Chinner"), "{line}");
+    let n = std::fs::read_dir("scenarios").unwrap().count();
+    assert_eq!(out.lines().count(), n, "one line per catalogue file");
+    let o = pincheck_in_root(&["list", "--json"]);
+    for l in text(&o.stdout).lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert!(v["name"].is_string() && v["fs"].is_string() && v["about"].is_string(), "{v}");
+    }
+
+    let o = pincheck_in_root(&["show", "ext4-rdma-strip"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(text(&o.stdout), std::fs::read_to_string("scenarios/ext4-rdma-strip.pin").unwrap());
+
+    let o = pincheck_in_root(&["check", "ext4-rdma-strip", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    for l in text(&o.stdout).lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert_eq!(v["file"], "ext4-rdma-strip", "the printed path works anywhere");
+        assert_eq!(v["verdict"], "pass");
+    }
+    let o = pincheck_in_root(&["matrix", "ext4-rdma-strip", "rdma-case2"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(text(&o.stdout).lines().filter(|l| l.starts_with("ext4-rdma-strip ") || l.starts_with("rdma-case2 ")).count(), 2);
+    let o = pincheck_in_root(&["bench", "rdma-case2", "--repeat", "1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    // The source tree's path, used where it does not exist, still finds the scenario.
+    let o = pincheck_in_root(&["check", "scenarios/rdma-case2.pin", "--policy", "linux-6.18"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+
+    let o = pincheck_in_root(&["show", "ext4-rdma-stirp"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("pincheck list"), "{}", text(&o.stderr));
+    assert_no_panic(&o);
+}
+
+/// Runs each `pincheck ...` command printed in `out` with `sh -c` from `/`, as a user pasting
+/// it would; returns each command's stdout.
+fn run_printed_hints(out: &str) -> Vec<String> {
+    let bin = env!("CARGO_BIN_EXE_pincheck");
+    let mut ran = Vec::new();
+    for line in out.lines() {
+        let Some(at) = line.find("pincheck replay ") else { continue };
+        let cmd = format!("'{bin}'{}", &line[at + "pincheck".len()..]);
+        let o = Command::new("sh").arg("-c").arg(&cmd).current_dir("/").output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{cmd}\n{}{}", text(&o.stdout), text(&o.stderr));
+        ran.push(text(&o.stdout));
+    }
+    ran
+}
+
+#[test]
+fn every_printed_hint_runs_as_printed() {
+    // A failed expectation in a file whose path needs quoting.
+    let dir = std::env::temp_dir().join(format!("pincheck cli {} it's", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("fail.pin");
+    let body = std::fs::read_to_string("scenarios/ext4-rdma-strip.pin").unwrap();
+    std::fs::write(&p, body.replace("expect linux-4.19: warn bug", "expect linux-4.19: ok")).unwrap();
+    let o = pincheck(&["check", p.to_str().unwrap(), "--policy", "linux-4.19"]);
+    assert_eq!(o.status.code(), Some(1));
+    let ran = run_printed_hints(&text(&o.stdout));
+    assert_eq!(ran.len(), 2, "bug and warn: {}", text(&o.stdout));
+    assert!(ran.iter().all(|r| r.contains("labels: ") && r.contains("bug")), "{ran:?}");
+
+    // A mutation (`PRESET~MUTATION`), on a catalogue scenario named from `/`.
+    let o = pincheck_in_root(&["check", "ext4-rdma-strip", "--policy", "bounce", "--mutate", "pin-counting"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
+    let out = text(&o.stdout);
+    assert!(out.contains("pincheck replay ext4-rdma-strip --policy bounce~pin-counting"), "{out}");
+    assert!(!run_printed_hints(&out).is_empty());
+
+    // A design written as knob overrides, named by an expect line.
+    let design = "linux-4.14+longterm-writable-file-pin=allowed";
+    let p = write(
+        "design-fail.pin",
+        &body.replace("expect linux-4.14: bug warn", &format!("expect {design}: ok")),
+    );
+    let o = pincheck(&["check", &p, "--policy", design]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", text(&o.stdout), text(&o.stderr));
+    assert!(!run_printed_hints(&text(&o.stdout)).is_empty(), "{}", text(&o.stdout));
+
+    // A power failure (`--crash`): the witness ends in `power-fail{...}`, and the text says so.
+    let punch = std::fs::read_to_string("scenarios/xfs-dax-punch-pin.pin").unwrap();
+    let p = write(
+        "crash-fail.pin",
+        &punch.replace("expect linux-4.14: corruption use-after-free", "expect linux-4.14: use-after-free"),
+    );
+    let o = pincheck(&["check", &p, "--crash", "--policy", "linux-4.14"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
+    let out = text(&o.stdout);
+    assert!(out.contains("power-fail{"), "{out}");
+    let ran = run_printed_hints(&out);
+    assert_eq!(ran.len(), 1, "{out}");
+    assert!(ran[0].contains("power fail"), "the replay shows the power failure: {}", ran[0]);
+    assert!(ran[0].contains("corruption"), "{}", ran[0]);
+
+    // The catalogue hint in an unknown-name error runs.
+    let o = pincheck_in_root(&["check", "no-such-scenario"]);
+    assert!(text(&o.stderr).contains("`pincheck list`"));
+    assert_eq!(pincheck_in_root(&["list"]).status.code(), Some(0));
+}
+
+/// One TAP test point: ok, its number, description, directive (`SKIP`/`TODO`) and reason.
+#[derive(Debug)]
+struct TapPoint {
+    ok: bool,
+    desc: String,
+    directive: Option<(String, String)>,
+    yaml: bool,
+}
+
+/// A strict TAP version 13 parser (testanything.org/tap-version-13-specification.html): the
+/// version line, a plan, test points numbered from 1 in order, YAML blocks indented under a
+/// test point between `---` and `...`, `#` comments; anything else is an error.
+fn parse_tap13(s: &str) -> Result<Vec<TapPoint>, String> {
+    let mut lines = s.lines().peekable();
+    if lines.next() != Some("TAP version 13") {
+        return Err("the first line is not `TAP version 13`".into());
+    }
+    let plan = lines.next().ok_or("no plan")?;
+    let n: usize = plan
+        .strip_prefix("1..")
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| format!("`{plan}` is not a plan"))?;
+    let mut points: Vec<TapPoint> = Vec::new();
+    while let Some(line) = lines.next() {
+        if line.starts_with('#') {
+            continue;
+        }
+        if line == "  ---" {
+            let last = points.last_mut().ok_or("a YAML block before any test point")?;
+            if last.yaml {
+                return Err("two YAML blocks for one test point".into());
+            }
+            last.yaml = true;
+            loop {
+                let l = lines.next().ok_or("an unterminated YAML block")?;
+                if l == "  ..." {
+                    break;
+                }
+                if !l.starts_with("  ") || l.trim().is_empty() {
+                    return Err(format!("`{l}`: YAML lines are indented two spaces"));
+                }
+                if !l.starts_with("   ") && !l.trim_start().contains(": ") && !l.ends_with(':') {
+                    return Err(format!("`{l}` is not a YAML mapping entry"));
+                }
+            }
+            continue;
+        }
+        let (ok, rest) = if let Some(r) = line.strip_prefix("ok ") {
+            (true, r)
+        } else if let Some(r) = line.strip_prefix("not ok ") {
+            (false, r)
+        } else {
+            return Err(format!("`{line}` is not a TAP line"));
+        };
+        let (num, rest) = rest.split_once(' ').unwrap_or((rest, ""));
+        let num: usize = num.parse().map_err(|_| format!("`{line}`: no test number"))?;
+        if num != points.len() + 1 {
+            return Err(format!("`{line}`: test {num} out of order"));
+        }
+        let rest = rest.strip_prefix("- ").ok_or_else(|| format!("`{line}`: no ` - `"))?;
+        // The directive starts at the first `#` not escaped by `\`.
+        let mut desc = String::new();
+        let mut directive = None;
+        let mut chars = rest.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => desc.push(chars.next().ok_or("a trailing backslash")?),
+                '#' => {
+                    let d: String = chars.by_ref().collect();
+                    let d = d.trim_start();
+                    let (word, reason) = d.split_once(' ').unwrap_or((d, ""));
+                    let word = word.to_ascii_uppercase();
+                    if word != "SKIP" && word != "TODO" {
+                        return Err(format!("`{line}`: unknown directive `{word}`"));
+                    }
+                    directive = Some((word, reason.to_string()));
+                }
+                c => desc.push(c),
+            }
+        }
+        points.push(TapPoint { ok, desc: desc.trim_end().to_string(), directive, yaml: false });
+    }
+    if points.len() != n {
+        return Err(format!("plan 1..{n}, {} test points", points.len()));
+    }
+    Ok(points)
+}
+
+#[test]
+fn tap_output_parses_as_tap_13_with_skips_and_failures() {
+    // Failure, pass, no expectation and an incomplete exploration, in one run.
+    let body = std::fs::read_to_string("scenarios/ext4-rdma-strip.pin").unwrap();
+    let body = body.replace("expect linux-4.19: warn bug", "expect linux-4.19: ok").replace("expect bounce: ok\n", "");
+    let p = write("tap-fail.pin", &body);
+    let o = pincheck(&["check", &p, "--policy", "linux-4.19,linux-6.18,bounce", "--format", "tap"]);
+    assert_eq!(o.status.code(), Some(1));
+    let points = parse_tap13(&text(&o.stdout)).unwrap_or_else(|e| panic!("{e}\n{}", text(&o.stdout)));
+    assert_eq!(points.len(), 3);
+    assert!(!points[0].ok && points[0].yaml && points[0].desc == "ext4-rdma-strip [linux-4.19]", "{points:?}");
+    assert!(points[1].ok && points[1].directive.is_none(), "{points:?}");
+    let (word, why) = points[2].directive.clone().expect("skipped");
+    assert!(points[2].ok && word == "SKIP" && why.contains("no expectation"), "{points:?}");
+    assert!(text(&o.stdout).contains("pincheck replay"), "the failure names its witnesses");
+
+    let o = pincheck(&["matrix", "ext4-rdma-strip", "--explore", "exhaustive", "--max-states", "10", "--format", "tap"]);
+    assert_eq!(o.status.code(), Some(3));
+    let points = parse_tap13(&text(&o.stdout)).unwrap();
+    assert_eq!(points.len(), 6);
+    for pt in &points {
+        let (word, why) = pt.directive.clone().expect("skipped");
+        assert!(pt.ok && word == "SKIP" && why.contains("incomplete") && why.contains("--max-states 10"), "{pt:?}");
+    }
+    // The strict parser is strict.
+    assert!(parse_tap13("TAP version 13\n1..2\nok 1 - a\n").is_err());
+    assert!(parse_tap13("TAP version 13\n1..1\nok 2 - a\n").is_err());
+    assert!(parse_tap13("TAP version 13\n1..1\nok 1 - a # MAYBE\n").is_err());
+    assert!(parse_tap13("1..1\nok 1 - a\n").is_err());
+}
+
+#[test]
+fn junit_output_validates_against_the_junit_schema() {
+    let body = std::fs::read_to_string("scenarios/ext4-rdma-strip.pin").unwrap();
+    let body = body.replace("expect linux-4.19: warn bug", "expect linux-4.19: ok").replace("expect bounce: ok\n", "");
+    let p = write("junit-fail.pin", &body);
+    let o = pincheck(&["check", &p, "--policy", "linux-4.19,linux-6.18,bounce", "--format", "junit"]);
+    assert_eq!(o.status.code(), Some(1));
+    let fail = text(&o.stdout);
+    let o = pincheck(&["matrix", "ext4-rdma-strip", "rdma-case2", "--format", "junit"]);
+    assert_eq!(o.status.code(), Some(0));
+    let pass = text(&o.stdout);
+    assert!(fail.contains("<failure ") && fail.contains("<skipped ") && fail.contains("tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\""), "{fail}");
+    assert!(pass.matches("<testsuite ").count() == 2 && pass.matches("<testcase ").count() == 12, "{pass}");
+    assert!(pass.contains("failures=\"0\""), "{pass}");
+    let Ok(v) = Command::new("xmllint").arg("--version").output() else {
+        eprintln!("SKIPPED junit schema check: xmllint is not installed (Debian: libxml2-utils; .ci/run installs it)");
+        return;
+    };
+    assert!(v.status.success());
+    let xsd = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ci/junit.xsd");
+    for (name, doc) in [("fail.xml", &fail), ("pass.xml", &pass)] {
+        let f = write(name, doc);
+        let o = Command::new("xmllint").args(["--noout", "--schema", xsd, &f]).output().unwrap();
+        assert!(o.status.success(), "{name}: {}\n{doc}", text(&o.stderr));
+    }
+    // The schema is not a rubber stamp: a test case without its required classname fails.
+    let bad = write("bad.xml", &pass.replacen(" classname=\"ext4-rdma-strip\"", "", 1));
+    let o = Command::new("xmllint").args(["--noout", "--schema", xsd, &bad]).output().unwrap();
+    assert!(!o.status.success());
+}
+
+#[test]
+fn no_name_length_panics_and_bad_bytes_are_positioned() {
+    // 65,536 characters and more once overflowed a format width in `replay` and `--trace`.
+    for len in [65_535usize, 65_536, 70_000] {
+        let name = "t".repeat(len);
+        let p = write(&format!("long-{len}.pin"), &GOOD.replace("thread a:", &format!("thread {name}:")));
+        let o = pincheck(&["check", &p, "--trace"]);
+        assert_no_panic(&o);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        let o = pincheck(&["check", &p, "--trace", "--policy", "linux-6.18", "--format", "tap"]);
+        assert_no_panic(&o);
+        // One step: a single argument is at most 128 KiB (MAX_ARG_STRLEN).
+        let o = pincheck(&["replay", &p, "--policy", "linux-6.18", "--schedule", &name]);
+        assert_no_panic(&o);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        assert!(text(&o.stdout).contains(&name));
+        let o = pincheck(&["matrix", &p]);
+        assert_no_panic(&o);
+    }
+    // Invalid UTF-8: the line and column (in characters) of the first bad byte.
+    let dir = std::env::temp_dir().join(format!("pincheck-cli-{}", std::process::id()));
+    let p = dir.join("latin1.pin");
+    let mut bytes = b"scenario s\nfs ext4\nfile f 1\nthread a:\n  # caf".to_vec();
+    bytes.extend_from_slice(&[0xe9, b'\n']);
+    std::fs::write(&p, &bytes).unwrap();
+    let o = pincheck(&["check", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains(&format!("{}:5:8: invalid UTF-8", p.display())), "{}", text(&o.stderr));
+    assert_no_panic(&o);
+    // ... also after a multi-byte character on the same line.
+    let mut bytes = "scenario s\nabout \"é".as_bytes().to_vec();
+    bytes.extend_from_slice(&[0xff, b'"', b'\n']);
+    std::fs::write(&p, &bytes).unwrap();
+    let o = pincheck(&["check", p.to_str().unwrap()]);
+    assert!(text(&o.stderr).contains(":2:9: invalid UTF-8 (byte 0xff)"), "{}", text(&o.stderr));
+    // A policy file too.
+    std::fs::write(dir.join("bad.policy"), [b'b', b'a', b's', b'e', b' ', 0xc3, b'\n']).unwrap();
+    let good = write("bom-ok.pin", GOOD);
+    let o = pincheck(&["check", &good, "--policy-file", dir.join("bad.policy").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("bad.policy:1:6: invalid UTF-8"), "{}", text(&o.stderr));
+    // A leading byte-order mark is accepted, and positions after it are unchanged.
+    let p = write("bom.pin", &format!("\u{feff}{GOOD}"));
+    let o = pincheck(&["check", &p]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let p = write("bom-bad.pin", &format!("\u{feff}{}", GOOD.replace("store m[0] A", "stroe m[0] A")));
+    let o = pincheck(&["check", &p]);
+    assert!(text(&o.stderr).contains(&format!("{p}:7:3:")), "{}", text(&o.stderr));
+}

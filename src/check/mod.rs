@@ -105,6 +105,32 @@ pub struct Exploration {
     pub witnesses: BTreeMap<String, String>,
     /// Why the exploration is incomplete, if it is.
     pub limit: Option<String>,
+    /// How often (herd-style): for a complete exhaustive exploration without `--crash`, each
+    /// label set that ends an interleaving with the number of distinct end states (terminal
+    /// states) that carry it. End states, not interleavings: the partial-order reduction keeps
+    /// the set of end states but not the number of paths to them, so these counts are the
+    /// same with `--no-reduction` (docs/design.md, "How often"). `None` otherwise.
+    pub outcomes: Option<Vec<Outcome>>,
+}
+
+/// One label set ending interleavings, and in how many distinct end states.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    pub labels: Vec<String>,
+    pub end_states: u64,
+}
+
+/// Per label, herd's words over the end states: `always` (every end state carries it),
+/// `sometimes` (some do), `never` (none does).
+pub fn how_often(outcomes: &[Outcome], label: &str) -> &'static str {
+    let with = outcomes.iter().filter(|o| o.labels.iter().any(|l| l == label)).count();
+    if with == 0 {
+        "never"
+    } else if with == outcomes.len() {
+        "always"
+    } else {
+        "sometimes"
+    }
 }
 
 impl Exploration {
@@ -118,6 +144,7 @@ impl Exploration {
             labels: vec![],
             witnesses: BTreeMap::new(),
             limit: None,
+            outcomes: None,
         }
     }
 
@@ -134,6 +161,9 @@ struct Findings<'a> {
     labels: LabelSet,
     witnesses: BTreeMap<String, String>,
     schedules: u64,
+    /// Each label set ending an interleaving (no power failure), with how many times it was
+    /// recorded: once per end state in the exhaustive search, which expands each state once.
+    ends: BTreeMap<Vec<String>, u64>,
 }
 
 impl<'a> Findings<'a> {
@@ -144,6 +174,7 @@ impl<'a> Findings<'a> {
             labels: LabelSet::default(),
             witnesses: BTreeMap::new(),
             schedules: 0,
+            ends: BTreeMap::new(),
         }
     }
 
@@ -155,6 +186,9 @@ impl<'a> Findings<'a> {
         suffix: Option<&str>,
     ) {
         self.schedules += 1;
+        if suffix.is_none() {
+            *self.ends.entry(labels.names()).or_insert(0) += 1;
+        }
         let new = labels.minus(&self.labels);
         if new.is_empty() {
             return;
@@ -213,6 +247,15 @@ pub fn explore(prog: &Program, policy: &Policy, opts: &ExploreOptions) -> Explor
         }
     };
     out.schedules = findings.schedules;
+    if out.explorer == "exhaustive" && out.complete && !opts.crash {
+        out.outcomes = Some(
+            findings
+                .ends
+                .into_iter()
+                .map(|(labels, end_states)| Outcome { labels, end_states })
+                .collect(),
+        );
+    }
     out.labels = findings.labels.names();
     out.witnesses = findings.witnesses;
     out

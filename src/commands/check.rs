@@ -2,6 +2,7 @@
 //! `--policy`), one line per (scenario, policy); `--trace` prints each witness as a step table;
 //! `--on host` runs it on this machine's kernel too (`conform::check_on_host`).
 
+use super::ci::{self, Format};
 use super::{labels_text, options, sources, step_table, ExploreArgs};
 use clap::ValueEnum;
 use pincheck::check::replay;
@@ -77,13 +78,15 @@ pub fn check(
         let mut r = Vec::new();
         for p in &policies {
             let row = run::check_one(l, p, &opts);
-            if a.json {
+            if a.format != Format::Text {
+                // Printed whole at the end: a TAP plan and a JUnit document come first.
+            } else if a.json {
                 let _ = writeln!(out, "{}", serde_json::to_string(&row).expect("rows serialize"));
             } else if !matrix {
                 let _ = writeln!(out, "{}", check_line(&row));
                 if trace {
                     for (label, schedule) in &row.witnesses {
-                        let _ = writeln!(out, "  witness for {label}:");
+                        let _ = writeln!(out, "  witness for {label}{}:", crash_note(schedule));
                         if let Ok(r) = replay::replay(&l.program, p, schedule) {
                             let _ = write!(out, "{}", step_table(&r, "    "));
                         }
@@ -94,10 +97,51 @@ pub fn check(
         }
         rows.push(r);
     }
-    if matrix && !a.json {
-        let _ = write!(out, "{}", super::matrix::matrix_table(&rows));
+    match a.format {
+        Format::Text if matrix && !a.json => {
+            let _ = write!(out, "{}", super::matrix::matrix_table(&rows));
+        }
+        Format::Text => {}
+        Format::Tap | Format::Junit => {
+            let cases: Vec<ci::Case> = rows.iter().flatten().map(ci::case_of_row).collect();
+            let doc = if a.format == Format::Tap { ci::tap(&cases) } else { ci::junit(&cases) };
+            let _ = write!(out, "{doc}");
+        }
     }
     Ok(run::exit_code(rows.iter().flatten()))
+}
+
+/// ` (after a power failure)` for a witness that ends in one (`--crash`), so the text says
+/// what the schedule's last element means.
+pub fn crash_note(schedule: &str) -> &'static str {
+    if schedule.rsplit(',').next().is_some_and(|e| e.starts_with("power-fail{")) {
+        " (after a power failure)"
+    } else {
+        ""
+    }
+}
+
+/// How often, herd-style, in one line: each label `Always`, `Sometimes` or `Never` over the end
+/// states, then each label set with its number of distinct end states.
+pub fn how_often_text(
+    outcomes: &[pincheck::check::Outcome],
+    how: &std::collections::BTreeMap<String, &'static str>,
+) -> String {
+    let word = |w: &str| match w {
+        "always" => "Always",
+        "sometimes" => "Sometimes",
+        _ => "Never",
+    };
+    let labels: Vec<String> = how.iter().map(|(l, w)| format!("{} {l}", word(w))).collect();
+    let total: u64 = outcomes.iter().map(|o| o.end_states).sum();
+    let sets: Vec<String> =
+        outcomes.iter().map(|o| format!("{} x{}", labels_text(&o.labels), o.end_states)).collect();
+    let labels = if labels.is_empty() { "no label".to_string() } else { labels.join(", ") };
+    format!(
+        "how often: {labels}; over {total} end state{}: {}",
+        if total == 1 { "" } else { "s" },
+        sets.join(", ")
+    )
 }
 
 /// One line of `check`: verdict, scenario, policy, labels, expectation, exploration facts; a
@@ -109,25 +153,30 @@ pub fn check_line(r: &Row) -> String {
         .as_ref()
         .map_or("no expectation".to_string(), |e| format!("expected {}", labels_text(e)));
     let mut s = format!(
-        "{verdict} {} [{}]: {} ({expected}; {}, {}, {} states, {} schedules)",
+        "{verdict} {} [{}]: {} ({expected}; {}, {}, {} states, {} schedules{})",
         r.scenario,
         r.policy,
         labels_text(&r.labels),
         r.explorer,
         if r.complete { "complete" } else { "INCOMPLETE" },
         r.states,
-        r.schedules
+        r.schedules,
+        if r.crash { ", a power failure after every step" } else { "" }
     );
     if let Some(l) = &r.limit {
         s.push_str(&format!("\n     limit: {l}"));
+    }
+    if let (Some(outcomes), Some(how)) = (&r.outcomes, &r.how_often) {
+        s.push_str(&format!("\n     {}", how_often_text(outcomes, how)));
     }
     let e = r.expected.clone().unwrap_or_default();
     match r.verdict {
         Verdict::Fail => {
             for label in r.labels.iter().filter(|l| !e.contains(l)) {
                 s.push_str(&format!(
-                    "\n     unexpected {label}: pincheck replay {} --policy {} --schedule '{}'",
-                    r.file, r.policy, r.witnesses[label]
+                    "\n     unexpected {label}{}: {}",
+                    crash_note(&r.witnesses[label]),
+                    super::replay_hint(&r.file, &r.policy, &r.witnesses[label])
                 ));
             }
             for label in e.iter().filter(|l| !r.labels.contains(l)) {

@@ -100,8 +100,8 @@ pub fn conformance_text(c: &pincheck::host::conform::Conformance) -> String {
         for label in u {
             if let Some(w) = c.row.witnesses.get(label) {
                 s.push_str(&format!(
-                    "     {label}: pincheck replay {} --policy {} --schedule '{w}'\n",
-                    c.row.file, c.row.policy
+                    "     {label}: {}\n",
+                    super::replay_hint(&c.row.file, &c.row.policy, w)
                 ));
             }
         }

@@ -49,7 +49,7 @@ pub fn matrix_table(rows: &[Vec<Row>]) -> String {
     let mut s = String::new();
     for (i, line) in table.iter().enumerate() {
         let cells: Vec<String> =
-            line.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+            line.iter().zip(&widths).map(|(c, w)| super::pad(c, *w)).collect();
         s.push_str(cells.join("  ").trim_end());
         s.push('\n');
         if i == 0 {

@@ -4,12 +4,15 @@
 
 pub mod bench;
 pub mod check;
+pub mod ci;
 pub mod conform;
 pub mod family;
 pub mod host_pins;
+pub mod list;
 pub mod matrix;
 pub mod policies;
 pub mod replay;
+pub mod show;
 
 use clap::ValueEnum;
 use pincheck::check::{replay as replayer, ExploreMode, ExploreOptions};
@@ -71,6 +74,10 @@ pub struct ExploreArgs {
     /// One JSON object per line, one line per (scenario, policy).
     #[arg(long)]
     pub json: bool,
+    /// `tap` (TAP version 13) or `junit` (JUnit XML) for CI: one test per (scenario, policy),
+    /// skipped with the reason when there is no expectation or the exploration is incomplete.
+    #[arg(long, value_enum, default_value = "text", conflicts_with = "json")]
+    pub format: ci::Format,
 }
 
 pub fn options(a: &ExploreArgs) -> ExploreOptions {
@@ -140,17 +147,51 @@ pub fn labels_text(l: &[String]) -> String {
     }
 }
 
+/// `s` padded with spaces to `width` characters. `format!("{:<w$}")` panics for a width past
+/// u16::MAX, which a 65,536-character thread or scenario name reaches; this never does.
+pub fn pad(s: &str, width: usize) -> String {
+    let n = s.chars().count();
+    let mut out = String::with_capacity(s.len() + width.saturating_sub(n));
+    out.push_str(s);
+    out.extend(std::iter::repeat(' ').take(width.saturating_sub(n)));
+    out
+}
+
+/// `s` as one shell word: as is when it is made of characters no shell treats specially,
+/// else in single quotes (a `'` inside written `'\''`).
+pub fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && !s.starts_with('~')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./+=:,@%~".contains(c));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// The `replay` command that shows one witness, as `check`, `conform` and `check --on host`
+/// print it: every word quoted for the shell, so it runs as printed (tests/cli.rs runs it).
+pub fn replay_hint(file: &str, policy: &str, schedule: &str) -> String {
+    format!(
+        "pincheck replay {} --policy {} --schedule {}",
+        shell_word(file),
+        shell_word(policy),
+        shell_word(schedule)
+    )
+}
+
 /// A replayed schedule as a table: step, task, what the kernel did; then the end and labels.
 pub fn step_table(r: &replayer::Replay, indent: &str) -> String {
     let mut s = String::new();
-    let width = r.steps.iter().map(|s| s.task.len()).max().unwrap_or(4).max(4);
-    s.push_str(&format!("{indent}{:>4}  {:<width$}  what the kernel did\n", "step", "task"));
+    let width = r.steps.iter().map(|s| s.task.chars().count()).max().unwrap_or(4).max(4);
+    s.push_str(&format!("{indent}{:>4}  {}  what the kernel did\n", "step", pad("task", width)));
     for (i, st) in r.steps.iter().enumerate() {
         let mut lines = st.lines.iter();
         let first = lines.next().map(String::as_str).unwrap_or("(nothing visible)");
-        s.push_str(&format!("{indent}{:>4}  {:<width$}  {first}\n", i + 1, st.task));
+        s.push_str(&format!("{indent}{:>4}  {}  {first}\n", i + 1, pad(&st.task, width)));
         for l in lines {
-            s.push_str(&format!("{indent}{:>4}  {:<width$}  {l}\n", "", ""));
+            s.push_str(&format!("{indent}{:>4}  {}  {l}\n", "", pad("", width)));
         }
     }
     match &r.end {
@@ -185,8 +226,8 @@ pub fn given_policies(a: &ExploreArgs) -> Result<Option<Vec<Policy>>, InputError
         None => Vec::new(),
     };
     for path in &a.policy_file {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| InputError::Usage(format!("{path}: {e}")))?;
+        let bytes = std::fs::read(path).map_err(|e| InputError::Usage(format!("{path}: {e}")))?;
+        let text = run::utf8(path, bytes).map_err(InputError::Scenario)?;
         out.push(policy::parse_file(path, &text).map_err(InputError::Scenario)?);
     }
     Ok(Some(out))

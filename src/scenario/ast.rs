@@ -317,7 +317,7 @@ pub struct Expect {
 /// A whole scenario file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Scenario {
-    /// The path as given on the command line (or `catalogue/NAME.pin` for built-ins).
+    /// The path as given on the command line (or the scenario's name for a catalogue one).
     pub path: String,
     /// The file's text, kept for diagnostics raised after parsing.
     pub source: String,

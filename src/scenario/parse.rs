@@ -19,6 +19,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 /// Parses the scenario file `path` whose text is `source`; the first error wins.
 pub fn parse(path: &str, source: &str) -> Result<Scenario, Diag> {
+    // A leading UTF-8 byte-order mark (some Windows editors write one) is not text.
+    let source = source.strip_prefix('\u{feff}').unwrap_or(source);
     let ctx = Ctx { path, source };
     let mut parser = Parser::new(&ctx);
     parser.file()?;

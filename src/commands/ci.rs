@@ -1,0 +1,208 @@
+//! `--format tap` and `--format junit`: results as CI systems read them. One test point (TAP)
+//! or test case (JUnit) per (scenario, policy) cell; what did not establish a verdict (no
+//! expectation, an incomplete exploration, a scenario the host cannot run) is skipped with
+//! its reason, never passed.
+//!
+//! TAP: version 13 (testanything.org/tap-version-13-specification.html), a plan first, YAML
+//! diagnostics under failures. JUnit: the de-facto schema of Jenkins and GitLab (`testsuites`,
+//! one `testsuite` per scenario, `testcase` with `failure` or `skipped`).
+
+use clap::ValueEnum;
+use pincheck::run::{Row, Verdict};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Human-readable (the default).
+    Text,
+    /// TAP version 13.
+    Tap,
+    /// JUnit XML.
+    Junit,
+}
+
+/// One test: its suite (the scenario), its name (the policy), and what happened.
+pub struct Case {
+    pub suite: String,
+    pub name: String,
+    pub outcome: Outcome,
+    pub seconds: f64,
+    /// Details: labels reached and expected, exploration facts, replay commands.
+    pub details: Vec<(String, String)>,
+}
+
+pub enum Outcome {
+    Pass,
+    Fail(String),
+    Skip(String),
+}
+
+/// A `check`/`matrix` row as a test case.
+pub fn case_of_row(r: &Row) -> Case {
+    let labels = super::labels_text(&r.labels);
+    let expected = r.expected.as_ref().map_or("none".to_string(), |e| super::labels_text(e));
+    let outcome = match r.verdict {
+        Verdict::Pass => Outcome::Pass,
+        Verdict::Fail => {
+            let e = r.expected.clone().unwrap_or_default();
+            let unexpected: Vec<&str> =
+                r.labels.iter().filter(|l| !e.contains(l)).map(String::as_str).collect();
+            let missing: Vec<&str> =
+                e.iter().filter(|l| !r.labels.contains(l)).map(String::as_str).collect();
+            let mut m = format!("reached {labels}, expected {expected}");
+            if !unexpected.is_empty() {
+                m.push_str(&format!("; unexpected: {}", unexpected.join(" ")));
+            }
+            if !missing.is_empty() && r.complete {
+                m.push_str(&format!("; not reached: {}", missing.join(" ")));
+            }
+            Outcome::Fail(m)
+        }
+        Verdict::Incomplete => Outcome::Skip(format!(
+            "incomplete exploration ({}), reached {labels} so far",
+            r.limit.as_deref().unwrap_or("not every interleaving was explored")
+        )),
+        Verdict::None => Outcome::Skip(format!("no expectation for this policy; reached {labels}")),
+    };
+    let mut details = vec![
+        ("labels".to_string(), labels),
+        ("expected".to_string(), expected),
+        (
+            "exploration".to_string(),
+            format!(
+                "{}, {}, {} states, {} schedules",
+                r.explorer,
+                if r.complete { "complete" } else { "incomplete" },
+                r.states,
+                r.schedules
+            ),
+        ),
+    ];
+    for (label, schedule) in &r.witnesses {
+        details.push((
+            format!("witness {label}"),
+            super::replay_hint(&r.file, &r.policy, schedule),
+        ));
+    }
+    Case { suite: r.scenario.clone(), name: r.policy.clone(), outcome, seconds: r.seconds, details }
+}
+
+/// A TAP description: `#` starts a directive and `\` escapes, so both are escaped; a line break
+/// would end the test line.
+fn tap_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('#', "\\#").replace(['\n', '\r'], " ")
+}
+
+/// A YAML double-quoted scalar.
+fn yaml_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+pub fn tap(cases: &[Case]) -> String {
+    let mut s = format!("TAP version 13\n1..{}\n", cases.len());
+    for (i, c) in cases.iter().enumerate() {
+        let n = i + 1;
+        let desc = tap_escape(&format!("{} [{}]", c.suite, c.name));
+        match &c.outcome {
+            Outcome::Pass => s.push_str(&format!("ok {n} - {desc}\n")),
+            Outcome::Skip(why) => s.push_str(&format!("ok {n} - {desc} # SKIP {}\n", tap_escape(why))),
+            Outcome::Fail(m) => {
+                s.push_str(&format!("not ok {n} - {desc}\n  ---\n  message: {}\n", yaml_str(m)));
+                s.push_str("  severity: fail\n  data:\n");
+                for (k, v) in &c.details {
+                    s.push_str(&format!("    {}: {}\n", yaml_str(k), yaml_str(v)));
+                }
+                s.push_str("  ...\n");
+            }
+        }
+    }
+    s
+}
+
+/// XML character data or attribute value: the five entities, and characters XML 1.0 cannot
+/// carry (control characters other than tab and line breaks) as U+FFFD.
+fn xml(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+pub fn junit(cases: &[Case]) -> String {
+    let count = |cs: &[&Case], f: fn(&Outcome) -> bool| cs.iter().filter(|c| f(&c.outcome)).count();
+    let is_fail = |o: &Outcome| matches!(o, Outcome::Fail(_));
+    let is_skip = |o: &Outcome| matches!(o, Outcome::Skip(_));
+    let all: Vec<&Case> = cases.iter().collect();
+    let time = |cs: &[&Case]| cs.iter().map(|c| c.seconds).sum::<f64>();
+    let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    s.push_str(&format!(
+        "<testsuites name=\"pincheck\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{:.3}\">\n",
+        all.len(),
+        count(&all, is_fail),
+        count(&all, is_skip),
+        time(&all)
+    ));
+    let mut suites: Vec<&str> = Vec::new();
+    for c in cases {
+        if !suites.contains(&c.suite.as_str()) {
+            suites.push(&c.suite);
+        }
+    }
+    for (id, suite) in suites.iter().enumerate() {
+        let cs: Vec<&Case> = cases.iter().filter(|c| c.suite == *suite).collect();
+        s.push_str(&format!(
+            "  <testsuite name=\"{}\" id=\"{id}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{:.3}\">\n",
+            xml(suite),
+            cs.len(),
+            count(&cs, is_fail),
+            count(&cs, is_skip),
+            time(&cs)
+        ));
+        for c in cs {
+            s.push_str(&format!(
+                "    <testcase name=\"{}\" classname=\"{}\" time=\"{:.3}\">\n",
+                xml(&c.name),
+                xml(&c.suite),
+                c.seconds
+            ));
+            let details: String =
+                c.details.iter().map(|(k, v)| format!("{k}: {v}\n")).collect();
+            match &c.outcome {
+                Outcome::Pass => {}
+                Outcome::Fail(m) => s.push_str(&format!(
+                    "      <failure message=\"{}\" type=\"expectation\">{}</failure>\n",
+                    xml(m),
+                    xml(&details)
+                )),
+                Outcome::Skip(why) => {
+                    s.push_str(&format!("      <skipped message=\"{}\"/>\n", xml(why)))
+                }
+            }
+            s.push_str(&format!("      <system-out>{}</system-out>\n", xml(&details)));
+            s.push_str("    </testcase>\n");
+        }
+        s.push_str("  </testsuite>\n");
+    }
+    s.push_str("</testsuites>\n");
+    s
+}
