@@ -685,3 +685,38 @@ fn no_name_length_panics_and_bad_bytes_are_positioned() {
     let o = pincheck(&["check", &p]);
     assert!(text(&o.stderr).contains(&format!("{p}:7:3:")), "{}", text(&o.stderr));
 }
+
+#[test]
+fn trace_json_carries_each_witness_step_by_step() {
+    let o = pincheck(&["check", "ext4-rdma-strip", "--policy", "linux-5.18", "--trace", "--json"]);
+    assert_eq!(o.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_str(text(&o.stdout).trim()).unwrap();
+    let trace = v["trace"].as_object().expect("a trace object");
+    assert_eq!(trace.len(), v["witnesses"].as_object().unwrap().len());
+    for (label, t) in trace {
+        assert_eq!(t["schedule"], v["witnesses"][label]);
+        let steps = t["steps"].as_array().unwrap();
+        assert_eq!(steps.len(), t["schedule"].as_str().unwrap().split(',').count());
+        assert!(steps.iter().all(|s| s["task"].is_string() && s["lines"].is_array()));
+        assert!(t["labels"].as_array().unwrap().iter().any(|l| l == label.as_str()));
+    }
+}
+
+#[test]
+fn ctrl_c_makes_an_exploration_incomplete_with_exit_3() {
+    let fam = pincheck(&["family", "4", "4"]);
+    let p = write("family-4x4.pin", &text(&fam.stdout));
+    let child = Command::new(env!("CARGO_BIN_EXE_pincheck"))
+        .args(["check", &p, "--explore", "exhaustive", "--policy", "linux-6.18"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let o = child.wait_with_output().unwrap();
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(3), "{out}{}", text(&o.stderr));
+    assert!(out.starts_with("INCOMPLETE pins-4x4 [linux-6.18]") && out.contains("limit: interrupted"), "{out}");
+}

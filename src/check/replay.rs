@@ -6,14 +6,14 @@ use crate::model::{self, Cx, Program};
 use crate::policy::Policy;
 
 /// One replayed step.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ReplayStep {
     pub task: String,
     /// What the kernel did, in order, each line naming the kernel function.
     pub lines: Vec<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Replay {
     pub steps: Vec<ReplayStep>,
     /// What the end of the interleaving did (final sync, checks), if the schedule reached it.

@@ -81,7 +81,22 @@ pub fn check(
             if a.format != Format::Text {
                 // Printed whole at the end: a TAP plan and a JUnit document come first.
             } else if a.json {
-                let _ = writeln!(out, "{}", serde_json::to_string(&row).expect("rows serialize"));
+                let mut line = serde_json::to_string(&row).expect("rows serialize");
+                if trace {
+                    let mut v = serde_json::to_value(&row).expect("rows serialize");
+                    // `--trace --json`: each witness replayed, step by step, as the text shows.
+                    let mut t = serde_json::Map::new();
+                    for (label, schedule) in &row.witnesses {
+                        if let Ok(r) = replay::replay(&l.program, p, schedule) {
+                            let mut w = serde_json::to_value(&r).expect("a replay serializes");
+                            w["schedule"] = schedule.clone().into();
+                            t.insert(label.clone(), w);
+                        }
+                    }
+                    v["trace"] = t.into();
+                    line = v.to_string();
+                }
+                let _ = writeln!(out, "{line}");
             } else if !matrix {
                 let _ = writeln!(out, "{}", check_line(&row));
                 if trace {

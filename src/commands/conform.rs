@@ -167,6 +167,7 @@ pub fn run(a: &Args) -> Result<u8, InputError> {
         }
     } else {
         let _ = writeln!(out, "host kernel {release}, model preset {}", preset.name);
+        let _ = writeln!(out, "catalogue scenarios on the host beside the model:");
         let host_text = |c: &pincheck::host::conform::Conformance| {
             c.host_labels.as_deref().map_or("-".to_string(), labels_text)
         };
@@ -198,6 +199,12 @@ pub fn run(a: &Args) -> Result<u8, InputError> {
             }
         }
         let _ = writeln!(out);
+        // The second table: research/kernel-probe.md §1, as `pincheck host-pins` prints it.
+        let _ = writeln!(
+            out,
+            "long-term pins of file pages (io_uring fixed buffers, as `pincheck host-pins`): host beside model [{}]",
+            preset.name
+        );
         let _ = write!(out, "{}", super::host_pins::pin_table_text(&pins));
     }
     let ran = rows.iter().filter(|c| c.agree.is_some()).count();
