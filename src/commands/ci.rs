@@ -86,6 +86,64 @@ pub fn case_of_row(r: &Row) -> Case {
     Case { suite: r.scenario.clone(), name: r.policy.clone(), outcome, seconds: r.seconds, details }
 }
 
+/// A `conform` row (a catalogue scenario on the host beside the model) as a test case: it
+/// passes when every label the host produced is one the model reaches.
+pub fn case_of_conformance(c: &pincheck::host::conform::Conformance) -> Case {
+    let model = super::labels_text(&c.model_labels);
+    let host = c.host_labels.as_deref().map_or("-".to_string(), super::labels_text);
+    let outcome = match c.agree {
+        Some(true) => Outcome::Pass,
+        Some(false) => {
+            let extra: Vec<&str> = c
+                .host_labels
+                .iter()
+                .flatten()
+                .filter(|l| !c.model_labels.contains(l))
+                .map(String::as_str)
+                .collect();
+            Outcome::Fail(format!(
+                "the host reached {host}, the model [{}] {model}; never in the model: {}",
+                c.row.policy,
+                extra.join(" ")
+            ))
+        }
+        None => Outcome::Skip(format!(
+            "not run on the host: {}",
+            c.skipped.as_deref().unwrap_or("no reason given")
+        )),
+    };
+    let mut details = vec![("host".to_string(), host), ("model".to_string(), model)];
+    if let Some(u) = c.unobserved.as_ref().filter(|u| !u.is_empty()) {
+        details.push(("reached by the model, not observed".to_string(), u.join(" ")));
+    }
+    Case {
+        suite: c.row.scenario.clone(),
+        name: format!("host vs {}", c.row.policy),
+        outcome,
+        seconds: c.row.seconds,
+        details,
+    }
+}
+
+/// A row of the long-term pin table (`pincheck host-pins`) as a test case.
+pub fn case_of_pin_row(r: &pincheck::host::PinRow, policy: &str) -> Case {
+    let host = r.host.clone().unwrap_or_else(|| "-".to_string());
+    let model = r.model.clone().unwrap_or_else(|| "-".to_string());
+    let outcome = match (r.agree, &r.skipped) {
+        (Some(true), _) => Outcome::Pass,
+        (Some(false), _) => Outcome::Fail(format!("host {host}, model [{policy}] {model}")),
+        (None, Some(why)) => Outcome::Skip(format!("not run on the host: {why}")),
+        (None, None) => Outcome::Skip("no model verdict to compare with".to_string()),
+    };
+    Case {
+        suite: "long-term pins".to_string(),
+        name: format!("{} {}", r.fs, r.mapping),
+        outcome,
+        seconds: 0.0,
+        details: vec![("host".to_string(), host), ("model".to_string(), model)],
+    }
+}
+
 /// A TAP description: `#` starts a directive and `\` escapes, so both are escaped; a line break
 /// would end the test line.
 fn tap_escape(s: &str) -> String {

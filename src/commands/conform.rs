@@ -11,6 +11,11 @@ use std::io::Write;
 pub fn check_on_host(paths: &[String], a: &ExploreArgs, h: &HostArgs) -> Result<u8, InputError> {
     pincheck::host::lock::hold_machine().map_err(InputError::Usage)?;
     use pincheck::host::conform;
+    if a.format != super::ci::Format::Text {
+        return Err(InputError::Usage(
+            "--format with --on host: not yet; `pincheck conform --format tap|junit` runs the catalogue on the host for CI".into(),
+        ));
+    }
     let policy = match super::given_policies(a)? {
         Some(mut l) => {
             if l.len() != 1 {
@@ -136,6 +141,10 @@ pub struct Args {
     /// and `agree`; then the pin table's rows.
     #[arg(long)]
     pub json: bool,
+    /// `tap` or `junit` for CI: one test per catalogue scenario and per pin-table row, skipped
+    /// with the reason when it could not run on the host.
+    #[arg(long, value_enum, default_value = "text", conflicts_with = "json")]
+    pub format: super::ci::Format,
 }
 
 /// `pincheck conform`.
@@ -155,7 +164,15 @@ pub fn run(a: &Args) -> Result<u8, InputError> {
     let rows = conform::conform_catalogue(&preset, &o).map_err(InputError::Usage)?;
     let pins = host::pin_table(Some(&preset));
     let mut out = std::io::stdout().lock();
-    if json {
+    if a.format != super::ci::Format::Text {
+        let mut cases: Vec<super::ci::Case> = rows.iter().map(super::ci::case_of_conformance).collect();
+        cases.extend(pins.iter().map(|r| super::ci::case_of_pin_row(r, &preset.name)));
+        let doc = match a.format {
+            super::ci::Format::Tap => super::ci::tap(&cases),
+            _ => super::ci::junit(&cases),
+        };
+        let _ = write!(out, "{doc}");
+    } else if json {
         for c in &rows {
             let _ = writeln!(out, "{}", serde_json::to_string(c).expect("rows serialize"));
         }
