@@ -32,6 +32,55 @@ fn run(args: &[&str]) -> (Output, u32) {
     (child.wait_with_output().expect("runs"), pid)
 }
 
+/// The skip tally: each test holds a [`Running`] while it runs; a test (or part of one) that
+/// cannot run here calls [`skip`], which says so on the terminal at once (libtest captures a
+/// passing test's output, so a `println!` would be lost); the last test to finish prints how
+/// many were skipped and why, so `cargo test` says it.
+static SKIPPED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+static FINISHED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// This file's tests, counted in its own source.
+fn test_count() -> usize {
+    include_str!("host.rs").matches("#[test]\nfn ").count()
+}
+
+/// Writes to the terminal's stderr, past libtest's capture; nothing if there is none.
+fn to_terminal(line: &str) {
+    use std::io::Write;
+    if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open("/dev/stderr") {
+        let _ = writeln!(f, "{line}");
+    }
+}
+
+fn skip(test: &str, why: &str) {
+    to_terminal(&format!("tests/host.rs: skipped {test}: {why}"));
+    SKIPPED.lock().unwrap_or_else(|e| e.into_inner()).push(format!("{test} ({why})"));
+}
+
+struct Running;
+
+fn running() -> Running {
+    Running
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let done = FINISHED.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        if done == test_count() {
+            let skipped = SKIPPED.lock().unwrap_or_else(|e| e.into_inner());
+            to_terminal(&match skipped.len() {
+                0 => format!("tests/host.rs: all {done} host tests ran; none skipped"),
+                n => format!(
+                    "tests/host.rs: {n} host test{} or part{} of one skipped on this machine: {}",
+                    if n == 1 { "" } else { "s" },
+                    if n == 1 { "" } else { "s" },
+                    skipped.join("; ")
+                ),
+            });
+        }
+    }
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -71,6 +120,7 @@ fn nothing_left_behind(pid: u32) {
 
 #[test]
 fn a_scenario_the_host_cannot_run_is_refused_with_the_reason() {
+    let _running = running();
     let out = on_host("scenarios/ext4-rdma-readonly.pin", &[]).0;
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
@@ -82,14 +132,16 @@ fn a_scenario_the_host_cannot_run_is_refused_with_the_reason() {
 
 #[test]
 fn schedule_and_allow_crash_need_on_host() {
+    let _running = running();
     let out = pincheck(&["check", "scenarios/tmpfs-rdma.pin", "--schedule", "app"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
 }
 
 #[test]
 fn tmpfs_scenarios_run_on_the_host_and_agree() {
+    let _running = running();
     if !std::path::Path::new("/dev/shm").is_dir() {
-        println!("skipped: no /dev/shm");
+        skip("tmpfs_scenarios_run_on_the_host_and_agree", "no /dev/shm");
         return;
     }
     for name in ["tmpfs-rdma", "rdma-case2"] {
@@ -109,8 +161,9 @@ fn tmpfs_scenarios_run_on_the_host_and_agree() {
 
 #[test]
 fn a_model_schedule_drives_the_host_run_and_a_bad_one_is_refused() {
+    let _running = running();
     if !std::path::Path::new("/dev/shm").is_dir() {
-        println!("skipped: no /dev/shm");
+        skip("a_model_schedule_drives_the_host_run_and_a_bad_one_is_refused", "no /dev/shm");
         return;
     }
     // Registration, both DMA writes, then deregistration and the final munmap, in that order.
@@ -125,8 +178,9 @@ fn a_model_schedule_drives_the_host_run_and_a_bad_one_is_refused() {
 
 #[test]
 fn enospc_at_page_mkwrite_is_a_real_sigbus_on_a_disk_sized_from_the_scenario() {
+    let _running = running();
     if !root() || !have("mkfs.ext4") {
-        println!("skipped: needs root and mkfs.ext4 (an ext4 image loop-mounted on the fly)");
+        skip("enospc_at_page_mkwrite_is_a_real_sigbus_on_a_disk_sized_from_the_scenario", "needs root and mkfs.ext4 (an ext4 image loop-mounted on the fly)");
         return;
     }
     let (out, pid) = on_host("scenarios/ext4-mmap-enospc.pin", &["--json"]);
@@ -140,6 +194,7 @@ fn enospc_at_page_mkwrite_is_a_real_sigbus_on_a_disk_sized_from_the_scenario() {
 
 #[test]
 fn a_predicted_kernel_crash_is_not_run_without_allow_crash() {
+    let _running = running();
     use pincheck::host::conform::{conform_one, ConformOptions};
     use pincheck::policy::Policy;
     // Whether a run would crash the host is asked of the host kernel's preset. Pretend the host
@@ -163,8 +218,9 @@ fn a_predicted_kernel_crash_is_not_run_without_allow_crash() {
 
 #[test]
 fn conform_agrees_on_every_host_runnable_catalogue_scenario() {
+    let _running = running();
     if !host_has_preset() {
-        println!("skipped: no preset models this host's kernel");
+        skip("conform_agrees_on_every_host_runnable_catalogue_scenario", "no preset models this host's kernel");
         return;
     }
     let (out, pid) = run(&["conform", "--json"]);
@@ -197,6 +253,7 @@ fn conform_agrees_on_every_host_runnable_catalogue_scenario() {
 
 #[test]
 fn host_regression_scenarios_agree_with_the_model() {
+    let _running = running();
     // tests/host/: scenarios that once made a host run crash or disagree. Each runs 20 times;
     // one this machine cannot run prints why.
     let mut dir: Vec<_> =
@@ -207,7 +264,7 @@ fn host_regression_scenarios_agree_with_the_model() {
         let (out, pid) = on_host(&p, &["--runs", "20"]);
         let err = text(&out.stderr);
         if out.status.code() == Some(2) && err.contains("not host-runnable") {
-            println!("skipped {p}: {}", err.trim());
+            skip(&format!("host_regression_scenarios_agree_with_the_model {p}"), err.trim());
             continue;
         }
         assert_eq!(out.status.code(), Some(0), "{p}: {}{err}", text(&out.stdout));
@@ -217,8 +274,9 @@ fn host_regression_scenarios_agree_with_the_model() {
 
 #[test]
 fn a_second_sigbus_still_faults_after_the_first() {
+    let _running = running();
     if !root() || !have("mkfs.ext4") {
-        println!("skipped: needs root and mkfs.ext4");
+        skip("a_second_sigbus_still_faults_after_the_first", "needs root and mkfs.ext4");
         return;
     }
     let out = on_host("tests/host/sigbus-twice.pin", &["--json"]).0;
@@ -230,8 +288,9 @@ fn a_second_sigbus_still_faults_after_the_first() {
 
 #[test]
 fn threads_that_wait_on_each_other_hang_on_the_host_as_in_the_model() {
+    let _running = running();
     if !std::path::Path::new("/dev/shm").is_dir() {
-        println!("skipped: no /dev/shm");
+        skip("threads_that_wait_on_each_other_hang_on_the_host_as_in_the_model", "no /dev/shm");
         return;
     }
     let dir = std::env::temp_dir().join(format!("pincheck-host-test-{}", std::process::id()));
@@ -252,6 +311,7 @@ fn threads_that_wait_on_each_other_hang_on_the_host_as_in_the_model() {
 
 #[test]
 fn a_terminated_host_run_reports_what_it_did_and_leaves_nothing_behind() {
+    let _running = running();
     let fs = if root() && have("mkfs.ext4") { "ext4\ndisk 16" } else { "tmpfs" };
     let dir = std::env::temp_dir().join(format!("pincheck-host-term-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
