@@ -720,3 +720,20 @@ fn ctrl_c_makes_an_exploration_incomplete_with_exit_3() {
     assert_eq!(o.status.code(), Some(3), "{out}{}", text(&o.stderr));
     assert!(out.starts_with("INCOMPLETE pins-4x4 [linux-6.18]") && out.contains("limit: interrupted"), "{out}");
 }
+
+#[test]
+fn replay_takes_mutate_and_policy_files_as_check_does() {
+    let s = "app,app,app,app,kernel,nic,kernel,bio:f[0],kernel,nic,nic,app,app,app";
+    let by_name = pincheck(&["replay", "ext4-rdma-strip", "--policy", "bounce~pin-counting", "--schedule", s]);
+    let by_flag = pincheck(&["replay", "ext4-rdma-strip", "--policy", "bounce", "--mutate", "pin-counting", "--schedule", s]);
+    assert_eq!(by_name.status.code(), Some(0), "{}", text(&by_name.stderr));
+    assert_eq!(text(&by_name.stdout), text(&by_flag.stdout));
+    assert!(text(&by_name.stdout).starts_with("ext4-rdma-strip under bounce~pin-counting\n"));
+    assert!(text(&by_name.stdout).contains("labels: data-loss warn"), "{}", text(&by_name.stdout));
+    let f = write("my.policy", "base bounce\n");
+    let o = pincheck(&["replay", "ext4-rdma-strip", "--policy-file", &f, "--mutate", "pin-counting", "--schedule", s]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("labels: data-loss warn"));
+    let o = pincheck(&["replay", "ext4-rdma-strip", "--schedule", s]);
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -2,27 +2,52 @@
 
 use super::step_table;
 use pincheck::check::replay;
-use pincheck::policy::Policy;
+use pincheck::policy::{Mutation, Policy};
 use pincheck::run::{self, InputError};
 use std::io::Write;
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// A scenario file or a catalogue name.
     pub path: String,
+    /// The policy: a preset, a design (`PRESET+KNOB=VALUE...`), optionally `~MUTATION`.
+    #[arg(long, required_unless_present = "policy_file", conflicts_with = "policy_file")]
+    pub policy: Option<String>,
+    /// A policy file instead of --policy.
     #[arg(long)]
-    pub policy: String,
+    pub policy_file: Option<String>,
+    /// Switch off one protective mechanism, as `check --mutate` (the same as `--policy P~NAME`).
+    #[arg(long, value_parser = Mutation::by_name)]
+    pub mutate: Option<Mutation>,
     #[arg(long)]
     pub schedule: String,
 }
 
 pub fn run(a: &Args) -> Result<u8, InputError> {
-    let (path, policy_name, schedule) = (&a.path, &a.policy, &a.schedule);
-    let p = Policy::by_name(policy_name).map_err(InputError::Usage)?;
+    let (path, schedule) = (&a.path, &a.schedule);
+    let p = match (&a.policy, &a.policy_file) {
+        (Some(name), _) => Policy::by_name(name).map_err(InputError::Usage)?,
+        (None, Some(file)) => {
+            let bytes =
+                std::fs::read(file).map_err(|e| InputError::Usage(format!("{file}: {e}")))?;
+            let text = run::utf8(file, bytes).map_err(InputError::Scenario)?;
+            pincheck::policy::parse_file(file, &text).map_err(InputError::Scenario)?
+        }
+        (None, None) => return Err(InputError::Usage("--policy or --policy-file".into())),
+    };
+    let p = match a.mutate {
+        Some(m) => p.with_mutation(m),
+        None => p,
+    };
     let src = run::load_paths(std::slice::from_ref(path))?.remove(0);
     let l = run::load(&src)?;
     let r = replay::replay(&l.program, &p, schedule).map_err(InputError::Usage)?;
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{} under {}", l.program.name, p.name);
+    let name = match p.mutation {
+        Some(m) => format!("{}~{}", p.name, m.name()),
+        None => p.name.clone(),
+    };
+    let _ = writeln!(out, "{} under {name}", l.program.name);
     let _ = write!(out, "{}", step_table(&r, ""));
     Ok(0)
 }
