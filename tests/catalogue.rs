@@ -166,6 +166,7 @@ fn depth_first_finds_what_breadth_first_finds() {
                 (b.complete, b.states, b.transitions, &b.labels, b.schedules),
                 "{what}"
             );
+            assert_eq!(a.outcomes, b.outcomes, "{what}: how often, over the same end states");
             for (label, schedule) in &b.witnesses {
                 let r = replay(&l.program, &p, schedule)
                     .unwrap_or_else(|e| panic!("{what}: {label}: {e}"));

@@ -737,3 +737,29 @@ fn replay_takes_mutate_and_policy_files_as_check_does() {
     let o = pincheck(&["replay", "ext4-rdma-strip", "--schedule", s]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn how_often_counts_end_states_once_whichever_exhaustive_search_finishes() {
+    let json = |args: &[&str]| -> serde_json::Value {
+        let o = pincheck(args);
+        serde_json::from_str(text(&o.stdout).lines().next().unwrap()).unwrap()
+    };
+    let base = ["check", "ext4-rdma-strip", "--policy", "linux-5.18", "--json"];
+    let bfs = json(&base);
+    assert_eq!(bfs["how_often"]["data-loss"], "sometimes");
+    assert_eq!(bfs["how_often"]["warn"], "sometimes");
+    let total: u64 = bfs["outcomes"].as_array().unwrap().iter().map(|o| o["end_states"].as_u64().unwrap()).sum();
+    assert!(total >= 2, "{bfs}");
+    for extra in [&["--explore", "depth-first"][..], &["--no-reduction"][..]] {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        assert_eq!(json(&args)["outcomes"], bfs["outcomes"], "{extra:?}");
+    }
+    // Never for an expected label not reached; no counts for a sample or under --crash.
+    let v = json(&["check", "ext4-rdma-strip", "--policy", "linux-6.18", "--json"]);
+    assert_eq!(v["how_often"]["reg-mr:EFAULT"], "always");
+    let v = json(&["check", "ext4-rdma-strip", "--policy", "linux-5.18", "--explore", "random", "--runs", "20", "--json"]);
+    assert!(v["outcomes"].is_null() && v["how_often"].is_null(), "{v}");
+    let v = json(&["check", "ext4-rdma-strip", "--policy", "linux-5.18", "--crash", "--json"]);
+    assert!(v["outcomes"].is_null() && v["crash"] == true, "{v}");
+}

@@ -105,7 +105,8 @@ pub struct Exploration {
     pub witnesses: BTreeMap<String, String>,
     /// Why the exploration is incomplete, if it is.
     pub limit: Option<String>,
-    /// How often (herd-style): for a complete exhaustive exploration without `--crash`, each
+    /// How often (herd-style): for a complete exhaustive exploration (breadth- or depth-first:
+    /// both expand each state once) without `--crash`, each
     /// label set that ends an interleaving with the number of distinct end states (terminal
     /// states) that carry it. End states, not interleavings: the partial-order reduction keeps
     /// the set of end states but not the number of paths to them, so these counts are the
@@ -225,6 +226,8 @@ pub fn explore(prog: &Program, policy: &Policy, opts: &ExploreOptions) -> Explor
             let exhaustive = if stop == bfs::Stop::Memory && !interrupted() {
                 budget::release_freed_memory();
                 let budget = budget::Budget::new(opts.max_memory);
+                // The depth-first search visits every end state again: count them once.
+                findings.ends.clear();
                 let mut dfs = dfs::explore(prog, policy, opts, &budget, &mut findings);
                 if let Some(why) = dfs.limit.take() {
                     dfs.limit = Some(format!("{}; then depth-first: {why}", bfs.limit.unwrap_or_default()));
