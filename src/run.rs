@@ -214,7 +214,10 @@ pub fn utf8(path: &str, bytes: Vec<u8>) -> Result<String, Diag> {
                 path,
                 &shown,
                 span,
-                format!("invalid UTF-8 (byte 0x{:02x}); scenario files are UTF-8 text", bytes[good]),
+                format!(
+                    "invalid UTF-8 (byte 0x{:02x}); scenario files are UTF-8 text",
+                    bytes[good]
+                ),
             ));
         }
     };

@@ -64,7 +64,10 @@ fn every_catalogue_scenario_meets_its_expectations() {
     assert!(sources.len() >= 16, "the catalogue of issue #2 has at least 16 scenarios");
     for src in &sources {
         let name = run::load(src).map(|l| l.program.name).unwrap_or_default();
-        assert_eq!(name, src.path, "a catalogue scenario is named as its file (`pincheck check NAME`)");
+        assert_eq!(
+            name, src.path,
+            "a catalogue scenario is named as its file (`pincheck check NAME`)"
+        );
         check(src);
     }
 }

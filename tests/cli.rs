@@ -164,12 +164,21 @@ fn an_incomplete_exploration_is_never_a_pass_and_exits_3() {
         assert_eq!(o.status.code(), Some(3), "{args:?}: {}", text(&o.stdout));
         let out = text(&o.stdout);
         assert!(!out.contains("PASS"), "{out}");
-        assert!(out.lines().filter(|l| !l.starts_with(' ')).all(|l| l.starts_with("INCOMPLETE ")), "{out}");
+        assert!(
+            out.lines().filter(|l| !l.starts_with(' ')).all(|l| l.starts_with("INCOMPLETE ")),
+            "{out}"
+        );
     }
     // Sampling explorers, whatever they find.
     for explorer in ["random", "pct"] {
         let o = pincheck(&[
-            "check", "scenarios/ext4-rdma-strip.pin", "--explore", explorer, "--runs", "30", "--json",
+            "check",
+            "scenarios/ext4-rdma-strip.pin",
+            "--explore",
+            explorer,
+            "--runs",
+            "30",
+            "--json",
         ]);
         assert_eq!(o.status.code(), Some(3), "{explorer}: {}", text(&o.stdout));
         for line in text(&o.stdout).lines() {
@@ -182,7 +191,12 @@ fn an_incomplete_exploration_is_never_a_pass_and_exits_3() {
     }
     // The matrix marks each such cell and exits 3 too.
     let o = pincheck(&[
-        "matrix", "scenarios/ext4-rdma-strip.pin", "--explore", "exhaustive", "--max-states", "10",
+        "matrix",
+        "scenarios/ext4-rdma-strip.pin",
+        "--explore",
+        "exhaustive",
+        "--max-states",
+        "10",
     ]);
     assert_eq!(o.status.code(), Some(3));
     let out = text(&o.stdout);
@@ -190,8 +204,12 @@ fn an_incomplete_exploration_is_never_a_pass_and_exits_3() {
     assert!(out.contains("6 incomplete"), "{out}");
     // A label reached that is not expected fails even a sample: exit 1, not 3.
     let body = std::fs::read_to_string("scenarios/ext4-rdma-strip.pin").unwrap();
-    let p = write("sampled-fail.pin", &body.replace("expect linux-4.19: warn bug", "expect linux-4.19: ok"));
-    let o = pincheck(&["check", &p, "--explore", "random", "--runs", "200", "--policy", "linux-4.19"]);
+    let p = write(
+        "sampled-fail.pin",
+        &body.replace("expect linux-4.19: warn bug", "expect linux-4.19: ok"),
+    );
+    let o =
+        pincheck(&["check", &p, "--explore", "random", "--runs", "200", "--policy", "linux-4.19"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
     assert!(text(&o.stdout).starts_with("FAIL "), "{}", text(&o.stdout));
     // A complete exhaustive run that meets its expectations is still exit 0 with verdict pass.
@@ -371,11 +389,7 @@ fn a_reached_memory_bound_is_reported_not_a_crash() {
 
 /// Runs the binary from `/`, where no scenario file is.
 fn pincheck_in_root(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pincheck"))
-        .args(args)
-        .current_dir("/")
-        .output()
-        .expect("runs")
+    Command::new(env!("CARGO_BIN_EXE_pincheck")).args(args).current_dir("/").output().expect("runs")
 }
 
 #[test]
@@ -406,7 +420,13 @@ fn the_catalogue_is_reachable_by_name_from_any_directory() {
     }
     let o = pincheck_in_root(&["matrix", "ext4-rdma-strip", "rdma-case2"]);
     assert_eq!(o.status.code(), Some(0));
-    assert_eq!(text(&o.stdout).lines().filter(|l| l.starts_with("ext4-rdma-strip ") || l.starts_with("rdma-case2 ")).count(), 2);
+    assert_eq!(
+        text(&o.stdout)
+            .lines()
+            .filter(|l| l.starts_with("ext4-rdma-strip ") || l.starts_with("rdma-case2 "))
+            .count(),
+        2
+    );
     let o = pincheck_in_root(&["bench", "rdma-case2", "--repeat", "1"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     // The source tree's path, used where it does not exist, still finds the scenario.
@@ -441,7 +461,8 @@ fn every_printed_hint_runs_as_printed() {
     std::fs::create_dir_all(&dir).unwrap();
     let p = dir.join("fail.pin");
     let body = std::fs::read_to_string("scenarios/ext4-rdma-strip.pin").unwrap();
-    std::fs::write(&p, body.replace("expect linux-4.19: warn bug", "expect linux-4.19: ok")).unwrap();
+    std::fs::write(&p, body.replace("expect linux-4.19: warn bug", "expect linux-4.19: ok"))
+        .unwrap();
     let o = pincheck(&["check", p.to_str().unwrap(), "--policy", "linux-4.19"]);
     assert_eq!(o.status.code(), Some(1));
     let ran = run_printed_hints(&text(&o.stdout));
@@ -449,7 +470,14 @@ fn every_printed_hint_runs_as_printed() {
     assert!(ran.iter().all(|r| r.contains("labels: ") && r.contains("bug")), "{ran:?}");
 
     // A mutation (`PRESET~MUTATION`), on a catalogue scenario named from `/`.
-    let o = pincheck_in_root(&["check", "ext4-rdma-strip", "--policy", "bounce", "--mutate", "pin-counting"]);
+    let o = pincheck_in_root(&[
+        "check",
+        "ext4-rdma-strip",
+        "--policy",
+        "bounce",
+        "--mutate",
+        "pin-counting",
+    ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
     let out = text(&o.stdout);
     assert!(out.contains("pincheck replay ext4-rdma-strip --policy bounce~pin-counting"), "{out}");
@@ -469,7 +497,10 @@ fn every_printed_hint_runs_as_printed() {
     let punch = std::fs::read_to_string("scenarios/xfs-dax-punch-pin.pin").unwrap();
     let p = write(
         "crash-fail.pin",
-        &punch.replace("expect linux-4.14: corruption use-after-free", "expect linux-4.14: use-after-free"),
+        &punch.replace(
+            "expect linux-4.14: corruption use-after-free",
+            "expect linux-4.14: use-after-free",
+        ),
     );
     let o = pincheck(&["check", &p, "--crash", "--policy", "linux-4.14"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
@@ -578,25 +609,46 @@ fn parse_tap13(s: &str) -> Result<Vec<TapPoint>, String> {
 fn tap_output_parses_as_tap_13_with_skips_and_failures() {
     // Failure, pass, no expectation and an incomplete exploration, in one run.
     let body = std::fs::read_to_string("scenarios/ext4-rdma-strip.pin").unwrap();
-    let body = body.replace("expect linux-4.19: warn bug", "expect linux-4.19: ok").replace("expect bounce: ok\n", "");
+    let body = body
+        .replace("expect linux-4.19: warn bug", "expect linux-4.19: ok")
+        .replace("expect bounce: ok\n", "");
     let p = write("tap-fail.pin", &body);
     let o = pincheck(&["check", &p, "--policy", "linux-4.19,linux-6.18,bounce", "--format", "tap"]);
     assert_eq!(o.status.code(), Some(1));
-    let points = parse_tap13(&text(&o.stdout)).unwrap_or_else(|e| panic!("{e}\n{}", text(&o.stdout)));
+    let points =
+        parse_tap13(&text(&o.stdout)).unwrap_or_else(|e| panic!("{e}\n{}", text(&o.stdout)));
     assert_eq!(points.len(), 3);
-    assert!(!points[0].ok && points[0].yaml && points[0].desc == "ext4-rdma-strip [linux-4.19]", "{points:?}");
+    assert!(
+        !points[0].ok && points[0].yaml && points[0].desc == "ext4-rdma-strip [linux-4.19]",
+        "{points:?}"
+    );
     assert!(points[1].ok && points[1].directive.is_none(), "{points:?}");
     let (word, why) = points[2].directive.clone().expect("skipped");
     assert!(points[2].ok && word == "SKIP" && why.contains("no expectation"), "{points:?}");
     assert!(text(&o.stdout).contains("pincheck replay"), "the failure names its witnesses");
 
-    let o = pincheck(&["matrix", "ext4-rdma-strip", "--explore", "exhaustive", "--max-states", "10", "--format", "tap"]);
+    let o = pincheck(&[
+        "matrix",
+        "ext4-rdma-strip",
+        "--explore",
+        "exhaustive",
+        "--max-states",
+        "10",
+        "--format",
+        "tap",
+    ]);
     assert_eq!(o.status.code(), Some(3));
     let points = parse_tap13(&text(&o.stdout)).unwrap();
     assert_eq!(points.len(), 6);
     for pt in &points {
         let (word, why) = pt.directive.clone().expect("skipped");
-        assert!(pt.ok && word == "SKIP" && why.contains("incomplete") && why.contains("--max-states 10"), "{pt:?}");
+        assert!(
+            pt.ok
+                && word == "SKIP"
+                && why.contains("incomplete")
+                && why.contains("--max-states 10"),
+            "{pt:?}"
+        );
     }
     // The strict parser is strict.
     assert!(parse_tap13("TAP version 13\n1..2\nok 1 - a\n").is_err());
@@ -608,16 +660,27 @@ fn tap_output_parses_as_tap_13_with_skips_and_failures() {
 #[test]
 fn junit_output_validates_against_the_junit_schema() {
     let body = std::fs::read_to_string("scenarios/ext4-rdma-strip.pin").unwrap();
-    let body = body.replace("expect linux-4.19: warn bug", "expect linux-4.19: ok").replace("expect bounce: ok\n", "");
+    let body = body
+        .replace("expect linux-4.19: warn bug", "expect linux-4.19: ok")
+        .replace("expect bounce: ok\n", "");
     let p = write("junit-fail.pin", &body);
-    let o = pincheck(&["check", &p, "--policy", "linux-4.19,linux-6.18,bounce", "--format", "junit"]);
+    let o =
+        pincheck(&["check", &p, "--policy", "linux-4.19,linux-6.18,bounce", "--format", "junit"]);
     assert_eq!(o.status.code(), Some(1));
     let fail = text(&o.stdout);
     let o = pincheck(&["matrix", "ext4-rdma-strip", "rdma-case2", "--format", "junit"]);
     assert_eq!(o.status.code(), Some(0));
     let pass = text(&o.stdout);
-    assert!(fail.contains("<failure ") && fail.contains("<skipped ") && fail.contains("tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\""), "{fail}");
-    assert!(pass.matches("<testsuite ").count() == 2 && pass.matches("<testcase ").count() == 12, "{pass}");
+    assert!(
+        fail.contains("<failure ")
+            && fail.contains("<skipped ")
+            && fail.contains("tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\""),
+        "{fail}"
+    );
+    assert!(
+        pass.matches("<testsuite ").count() == 2 && pass.matches("<testcase ").count() == 12,
+        "{pass}"
+    );
     assert!(pass.contains("failures=\"0\""), "{pass}");
     let Ok(v) = Command::new("xmllint").arg("--version").output() else {
         eprintln!("SKIPPED junit schema check: xmllint is not installed (Debian: libxml2-utils; .ci/run installs it)");
@@ -641,7 +704,10 @@ fn no_name_length_panics_and_bad_bytes_are_positioned() {
     // 65,536 characters and more once overflowed a format width in `replay` and `--trace`.
     for len in [65_535usize, 65_536, 70_000] {
         let name = "t".repeat(len);
-        let p = write(&format!("long-{len}.pin"), &GOOD.replace("thread a:", &format!("thread {name}:")));
+        let p = write(
+            &format!("long-{len}.pin"),
+            &GOOD.replace("thread a:", &format!("thread {name}:")),
+        );
         let o = pincheck(&["check", &p, "--trace"]);
         assert_no_panic(&o);
         assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
@@ -663,7 +729,11 @@ fn no_name_length_panics_and_bad_bytes_are_positioned() {
     std::fs::write(&p, &bytes).unwrap();
     let o = pincheck(&["check", p.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o.stderr).contains(&format!("{}:5:8: invalid UTF-8", p.display())), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains(&format!("{}:5:8: invalid UTF-8", p.display())),
+        "{}",
+        text(&o.stderr)
+    );
     assert_no_panic(&o);
     // ... also after a multi-byte character on the same line.
     let mut bytes = "scenario s\nabout \"é".as_bytes().to_vec();
@@ -681,7 +751,8 @@ fn no_name_length_panics_and_bad_bytes_are_positioned() {
     let p = write("bom.pin", &format!("\u{feff}{GOOD}"));
     let o = pincheck(&["check", &p]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    let p = write("bom-bad.pin", &format!("\u{feff}{}", GOOD.replace("store m[0] A", "stroe m[0] A")));
+    let p =
+        write("bom-bad.pin", &format!("\u{feff}{}", GOOD.replace("store m[0] A", "stroe m[0] A")));
     let o = pincheck(&["check", &p]);
     assert!(text(&o.stderr).contains(&format!("{p}:7:3:")), "{}", text(&o.stderr));
 }
@@ -718,20 +789,48 @@ fn ctrl_c_makes_an_exploration_incomplete_with_exit_3() {
     let o = child.wait_with_output().unwrap();
     let out = text(&o.stdout);
     assert_eq!(o.status.code(), Some(3), "{out}{}", text(&o.stderr));
-    assert!(out.starts_with("INCOMPLETE pins-4x4 [linux-6.18]") && out.contains("limit: interrupted"), "{out}");
+    assert!(
+        out.starts_with("INCOMPLETE pins-4x4 [linux-6.18]") && out.contains("limit: interrupted"),
+        "{out}"
+    );
 }
 
 #[test]
 fn replay_takes_mutate_and_policy_files_as_check_does() {
     let s = "app,app,app,app,kernel,nic,kernel,bio:f[0],kernel,nic,nic,app,app,app";
-    let by_name = pincheck(&["replay", "ext4-rdma-strip", "--policy", "bounce~pin-counting", "--schedule", s]);
-    let by_flag = pincheck(&["replay", "ext4-rdma-strip", "--policy", "bounce", "--mutate", "pin-counting", "--schedule", s]);
+    let by_name = pincheck(&[
+        "replay",
+        "ext4-rdma-strip",
+        "--policy",
+        "bounce~pin-counting",
+        "--schedule",
+        s,
+    ]);
+    let by_flag = pincheck(&[
+        "replay",
+        "ext4-rdma-strip",
+        "--policy",
+        "bounce",
+        "--mutate",
+        "pin-counting",
+        "--schedule",
+        s,
+    ]);
     assert_eq!(by_name.status.code(), Some(0), "{}", text(&by_name.stderr));
     assert_eq!(text(&by_name.stdout), text(&by_flag.stdout));
     assert!(text(&by_name.stdout).starts_with("ext4-rdma-strip under bounce~pin-counting\n"));
     assert!(text(&by_name.stdout).contains("labels: data-loss warn"), "{}", text(&by_name.stdout));
     let f = write("my.policy", "base bounce\n");
-    let o = pincheck(&["replay", "ext4-rdma-strip", "--policy-file", &f, "--mutate", "pin-counting", "--schedule", s]);
+    let o = pincheck(&[
+        "replay",
+        "ext4-rdma-strip",
+        "--policy-file",
+        &f,
+        "--mutate",
+        "pin-counting",
+        "--schedule",
+        s,
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert!(text(&o.stdout).contains("labels: data-loss warn"));
     let o = pincheck(&["replay", "ext4-rdma-strip", "--schedule", s]);
@@ -748,7 +847,8 @@ fn how_often_counts_end_states_once_whichever_exhaustive_search_finishes() {
     let bfs = json(&base);
     assert_eq!(bfs["how_often"]["data-loss"], "sometimes");
     assert_eq!(bfs["how_often"]["warn"], "sometimes");
-    let total: u64 = bfs["outcomes"].as_array().unwrap().iter().map(|o| o["end_states"].as_u64().unwrap()).sum();
+    let total: u64 =
+        bfs["outcomes"].as_array().unwrap().iter().map(|o| o["end_states"].as_u64().unwrap()).sum();
     assert!(total >= 2, "{bfs}");
     for extra in [&["--explore", "depth-first"][..], &["--no-reduction"][..]] {
         let mut args = base.to_vec();
@@ -758,7 +858,17 @@ fn how_often_counts_end_states_once_whichever_exhaustive_search_finishes() {
     // Never for an expected label not reached; no counts for a sample or under --crash.
     let v = json(&["check", "ext4-rdma-strip", "--policy", "linux-6.18", "--json"]);
     assert_eq!(v["how_often"]["reg-mr:EFAULT"], "always");
-    let v = json(&["check", "ext4-rdma-strip", "--policy", "linux-5.18", "--explore", "random", "--runs", "20", "--json"]);
+    let v = json(&[
+        "check",
+        "ext4-rdma-strip",
+        "--policy",
+        "linux-5.18",
+        "--explore",
+        "random",
+        "--runs",
+        "20",
+        "--json",
+    ]);
     assert!(v["outcomes"].is_null() && v["how_often"].is_null(), "{v}");
     let v = json(&["check", "ext4-rdma-strip", "--policy", "linux-5.18", "--crash", "--json"]);
     assert!(v["outcomes"].is_null() && v["crash"] == true, "{v}");

@@ -180,7 +180,10 @@ fn a_model_schedule_drives_the_host_run_and_a_bad_one_is_refused() {
 fn enospc_at_page_mkwrite_is_a_real_sigbus_on_a_disk_sized_from_the_scenario() {
     let _running = running();
     if !root() || !have("mkfs.ext4") {
-        skip("enospc_at_page_mkwrite_is_a_real_sigbus_on_a_disk_sized_from_the_scenario", "needs root and mkfs.ext4 (an ext4 image loop-mounted on the fly)");
+        skip(
+            "enospc_at_page_mkwrite_is_a_real_sigbus_on_a_disk_sized_from_the_scenario",
+            "needs root and mkfs.ext4 (an ext4 image loop-mounted on the fly)",
+        );
         return;
     }
     let (out, pid) = on_host("scenarios/ext4-mmap-enospc.pin", &["--json"]);
@@ -220,7 +223,10 @@ fn a_predicted_kernel_crash_is_not_run_without_allow_crash() {
 fn conform_agrees_on_every_host_runnable_catalogue_scenario() {
     let _running = running();
     if !host_has_preset() {
-        skip("conform_agrees_on_every_host_runnable_catalogue_scenario", "no preset models this host's kernel");
+        skip(
+            "conform_agrees_on_every_host_runnable_catalogue_scenario",
+            "no preset models this host's kernel",
+        );
         return;
     }
     let (out, pid) = run(&["conform", "--json"]);

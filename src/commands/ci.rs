@@ -78,10 +78,8 @@ pub fn case_of_row(r: &Row) -> Case {
         ),
     ];
     for (label, schedule) in &r.witnesses {
-        details.push((
-            format!("witness {label}"),
-            super::replay_hint(&r.file, &r.policy, schedule),
-        ));
+        details
+            .push((format!("witness {label}"), super::replay_hint(&r.file, &r.policy, schedule)));
     }
     Case { suite: r.scenario.clone(), name: r.policy.clone(), outcome, seconds: r.seconds, details }
 }
@@ -158,7 +156,9 @@ fn yaml_str(s: &str) -> String {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -173,7 +173,9 @@ pub fn tap(cases: &[Case]) -> String {
         let desc = tap_escape(&format!("{} [{}]", c.suite, c.name));
         match &c.outcome {
             Outcome::Pass => s.push_str(&format!("ok {n} - {desc}\n")),
-            Outcome::Skip(why) => s.push_str(&format!("ok {n} - {desc} # SKIP {}\n", tap_escape(why))),
+            Outcome::Skip(why) => {
+                s.push_str(&format!("ok {n} - {desc} # SKIP {}\n", tap_escape(why)))
+            }
             Outcome::Fail(m) => {
                 s.push_str(&format!("not ok {n} - {desc}\n  ---\n  message: {}\n", yaml_str(m)));
                 s.push_str("  severity: fail\n  data:\n");
@@ -243,8 +245,7 @@ pub fn junit(cases: &[Case]) -> String {
                 xml(&c.suite),
                 c.seconds
             ));
-            let details: String =
-                c.details.iter().map(|(k, v)| format!("{k}: {v}\n")).collect();
+            let details: String = c.details.iter().map(|(k, v)| format!("{k}: {v}\n")).collect();
             match &c.outcome {
                 Outcome::Pass => {}
                 Outcome::Fail(m) => s.push_str(&format!(

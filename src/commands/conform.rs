@@ -165,7 +165,8 @@ pub fn run(a: &Args) -> Result<u8, InputError> {
     let pins = host::pin_table(Some(&preset));
     let mut out = std::io::stdout().lock();
     if a.format != super::ci::Format::Text {
-        let mut cases: Vec<super::ci::Case> = rows.iter().map(super::ci::case_of_conformance).collect();
+        let mut cases: Vec<super::ci::Case> =
+            rows.iter().map(super::ci::case_of_conformance).collect();
         cases.extend(pins.iter().map(|r| super::ci::case_of_pin_row(r, &preset.name)));
         let doc = match a.format {
             super::ci::Format::Tap => super::ci::tap(&cases),

@@ -48,8 +48,7 @@ pub fn matrix_table(rows: &[Vec<Row>]) -> String {
         .collect();
     let mut s = String::new();
     for (i, line) in table.iter().enumerate() {
-        let cells: Vec<String> =
-            line.iter().zip(&widths).map(|(c, w)| super::pad(c, *w)).collect();
+        let cells: Vec<String> = line.iter().zip(&widths).map(|(c, w)| super::pad(c, *w)).collect();
         s.push_str(cells.join("  ").trim_end());
         s.push('\n');
         if i == 0 {
