@@ -3,7 +3,8 @@
 //! must never panic (a panic is a pincheck bug), every exploration must end within its bounds,
 //! and every witness must replay to its label.
 
-use pincheck::check::{explore, replay::replay, ExploreMode, ExploreOptions};
+use pincheck::check::replay::{replay, replay_checking_invariants};
+use pincheck::check::{explore, ExploreMode, ExploreOptions};
 use pincheck::policy::Policy;
 use pincheck::run::{self, Source};
 
@@ -151,6 +152,10 @@ fn generated_scenarios_explore_without_panics_and_witnesses_replay() {
                     p.name,
                     r.labels
                 );
+                // The model's invariants hold after every step of the witness.
+                let checked = replay_checking_invariants(&l.program, &p, schedule)
+                    .unwrap_or_else(|e| panic!("{text}\n[{}] {label}: {e}", p.name));
+                assert_eq!(checked, r.labels);
             }
         }
     }

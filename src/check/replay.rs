@@ -72,6 +72,35 @@ pub fn replay(prog: &Program, policy: &Policy, schedule: &str) -> Result<Replay,
     Ok(Replay { steps, end, runnable, labels: w.labels.names() })
 }
 
+/// Replays `schedule` checking the model's invariants (`World::check_invariants`) after every
+/// step and at the end, whatever the build profile; panics on a broken invariant (a pincheck
+/// bug). Returns the labels reached; `Err` when a step cannot be taken.
+pub fn replay_checking_invariants(
+    prog: &Program,
+    policy: &Policy,
+    schedule: &str,
+) -> Result<Vec<String>, String> {
+    let mut cx = Cx::new(prog, policy);
+    let mut w = prog.initial.clone();
+    w.check_invariants(&cx);
+    for (i, want) in super::schedule::parse(schedule).iter().enumerate() {
+        if let Some(survivors) = crash::parse_element(want) {
+            return Ok(crash::power_fail(&w, &mut cx, &survivors).labels.names());
+        }
+        let moves = named_moves(&w, &cx);
+        let Some((m, _)) = moves.iter().find(|(_, name)| name == want) else {
+            return Err(format!("step {}: `{want}` cannot run here", i + 1));
+        };
+        model::step(&mut w, &mut cx, *m);
+        w.check_invariants(&cx);
+    }
+    if named_moves(&w, &cx).is_empty() {
+        model::finish(&mut w, &mut cx);
+        w.check_invariants(&cx);
+    }
+    Ok(w.labels.names())
+}
+
 /// The order in which `schedule` starts each thread statement: `(thread, statement, skipped)`,
 /// what a host run at operation granularity follows (`check --on host --schedule`). A statement
 /// starts at its thread's first move at that statement; the steps of the kernel's work (bios,

@@ -155,7 +155,10 @@ pub fn handle_mm_fault_forced(
         pte = Pte::default();
     }
     if let Some(f) = pte.folio {
-        if !write || pte.writable {
+        // can_follow_write_pte(): FOLL_FORCE writes through the read-only PTE of a private
+        // mapping once COW gave it an exclusive anonymous page (dirty, not writable).
+        let forced_cow_done = cow_allowed && pte.dirty && w.folio(f).owner == Owner::Anon;
+        if !write || pte.writable || forced_cow_done {
             return Ok(f);
         }
         if !vma.shared {
@@ -219,7 +222,10 @@ fn do_cow(
     w.folio_mut(new).mapcount = 1;
     w.folio_mut(new).dirty = true;
     zap_pte(w, cx, map, page);
-    set_pte(w, map, page, Pte { folio: Some(new), writable: true, dirty: true });
+    // wp_page_copy(): maybe_mkwrite() sets the write bit only where VM_WRITE is set; a forced
+    // COW (FOLL_FORCE) of a read-only private mapping leaves the PTE read-only and dirty.
+    let writable = !w.vma(map).expect("mapping exists").read_only;
+    set_pte(w, map, page, Pte { folio: Some(new), writable, dirty: true });
     cx.note(|_| format!("do_wp_page: copy-on-write into anonymous frame {}", new.0));
     Ok(new)
 }

@@ -11,6 +11,7 @@
 pub mod direct_io;
 pub mod fs;
 pub mod gup;
+pub mod invariants;
 pub mod label;
 pub mod memory;
 pub mod ops;
@@ -142,6 +143,8 @@ pub fn step(w: &mut World, cx: &mut Cx, m: Move) {
         truncate::tick(w, cx, thread.then_some(t));
     }
     canonicalize(w);
+    #[cfg(debug_assertions)]
+    w.check_invariants(cx);
 }
 
 /// Keeps equal machines equal: queued work is ordered by what it is, not when it was queued.
