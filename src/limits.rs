@@ -4,21 +4,22 @@
 /// Files in one scenario.
 pub const FILES_MAX: usize = 8;
 /// Pages of one file, at declaration and after truncate/fallocate.
-pub const FILE_PAGES_MAX: u32 = 16;
-/// Blocks of the disk (`disk N`).
-pub const DISK_BLOCKS_MAX: u32 = 256;
+pub const FILE_PAGES_MAX: u32 = 64;
+/// Blocks of the disk (`disk N`): room for every page of every file twice (a copy-on-write
+/// filesystem moves a page to a new block before freeing the old one).
+pub const DISK_BLOCKS_MAX: u32 = 2 * FILES_MAX as u32 * FILE_PAGES_MAX;
 /// Page frames (`memory N`).
 pub const MEMORY_FRAMES_MAX: u32 = 64;
-/// Threads plus `on break` blocks.
-pub const THREADS_MAX: usize = 8;
+/// Threads plus `on break` blocks (the 4-pair family member has 10 threads).
+pub const THREADS_MAX: usize = 16;
 /// Statements in one thread body.
 pub const THREAD_STMTS_MAX: usize = 64;
 /// Handles defined in one scenario.
 pub const HANDLES_MAX: usize = 32;
 /// Distinct events (`signal`/`wait` names).
 pub const EVENTS_MAX: usize = 32;
-/// Distinct tags, including each file's initial tags.
-pub const TAGS_MAX: usize = 250;
+/// Distinct tags, including each file's initial tags (every page of every file may have one).
+pub const TAGS_MAX: usize = FILES_MAX * FILE_PAGES_MAX as usize + 256;
 /// Tasks alive at once: threads plus queued asynchronous work (bios, workqueue items).
 pub const TASKS_MAX: usize = 32;
 /// Default bound on distinct states explored exhaustively (`--max-states`).

@@ -319,7 +319,7 @@ fn fs_missing_or_twice() {
 
 #[test]
 fn disk_and_memory_limits() {
-    assert_err("scenario t\ndisk 0\n", 2, 6, "expected a block count from 1 to 256, found `0`");
+    assert_err("scenario t\ndisk 0\n", 2, 6, "expected a block count from 1 to 1024, found `0`");
     assert_err("scenario t\nmemory 65\n", 2, 8, "from 1 to 64");
     assert_err("scenario t\ndisk 99999999999\n", 2, 6, "number `99999999999` is too large");
     assert_err("scenario t\nmemory 4\nmemory 4\n", 3, 1, "`memory` is already given at line 2");
@@ -328,7 +328,7 @@ fn disk_and_memory_limits() {
 
 #[test]
 fn file_declarations() {
-    assert_err("scenario t\nfile f 17\n", 2, 8, "expected a page count from 1 to 16");
+    assert_err("scenario t\nfile f 65\n", 2, 8, "expected a page count from 1 to 64");
     assert_err("scenario t\nfile f 1 clean\n", 2, 10, "expected `synced`, `dirty` or `sparse`");
     assert_err("scenario t\nfile f 1\nfile f 2\n", 3, 6, "file `f` is already declared at line 2");
     let nine: String = (0..9).map(|i| format!("file f{i} 1\n")).collect();
@@ -392,8 +392,8 @@ fn thread_defined_twice() {
 
 #[test]
 fn too_many_threads() {
-    let blocks: String = (0..9).map(|i| format!("thread t{i}:\n  sync\n")).collect();
-    assert_err(&format!("{HEAD}{blocks}"), 20, 1, "too many threads and `on break` blocks");
+    let blocks: String = (0..17).map(|i| format!("thread t{i}:\n  sync\n")).collect();
+    assert_err(&format!("{HEAD}{blocks}"), 36, 1, "too many threads and `on break` blocks");
 }
 
 #[test]
@@ -503,7 +503,7 @@ fn dio_arrows() {
 #[test]
 fn reclaim_and_truncate_numbers() {
     assert_err(&thread("  reclaim 0\n"), 5, 11, "expected a folio count from 1 to 64");
-    assert_err(&thread("  truncate f 17\n"), 5, 14, "expected a page count from 0 to 16");
+    assert_err(&thread("  truncate f 65\n"), 5, 14, "expected a page count from 0 to 64");
     assert_err(&thread("  writeback 3\n"), 5, 13, "expected a file name, found `3`");
 }
 
@@ -579,7 +579,7 @@ fn page_out_of_range() {
     );
     assert_err(&thread("  write f[2] X\n"), 5, 9, "page 2 is out of range: `f` has 2 pages");
     assert_err(&thread("  fallocate f[1..3]\n"), 5, 13, "pages 1..3 are out of range");
-    assert_err(&thread("  m = mmap f[0..17] shared\n"), 5, 12, "a file has at most 16 pages");
+    assert_err(&thread("  m = mmap f[0..65] shared\n"), 5, 12, "a file has at most 64 pages");
 }
 
 #[test]
@@ -593,8 +593,9 @@ fn too_many_handles_events_and_tags() {
     assert_err(&thread(&maps), 37, 3, "too many handles: at most 32");
     let events: String = (0..33).map(|i| format!("  signal e{i}\n")).collect();
     assert_err(&thread(&events), 37, 10, "too many events: at most 32");
-    // 2 initial tags (f0, f1) + 248 more are allowed; the 249th store is one too many.
-    let threads: String = (0..4)
+    // 2 initial tags (f0, f1) + 766 more are allowed; the 767th store is one too many.
+    assert_eq!(pincheck::limits::TAGS_MAX, 768);
+    let threads: String = (0..13)
         .map(|t| {
             let stores: String =
                 (0..63).map(|i| format!("  write f[0] T{}\n", t * 63 + i)).collect();
@@ -602,9 +603,9 @@ fn too_many_handles_events_and_tags() {
         })
         .collect();
     let diag = err(&format!("{HEAD}{threads}"));
-    assert!(diag.message.contains("too many tags: at most 250"), "{diag}");
-    // T248 is the 60th store of t3, whose header is line 4 + 3 * 64.
-    assert_eq!((diag.line, diag.col), (4 + 3 * 64 + 60, 14));
+    assert!(diag.message.contains("too many tags: at most 768"), "{diag}");
+    // T766 is the 11th store of t12, whose header is line 4 + 12 * 64.
+    assert_eq!((diag.line, diag.col), (4 + 12 * 64 + 11, 14));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ impl World {
     fn invariants(&self, cx: &Cx) -> Result<(), String> {
         let refs = self.references();
         for (i, folio) in self.folios.iter().enumerate() {
-            let f = FolioId(i as u8);
+            let f = FolioId(i as u16);
             let r = &refs[i];
             folio_refcount_accounts_for_every_reference(self, cx, f, folio, r)?;
             folio_mapcount_counts_its_ptes(f, folio, r)?;
@@ -130,7 +130,8 @@ fn folio_refcount_accounts_for_every_reference(
     let expected = cache + r.ptes + r.gets + r.pins * pin_bias(cx) + r.fixups;
     // A DAX page (and the zero page) may be referenced by what the model does not count
     // (its block's owner changes under it): at least the counted references.
-    let ok = if w.is_dax_frame(f) { folio.refcount >= expected } else { folio.refcount == expected };
+    let ok =
+        if w.is_dax_frame(f) { folio.refcount >= expected } else { folio.refcount == expected };
     if !ok {
         return Err(format!(
             "refcount = page cache + PTEs + gets + pins x bias + fix-ups: frame {} has refcount \
@@ -189,13 +190,17 @@ fn folio_writeback_iff_bio_in_flight(f: FolioId, folio: &Folio, r: &Refs) -> Res
 /// list, and it carries no dirty or writeback state. A stale reference (a pin dropped by a
 /// revoke, a device holding an old generation) is not a reference: it is what
 /// `use-after-free` detects.
-fn free_frame_is_unreferenced(w: &World, f: FolioId, folio: &Folio, r: &Refs) -> Result<(), String> {
+fn free_frame_is_unreferenced(
+    w: &World,
+    f: FolioId,
+    folio: &Folio,
+    r: &Refs,
+) -> Result<(), String> {
     if folio.owner != Owner::Free || w.is_dax_frame(f) {
         return Ok(());
     }
     let referenced = r.ptes + r.gets + r.pins + r.bios + r.fixups > 0;
-    if folio.refcount != 0 || folio.mapcount != 0 || folio.dirty || folio.writeback || referenced
-    {
+    if folio.refcount != 0 || folio.mapcount != 0 || folio.dirty || folio.writeback || referenced {
         return Err(format!(
             "a free frame has no references: frame {} is free with refcount {}, mapcount {}, \
              {} PTEs, {} gets, {} pins, {} bios",
@@ -297,7 +302,9 @@ fn ptes_respect_their_mapping(w: &World) -> Result<(), String> {
                 return Err(format!("an empty PTE has no bits: handle {h} page {i}"));
             }
             if pte.writable && vma.read_only {
-                return Err(format!("a read-only mapping has no writable PTE: handle {h} page {i}"));
+                return Err(format!(
+                    "a read-only mapping has no writable PTE: handle {h} page {i}"
+                ));
             }
             if pte.folio.is_some() && !vma.mapped {
                 return Err(format!("an unmapped VMA has no PTEs: handle {h} page {i}"));

@@ -8,6 +8,7 @@
 use super::label::LabelSet;
 use super::task::{Task, TaskKind};
 use super::world::*;
+use crate::limits;
 use crate::scenario::{self, Diag, FileInit, FsKind, Op, Scenario, Span};
 
 /// An operation with every name resolved.
@@ -147,10 +148,10 @@ impl Names {
 
     fn tag(&mut self, n: &scenario::Name) -> Tag {
         if let Some(i) = self.tags.iter().position(|t| *t == n.text) {
-            return Tag(i as u8);
+            return Tag(i as u16);
         }
         self.tags.push(n.text.clone());
-        Tag((self.tags.len() - 1) as u8)
+        Tag((self.tags.len() - 1) as u16)
     }
 
     fn event(&mut self, n: &scenario::Name) -> u8 {
@@ -168,13 +169,11 @@ pub fn compile(sc: &Scenario) -> Result<Program, Diag> {
     let err = |span: Span, msg: String| Diag::at(&sc.path, &sc.source, span, msg);
     let kind = sc.fs.kind;
     let dax = matches!(kind, FsKind::Ext4Dax | FsKind::XfsDax);
-    if dax && sc.memory_frames + sc.disk_blocks + 1 > u8::MAX as u32 {
-        let span = sc.disk_span.unwrap_or(sc.fs.span);
-        return Err(err(
-            span,
-            "on DAX every block is a page frame: `memory` + `disk` must be at most 254".into(),
-        ));
-    }
+    // On DAX every block is a page frame too, after the memory frames, and the zero page.
+    const _: () = assert!(
+        limits::MEMORY_FRAMES_MAX + limits::DISK_BLOCKS_MAX + 1 <= u16::MAX as u32,
+        "every frame has a FolioId"
+    );
     let mut names = Names {
         files: sc.files.iter().map(|f| f.name.text.clone()).collect(),
         // Tag 0 is a hole's zeroes; then each file's initial tags NAMEi.
@@ -406,7 +405,7 @@ fn initial_world(
         for i in 0..f.pages as u8 {
             let tag =
                 names.tags.iter().position(|t| *t == format!("{}{}", f.name.text, i)).unwrap_or(0);
-            let data = Data { tag: Tag(tag as u8), ver: 0, origin: page_id(file, i) };
+            let data = Data { tag: Tag(tag as u16), ver: 0, origin: page_id(file, i) };
             let page = &mut inode.pages[i as usize];
             match f.init {
                 FileInit::Sparse => page.accepted = Data::default(),

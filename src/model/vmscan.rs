@@ -19,7 +19,7 @@ fn file_folios(w: &World, cx: &Cx) -> Vec<FolioId> {
         return Vec::new();
     }
     (0..w.folios.len())
-        .map(|i| FolioId(i as u8))
+        .map(|i| FolioId(i as u16))
         .filter(|f| matches!(w.folio(*f).owner, Owner::File { .. }) && !w.is_dax_frame(*f))
         .collect()
 }

@@ -12,7 +12,7 @@ use super::task::Task;
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
-pub struct FolioId(pub u8);
+pub struct FolioId(pub u16);
 
 /// A 4 KiB block of the disk (`disk N`).
 #[derive(
@@ -45,7 +45,7 @@ pub struct HandleId(pub u8);
     serde::Serialize,
     serde::Deserialize,
 )]
-pub struct Tag(pub u8);
+pub struct Tag(pub u16);
 
 impl Tag {
     pub const ZERO: Tag = Tag(0);
@@ -65,16 +65,20 @@ impl Tag {
 pub struct Data {
     pub tag: Tag,
     pub ver: u16,
-    pub origin: u8,
+    pub origin: u16,
 }
 
 impl Data {
-    pub const STALE: u8 = u8::MAX;
+    pub const STALE: u16 = u16::MAX;
 }
 
 /// The id of a file page in [`Data::origin`]: never 0 and never [`Data::STALE`].
-pub fn page_id(file: FileId, index: u8) -> u8 {
-    file.0 * crate::limits::FILE_PAGES_MAX as u8 + index + 1
+pub fn page_id(file: FileId, index: u8) -> u16 {
+    const _: () = assert!(
+        crate::limits::FILES_MAX * crate::limits::FILE_PAGES_MAX as usize + 1 < u16::MAX as usize,
+        "page ids fit Data::origin below Data::STALE"
+    );
+    file.0 as u16 * crate::limits::FILE_PAGES_MAX as u16 + index as u16 + 1
 }
 
 /// `GUP_PIN_COUNTING_BIAS` (include/linux/mm.h): what a FOLL_PIN adds to a small folio's refcount.
@@ -343,17 +347,17 @@ impl World {
     /// The persistent-memory page of block `b`, on a DAX filesystem.
     pub fn dax_frame(&self, b: BlockId) -> Option<FolioId> {
         let f = self.ram_frames as usize + b.0 as usize;
-        (f < self.folios.len()).then_some(FolioId(f as u8))
+        (f < self.folios.len()).then_some(FolioId(f as u16))
     }
 
     pub fn is_dax_frame(&self, f: FolioId) -> bool {
-        f.0 >= self.ram_frames
+        f.0 >= self.ram_frames as u16
     }
 
     /// The shared zero page a DAX read fault maps over a hole: the frame after the blocks'.
     pub fn zero_frame(&self) -> Option<FolioId> {
         let f = self.ram_frames as usize + self.blocks.len();
-        (f < self.folios.len()).then_some(FolioId(f as u8))
+        (f < self.folios.len()).then_some(FolioId(f as u16))
     }
 
     pub fn folio(&self, f: FolioId) -> &Folio {
@@ -392,7 +396,7 @@ impl World {
         let i = self.folios[..ram].iter().position(|f| f.owner == Owner::Free)?;
         let generation = self.folios[i].generation;
         self.folios[i] = Folio { owner, refcount: 1, data, generation, ..Folio::free() };
-        Some(FolioId(i as u8))
+        Some(FolioId(i as u16))
     }
 
     /// `folio_get()`.
@@ -442,11 +446,11 @@ impl World {
 // requires.
 
 fn pack_data(d: Data) -> u64 {
-    d.tag.0 as u64 | (d.ver as u64) << 8 | (d.origin as u64) << 24
+    d.tag.0 as u64 | (d.ver as u64) << 16 | (d.origin as u64) << 32
 }
 
 fn pack_content(c: BlockContent) -> u64 {
-    pack_data(c.data) | (c.csum_ok as u64) << 32
+    pack_data(c.data) | (c.csum_ok as u64) << 48
 }
 
 fn pack_option<T>(o: Option<T>, f: impl FnOnce(T) -> u64) -> u64 {
@@ -470,11 +474,9 @@ impl std::hash::Hash for Folio {
                 | (self.dirty as u64) << 16
                 | (self.writeback as u64) << 17
                 | (self.private as u64) << 18
-                | (self.generation as u64) << 24
-                | (self.data.tag.0 as u64) << 40
-                | (self.data.ver as u64) << 48,
+                | (self.generation as u64) << 24,
         );
-        h.write_u8(self.data.origin);
+        h.write_u64(pack_data(self.data));
     }
 }
 
@@ -482,19 +484,21 @@ impl std::hash::Hash for FilePage {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
         h.write_u64(
             pack_option(self.folio, |f| f.0 as u64)
-                | pack_option(self.block, |b| b.0 as u64) << 9
-                | pack_option(self.durable_block, |b| b.0 as u64) << 26
-                | (self.reserved as u64) << 43
-                | pack_option(self.excused_ver, |v| v as u64) << 44,
+                | pack_option(self.block, |b| b.0 as u64) << 17
+                | pack_option(self.durable_block, |b| b.0 as u64) << 34
+                | (self.reserved as u64) << 51,
         );
-        h.write_u64(pack_data(self.accepted) | pack_data(self.synced) << 32);
+        h.write_u32(pack_option(self.excused_ver, |v| v as u64) as u32);
+        h.write_u64(pack_data(self.accepted));
+        h.write_u64(pack_data(self.synced));
     }
 }
 
 impl std::hash::Hash for Block {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
         let owner = pack_option(self.owner, |(f, i)| f.0 as u64 | (i as u64) << 8);
-        h.write_u64(owner | pack_content(self.durable) << 24);
+        h.write_u32(owner as u32);
+        h.write_u64(pack_content(self.durable));
         h.write_u64(pack_option(self.cached, pack_content));
     }
 }
@@ -502,7 +506,7 @@ impl std::hash::Hash for Block {
 impl std::hash::Hash for Pte {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
         let folio = pack_option(self.folio, |f| f.0 as u64);
-        h.write_u16((folio | (self.writable as u64) << 9 | (self.dirty as u64) << 10) as u16);
+        h.write_u32((folio | (self.writable as u64) << 17 | (self.dirty as u64) << 18) as u32);
     }
 }
 
@@ -536,7 +540,18 @@ mod tests {
         }
     }
 
-    const D: Data = Data { tag: Tag(255), ver: 65535, origin: 255 };
+    const D: Data = Data { tag: Tag(u16::MAX), ver: 65535, origin: u16::MAX };
+
+    #[test]
+    fn page_ids_are_distinct_nonzero_and_not_stale_up_to_the_limits() {
+        let mut seen = std::collections::BTreeSet::new();
+        for file in 0..crate::limits::FILES_MAX as u8 {
+            for index in 0..crate::limits::FILE_PAGES_MAX as u8 {
+                let id = page_id(FileId(file), index);
+                assert!(id != 0 && id != Data::STALE && seen.insert(id), "{file} {index}");
+            }
+        }
+    }
 
     #[test]
     fn packed_hashes_tell_every_field_apart() {
@@ -559,7 +574,7 @@ mod tests {
         all_distinct(&[
             p.clone(),
             FilePage { folio: Some(FolioId(0)), ..p.clone() },
-            FilePage { folio: Some(FolioId(255)), ..p.clone() },
+            FilePage { folio: Some(FolioId(u16::MAX)), ..p.clone() },
             FilePage { block: Some(BlockId(0)), ..p.clone() },
             FilePage { block: Some(BlockId(u16::MAX)), ..p.clone() },
             FilePage { durable_block: Some(BlockId(0)), ..p.clone() },
@@ -584,7 +599,7 @@ mod tests {
         all_distinct(&[
             Pte::default(),
             Pte { folio: Some(FolioId(0)), ..Pte::default() },
-            Pte { folio: Some(FolioId(255)), ..Pte::default() },
+            Pte { folio: Some(FolioId(u16::MAX)), ..Pte::default() },
             Pte { writable: true, ..Pte::default() },
             Pte { dirty: true, ..Pte::default() },
         ]);
