@@ -168,7 +168,6 @@ impl Names {
 pub fn compile(sc: &Scenario) -> Result<Program, Diag> {
     let err = |span: Span, msg: String| Diag::at(&sc.path, &sc.source, span, msg);
     let kind = sc.fs.kind;
-    let dax = matches!(kind, FsKind::Ext4Dax | FsKind::XfsDax);
     // On DAX every block is a page frame too, after the memory frames, and the zero page.
     const _: () = assert!(
         limits::MEMORY_FRAMES_MAX + limits::DISK_BLOCKS_MAX + 1 <= u16::MAX as u32,
