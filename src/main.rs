@@ -47,8 +47,9 @@ enum Command {
     Show(show::Args),
     /// Explore the catalogue (or files) under every preset and report states, time and memory.
     Bench(bench::Args),
-    /// Print a member of the scaling family (docs/performance.md): THREADS pinning threads over
-    /// PAGES pages, with background writeback and reclaim.
+    /// Print a member of a scaling family (docs/performance.md): `family THREADS PAGES`
+    /// (pinning threads over a shared mapping) or `family pairs N` (N app/NIC pairs over their
+    /// own files), with background writeback and reclaim.
     Family(family::Args),
     /// Measure the long-term pin verdicts (research/kernel-probe.md §1) on this machine's
     /// kernel with io_uring buffer registration, beside the model's prediction for the preset

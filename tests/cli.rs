@@ -873,3 +873,20 @@ fn how_often_counts_end_states_once_whichever_exhaustive_search_finishes() {
     let v = json(&["check", "ext4-rdma-strip", "--policy", "linux-5.18", "--crash", "--json"]);
     assert!(v["outcomes"].is_null() && v["crash"] == true, "{v}");
 }
+
+#[test]
+fn family_pairs_prints_the_n_pair_scenario_of_issue_9() {
+    let o = pincheck(&["family", "pairs", "1"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let path = write("pairs-1.pin", &text(&o.stdout));
+    let o = pincheck(&["check", &path, "--policy", "linux-5.18", "--json", "--no-reduction"]);
+    let row: serde_json::Value = serde_json::from_str(text(&o.stdout).trim()).unwrap();
+    assert_eq!(row["states"], 659, "the issue's count for one pair without reduction");
+    assert_eq!(row["labels"], serde_json::json!(["data-loss", "warn"]));
+    for bad in [["pairs", "0"], ["pairs", "8"], ["pairs", "x"]] {
+        let o = pincheck(&["family", bad[0], bad[1]]);
+        assert_eq!(o.status.code(), Some(2), "family {bad:?}");
+        assert_no_panic(&o);
+    }
+    assert!(pincheck(&["family", "2", "2"]).status.success(), "family THREADS PAGES stays");
+}
