@@ -47,9 +47,19 @@ pub enum NoBuffersWriteback {
 pub enum PinnedWriteback {
     /// Mainline: written and cleaned like any other folio.
     Normal,
-    /// Jan Kara's design (Oct 2018; RFC Feb 2023, not merged): periodic writeback skips it,
-    /// integrity writeback writes a bounce copy, and the folio stays dirty while pinned.
+    /// Jan Kara's design as his Oct 2018 mail states it: periodic writeback skips it,
+    /// integrity writeback writes a bounce copy, and the folio stays dirty while pinned. As in
+    /// his RFC, `folio_mkclean()` write-protects the folio before the pinned check, so a later
+    /// CPU store faults and goes through `->page_mkwrite` again.
     Bounce,
+    /// Jan Kara's RFC as posted ("Writeback handling of pinned pages", 2023-02-09, patches 3
+    /// and 5 of 5, not merged): `folio_clear_dirty_for_io(wbc, folio)` runs `folio_mkclean()`,
+    /// then returns false for a pinned folio under WB_SYNC_NONE (skipped, stays dirty); under
+    /// WB_SYNC_ALL the folio is cleaned and written like any other, from a bounce page only
+    /// when iomap writes it to a `SB_I_STABLE_WRITES` filesystem (`BIO_NEED_PIN_BOUNCE` in
+    /// `iomap_add_to_ioend()`): xfs on a stable-writes device here. The folio does not stay
+    /// dirty while pinned.
+    Kara2023,
 }
 
 /// A writable FOLL_LONGTERM pin of a shared mapping of a dirty-tracked file.
@@ -208,6 +218,24 @@ pub struct Policy {
     /// (4.18 to 6.14; removed by "fs/dax: Return unmapped busy pages from
     /// dax_layout_busy_page_range()", 6.15, likely).
     pub dax_busy_skips_unmapped: bool,
+    /// `btrfs_sync_file()` turns every ranged fsync/msync into a whole-file one (`start = 0;
+    /// end = LLONG_MAX`): always since Filipe Manana's "btrfs: make fast fsyncs wait only for
+    /// writeback" (5.10, posted 2020-08-11), and before it whenever the filesystem lacks the
+    /// NO_HOLES feature, which mkfs.btrfs did not enable by default in the 4.14-4.19 era
+    /// (likely: btrfs-progs made it default in 5.15). So every modeled preset has it.
+    pub btrfs_fsync_whole_file: bool,
+    /// A design knob (writable-pins, not in any kernel): integrity writeback of a pinned folio
+    /// that stays dirty (bounce) first takes the space reservation for the folio's *next* write,
+    /// as `->page_mkwrite` would for a CPU writer, so the filesystem always holds a reservation
+    /// for a folio a device can dirty. If none can be had, the folio is not written and the
+    /// error (ENOSPC) is recorded for fsync. Answers Chinner's "the clean->dirty event has to be
+    /// gated on gaining the space reservation" for writes no fault announces.
+    pub pinned_rereserve: bool,
+    /// A design knob (writable-pins): a writable FOLL_LONGTERM pin of a page of a copy-on-write
+    /// filesystem (btrfs) reserves one block per page for the pin's lifetime (the pin fails with
+    /// ENOSPC when there is none); writeback's re-reservation takes it first. Released at unpin
+    /// or when truncate removes the page.
+    pub pin_reserves_space: bool,
 }
 
 impl Policy {
@@ -234,7 +262,16 @@ impl Policy {
 
     /// The presets of KERNEL.md §5 that this model implements, in matrix order.
     pub fn presets() -> Vec<Policy> {
-        vec![linux_4_14(), linux_4_19(), linux_5_18(), linux_6_18(), bounce(), lease()]
+        vec![
+            linux_4_14(),
+            linux_4_19(),
+            linux_5_18(),
+            linux_6_18(),
+            bounce(),
+            lease(),
+            kara_2023(),
+            writable_pins(),
+        ]
     }
 
     /// Looks a policy up by its spec: a preset name, optionally followed by knob overrides
@@ -427,8 +464,9 @@ pub static KNOBS: &[Knob] = &[
         NoBuffersWriteback::Bug => "bug", NoBuffersWriteback::WarnDrop => "warn-drop" }),
     bool_knob!("reclaim-strips-pinned", "shrink_folio_list() releases private data of pinned folios (until d824ec2a1546, 6.4)", reclaim_strips_pinned),
     bool_knob!("reclaim-active-strips-pinned", "shrink_active_list() with buffer_heads_over_limit releases buffers of pinned folios (mainline; Kara's RFC 2023 stops it)", reclaim_active_strips_pinned),
-    enum_knob!("pinned-writeback", "writeback of a pinned folio: normal, or bounce (Kara 2018/2023: periodic skips, integrity writes a copy, stays dirty while pinned)", pinned_writeback, {
-        PinnedWriteback::Normal => "normal", PinnedWriteback::Bounce => "bounce" }),
+    enum_knob!("pinned-writeback", "writeback of a pinned folio: normal; bounce (Kara's Oct 2018 mail: write-protect, periodic skips, integrity writes a copy, stays dirty while pinned); kara-2023 (his RFC 20230209121046.25360-1-jack@suse.cz as posted: write-protect, periodic skips, integrity cleans and writes, bounce only for iomap on stable-writes)", pinned_writeback, {
+        PinnedWriteback::Normal => "normal", PinnedWriteback::Bounce => "bounce",
+        PinnedWriteback::Kara2023 => "kara-2023" }),
     enum_knob!("longterm-writable-file-pin", "writable FOLL_LONGTERM pin of a dirty-tracked shared file mapping: allowed, EFAULT (writable_file_mapping_allowed(), 6.5), or only under a layout lease", longterm_writable_file, {
         LongtermWritableFile::Allowed => "allowed", LongtermWritableFile::Efault => "efault",
         LongtermWritableFile::NeedLease => "need-lease" }),
@@ -454,6 +492,9 @@ pub static KNOBS: &[Knob] = &[
     bool_knob!("longterm-requires-foll-pin", "FOLL_LONGTERM without FOLL_PIN is refused with a WARN: is_valid_gup_args() (mm/gup.c)", longterm_requires_pin),
     bool_knob!("btrfs-fixup-redirties", "btrfs writeback of a folio dirtied without a reservation redirties it for the fix-up worker (5.6)", btrfs_fixup_redirties),
     bool_knob!("dax-busy-skips-unmapped-files", "dax_layout_busy_page_range() returns at once when no process maps the file (4.18 to 6.14)", dax_busy_skips_unmapped),
+    bool_knob!("btrfs-fsync-whole-file", "btrfs_sync_file() syncs the whole file whatever range fsync/msync asked (start = 0; end = LLONG_MAX: Manana, \"btrfs: make fast fsyncs wait only for writeback\", 5.10; before, without NO_HOLES)", btrfs_fsync_whole_file),
+    bool_knob!("pinned-writeback-rereserves", "design (writable-pins): integrity writeback of a pinned folio takes the reservation for its next write before writing it, else leaves it dirty and records ENOSPC (Chinner, 20230215045952.GF2825702@dread.disaster.area: the clean->dirty event gated on a reservation)", pinned_rereserve),
+    bool_knob!("longterm-pin-reserves-cow-space", "design (writable-pins): a writable long-term pin of a btrfs page reserves a block per page for the pin's lifetime, else ENOSPC (Hellwig, Feb 2023: \"every time we write this copy it needs space allocated for COW file systems\")", pin_reserves_space),
 ];
 
 fn linux_4_14() -> Policy {
@@ -483,6 +524,9 @@ fn linux_4_14() -> Policy {
         mutation: None,
         btrfs_fixup_redirties: false,
         dax_busy_skips_unmapped: true,
+        btrfs_fsync_whole_file: true, // without NO_HOLES, the mkfs default of the era (likely)
+        pinned_rereserve: false,
+        pin_reserves_space: false,
     }
 }
 
@@ -554,6 +598,39 @@ fn lease() -> Policy {
     }
 }
 
+/// Jan Kara's RFC of Feb 2023 as posted (20230209121046.25360-1-jack@suse.cz), on 6.18: patch 1
+/// (reclaim keeps private data of pinned folios: merged as d824ec2a1546, already in 6.18, and
+/// the active-list stripping stopped too, as `bounce`), patch 3 (mkclean, then skip pinned folios
+/// in WB_SYNC_NONE), patch 5 (iomap bounces pinned folios on stable-writes filesystems). It
+/// kept GUP as it was then: writable long-term pins of files allowed.
+fn kara_2023() -> Policy {
+    Policy {
+        name: "kara-2023".into(),
+        summary: "Jan Kara's RFC of Feb 2023 as posted (not merged) on 6.18: write-protect, skip \
+                  pinned folios in periodic writeback, clean and write them at integrity \
+                  writeback (bounced only by iomap on stable-writes devices)",
+        pinned_writeback: PinnedWriteback::Kara2023,
+        ..bounce()
+    }
+}
+
+/// The design none has (issue 11): bounce, with the filesystem's reservation kept for every
+/// folio a pin can dirty (re-taken at each integrity writeback before the write, and a block
+/// per btrfs page held for a long-term pin's lifetime), and layout leases for fs-DAX. Writable
+/// long-term pins of shared file mappings are allowed without a lease.
+fn writable_pins() -> Policy {
+    Policy {
+        name: "writable-pins".into(),
+        summary: "bounce plus reservations kept for pinned folios (re-taken before each \
+                  integrity write, a block per btrfs page for a long-term pin's life) and \
+                  layout leases for fs-DAX: writable long-term file pins allowed",
+        pinned_rereserve: true,
+        pin_reserves_space: true,
+        longterm_writable_file: LongtermWritableFile::Allowed,
+        ..lease()
+    }
+}
+
 macro_rules! display_kebab {
     ($($ty:ty => { $($variant:path => $text:expr),* $(,)? })*) => {$(
         impl fmt::Display for $ty {
@@ -571,6 +648,7 @@ display_kebab! {
     PinnedWriteback => {
         PinnedWriteback::Normal => "normal",
         PinnedWriteback::Bounce => "periodic: skip; integrity: bounce copy; stays dirty while pinned",
+        PinnedWriteback::Kara2023 => "periodic: skip; integrity: clean and write (bounce on iomap stable-writes)",
     }
     LongtermWritableFile => {
         LongtermWritableFile::Allowed => "allowed",
@@ -613,13 +691,16 @@ mod tests {
         assert!(p.layout_leases && p.pinned_writeback == PinnedWriteback::Bounce);
         assert_eq!(p.longterm_writable_file, LongtermWritableFile::NeedLease);
         assert_eq!(p.longterm_fsdax, LongtermFsdax::NeedLease);
-        assert!(Policy::presets().iter().filter(|p| p.name != "lease").all(|p| !p.layout_leases));
+        assert!(Policy::presets()
+            .iter()
+            .filter(|p| p.name != "lease" && p.name != "writable-pins")
+            .all(|p| !p.layout_leases));
     }
 
     #[test]
     fn unknown_presets_are_refused_with_a_reason() {
         assert!(Policy::by_name("nope").unwrap_err().contains("unknown policy"));
-        assert_eq!(resolve_list("all").unwrap().len(), 6);
+        assert_eq!(resolve_list("all").unwrap().len(), Policy::presets().len());
         assert_eq!(resolve_list("bounce,linux-6.18").unwrap().len(), 2);
     }
 

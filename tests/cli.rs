@@ -251,7 +251,7 @@ fn replay_prints_the_steps_and_rejects_an_impossible_schedule() {
     assert_eq!(o.status.code(), Some(0));
     let out = text(&o.stdout);
     assert!(out.contains("page_buffers() on a folio without buffers: BUG"), "{out}");
-    assert!(out.trim_end().ends_with("labels: bug warn"), "{out}");
+    assert!(out.trim_end().ends_with("labels: bug fs-unaware-dirty warn"), "{out}");
 }
 
 #[test]

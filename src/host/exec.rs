@@ -217,8 +217,16 @@ pub fn run(sc: &Scenario, opts: &HostOptions) -> Result<HostResult, String> {
 
 /// The model's label order: outcome labels first, then `OP:ERRNO` by operation keyword.
 pub fn sort_labels(mut v: Vec<String>) -> Vec<String> {
-    const OUTCOMES: [&str; 7] =
-        ["bug", "warn", "data-loss", "corruption", "use-after-free", "hang", "leak"];
+    const OUTCOMES: [&str; 8] = [
+        "bug",
+        "warn",
+        "data-loss",
+        "corruption",
+        "use-after-free",
+        "hang",
+        "leak",
+        "fs-unaware-dirty",
+    ];
     let key = |l: &String| match OUTCOMES.iter().position(|o| o == l) {
         Some(i) => (0, i, String::new()),
         None => {

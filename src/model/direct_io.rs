@@ -135,7 +135,7 @@ fn read_hole(w: &mut World, cx: &mut Cx, map: HandleId, map_page: u8) -> Result<
     match dio_path(cx) {
         DioPath::Iomap => {
             let f = handle_mm_fault(w, cx, map, map_page, true).map_err(fault)?;
-            oracle::accept_into_folio(w, f, Tag::ZERO);
+            oracle::accept_into_folio(w, cx, f, Tag::ZERO);
             cx.note(|_| format!("iomap_dio_hole_iter: the CPU zeroes frame {}", f.0));
         }
         DioPath::Legacy => {
@@ -147,7 +147,7 @@ fn read_hole(w: &mut World, cx: &mut Cx, map: HandleId, map_page: u8) -> Result<
             };
             let mut pinned = get_user_pages(w, cx, map, map_page, map_page + 1, flags)?;
             let f = pinned.pages[0].0;
-            oracle::accept_into_folio(w, f, Tag::ZERO);
+            oracle::accept_into_folio(w, cx, f, Tag::ZERO);
             cx.note(|_| {
                 format!(
                     "do_direct_IO: hole: zero_user() on frame {}, released without dirtying",
@@ -195,7 +195,7 @@ fn dax_iomap_rw(
             .map(|f| w.folio(f).data)
             .unwrap_or_default();
         let dst = handle_mm_fault(w, cx, map, map_page, true).map_err(fault)?;
-        let data = oracle::accept_into_folio(w, dst, src.tag);
+        let data = oracle::accept_into_folio(w, cx, dst, src.tag);
         cx.note(|n| {
             format!("dax_iomap_rw: CPU copy of {} into frame {}", n.tag_name(data.tag), dst.0)
         });
@@ -225,7 +225,7 @@ pub fn dax_write(
         }
     };
     let f = w.dax_frame(b).expect("a DAX world has a frame per block");
-    let data = oracle::accept_into_folio(w, f, tag);
+    let data = oracle::accept_into_folio(w, cx, f, tag);
     cx.note(|n| format!("dax_iomap_rw: CPU copy of {} into block {}", n.tag_name(data.tag), b.0));
     Ok(())
 }
@@ -284,7 +284,7 @@ pub fn device(w: &mut World, cx: &mut Cx, task: Task) {
         }
         let src = src.data;
         if oracle::device_access_ok(w, cx, f, generation) {
-            let data = oracle::accept_into_folio(w, f, src.tag);
+            let data = oracle::accept_into_folio(w, cx, f, src.tag);
             cx.note(|n| format!("device DMA-writes {} into frame {}", n.tag_name(data.tag), f.0));
         }
         let release = match path {

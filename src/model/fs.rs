@@ -90,6 +90,7 @@ pub fn page_mkwrite(
         _ => {
             reserve_or_allocate(w, fs, file, index)?;
             w.folio_mut(f).private = true;
+            w.folio_mut(f).fs_knows = true;
         }
     }
     folio_mark_dirty(w, cx, f);
@@ -121,6 +122,7 @@ pub fn write_begin(
         reserve_or_allocate(w, fs, file, index)?;
     }
     w.folio_mut(f).private = true;
+    w.folio_mut(f).fs_knows = true;
     Ok(())
 }
 
@@ -137,6 +139,9 @@ pub fn folio_mark_dirty(w: &mut World, cx: &mut Cx, f: FolioId) {
     {
         w.labels.add(Outcome::Warn);
         cx.note(|_| "ext4_dirty_folio (ext4_set_page_dirty before 5.18): WARN_ON_ONCE(!folio_buffers(folio))".to_string());
+    }
+    if !w.folio(f).dirty {
+        super::oracle::fs_unaware(w, cx, f, "dirtied");
     }
     w.folio_mut(f).dirty = true;
 }
@@ -157,11 +162,48 @@ pub fn release_folio(w: &mut World, f: FolioId) -> bool {
 pub fn invalidate_folio(w: &mut World, file: FileId, index: u8, f: FolioId) {
     w.folio_mut(f).private = false;
     w.folio_mut(f).dirty = false;
+    w.folio_mut(f).fs_knows = false;
     let page = w.page_mut(file, index);
-    if page.reserved {
-        page.reserved = false;
-        w.reserved_blocks -= 1;
+    // The writable-pins design: the page is gone, its pins' reservations with it.
+    let resv = std::mem::take(&mut page.pin_resv) as u16;
+    let own = std::mem::take(&mut page.reserved) as u16;
+    w.reserved_blocks -= resv + own;
+}
+
+/// The writable-pins design (`pinned-writeback-rereserves`): before integrity writeback writes
+/// a pinned folio that stays dirty, the filesystem takes the reservation for the folio's next
+/// write, as `->page_mkwrite` would for a CPU writer. On a copy-on-write filesystem that is a
+/// block (the pin's own reservation first, `longterm-pin-reserves-cow-space`); elsewhere the
+/// block the write allocates serves every later overwrite in place. `Err(ENOSPC)`: none to be
+/// had, and the caller leaves the folio unwritten.
+pub fn rereserve_pinned(w: &mut World, cx: &Cx, file: FileId, index: u8) -> Result<(), Errno> {
+    if !cow(cx.prog.fs) {
+        return Ok(());
     }
+    // One block for the write about to happen (map_blocks consumes `reserved`), one for the
+    // next; the pin's reservation first, then free blocks.
+    let page = w.page(file, index);
+    let need = if page.reserved { 1u32 } else { 2 };
+    let from_pin = (page.pin_resv as u32).min(need);
+    if w.free_blocks() + from_pin < need {
+        return Err(Errno::Enospc);
+    }
+    let page = w.page_mut(file, index);
+    page.pin_resv -= from_pin as u8;
+    page.reserved = true;
+    w.reserved_blocks += (need - from_pin) as u16;
+    Ok(())
+}
+
+/// After `map_blocks` consumed the reservation of a write that [`rereserve_pinned`] prepared:
+/// the block held for the next write becomes the page's reservation, and the folio keeps its
+/// delalloc state: the filesystem knows the folio may be dirtied again.
+pub fn rereserved(w: &mut World, cx: &Cx, file: FileId, index: u8, f: FolioId) {
+    if cow(cx.prog.fs) {
+        w.page_mut(file, index).reserved = true;
+        w.folio_mut(f).private = true;
+    }
+    w.folio_mut(f).fs_knows = true;
 }
 
 /// What `->writepages` decided for one dirty folio.

@@ -98,7 +98,23 @@ pub fn get_user_pages(
         }
     };
     let mut pinned =
-        Pinned { how: flags.how, write: flags.write, pages: Vec::new(), live: true, lease };
+        Pinned { how: flags.how, write: flags.write, pages: Vec::new(), live: true, lease, resv: false };
+    // The writable-pins design: a writable long-term pin of a copy-on-write file's pages holds
+    // a block per page for its lifetime, so every writeback of a page it can dirty can be paid.
+    let reserve = cx.policy.pin_reserves_space
+        && flags.longterm
+        && flags.write
+        && flags.how == GupRef::Pin
+        && vma.shared
+        && fs::cow(cx.prog.fs);
+    if reserve {
+        let n = (end - start) as u32;
+        if w.free_blocks() < n {
+            cx.note(|_| "pin: no space to reserve for the pin's pages: -ENOSPC".to_string());
+            return Err(Errno::Enospc);
+        }
+        pinned.resv = true;
+    }
     for page in start..end {
         let pte = w.vma(map).expect("checked").ptes[page as usize];
         // The `software-prefault` mutation pins whatever is mapped, faulting only for reading.
@@ -118,6 +134,12 @@ pub fn get_user_pages(
             Ok(f) => {
                 try_grab_folio(w, cx, f, flags.how);
                 pinned.pages.push((f, w.folio(f).generation));
+                if pinned.resv {
+                    if let Owner::File { file, index } = w.folio(f).owner {
+                        w.reserved_blocks += 1;
+                        w.page_mut(file, index).pin_resv += 1;
+                    }
+                }
             }
             Err(e) => {
                 release_pages(w, cx, &mut pinned, false);
@@ -171,6 +193,9 @@ pub fn release_pages(w: &mut World, cx: &mut Cx, pinned: &mut Pinned, make_dirty
         if make_dirty && (pinned.how == GupRef::Get || !w.folio(f).dirty) {
             fs::folio_mark_dirty(w, cx, f);
         }
+        if pinned.resv {
+            release_pin_reservation(w, f);
+        }
         match pinned.how {
             GupRef::Get => w.folio_put(f),
             GupRef::Pin => {
@@ -180,6 +205,7 @@ pub fn release_pages(w: &mut World, cx: &mut Cx, pinned: &mut Pinned, make_dirty
         }
     }
     pinned.live = false;
+    pinned.resv = false;
     if !pinned.pages.is_empty() {
         let how = match pinned.how {
             GupRef::Get => "put_page",
@@ -192,5 +218,19 @@ pub fn release_pages(w: &mut World, cx: &mut Cx, pinned: &mut Pinned, make_dirty
                 pinned.pages.iter().map(|p| p.0 .0).collect::<Vec<_>>()
             )
         });
+    }
+}
+
+/// Gives back the block a writable-pins long-term pin reserved for `f`'s page, if the page still
+/// holds it (truncate gives it back itself; writeback's re-reservation may have taken it, in
+/// which case the page's own reservation now stands for it). A page left dirty by the release
+/// keeps a reservation: the one writeback took for its next write.
+fn release_pin_reservation(w: &mut World, f: FolioId) {
+    if let Owner::File { file, index } = w.folio(f).owner {
+        let page = w.page_mut(file, index);
+        if page.pin_resv > 0 {
+            page.pin_resv -= 1;
+            w.reserved_blocks -= 1;
+        }
     }
 }

@@ -18,10 +18,13 @@ pub enum Outcome {
     UseAfterFree,
     Hang,
     Leak,
+    /// Chinner's invariant broken: a page-cache folio became dirty, or was written, while its
+    /// filesystem had not been told since writeback last took it (docs/design.md).
+    FsUnawareDirty,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 7] = [
+    pub const ALL: [Outcome; 8] = [
         Outcome::Bug,
         Outcome::Warn,
         Outcome::DataLoss,
@@ -29,6 +32,7 @@ impl Outcome {
         Outcome::UseAfterFree,
         Outcome::Hang,
         Outcome::Leak,
+        Outcome::FsUnawareDirty,
     ];
 
     pub fn name(self) -> &'static str {
@@ -40,6 +44,7 @@ impl Outcome {
             Outcome::UseAfterFree => "use-after-free",
             Outcome::Hang => "hang",
             Outcome::Leak => "leak",
+            Outcome::FsUnawareDirty => "fs-unaware-dirty",
         }
     }
 }

@@ -224,7 +224,7 @@ pub fn thread_step(w: &mut World, cx: &mut Cx, t: usize) {
         Cont::RemoteWrite { mut pinned, tag } => {
             let (f, generation) = pinned.pages[0];
             if oracle::device_access_ok(w, cx, f, generation) {
-                let data = oracle::accept_into_folio(w, f, tag);
+                let data = oracle::accept_into_folio(w, cx, f, tag);
                 cx.note(|n| {
                     format!("process_vm_rw_pages: copy {} into frame {}", n.tag_name(data.tag), f.0)
                 });
@@ -272,7 +272,7 @@ fn start_stmt(w: &mut World, cx: &mut Cx, t: usize) {
         }
         COp::Store { map, page, tag } => match handle_mm_fault(w, cx, map, page, true) {
             Ok(f) => {
-                let data = oracle::accept_into_folio(w, f, tag);
+                let data = oracle::accept_into_folio(w, cx, f, tag);
                 w.vma_mut(map).expect("faulted").ptes[page as usize].dirty = true;
                 cx.note(|n| format!("store {} into frame {}", n.tag_name(data.tag), f.0));
                 finish(w, cx, t);
@@ -305,7 +305,11 @@ fn start_stmt(w: &mut World, cx: &mut Cx, t: usize) {
         COp::Msync { map } => match w.vma(map).filter(|v| v.mapped) {
             // sys_msync() → vfs_fsync_range() over the mapped pages only.
             Some(v) if v.shared => {
-                let range = Some((v.pgoff, v.pgoff + v.ptes.len() as u8));
+                // btrfs_sync_file() widens every range to the whole file (`start = 0;
+                // end = LLONG_MAX`).
+                let whole = cx.prog.fs.kind == crate::scenario::FsKind::Btrfs
+                    && cx.policy.btrfs_fsync_whole_file;
+                let range = (!whole).then(|| (v.pgoff, v.pgoff + v.ptes.len() as u8));
                 let file = v.file;
                 begin_writeback_over(w, cx, t, Some(file), range, true)
             }
@@ -430,7 +434,7 @@ pub(super) fn buffered_write(
     truncate::extend_to(w, file, page + 1);
     let f = super::memory::grab_cache_folio(w, cx, file, page)?;
     fs::write_begin(w, cx, file, page, f)?;
-    let data = oracle::accept_into_folio(w, f, tag);
+    let data = oracle::accept_into_folio(w, cx, f, tag);
     fs::folio_mark_dirty(w, cx, f);
     cx.note(|n| {
         format!("write(2): {} into page {page} of {}", n.tag_name(data.tag), n.file_name(file))
@@ -524,9 +528,12 @@ fn btrfs_writepage_fixup(w: &mut World, cx: &mut Cx, file: FileId, index: u8, f:
             w.reserved_blocks += 1;
             w.page_mut(file, index).reserved = true;
             w.folio_mut(f).private = true;
+            // The filesystem caught up: the page has its reservation now.
+            w.folio_mut(f).fs_knows = true;
             cx.note(|_| "btrfs fix-up worker: space reserved, the page stays dirty".to_string());
         } else if w.page(file, index).reserved {
             w.folio_mut(f).private = true;
+            w.folio_mut(f).fs_knows = true;
         } else {
             w.inodes[file.0 as usize].wb_err = Some(Errno::Enospc);
             w.folio_mut(f).dirty = false;

@@ -13,13 +13,39 @@ use crate::scenario::FsKind;
 /// A write of `tag` into folio `f` was accepted (a store that did not fault, a write(2), a
 /// completed DMA or kernel copy). Into a page-cache folio it is a write to that file page and
 /// gets the page's next version; into an orphaned or anonymous folio it belongs to no file.
-pub fn accept_into_folio(w: &mut World, f: FolioId, tag: Tag) -> Data {
+pub fn accept_into_folio(w: &mut World, cx: &mut Cx, f: FolioId, tag: Tag) -> Data {
+    fs_unaware(w, cx, f, "written");
     let data = match w.folio(f).owner {
         Owner::File { file, index } => accept_at(w, file, index, tag),
         _ => Data { tag, ver: 0, origin: 0 },
     };
     w.folio_mut(f).data = data;
     data
+}
+
+/// Chinner's invariant (`fs-unaware-dirty`, docs/design.md): a page-cache folio of a
+/// dirty-tracked, non-DAX filesystem must not become dirty, nor be written, unless its
+/// filesystem was told since writeback last took it ("we need a write() or page fault (to run
+/// ->page_mkwrite()) after every call to folio_clear_dirty_for_io()", Dave Chinner,
+/// 20230215045952.GF2825702@dread.disaster.area). Called before a write lands in `f` and
+/// before `folio_mark_dirty()` dirties a clean `f`. A violation even when no loss follows.
+pub fn fs_unaware(w: &mut World, cx: &mut Cx, f: FolioId, what: &str) {
+    let fs = cx.prog.fs;
+    let folio = w.folio(f);
+    if !matches!(folio.owner, Owner::File { .. })
+        || folio.fs_knows
+        || !super::fs::dirty_tracked(fs)
+        || super::fs::is_dax(fs)
+    {
+        return;
+    }
+    w.labels.add(Outcome::FsUnawareDirty);
+    cx.note(|_| {
+        format!(
+            "frame {} {what} while its filesystem was not told since writeback last took it (no ->page_mkwrite or ->write_begin): fs-unaware-dirty",
+            f.0
+        )
+    });
 }
 
 /// A write of `tag` to `file` page `index` was accepted; returns the versioned data.
@@ -310,7 +336,7 @@ mod tests {
     fn tmpfs_is_judged_by_memory_not_disk() {
         let w = with_world("tmpfs", |w, cx| {
             let f = w.page(F, 0).folio.unwrap();
-            accept_into_folio(w, f, Tag(9));
+            accept_into_folio(w, cx, f, Tag(9));
             check_synced(w, cx, &[(F, 0, w.page(F, 0).accepted)]);
             check_converged(w, cx);
         });

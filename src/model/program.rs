@@ -465,6 +465,8 @@ fn dirty_initial_page(
     folio: FolioId,
 ) -> Option<()> {
     w.folio_mut(folio).private = true;
+    // Declared dirty as if by write(2): ->write_begin told the filesystem.
+    w.folio_mut(folio).fs_knows = true;
     let delalloc = matches!(fs.kind, FsKind::Ext4 | FsKind::Xfs | FsKind::XfsBh) && !fs.nodelalloc;
     if delalloc {
         if w.free_blocks() == 0 {

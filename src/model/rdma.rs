@@ -152,7 +152,7 @@ pub fn dma(
     }
     match tag {
         Some(tag) => {
-            let data = oracle::accept_into_folio(w, f, tag);
+            let data = oracle::accept_into_folio(w, cx, f, tag);
             let how = if pinned { " (through a pin: no fault, no ->page_mkwrite)" } else { "" };
             cx.note(|n| {
                 format!("device DMA-writes {} into frame {}{how}", n.tag_name(data.tag), f.0)

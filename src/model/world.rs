@@ -112,6 +112,10 @@ pub struct Folio {
     pub data: Data,
     /// Bumped each time the frame is freed, so a stale device reference is detectable.
     pub generation: u16,
+    /// The oracle's record for `fs-unaware-dirty` (Chinner's invariant): the filesystem was told
+    /// this folio may be dirtied (`->page_mkwrite`, `->write_begin`, or a design's
+    /// re-reservation) since writeback last took it. Cleared when writeback cleans or writes it.
+    pub fs_knows: bool,
 }
 
 impl Folio {
@@ -125,6 +129,7 @@ impl Folio {
             private: false,
             data: Data::default(),
             generation: 0,
+            fs_knows: false,
         }
     }
 
@@ -152,6 +157,9 @@ pub struct FilePage {
     pub excused_ver: Option<u16>,
     /// The latest write that a successful fsync/sync/msync promised durable.
     pub synced: Data,
+    /// Blocks reserved for long-term pins of this page (the writable-pins design's
+    /// `longterm-pin-reserves-cow-space`), counted in `World::reserved_blocks`.
+    pub pin_resv: u8,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -240,6 +248,9 @@ pub struct Pinned {
     pub live: bool,
     /// The layout lease this long-term pin was allowed under (the lease design), revoked with it.
     pub lease: Option<HandleId>,
+    /// The pin reserved a block per file page (`longterm-pin-reserves-cow-space`), given back
+    /// at release.
+    pub resv: bool,
 }
 
 /// A layout lease (`lease FILE layout`, the lease design's `F_LAYOUT`).
@@ -474,6 +485,7 @@ impl std::hash::Hash for Folio {
                 | (self.dirty as u64) << 16
                 | (self.writeback as u64) << 17
                 | (self.private as u64) << 18
+                | (self.fs_knows as u64) << 19
                 | (self.generation as u64) << 24,
         );
         h.write_u64(pack_data(self.data));
@@ -489,6 +501,7 @@ impl std::hash::Hash for FilePage {
                 | (self.reserved as u64) << 51,
         );
         h.write_u32(pack_option(self.excused_ver, |v| v as u64) as u32);
+        h.write_u8(self.pin_resv);
         h.write_u64(pack_data(self.accepted));
         h.write_u64(pack_data(self.synced));
     }
@@ -569,6 +582,7 @@ mod tests {
             Folio { data: D, ..f.clone() },
             Folio { data: Data { origin: 1, ..Data::default() }, ..f.clone() },
             Folio { generation: u16::MAX, ..f.clone() },
+            Folio { fs_knows: true, ..f.clone() },
         ]);
         let p = FilePage::default();
         all_distinct(&[
@@ -584,6 +598,7 @@ mod tests {
             FilePage { excused_ver: Some(0), ..p.clone() },
             FilePage { excused_ver: Some(u16::MAX), ..p.clone() },
             FilePage { synced: D, ..p.clone() },
+            FilePage { pin_resv: 1, ..p.clone() },
         ]);
         let c = BlockContent { data: D, csum_ok: true };
         let b = Block { owner: None, durable: BlockContent::default(), cached: None };

@@ -190,20 +190,38 @@ pub fn writepage(
     f: FolioId,
     sync: bool,
 ) -> Result<(), KernelBug> {
-    let bounce =
-        cx.policy.pinned_writeback == PinnedWriteback::Bounce && w.folio(f).maybe_dma_pinned();
-    if bounce && !sync && !cx.policy.mutated(Mutation::PeriodicSkip) {
-        cx.note(|n| {
-            format!(
-                "write_cache_pages: page {index} of {} is pinned: periodic writeback skips it",
-                n.file_name(file)
-            )
-        });
-        return Ok(());
+    let pinned = w.folio(f).maybe_dma_pinned();
+    let design = cx.policy.pinned_writeback;
+    if design != PinnedWriteback::Normal && pinned {
+        // Kara's RFC, patch 3/5: `folio_clear_dirty_for_io(wbc, folio)` runs `folio_mkclean()`
+        // (re-dirtying from dirty PTEs) before it looks at the pin, so the folio is
+        // write-protected whatever happens next: a later CPU store faults and `->page_mkwrite`
+        // runs again (btrfs reserves again). Then WB_SYNC_NONE skips a pinned folio.
+        folio_mkclean(w, cx, f);
+        if !sync && !cx.policy.mutated(Mutation::PeriodicSkip) {
+            cx.note(|n| {
+                format!(
+                    "write_cache_pages: page {index} of {} is pinned: write-protected, periodic writeback skips it",
+                    n.file_name(file)
+                )
+            });
+            return Ok(());
+        }
     }
-    // The design bounces at integrity writeback only: a periodic pass that does not skip the
+    // The designs bounce at integrity writeback only: a periodic pass that does not skip the
     // pinned folio (the `periodic-skip` mutation) writes it like any other, cleaning it.
-    let bounce = bounce && sync;
+    let bounce = pinned
+        && sync
+        && match design {
+            PinnedWriteback::Normal => false,
+            PinnedWriteback::Bounce => true,
+            // `BIO_NEED_PIN_BOUNCE` is set by iomap's writeback on `SB_I_STABLE_WRITES` only.
+            PinnedWriteback::Kara2023 => {
+                cx.prog.fs.stable_writes && cx.prog.fs.kind == FsKind::Xfs
+            }
+        };
+    // Only the 2018 design keeps the folio dirty while pinned.
+    let keep_dirty = bounce && design == PinnedWriteback::Bounce;
     match fs::check_private(w, cx, file, index, f) {
         Some(MapOutcome::Bug) => {
             w.labels.add(Outcome::Bug);
@@ -230,7 +248,18 @@ pub fn writepage(
         Some(_) => return Ok(()),
         None => {}
     }
-    let copy = if bounce {
+    let rereserve = keep_dirty && cx.policy.pinned_rereserve;
+    if rereserve && fs::rereserve_pinned(w, cx, file, index).is_err() {
+        w.inodes[file.0 as usize].wb_err = Some(Errno::Enospc);
+        cx.note(|n| {
+            format!(
+                "writeback: page {index} of {} is pinned and no reservation for its next write can be had: not written, stays dirty, mapping_set_error(-ENOSPC)",
+                n.file_name(file)
+            )
+        });
+        return Ok(());
+    }
+    let copy = if keep_dirty {
         // The folio stays dirty and mapped: it can change at any time while pinned.
         cx.note(|n| {
             format!(
@@ -243,6 +272,15 @@ pub fn writepage(
         }
         // The `bounce-copy` mutation writes the live page, as if there were no copy.
         (!cx.policy.mutated(Mutation::BounceCopy)).then(|| w.folio(f).data)
+    } else if bounce {
+        folio_clear_dirty_for_io(w, cx, f);
+        cx.note(|n| {
+            format!(
+                "writeback: page {index} of {} is pinned on a stable-writes filesystem: cleaned, written from a bounce page (BIO_NEED_PIN_BOUNCE)",
+                n.file_name(file)
+            )
+        });
+        (!cx.policy.mutated(Mutation::BounceCopy)).then(|| w.folio(f).data)
     } else {
         folio_clear_dirty_for_io(w, cx, f);
         None
@@ -252,6 +290,13 @@ pub fn writepage(
         MapOutcome::Cow { new, .. } => (new, true),
         _ => return Ok(()),
     };
+    if rereserve {
+        fs::rereserved(w, cx, file, index, f);
+    } else {
+        // The write consumed what the filesystem knew of the folio (its reservation, its
+        // delalloc state): a dirtying from now on needs ->page_mkwrite again.
+        w.folio_mut(f).fs_knows = false;
+    }
     let csum = fs::stable_pages(cx.prog.fs).then(|| copy.unwrap_or(w.folio(f).data));
     w.folio_mut(f).writeback = true;
     w.tasks.push(Task::new(TaskKind::Bio {
@@ -281,6 +326,7 @@ pub fn writepage(
 fn folio_clear_dirty_for_io(w: &mut World, cx: &mut Cx, f: FolioId) {
     folio_mkclean(w, cx, f);
     w.folio_mut(f).dirty = false;
+    w.folio_mut(f).fs_knows = false;
 }
 
 /// The bio executes: the device reads the page (or its bounce copy) now, the block lands in the

@@ -42,8 +42,17 @@ const TOP_LEVEL: [&str; 9] =
 /// Top-level statements that belong to the world, before the first block.
 const WORLD_ONLY: [&str; 6] = ["scenario", "about", "fs", "disk", "memory", "file"];
 
-const LABELS: [&str; 8] =
-    ["ok", "bug", "warn", "data-loss", "corruption", "use-after-free", "hang", "leak"];
+const LABELS: [&str; 9] = [
+    "ok",
+    "bug",
+    "warn",
+    "data-loss",
+    "corruption",
+    "use-after-free",
+    "hang",
+    "leak",
+    "fs-unaware-dirty",
+];
 
 // ---------------------------------------------------------------------------------------------
 // Errors
