@@ -16,3 +16,4 @@ pub mod model;
 pub mod policy;
 pub mod run;
 pub mod scenario;
+pub mod search;

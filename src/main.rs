@@ -55,6 +55,11 @@ enum Command {
     /// kernel with io_uring buffer registration, beside the model's prediction for the preset
     /// of the host's release. ext4 and xfs rows need root (loop mounts).
     HostPins(host_pins::Args),
+    /// Search a design space (default: every protective knob over linux-6.18) for the minimal
+    /// designs under which the scenarios (default: the catalogue) reach no violation and
+    /// writable long-term pins of shared file mappings succeed: the Pareto front over
+    /// violations and costs, and why each knob is needed.
+    Search(search::Args),
 }
 
 fn main() -> ExitCode {
@@ -89,6 +94,7 @@ fn main() -> ExitCode {
         Command::Bench(a) => bench::run(&a),
         Command::Family(a) => family::run(&a),
         Command::HostPins(a) => host_pins::run(&a),
+        Command::Search(a) => search::run(&a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -614,20 +614,26 @@ fn kara_2023() -> Policy {
     }
 }
 
-/// The design none has (issue 11): bounce, with the filesystem's reservation kept for every
-/// folio a pin can dirty (re-taken at each integrity writeback before the write, and a block
-/// per btrfs page held for a long-term pin's lifetime), and layout leases for fs-DAX. Writable
-/// long-term pins of shared file mappings are allowed without a lease.
+/// The design none has (issue 11), as `pincheck search` found it minimal over the catalogue:
+/// on 6.18, Kara's bounce (periodic writeback skips pinned folios, integrity writeback writes a
+/// copy, the folio stays dirty while pinned), with the filesystem's reservation for a pinned
+/// folio's next write re-taken before each integrity write (Chinner's objection answered), and
+/// layout leases for fs-DAX. Writable long-term pins of shared file mappings are allowed without
+/// a lease. Not in it, because no scenario needs them (docs/design.md, "writable-pins"): a
+/// block reserved per btrfs page for a long-term pin's life (`longterm-pin-reserves-cow-space`)
+/// and bounce's active-list reclaim rule.
 fn writable_pins() -> Policy {
     Policy {
         name: "writable-pins".into(),
-        summary: "bounce plus reservations kept for pinned folios (re-taken before each \
-                  integrity write, a block per btrfs page for a long-term pin's life) and \
-                  layout leases for fs-DAX: writable long-term file pins allowed",
+        summary: "6.18 plus bounce, the reservation for a pinned folio's next write re-taken \
+                  before each integrity write, and layout leases for fs-DAX: writable \
+                  long-term file pins allowed",
+        pinned_writeback: PinnedWriteback::Bounce,
         pinned_rereserve: true,
-        pin_reserves_space: true,
         longterm_writable_file: LongtermWritableFile::Allowed,
-        ..lease()
+        longterm_fsdax: LongtermFsdax::NeedLease,
+        layout_leases: true,
+        ..linux_6_18()
     }
 }
 

@@ -60,6 +60,7 @@ pub struct Row {
     pub seconds: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<String>,
+<<<<<<< HEAD
     /// `--crash`: a power failure was explored after every step (witnesses that need one end
     /// in `power-fail{...}`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -70,6 +71,84 @@ pub struct Row {
     /// With `outcomes`: each label reached or expected, `always`, `sometimes` or `never` over
     /// the end states.
     pub how_often: Option<BTreeMap<String, &'static str>>,
+=======
+    /// What the policy paid in this scenario (docs/design.md, "Costs").
+    pub costs: RowCosts,
+}
+
+/// The `costs` object of a row: the exploration's cost counters (each the maximum over the
+/// interleavings explored, `model::label::Costs`) and `refused`, the number of `OP:ERRNO` labels.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RowCosts {
+    pub bounce_copies: u8,
+    pub kept_dirty: u8,
+    pub reserved_peak: u8,
+    pub pin_reserved_peak: u8,
+    pub pin_reserved_syncs: u8,
+    pub lease_breaks: u8,
+    pub revocations: u8,
+    pub waits: u8,
+    pub refused: u8,
+}
+
+impl RowCosts {
+    pub fn new(c: &crate::model::label::Costs, labels: &[String]) -> RowCosts {
+        RowCosts {
+            bounce_copies: c.bounce_copies,
+            kept_dirty: c.kept_dirty,
+            reserved_peak: c.reserved_peak,
+            pin_reserved_peak: c.pin_reserved_peak,
+            pin_reserved_syncs: c.pin_reserved_syncs,
+            lease_breaks: c.lease_breaks,
+            revocations: c.revocations,
+            waits: c.waits,
+            refused: labels.iter().filter(|l| l.contains(':')).count().min(255) as u8,
+        }
+    }
+
+    /// (short name, value) for tables, in a fixed order.
+    pub fn fields(&self) -> [(&'static str, u8); 9] {
+        [
+            ("bounce", self.bounce_copies),
+            ("kept-dirty", self.kept_dirty),
+            ("resv", self.reserved_peak),
+            ("pin-resv", self.pin_reserved_peak),
+            ("pin-resv-syncs", self.pin_reserved_syncs),
+            ("breaks", self.lease_breaks),
+            ("revoked", self.revocations),
+            ("waits", self.waits),
+            ("refused", self.refused),
+        ]
+    }
+
+    /// The nonzero counters, `bounce=2 resv=1`, or `-` when the design paid nothing.
+    pub fn text(&self) -> String {
+        let parts: Vec<String> = self
+            .fields()
+            .iter()
+            .filter(|(_, v)| *v > 0)
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect();
+        if parts.is_empty() {
+            "-".into()
+        } else {
+            parts.join(" ")
+        }
+    }
+
+    /// Adds `o` counter by counter (saturating), for totals over scenarios.
+    pub fn add(&mut self, o: &RowCosts) {
+        self.bounce_copies = self.bounce_copies.saturating_add(o.bounce_copies);
+        self.kept_dirty = self.kept_dirty.saturating_add(o.kept_dirty);
+        self.reserved_peak = self.reserved_peak.saturating_add(o.reserved_peak);
+        self.pin_reserved_peak = self.pin_reserved_peak.saturating_add(o.pin_reserved_peak);
+        self.pin_reserved_syncs = self.pin_reserved_syncs.saturating_add(o.pin_reserved_syncs);
+        self.lease_breaks = self.lease_breaks.saturating_add(o.lease_breaks);
+        self.revocations = self.revocations.saturating_add(o.revocations);
+        self.waits = self.waits.saturating_add(o.waits);
+        self.refused = self.refused.saturating_add(o.refused);
+    }
+>>>>>>> 2e2c9b7 (Costs per exploration (kept with the labels, worst interleaving per counter), pincheck search (Pareto front over a design space, pruned by refusals, parallel), writable-pins as the search found it minimal)
 }
 
 /// What one (scenario, policy) result establishes. An incomplete exploration (a limit, an
@@ -301,6 +380,7 @@ pub fn check_one(l: &Loaded, p: &Policy, opts: &ExploreOptions) -> Row {
         states: x.states,
         transitions: x.transitions,
         schedules: x.schedules,
+        costs: RowCosts::new(&x.costs, &x.labels),
         labels: x.labels,
         expected,
         pass,

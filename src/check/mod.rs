@@ -112,6 +112,8 @@ pub struct Exploration {
     /// the set of end states but not the number of paths to them, so these counts are the
     /// same with `--no-reduction` (docs/design.md, "How often"). `None` otherwise.
     pub outcomes: Option<Vec<Outcome>>,
+    /// What the design paid: each counter's maximum over the interleavings explored.
+    pub costs: model::label::Costs,
 }
 
 /// One label set ending interleavings, and in how many distinct end states.
@@ -146,6 +148,7 @@ impl Exploration {
             witnesses: BTreeMap::new(),
             limit: None,
             outcomes: None,
+            costs: Default::default(),
         }
     }
 
@@ -190,6 +193,7 @@ impl<'a> Findings<'a> {
         if suffix.is_none() {
             *self.ends.entry(labels.names()).or_insert(0) += 1;
         }
+        self.labels.costs.max(&labels.costs);
         let new = labels.minus(&self.labels);
         if new.is_empty() {
             return;
@@ -260,6 +264,7 @@ pub fn explore(prog: &Program, policy: &Policy, opts: &ExploreOptions) -> Explor
         );
     }
     out.labels = findings.labels.names();
+    out.costs = findings.labels.costs;
     out.witnesses = findings.witnesses;
     out
 }

@@ -99,6 +99,9 @@ pub fn check(
                 let _ = writeln!(out, "{line}");
             } else if !matrix {
                 let _ = writeln!(out, "{}", check_line(&row));
+                if a.costs {
+                    let _ = writeln!(out, "     costs: {}", row.costs.text());
+                }
                 if trace {
                     for (label, schedule) in &row.witnesses {
                         let _ = writeln!(out, "  witness for {label}{}:", crash_note(schedule));
@@ -114,7 +117,7 @@ pub fn check(
     }
     match a.format {
         Format::Text if matrix && !a.json => {
-            let _ = write!(out, "{}", super::matrix::matrix_table(&rows));
+            let _ = write!(out, "{}", super::matrix::matrix_table(&rows, a.costs));
         }
         Format::Text => {}
         Format::Tap | Format::Junit => {

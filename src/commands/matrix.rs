@@ -17,7 +17,7 @@ pub fn run(a: &Args) -> Result<u8, InputError> {
 
 /// The matrix: scenarios as rows, policies as columns. A cell whose labels differ from the
 /// scenario's expectation is marked `!`, an incomplete exploration `?`.
-pub fn matrix_table(rows: &[Vec<Row>]) -> String {
+pub fn matrix_table(rows: &[Vec<Row>], costs: bool) -> String {
     let mut policies: Vec<String> = Vec::new();
     for r in rows.iter().flatten() {
         if !policies.contains(&r.policy) {
@@ -31,7 +31,11 @@ pub fn matrix_table(rows: &[Vec<Row>]) -> String {
             Verdict::Incomplete => "? ",
             Verdict::Pass | Verdict::None => "",
         };
-        format!("{mark}{}", labels_text(&r.labels))
+        if costs {
+            format!("{mark}{} [{}]", labels_text(&r.labels), r.costs.text())
+        } else {
+            format!("{mark}{}", labels_text(&r.labels))
+        }
     };
     let mut table: Vec<Vec<String>> =
         vec![std::iter::once("scenario".to_string()).chain(policies.iter().cloned()).collect()];

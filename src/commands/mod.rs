@@ -13,6 +13,7 @@ pub mod matrix;
 pub mod policies;
 pub mod replay;
 pub mod show;
+pub mod search;
 
 use clap::ValueEnum;
 use pincheck::check::{replay as replayer, ExploreMode, ExploreOptions};
@@ -61,6 +62,10 @@ pub struct ExploreArgs {
     /// Also explore a power failure after every step.
     #[arg(long)]
     pub crash: bool,
+    /// Show what each policy paid (bounce copies, reservations, lease breaks, waits, refused
+    /// operations): in each matrix cell, after each check line. JSON rows always carry `costs`.
+    #[arg(long)]
+    pub costs: bool,
     /// Explore every interleaving of invisible steps too (no partial-order reduction).
     #[arg(long)]
     pub no_reduction: bool,

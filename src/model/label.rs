@@ -105,7 +105,68 @@ pub use crate::scenario::ast::OP_KEYWORDS;
 
 const ERRNO_BITS: usize = 16;
 
-/// The labels one interleaving has reached so far.
+/// What a design paid along one interleaving (issue 11): counters that only grow, kept with
+/// the labels so that, like labels, they are part of the state and pruning a state seen before
+/// never loses a cost. Each saturates at 255. The union of two sets takes each counter's
+/// maximum, so an exploration reports, per counter, its worst interleaving (different counters
+/// may come from different interleavings). Steps and time are not counted: a counter of steps
+/// would make every path length a distinct state.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub struct Costs {
+    /// Bounce copies written (integrity writeback of a pinned folio under a bounce design).
+    pub bounce_copies: u8,
+    /// Times periodic writeback left a pinned folio dirty (skipped it).
+    pub kept_dirty: u8,
+    /// The most delalloc/COW blocks reserved at once (`World::reserved_blocks`).
+    pub reserved_peak: u8,
+    /// The most blocks reserved at once for long-term pins (writable-pins).
+    pub pin_reserved_peak: u8,
+    /// Integrity writeback passes that ended while a pin's reservation was held: how long, in
+    /// fsyncs, the design kept space from other files.
+    pub pin_reserved_syncs: u8,
+    /// Layout leases broken by truncate, punch or fallocate.
+    pub lease_breaks: u8,
+    /// Layout leases revoked after the break time.
+    pub revocations: u8,
+    /// Steps a truncate, punch or fallocate spent waiting for pins or leases to go.
+    pub waits: u8,
+}
+
+impl Costs {
+    pub fn max(&mut self, o: &Costs) {
+        self.bounce_copies = self.bounce_copies.max(o.bounce_copies);
+        self.kept_dirty = self.kept_dirty.max(o.kept_dirty);
+        self.reserved_peak = self.reserved_peak.max(o.reserved_peak);
+        self.pin_reserved_peak = self.pin_reserved_peak.max(o.pin_reserved_peak);
+        self.pin_reserved_syncs = self.pin_reserved_syncs.max(o.pin_reserved_syncs);
+        self.lease_breaks = self.lease_breaks.max(o.lease_breaks);
+        self.revocations = self.revocations.max(o.revocations);
+        self.waits = self.waits.max(o.waits);
+    }
+
+    /// Adds one to a counter, saturating.
+    pub fn bump(c: &mut u8) {
+        *c = c.saturating_add(1);
+    }
+
+    /// The counters as (name, value), in JSON and table order.
+    pub fn fields(&self) -> [(&'static str, u8); 8] {
+        [
+            ("bounce_copies", self.bounce_copies),
+            ("kept_dirty", self.kept_dirty),
+            ("reserved_peak", self.reserved_peak),
+            ("pin_reserved_peak", self.pin_reserved_peak),
+            ("pin_reserved_syncs", self.pin_reserved_syncs),
+            ("lease_breaks", self.lease_breaks),
+            ("revocations", self.revocations),
+            ("waits", self.waits),
+        ]
+    }
+}
+
+/// The labels one interleaving has reached so far, and what it cost.
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
 )]
@@ -113,6 +174,8 @@ pub struct LabelSet {
     outcomes: u8,
     /// Bit `op * ERRNO_BITS + errno`.
     errors: [u64; 8],
+    /// Not a label: `minus`, `is_empty` and `names` ignore it; `union` takes the maxima.
+    pub costs: Costs,
 }
 
 impl LabelSet {
@@ -135,6 +198,7 @@ impl LabelSet {
     }
 
     pub fn union(&mut self, other: &LabelSet) {
+        self.costs.max(&other.costs);
         self.outcomes |= other.outcomes;
         for (a, b) in self.errors.iter_mut().zip(other.errors.iter()) {
             *a |= b;
@@ -143,11 +207,20 @@ impl LabelSet {
 
     /// Labels in `self` that `other` lacks.
     pub fn minus(&self, other: &LabelSet) -> LabelSet {
-        let mut out = LabelSet { outcomes: self.outcomes & !other.outcomes, errors: [0; 8] };
+        let mut out = LabelSet {
+            outcomes: self.outcomes & !other.outcomes,
+            errors: [0; 8],
+            costs: Costs::default(),
+        };
         for i in 0..8 {
             out.errors[i] = self.errors[i] & !other.errors[i];
         }
         out
+    }
+
+    /// The number of `OP:ERRNO` labels: operations refused.
+    pub fn errno_count(&self) -> u32 {
+        self.errors.iter().map(|w| w.count_ones()).sum()
     }
 
     pub fn is_empty(&self) -> bool {

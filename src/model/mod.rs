@@ -142,9 +142,18 @@ pub fn step(w: &mut World, cx: &mut Cx, m: Move) {
     if counts_as_time {
         truncate::tick(w, cx, thread.then_some(t));
     }
+    record_peaks(w);
     canonicalize(w);
     #[cfg(debug_assertions)]
     w.check_invariants(cx);
+}
+
+/// The reservation peaks of the costs (`label::Costs`), after every step.
+fn record_peaks(w: &mut World) {
+    let c = &mut w.labels.costs;
+    c.reserved_peak = c.reserved_peak.max(w.reserved_blocks.min(255) as u8);
+    let pin: u32 = w.inodes.iter().flat_map(|i| i.pages.iter()).map(|p| p.pin_resv as u32).sum();
+    c.pin_reserved_peak = c.pin_reserved_peak.max(pin.min(255) as u8);
 }
 
 /// Keeps equal machines equal: queued work is ordered by what it is, not when it was queued.

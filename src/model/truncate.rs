@@ -126,9 +126,11 @@ pub fn start(w: &mut World, cx: &mut Cx, op: &COp) -> Progress {
         for l in leases {
             break_layout(w, cx, l);
         }
+        super::label::Costs::bump(&mut w.labels.costs.waits);
         return Progress::Waiting;
     }
     if dax_busy(w, cx, file, op) {
+        super::label::Costs::bump(&mut w.labels.costs.waits);
         unmap_range(w, cx, file, range);
         cx.note(|_| "dax_layout_busy_page: a page of the file is pinned: wait".to_string());
         return Progress::Waiting;
@@ -142,9 +144,12 @@ pub fn resume(w: &mut World, cx: &mut Cx, op: &COp) -> Progress {
     let (file, range) = freed_range(w, op);
     let leases: Vec<HandleId> = live_leases(w, cx, file).collect();
     for l in leases {
+        // The break time passed with the lease still held: the kernel revokes it.
+        super::label::Costs::bump(&mut w.labels.costs.revocations);
         revoke(w, cx, l);
     }
     if dax_busy(w, cx, file, op) {
+        super::label::Costs::bump(&mut w.labels.costs.waits);
         unmap_range(w, cx, file, range);
         cx.note(|_| "dax_layout_busy_page: a page of the file is pinned: wait".to_string());
         return Progress::Waiting;
@@ -191,6 +196,7 @@ fn break_layout(w: &mut World, cx: &mut Cx, l: HandleId) {
         return;
     }
     lease.broken = true;
+    super::label::Costs::bump(&mut w.labels.costs.lease_breaks);
     for (t, prog) in cx.prog.threads.iter().enumerate() {
         if prog.on_break == Some(l) {
             let task = w

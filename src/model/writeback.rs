@@ -10,7 +10,7 @@
 //! flusher pass), writeback from reclaim (`pageout()`), `range_cyclic`.
 
 use super::fs::{self, MapOutcome};
-use super::label::{Errno, Outcome};
+use super::label::{Costs, Errno, Outcome};
 use super::memory::folio_mkclean;
 use super::task::{Task, TaskKind};
 use super::world::*;
@@ -165,6 +165,9 @@ impl Wb {
             }
         }
         blkdev_issue_flush(w, cx);
+        if w.inodes.iter().any(|i| i.pages.iter().any(|p| p.pin_resv > 0)) {
+            Costs::bump(&mut w.labels.costs.pin_reserved_syncs);
+        }
         Ok(WbStep::Done(if self.reports_errors { self.take_error(w) } else { None }))
     }
 
@@ -199,6 +202,7 @@ pub fn writepage(
         // runs again (btrfs reserves again). Then WB_SYNC_NONE skips a pinned folio.
         folio_mkclean(w, cx, f);
         if !sync && !cx.policy.mutated(Mutation::PeriodicSkip) {
+            Costs::bump(&mut w.labels.costs.kept_dirty);
             cx.note(|n| {
                 format!(
                     "write_cache_pages: page {index} of {} is pinned: write-protected, periodic writeback skips it",
@@ -258,6 +262,9 @@ pub fn writepage(
             )
         });
         return Ok(());
+    }
+    if bounce {
+        Costs::bump(&mut w.labels.costs.bounce_copies);
     }
     let copy = if keep_dirty {
         // The folio stays dirty and mapped: it can change at any time while pinned.
