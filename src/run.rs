@@ -60,7 +60,6 @@ pub struct Row {
     pub seconds: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<String>,
-<<<<<<< HEAD
     /// `--crash`: a power failure was explored after every step (witnesses that need one end
     /// in `power-fail{...}`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -71,7 +70,6 @@ pub struct Row {
     /// With `outcomes`: each label reached or expected, `always`, `sometimes` or `never` over
     /// the end states.
     pub how_often: Option<BTreeMap<String, &'static str>>,
-=======
     /// What the policy paid in this scenario (docs/design.md, "Costs").
     pub costs: RowCosts,
 }
@@ -148,7 +146,6 @@ impl RowCosts {
         self.waits = self.waits.saturating_add(o.waits);
         self.refused = self.refused.saturating_add(o.refused);
     }
->>>>>>> 2e2c9b7 (Costs per exploration (kept with the labels, worst interleaving per counter), pincheck search (Pareto front over a design space, pruned by refusals, parallel), writable-pins as the search found it minimal)
 }
 
 /// What one (scenario, policy) result establishes. An incomplete exploration (a limit, an
