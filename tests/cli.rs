@@ -200,13 +200,13 @@ fn an_incomplete_exploration_is_never_a_pass_and_exits_3() {
     ]);
     assert_eq!(o.status.code(), Some(3));
     let out = text(&o.stdout);
-    assert!(out.lines().nth(2).unwrap().matches("? ").count() == 6, "{out}");
-    assert!(out.contains("6 incomplete"), "{out}");
+    assert!(out.lines().nth(2).unwrap().matches("? ").count() == 8, "{out}");
+    assert!(out.contains("8 incomplete"), "{out}");
     // A label reached that is not expected fails even a sample: exit 1, not 3.
     let body = std::fs::read_to_string("scenarios/ext4-rdma-strip.pin").unwrap();
     let p = write(
         "sampled-fail.pin",
-        &body.replace("expect linux-4.19: warn bug", "expect linux-4.19: ok"),
+        &body.replace("expect linux-4.19: bug fs-unaware-dirty warn", "expect linux-4.19: ok"),
     );
     let o =
         pincheck(&["check", &p, "--explore", "random", "--runs", "200", "--policy", "linux-4.19"]);
@@ -461,12 +461,12 @@ fn every_printed_hint_runs_as_printed() {
     std::fs::create_dir_all(&dir).unwrap();
     let p = dir.join("fail.pin");
     let body = std::fs::read_to_string("scenarios/ext4-rdma-strip.pin").unwrap();
-    std::fs::write(&p, body.replace("expect linux-4.19: warn bug", "expect linux-4.19: ok"))
+    std::fs::write(&p, body.replace("expect linux-4.19: bug fs-unaware-dirty warn", "expect linux-4.19: ok"))
         .unwrap();
     let o = pincheck(&["check", p.to_str().unwrap(), "--policy", "linux-4.19"]);
     assert_eq!(o.status.code(), Some(1));
     let ran = run_printed_hints(&text(&o.stdout));
-    assert_eq!(ran.len(), 2, "bug and warn: {}", text(&o.stdout));
+    assert_eq!(ran.len(), 3, "bug, fs-unaware-dirty and warn: {}", text(&o.stdout));
     assert!(ran.iter().all(|r| r.contains("labels: ") && r.contains("bug")), "{ran:?}");
 
     // A mutation (`PRESET~MUTATION`), on a catalogue scenario named from `/`.
@@ -487,7 +487,7 @@ fn every_printed_hint_runs_as_printed() {
     let design = "linux-4.14+longterm-writable-file-pin=allowed";
     let p = write(
         "design-fail.pin",
-        &body.replace("expect linux-4.14: bug warn", &format!("expect {design}: ok")),
+        &body.replace("expect linux-4.14: bug fs-unaware-dirty warn", &format!("expect {design}: ok")),
     );
     let o = pincheck(&["check", &p, "--policy", design]);
     assert_eq!(o.status.code(), Some(1), "{}{}", text(&o.stdout), text(&o.stderr));
@@ -610,7 +610,7 @@ fn tap_output_parses_as_tap_13_with_skips_and_failures() {
     // Failure, pass, no expectation and an incomplete exploration, in one run.
     let body = std::fs::read_to_string("scenarios/ext4-rdma-strip.pin").unwrap();
     let body = body
-        .replace("expect linux-4.19: warn bug", "expect linux-4.19: ok")
+        .replace("expect linux-4.19: bug fs-unaware-dirty warn", "expect linux-4.19: ok")
         .replace("expect bounce: ok\n", "");
     let p = write("tap-fail.pin", &body);
     let o = pincheck(&["check", &p, "--policy", "linux-4.19,linux-6.18,bounce", "--format", "tap"]);
@@ -639,7 +639,7 @@ fn tap_output_parses_as_tap_13_with_skips_and_failures() {
     ]);
     assert_eq!(o.status.code(), Some(3));
     let points = parse_tap13(&text(&o.stdout)).unwrap();
-    assert_eq!(points.len(), 6);
+    assert_eq!(points.len(), 8);
     for pt in &points {
         let (word, why) = pt.directive.clone().expect("skipped");
         assert!(
@@ -661,7 +661,7 @@ fn tap_output_parses_as_tap_13_with_skips_and_failures() {
 fn junit_output_validates_against_the_junit_schema() {
     let body = std::fs::read_to_string("scenarios/ext4-rdma-strip.pin").unwrap();
     let body = body
-        .replace("expect linux-4.19: warn bug", "expect linux-4.19: ok")
+        .replace("expect linux-4.19: bug fs-unaware-dirty warn", "expect linux-4.19: ok")
         .replace("expect bounce: ok\n", "");
     let p = write("junit-fail.pin", &body);
     let o =
@@ -678,7 +678,7 @@ fn junit_output_validates_against_the_junit_schema() {
         "{fail}"
     );
     assert!(
-        pass.matches("<testsuite ").count() == 2 && pass.matches("<testcase ").count() == 12,
+        pass.matches("<testsuite ").count() == 2 && pass.matches("<testcase ").count() == 16,
         "{pass}"
     );
     assert!(pass.contains("failures=\"0\""), "{pass}");
@@ -819,7 +819,7 @@ fn replay_takes_mutate_and_policy_files_as_check_does() {
     assert_eq!(by_name.status.code(), Some(0), "{}", text(&by_name.stderr));
     assert_eq!(text(&by_name.stdout), text(&by_flag.stdout));
     assert!(text(&by_name.stdout).starts_with("ext4-rdma-strip under bounce~pin-counting\n"));
-    assert!(text(&by_name.stdout).contains("labels: data-loss warn"), "{}", text(&by_name.stdout));
+    assert!(text(&by_name.stdout).contains("labels: data-loss fs-unaware-dirty warn"), "{}", text(&by_name.stdout));
     let f = write("my.policy", "base bounce\n");
     let o = pincheck(&[
         "replay",
@@ -832,7 +832,7 @@ fn replay_takes_mutate_and_policy_files_as_check_does() {
         s,
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    assert!(text(&o.stdout).contains("labels: data-loss warn"));
+    assert!(text(&o.stdout).contains("labels: data-loss fs-unaware-dirty warn"));
     let o = pincheck(&["replay", "ext4-rdma-strip", "--schedule", s]);
     assert_eq!(o.status.code(), Some(2));
 }
