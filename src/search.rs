@@ -29,8 +29,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// The labels a design must avoid.
-pub const VIOLATIONS: [&str; 8] =
-    ["bug", "warn", "data-loss", "corruption", "use-after-free", "hang", "leak", "fs-unaware-dirty"];
+pub const VIOLATIONS: [&str; 8] = [
+    "bug",
+    "warn",
+    "data-loss",
+    "corruption",
+    "use-after-free",
+    "hang",
+    "leak",
+    "fs-unaware-dirty",
+];
 
 /// A design space: a base preset and the values each knob may take (the base's own value
 /// first: switching a knob "back" means to that value).
@@ -207,7 +215,12 @@ fn refusal(label: &str) -> bool {
 }
 
 /// Checks a policy on every scenario, without stopping.
-fn check_policy(p: &Policy, loaded: &[Loaded], asks: &[bool], opts: &ExploreOptions) -> DesignResult {
+fn check_policy(
+    p: &Policy,
+    loaded: &[Loaded],
+    asks: &[bool],
+    opts: &ExploreOptions,
+) -> DesignResult {
     let mut r = DesignResult {
         policy: p.name.clone(),
         complete: true,
@@ -359,7 +372,8 @@ pub fn search(
     }
     let mut results = results.into_inner().expect("no panics");
     results.sort_by(|a, b| a.0.cmp(&b.0));
-    let full: Vec<usize> = (0..results.len()).filter(|&i| results[i].1.refused_asked.is_empty()).collect();
+    let full: Vec<usize> =
+        (0..results.len()).filter(|&i| results[i].1.refused_asked.is_empty()).collect();
     // Unavoidable: (scenario, label) violations every design meeting the requirement reaches.
     let key = |c: &Cell| (c.scenario.clone(), c.label.clone());
     let mut unavoidable: Vec<Cell> = match full.first() {
@@ -395,9 +409,11 @@ pub fn search(
             e[k] = 0;
             let (er, _) = check_design(space, &e, loaded, &asks, &all, opts)?;
             explorations.fetch_add(loaded.len(), Ordering::Relaxed);
-            let shown_by = er.refused_asked.first().cloned().or_else(|| {
-                er.violations.iter().find(|c| !un_keys.contains(&key(c))).cloned()
-            });
+            let shown_by = er
+                .refused_asked
+                .first()
+                .cloned()
+                .or_else(|| er.violations.iter().find(|c| !un_keys.contains(&key(c))).cloned());
             why.push(Needed {
                 knob: space.knobs[k].0.clone(),
                 value: space.knobs[k].1[x].clone(),

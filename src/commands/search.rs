@@ -43,11 +43,7 @@ pub fn run(a: &Args) -> Result<u8, InputError> {
     };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = a.threads.unwrap_or(cores).max(1);
-    eprintln!(
-        "search: {} designs x {} scenarios on {threads} threads",
-        space.size(),
-        loaded.len()
-    );
+    eprintln!("search: {} designs x {} scenarios on {threads} threads", space.size(), loaded.len());
     let report = pincheck::search::search(&loaded, &space, &opts, threads, true)
         .map_err(InputError::Usage)?;
     let mut out = std::io::stdout().lock();
@@ -73,7 +69,9 @@ fn table(r: &Report) -> String {
         r.seconds
     );
     if !r.unavoidable.is_empty() {
-        s.push_str("unavoidable in this space (every design meeting the requirement reaches them):\n");
+        s.push_str(
+            "unavoidable in this space (every design meeting the requirement reaches them):\n",
+        );
         for c in &r.unavoidable {
             s.push_str(&format!("    {} {}   witness: {}\n", c.scenario, c.label, c.witness));
         }

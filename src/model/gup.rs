@@ -97,8 +97,14 @@ pub fn get_user_pages(
             return Err(e);
         }
     };
-    let mut pinned =
-        Pinned { how: flags.how, write: flags.write, pages: Vec::new(), live: true, lease, resv: false };
+    let mut pinned = Pinned {
+        how: flags.how,
+        write: flags.write,
+        pages: Vec::new(),
+        live: true,
+        lease,
+        resv: false,
+    };
     // The writable-pins design: a writable long-term pin of a copy-on-write file's pages holds
     // a block per page for its lifetime, so every writeback of a page it can dirty can be paid.
     let reserve = cx.policy.pin_reserves_space

@@ -220,9 +220,7 @@ pub fn writepage(
             PinnedWriteback::Normal => false,
             PinnedWriteback::Bounce => true,
             // `BIO_NEED_PIN_BOUNCE` is set by iomap's writeback on `SB_I_STABLE_WRITES` only.
-            PinnedWriteback::Kara2023 => {
-                cx.prog.fs.stable_writes && cx.prog.fs.kind == FsKind::Xfs
-            }
+            PinnedWriteback::Kara2023 => cx.prog.fs.stable_writes && cx.prog.fs.kind == FsKind::Xfs,
         };
     // Only the 2018 design keeps the folio dirty while pinned.
     let keep_dirty = bounce && design == PinnedWriteback::Bounce;
