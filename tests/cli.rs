@@ -461,8 +461,11 @@ fn every_printed_hint_runs_as_printed() {
     std::fs::create_dir_all(&dir).unwrap();
     let p = dir.join("fail.pin");
     let body = std::fs::read_to_string("scenarios/ext4-rdma-strip.pin").unwrap();
-    std::fs::write(&p, body.replace("expect linux-4.19: bug fs-unaware-dirty warn", "expect linux-4.19: ok"))
-        .unwrap();
+    std::fs::write(
+        &p,
+        body.replace("expect linux-4.19: bug fs-unaware-dirty warn", "expect linux-4.19: ok"),
+    )
+    .unwrap();
     let o = pincheck(&["check", p.to_str().unwrap(), "--policy", "linux-4.19"]);
     assert_eq!(o.status.code(), Some(1));
     let ran = run_printed_hints(&text(&o.stdout));
@@ -487,7 +490,10 @@ fn every_printed_hint_runs_as_printed() {
     let design = "linux-4.14+longterm-writable-file-pin=allowed";
     let p = write(
         "design-fail.pin",
-        &body.replace("expect linux-4.14: bug fs-unaware-dirty warn", &format!("expect {design}: ok")),
+        &body.replace(
+            "expect linux-4.14: bug fs-unaware-dirty warn",
+            &format!("expect {design}: ok"),
+        ),
     );
     let o = pincheck(&["check", &p, "--policy", design]);
     assert_eq!(o.status.code(), Some(1), "{}{}", text(&o.stdout), text(&o.stderr));
@@ -819,7 +825,11 @@ fn replay_takes_mutate_and_policy_files_as_check_does() {
     assert_eq!(by_name.status.code(), Some(0), "{}", text(&by_name.stderr));
     assert_eq!(text(&by_name.stdout), text(&by_flag.stdout));
     assert!(text(&by_name.stdout).starts_with("ext4-rdma-strip under bounce~pin-counting\n"));
-    assert!(text(&by_name.stdout).contains("labels: data-loss fs-unaware-dirty warn"), "{}", text(&by_name.stdout));
+    assert!(
+        text(&by_name.stdout).contains("labels: data-loss fs-unaware-dirty warn"),
+        "{}",
+        text(&by_name.stdout)
+    );
     let f = write("my.policy", "base bounce\n");
     let o = pincheck(&[
         "replay",
@@ -892,4 +902,23 @@ fn family_pairs_prints_the_n_pair_scenario_of_issue_9() {
         assert_no_panic(&o);
     }
     assert!(pincheck(&["family", "2", "2"]).status.success(), "family THREADS PAGES stays");
+}
+
+/// btrfs_sync_file() widens a ranged msync to the whole file (`start = 0; end = LLONG_MAX`,
+/// Manana's "btrfs: make fast fsyncs wait only for writeback", 5.10): an msync of a mapping of
+/// page 1 writes the dirty page 0 first; with the knob off, only page 1.
+#[test]
+fn a_btrfs_msync_covers_the_whole_file() {
+    let p = write(
+        "btrfs-msync.pin",
+        "scenario btrfs-msync\nfs btrfs\ndisk 4\nmemory 4\nfile f 2 synced\n\nthread app:\n  write f[0] A\n  m = mmap f[1..2] shared\n  store m[0] B\n  msync m\n",
+    );
+    let first_write = |policy: &str| {
+        let o = pincheck(&["replay", &p, "--policy", policy, "--schedule", "app,app,app,app"]);
+        let out = text(&o.stdout);
+        let i = out.find("`msync m`").expect("the msync step is printed");
+        out[i..].lines().nth(1).unwrap_or("").to_string()
+    };
+    assert!(first_write("linux-6.18").contains("submit_bio: page 0 of f"));
+    assert!(first_write("linux-6.18+btrfs-fsync-whole-file=no").contains("submit_bio: page 1 of f"));
 }
