@@ -489,7 +489,7 @@ pub static KNOBS: &[Knob] = &[
     bool_knob!("rdma-readonly-mr-foll-force", "ib_umem_get() pins a read-only MR with FOLL_WRITE|FOLL_FORCE (until \"RDMA/umem: remove FOLL_FORCE usage\", 6.2)", umem_readonly_force),
     bool_knob!("dio-stale-pagecache-eio", "a failed invalidation after an O_DIRECT write reports EIO through wb_err: dio_warn_stale_pagecache() (5a9d929d6e13, 4.20)", dio_stale_pagecache_eio),
     bool_knob!("drop-caches-skips-referenced", "drop_caches skips folios with extra references before releasing private data (e41c81d0d30e, 5.18)", drop_caches_skips_referenced),
-    bool_knob!("longterm-requires-foll-pin", "FOLL_LONGTERM without FOLL_PIN is refused with a WARN: is_valid_gup_args() (mm/gup.c)", longterm_requires_pin),
+    bool_knob!("longterm-requires-foll-pin", "FOLL_LONGTERM without FOLL_PIN is refused with a WARN and EINVAL: is_valid_gup_flags() (447f3e45c18a, 5.10), is_valid_gup_args() from 6.3 (mm/gup.c)", longterm_requires_pin),
     bool_knob!("btrfs-fixup-redirties", "btrfs writeback of a folio dirtied without a reservation redirties it for the fix-up worker (5.6)", btrfs_fixup_redirties),
     bool_knob!("dax-busy-skips-unmapped-files", "dax_layout_busy_page_range() returns at once when no process maps the file (4.18 to 6.14)", dax_busy_skips_unmapped),
     bool_knob!("btrfs-fsync-whole-file", "btrfs_sync_file() syncs the whole file whatever range fsync/msync asked (start = 0; end = LLONG_MAX: Manana, \"btrfs: make fast fsyncs wait only for writeback\", 5.10; before, without NO_HOLES)", btrfs_fsync_whole_file),
