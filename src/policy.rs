@@ -214,6 +214,11 @@ pub struct Policy {
     /// the fix-up worker ran (5.6+, likely); before, the folio was left clean and the worker
     /// found nothing to do: the data was silently never written (likely, kernel-facts Q23).
     pub btrfs_fixup_redirties: bool,
+    /// ext4's writeback completion records the bio's own errno on the mapping
+    /// (`ext4_finish_bio()`: `mapping_set_error(folio->mapping, blk_status_to_errno(...))`,
+    /// "ext4: Convert ext4_finish_bio() to use folios", ext4 pull for 6.4); before, always -EIO.
+    /// It decides what fsync reports when a stable-writes device rejects a write: EIO or EILSEQ.
+    pub ext4_wb_bio_errno: bool,
     /// `dax_layout_busy_page_range()` returns at once when no process maps the file, pins or not
     /// (4.18 to 6.14; removed by "fs/dax: Return unmapped busy pages from
     /// dax_layout_busy_page_range()", 6.15, likely).
@@ -491,6 +496,7 @@ pub static KNOBS: &[Knob] = &[
     bool_knob!("drop-caches-skips-referenced", "drop_caches skips folios with extra references before releasing private data (e41c81d0d30e, 5.18)", drop_caches_skips_referenced),
     bool_knob!("longterm-requires-foll-pin", "FOLL_LONGTERM without FOLL_PIN is refused with a WARN and EINVAL: is_valid_gup_flags() (447f3e45c18a, 5.10), is_valid_gup_args() from 6.3 (mm/gup.c)", longterm_requires_pin),
     bool_knob!("btrfs-fixup-redirties", "btrfs writeback of a folio dirtied without a reservation redirties it for the fix-up worker (5.6)", btrfs_fixup_redirties),
+    bool_knob!("ext4-writeback-error-bio-errno", "ext4 writeback completion records the bio's errno (EILSEQ for a T10-PI rejection) on the mapping instead of EIO: ext4_finish_bio() (6.4)", ext4_wb_bio_errno),
     bool_knob!("dax-busy-skips-unmapped-files", "dax_layout_busy_page_range() returns at once when no process maps the file (4.18 to 6.14)", dax_busy_skips_unmapped),
     bool_knob!("btrfs-fsync-whole-file", "btrfs_sync_file() syncs the whole file whatever range fsync/msync asked (start = 0; end = LLONG_MAX: Manana, \"btrfs: make fast fsyncs wait only for writeback\", 5.10; before, without NO_HOLES)", btrfs_fsync_whole_file),
     bool_knob!("pinned-writeback-rereserves", "design (writable-pins): integrity writeback of a pinned folio takes the reservation for its next write before writing it, else leaves it dirty and records ENOSPC (Chinner, 20230215045952.GF2825702@dread.disaster.area: the clean->dirty event gated on a reservation)", pinned_rereserve),
@@ -523,6 +529,7 @@ fn linux_4_14() -> Policy {
         longterm_requires_pin: false,
         mutation: None,
         btrfs_fixup_redirties: false,
+        ext4_wb_bio_errno: false,
         dax_busy_skips_unmapped: true,
         btrfs_fsync_whole_file: true, // without NO_HOLES, the mkfs default of the era (likely)
         pinned_rereserve: false,
@@ -569,6 +576,7 @@ fn linux_6_18() -> Policy {
         btrfs_dio_buffered: true, // 968f19c5b1b7, 6.15 (likely; 6.12.77 stable)
         umem_readonly_force: false, // "RDMA/umem: remove FOLL_FORCE usage", 6.2
         dax_busy_skips_unmapped: false, // fs/dax: busy pages even when unmapped, 6.15
+        ext4_wb_bio_errno: true, // ext4_finish_bio() folio conversion, 6.4
         ..linux_5_18()
     }
 }

@@ -346,10 +346,17 @@ pub fn bio_complete(w: &mut World, cx: &mut Cx, t: &TaskKind) {
     if !csum_ok && !fs::cow(cx.prog.fs) {
         // A stable-writes device (T10-PI/DIX) checks the integrity data generated at submission
         // (bio_integrity_prep()) against the data it reads: the write fails with
-        // BLK_STS_PROTECTION, the block keeps its old content, and the end_io path records
-        // mapping_set_error(-EIO) for the next fsync.
-        w.inodes[file.0 as usize].wb_err = Some(Errno::Eio);
-        cx.note(|n| format!("bio fails: the device's integrity check rejects page {index} of {} (the page changed after submission): -EIO", n.file_name(file)));
+        // BLK_STS_PROTECTION, the block keeps its old content, and the end_io path records the
+        // error on the mapping for the next fsync: ext4_finish_bio() records -EIO before 6.4
+        // and blk_status_to_errno(), -EILSEQ, from 6.4 (knob). Other filesystems: -EIO
+        // (not checked against their end_io paths).
+        let errno = if cx.prog.fs.kind == FsKind::Ext4 && cx.policy.ext4_wb_bio_errno {
+            Errno::Eilseq
+        } else {
+            Errno::Eio
+        };
+        w.inodes[file.0 as usize].wb_err = Some(errno);
+        cx.note(|n| format!("bio fails: the device's integrity check rejects page {index} of {} (the page changed after submission): {}", n.file_name(file), errno.name()));
         return;
     }
     w.blocks[block.0 as usize].cached = Some(BlockContent { data, csum_ok });
