@@ -14,6 +14,7 @@ pub mod host;
 pub mod limits;
 pub mod model;
 pub mod policy;
+pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod search;

@@ -36,8 +36,12 @@ enum Command {
     /// Scenarios as rows, policies as columns, each cell the labels reached. No files: the
     /// built-in catalogue under every preset.
     Matrix(matrix::Args),
-    /// Print one interleaving step by step.
+    /// Print one interleaving step by step (--state: the machine after each step; --svg: a
+    /// sequence diagram).
     Replay(replay::Args),
+    /// Write the scenario x policy matrix as a self-contained HTML page with every witness as
+    /// a sequence diagram. No files: the built-in catalogue under every preset.
+    Report(report::Args),
     /// List the presets and their knobs.
     Policies,
     /// List the built-in catalogue: name, filesystem, what each scenario is about. Every
@@ -88,6 +92,7 @@ fn main() -> ExitCode {
         Command::Conform(a) => conform::run(&a),
         Command::Matrix(a) => matrix::run(&a),
         Command::Replay(a) => replay::run(&a),
+        Command::Report(a) => report::run(&a),
         Command::Policies => policies::run(),
         Command::List(a) => list::run(&a),
         Command::Show(a) => show::run(&a),

@@ -12,8 +12,8 @@ use crate::limits::CRASH_BLOCKS_MAX;
 use crate::model::world::{BlockContent, BlockId};
 use crate::model::{oracle, Cx, LabelSet, World};
 
-/// The blocks whose last write is not durable yet, with that write.
-fn unflushed(w: &World, keep: impl Fn(u16) -> bool) -> Vec<(BlockId, BlockContent)> {
+/// The blocks whose last write is not durable yet, with that write (of those `keep` accepts).
+pub fn unflushed(w: &World, keep: impl Fn(u16) -> bool) -> Vec<(BlockId, BlockContent)> {
     let mut out = Vec::new();
     for (i, block) in w.blocks.iter().enumerate() {
         let b = BlockId(i as u16);

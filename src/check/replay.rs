@@ -1,23 +1,48 @@
-//! Replays one schedule step by step, describing what the kernel did at each step. The same
-//! schedule on the same binary always takes the same steps: the model is deterministic.
+//! Replays one schedule step by step, describing what the kernel did at each step and the
+//! state of the machine after it (`model::snapshot`). The same schedule on the same binary
+//! always takes the same steps: the model is deterministic.
 
 use super::{crash, named_moves};
+use crate::model::snapshot::{Content, Snapshot};
 use crate::model::{self, Cx, Program};
 use crate::policy::Policy;
+use serde::Serialize;
 
 /// One replayed step.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ReplayStep {
     pub task: String,
     /// What the kernel did, in order, each line naming the kernel function.
     pub lines: Vec<String>,
+    /// The tasks that could take this step (the schedule chose `task`).
+    pub runnable: Vec<String>,
+    /// The machine after the step.
+    pub state: Snapshot,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+/// A power failure ending a `--crash` witness.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PowerFail {
+    /// Steps taken before the power failed.
+    pub after_step: usize,
+    /// The completed writes not yet durable at that point (device cache, or CPU cache over a
+    /// DAX page): block and content.
+    pub unflushed: Vec<(u16, Content)>,
+    /// The blocks among them whose write survived; the others are lost.
+    pub survivors: Vec<u16>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Replay {
+    /// The machine before the first step.
+    pub initial: Snapshot,
     pub steps: Vec<ReplayStep>,
     /// What the end of the interleaving did (final sync, checks), if the schedule reached it.
     pub end: Option<Vec<String>>,
+    /// The machine after the end (or after the power failure).
+    pub end_state: Option<Snapshot>,
+    /// The power failure that ends a `--crash` witness.
+    pub power_fail: Option<PowerFail>,
     /// Tasks that could still run when the schedule ended early.
     pub runnable: Vec<String>,
     pub labels: Vec<String>,
@@ -27,6 +52,7 @@ pub struct Replay {
 pub fn replay(prog: &Program, policy: &Policy, schedule: &str) -> Result<Replay, String> {
     let mut cx = Cx::new(prog, policy);
     let mut w = prog.initial.clone();
+    let initial = Snapshot::of(&w, prog);
     let mut steps = Vec::new();
     let elements = super::schedule::parse(schedule);
     for (i, want) in elements.iter().enumerate() {
@@ -34,12 +60,22 @@ pub fn replay(prog: &Program, policy: &Policy, schedule: &str) -> Result<Replay,
             if i + 1 != elements.len() {
                 return Err(format!("step {}: a power failure ends the schedule", i + 1));
             }
+            let unflushed = crash::unflushed(&w, |_| true)
+                .into_iter()
+                .map(|(b, c)| {
+                    let owner = w.blocks[b.0 as usize].owner;
+                    (b.0, model::snapshot::content(prog, c.data, owner))
+                })
+                .collect();
             cx.trace = Some(Vec::new());
             let after = crash::power_fail(&w, &mut cx, &survivors);
             let lines = cx.trace.take().unwrap_or_default();
             return Ok(Replay {
+                initial,
                 steps,
                 end: Some(lines),
+                end_state: Some(Snapshot::of(&after, prog)),
+                power_fail: Some(PowerFail { after_step: i, unflushed, survivors }),
                 runnable: vec![],
                 labels: after.labels.names(),
             });
@@ -57,19 +93,33 @@ pub fn replay(prog: &Program, policy: &Policy, schedule: &str) -> Result<Replay,
                 }
             ));
         };
+        let runnable = moves.iter().map(|(_, n)| n.clone()).collect();
         cx.trace = Some(Vec::new());
         model::step(&mut w, &mut cx, *m);
-        steps.push(ReplayStep { task: want.clone(), lines: cx.trace.take().unwrap_or_default() });
+        steps.push(ReplayStep {
+            task: want.clone(),
+            lines: cx.trace.take().unwrap_or_default(),
+            runnable,
+            state: Snapshot::of(&w, prog),
+        });
     }
     let runnable: Vec<String> = named_moves(&w, &cx).into_iter().map(|(_, n)| n).collect();
-    let end = if runnable.is_empty() {
+    let (end, end_state) = if runnable.is_empty() {
         cx.trace = Some(Vec::new());
         model::finish(&mut w, &mut cx);
-        cx.trace.take()
+        (cx.trace.take(), Some(Snapshot::of(&w, prog)))
     } else {
-        None
+        (None, None)
     };
-    Ok(Replay { steps, end, runnable, labels: w.labels.names() })
+    Ok(Replay {
+        initial,
+        steps,
+        end,
+        end_state,
+        power_fail: None,
+        runnable,
+        labels: w.labels.names(),
+    })
 }
 
 /// Replays `schedule` checking the model's invariants (`World::check_invariants`) after every

@@ -25,6 +25,10 @@ pub struct Args {
     /// unobserved label's witness as a `replay` command).
     #[arg(long, conflicts_with = "on")]
     pub trace: bool,
+    /// With --trace: the machine after each step (folios, PTEs, pages, disk blocks, handles).
+    /// (`--trace --json` carries it always.)
+    #[arg(long, requires = "trace")]
+    pub state: bool,
     /// Run the scenario on this machine's kernel too and set the result beside the model's
     /// under the preset of the host's release (or the one --policy names).
     #[arg(long, value_enum)]
@@ -48,7 +52,7 @@ pub struct HostArgs {
 pub fn run(a: &Args) -> Result<u8, InputError> {
     match a.on {
         Some(Target::Host) => super::conform::check_on_host(&a.paths, &a.args, &a.host),
-        None => check(&a.paths, &a.args, false, a.trace),
+        None => check(&a.paths, &a.args, false, a.trace, a.state),
     }
 }
 
@@ -58,6 +62,7 @@ pub fn check(
     a: &ExploreArgs,
     matrix: bool,
     trace: bool,
+    state: bool,
 ) -> Result<u8, InputError> {
     let given = match (super::given_policies(a)?, matrix) {
         (Some(p), _) => Some(p),
@@ -106,7 +111,7 @@ pub fn check(
                     for (label, schedule) in &row.witnesses {
                         let _ = writeln!(out, "  witness for {label}{}:", crash_note(schedule));
                         if let Ok(r) = replay::replay(&l.program, p, schedule) {
-                            let _ = write!(out, "{}", step_table(&r, "    "));
+                            let _ = write!(out, "{}", step_table(&r, "    ", state));
                         }
                     }
                 }

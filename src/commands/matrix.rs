@@ -12,7 +12,7 @@ pub struct Args {
 }
 
 pub fn run(a: &Args) -> Result<u8, InputError> {
-    super::check::check(&a.paths, &a.args, true, false)
+    super::check::check(&a.paths, &a.args, true, false, false)
 }
 
 /// The matrix: scenarios as rows, policies as columns. A cell whose labels differ from the

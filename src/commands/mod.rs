@@ -12,6 +12,7 @@ pub mod list;
 pub mod matrix;
 pub mod policies;
 pub mod replay;
+pub mod report;
 pub mod show;
 pub mod search;
 
@@ -187,10 +188,15 @@ pub fn replay_hint(file: &str, policy: &str, schedule: &str) -> String {
 }
 
 /// A replayed schedule as a table: step, task, what the kernel did; then the end and labels.
-pub fn step_table(r: &replayer::Replay, indent: &str) -> String {
+/// With `state`, the machine after each step (`Snapshot::table`) under the step's lines.
+pub fn step_table(r: &replayer::Replay, indent: &str, state: bool) -> String {
     let mut s = String::new();
     let width = r.steps.iter().map(|s| s.task.chars().count()).max().unwrap_or(4).max(4);
+    let sub = format!("{indent}{:>4}  {}  | ", "", pad("", width));
     s.push_str(&format!("{indent}{:>4}  {}  what the kernel did\n", "step", pad("task", width)));
+    if state {
+        s.push_str(&r.initial.table(&sub));
+    }
     for (i, st) in r.steps.iter().enumerate() {
         let mut lines = st.lines.iter();
         let first = lines.next().map(String::as_str).unwrap_or("(nothing visible)");
@@ -198,12 +204,28 @@ pub fn step_table(r: &replayer::Replay, indent: &str) -> String {
         for l in lines {
             s.push_str(&format!("{indent}{:>4}  {}  {l}\n", "", pad("", width)));
         }
+        if state {
+            s.push_str(&st.state.table(&sub));
+        }
+    }
+    if let Some(pf) = &r.power_fail {
+        s.push_str(&format!("{indent}power failure after step {}:\n", pf.after_step));
+        if pf.unflushed.is_empty() {
+            s.push_str(&format!("{indent}      no completed write was waiting for a cache flush\n"));
+        }
+        for (b, c) in &pf.unflushed {
+            let fate = if pf.survivors.contains(b) { "survives" } else { "lost" };
+            s.push_str(&format!("{indent}      unflushed write of {c} to block {b}: {fate}\n"));
+        }
     }
     match &r.end {
         Some(lines) => {
             s.push_str(&format!("{indent}end of interleaving:\n"));
             for l in lines {
                 s.push_str(&format!("{indent}      {l}\n"));
+            }
+            if let (true, Some(e)) = (state, &r.end_state) {
+                s.push_str(&e.table(&sub));
             }
         }
         None => s.push_str(&format!(

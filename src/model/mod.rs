@@ -18,6 +18,7 @@ pub mod ops;
 pub mod oracle;
 pub mod program;
 pub mod rdma;
+pub mod snapshot;
 pub mod task;
 pub mod truncate;
 pub mod vmscan;
