@@ -43,17 +43,23 @@ table.k td,table.k th{font-size:11px}
 const SCRIPT: &str = r#"
 (function(){
   var panel=document.getElementById('statetext'),head=document.getElementById('statehead'),sel=null;
-  function openTo(id){var e=document.getElementById(id);while(e){if(e.tagName==='DETAILS')e.open=true;e=e.parentElement;}}
-  function onHash(){var h=decodeURIComponent(location.hash.slice(1));if(h)openTo(h);}
-  window.addEventListener('hashchange',onHash);onHash();
-  document.addEventListener('click',function(ev){
-    var g=ev.target.closest?ev.target.closest('g.st'):null;
-    if(!g)return;
-    var t=g.querySelector('title');var svg=g.ownerSVGElement;
-    var name=svg&&svg.querySelector(':scope>title');
+  function openTo(e){while(e){if(e.tagName==='DETAILS')e.open=true;e=e.parentElement;}}
+  function select(g){
+    var t=g.querySelector('title'),svg=g.ownerSVGElement,name=svg&&svg.querySelector(':scope>title');
     if(sel)sel.classList.remove('sel');sel=g;g.classList.add('sel');
     head.textContent=(name?name.textContent:'')+' \u2014 step '+g.getAttribute('data-step');
     panel.textContent=t?t.textContent:'';
+  }
+  function onHash(){
+    var e=document.getElementById(decodeURIComponent(location.hash.slice(1)));
+    if(!e)return;openTo(e);
+    if(e.matches&&e.matches('g.st')){select(e);}
+    e.scrollIntoView({block:'center'});
+  }
+  window.addEventListener('hashchange',onHash);onHash();
+  document.addEventListener('click',function(ev){
+    var g=ev.target.closest?ev.target.closest('g.st'):null;
+    if(g)select(g);
   });
   document.documentElement.setAttribute('data-ready','1');
 })();
