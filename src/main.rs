@@ -36,6 +36,9 @@ enum Command {
     /// Scenarios as rows, policies as columns, each cell the labels reached. No files: the
     /// built-in catalogue under every preset.
     Matrix(matrix::Args),
+    /// Replay one witness under two policies side by side and show where they part. Exit 0
+    /// when they do not, 1 when they do.
+    Diff(diff::Args),
     /// Print one interleaving step by step (--state: the machine after each step; --svg: a
     /// sequence diagram).
     Replay(replay::Args),
@@ -91,6 +94,7 @@ fn main() -> ExitCode {
         Command::Check(a) => check::run(&a),
         Command::Conform(a) => conform::run(&a),
         Command::Matrix(a) => matrix::run(&a),
+        Command::Diff(a) => diff::run(&a),
         Command::Replay(a) => replay::run(&a),
         Command::Report(a) => report::run(&a),
         Command::Policies => policies::run(),

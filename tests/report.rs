@@ -86,13 +86,12 @@ fn check_trace_state_and_trace_json_carry_the_states() {
     assert!(out.contains("witness for bug:") && out.contains("| folio  owner"), "{out}");
     let o = pincheck(&["check", STRIP, "--policy", "linux-4.19", "--trace", "--json"]);
     let row: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let bug = &row["traces"]["bug"];
-    assert!(bug["steps"].as_array().is_some_and(|s| !s.is_empty()), "{row}");
+    let bug = &row["trace"]["bug"];
+    let steps = bug["steps"].as_array().expect("steps");
+    assert!(steps.iter().all(|s| s["state"]["folios"].is_array()), "each step has its state");
+    assert!(bug["initial"]["blocks"].is_array() && bug["end_state"].is_object(), "{bug}");
     assert_eq!(bug["labels"], serde_json::json!(["bug", "warn"]));
-    // Without --trace there is no `traces`; --state alone is refused.
-    let o = pincheck(&["check", STRIP, "--policy", "linux-4.19", "--json"]);
-    let row: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert!(row.get("traces").is_none());
+    // --state alone is refused.
     assert_eq!(pincheck(&["check", STRIP, "--state"]).status.code(), Some(2));
 }
 
@@ -204,4 +203,36 @@ fn the_catalogue_report_links_every_cell_to_a_diagram_and_renders_in_chromium() 
     let shot = std::fs::read(&png).expect("a screenshot");
     assert!(shot.starts_with(b"\x89PNG") && shot.len() > 20_000, "a real picture");
     eprintln!("report screenshot: {}", png.display());
+}
+
+#[test]
+fn diff_marks_where_two_policies_part_and_exits_like_diff() {
+    let o = pincheck(&["diff", STRIP, "--policy", "linux-4.19", "--policy", "linux-5.18"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(out.contains("  linux-4.19  bug warn\n  linux-5.18  data-loss warn\n"), "{out}");
+    assert!(out.contains("witness of bug (reached under linux-4.19 only)"), "{out}");
+    // get_user_pages() against pin_user_pages() at the registration, step 3.
+    assert!(out.contains(">  3  app"), "{out}");
+    assert!(out.contains("get_user_pages: +1 reference") && out.contains("pin_user_pages:"), "{out}");
+    assert!(out.contains("^ first divergence: the kernel does different things"), "{out}");
+    assert!(out.contains("+ vmstat nr_foll_pin_acquired 1"), "the state lines that differ: {out}");
+    // The same labels: nothing to replay, exit 0; a prefix that runs the same: exit 0.
+    let o = pincheck(&["diff", STRIP, "--policy", "linux-4.14", "--policy", "linux-4.19"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
+    let o = pincheck(&["diff", STRIP, "--policy", "linux-4.19", "--policy", "linux-4.14", "--schedule", "app,app"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
+    assert!(text(&o.stdout).contains("no divergence"));
+    // A task that cannot run under one of them.
+    let o = pincheck(&["diff", STRIP, "--policy", "linux-5.18", "--policy", "linux-6.18", "--label", "reg-mr:EFAULT"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    for bad in [
+        vec!["diff", STRIP, "--policy", "linux-4.19"],
+        vec!["diff", STRIP, "--policy", "linux-4.19", "--policy", "nope"],
+        vec!["diff", STRIP, "--policy", "linux-4.19", "--policy", "linux-5.18", "--label", "hang"],
+        vec!["diff", STRIP, "--policy", "linux-4.19", "--policy", "linux-5.18", "--schedule", "nobody"],
+    ] {
+        let o = pincheck(&bad);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", text(&o.stdout));
+    }
 }

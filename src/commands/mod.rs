@@ -6,6 +6,7 @@ pub mod bench;
 pub mod check;
 pub mod ci;
 pub mod conform;
+pub mod diff;
 pub mod family;
 pub mod host_pins;
 pub mod list;

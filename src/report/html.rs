@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 const STYLE: &str = r#"
 body{font:14px/1.4 system-ui,-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-serif;margin:0 0 0 0;color:#1a1a1a;background:#fafafa}
-main{padding:16px 24px;margin-right:380px}
+main{padding:16px 24px;margin-right:440px}
 h1{font-size:22px;margin:4px 0}h2{font-size:18px;margin:28px 0 6px;border-top:1px solid #ccc;padding-top:12px}
 h3{font-size:15px;margin:10px 0 4px}
 code,pre{font-family:ui-monospace,Menlo,Consolas,'DejaVu Sans Mono',monospace;font-size:12px}
@@ -33,7 +33,7 @@ details.cx.bad>summary{color:#a02218}details.cx.errno>summary{color:#7a5600}deta
 .wit h4{margin:8px 0 2px;font-size:13px}
 .cmd{background:#f2f2f2;padding:2px 6px;display:inline-block;white-space:pre-wrap;word-break:break-all}
 pre.src{background:#f6f6f6;border:1px solid #e0e0e0;padding:8px;overflow-x:auto;max-height:420px}
-aside#state{position:fixed;right:0;top:0;bottom:0;width:360px;background:#fff;border-left:1px solid #bbb;padding:10px;overflow:auto;box-sizing:border-box}
+aside#state{position:fixed;right:0;top:0;bottom:0;width:440px;background:#fff;border-left:1px solid #bbb;padding:10px;overflow:auto;box-sizing:border-box}
 aside#state pre{white-space:pre-wrap;font-size:11px}
 .st.sel rect{stroke:#7b2cbf!important;stroke-width:3!important}
 .facts{color:#555;font-weight:normal}
@@ -53,8 +53,9 @@ const SCRIPT: &str = r#"
   function onHash(){
     var e=document.getElementById(decodeURIComponent(location.hash.slice(1)));
     if(!e)return;openTo(e);
-    if(e.matches&&e.matches('g.st')){select(e);}
-    e.scrollIntoView({block:'center'});
+    if(e.matches&&e.matches('g.st')){select(e);e=e.ownerSVGElement.closest('.wit')||e;}
+    // After the browser's own scroll to the anchor.
+    setTimeout(function(){e.scrollIntoView({block:'start'});},50);
   }
   window.addEventListener('hashchange',onHash);onHash();
   document.addEventListener('click',function(ev){

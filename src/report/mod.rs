@@ -4,6 +4,7 @@
 //! `run::check_one`, replays witnesses through `check::replay`, and reads the machine through
 //! `model::snapshot`; nothing here changes a result.
 
+pub mod diff;
 pub mod html;
 pub mod svg;
 

@@ -39,7 +39,8 @@ pub fn function_of(line: &str) -> String {
         }
     }
     let words: Vec<&str> = line.split_whitespace().take(3).collect();
-    words.join(" ").trim_end_matches(':').to_string()
+    let head = words.join(" ");
+    head.split(':').next().unwrap_or_default().to_string()
 }
 
 /// The statement of a trace's first line: "`store m[0] A` (line 28)" gives "store m[0] A".
@@ -415,6 +416,7 @@ mod tests {
             "shrink_folio_list"
         );
         assert_eq!(function_of("store A into frame 0"), "store A into");
+        assert_eq!(function_of("bio completes: the device read B"), "bio completes");
         assert_eq!(
             function_of("device DMA-writes B into frame 0 (through a pin: no fault, no ->page_mkwrite)"),
             "device DMA-writes B"
