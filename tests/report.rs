@@ -53,8 +53,15 @@ fn replay_state_shows_the_folio_its_pin_and_the_disk_after_each_step() {
     });
     assert_eq!(pinned, Some(2), "reg-mr is the third step");
     let f = &steps[2]["state"]["folios"][0];
-    assert_eq!((f["dirty"].as_bool(), f["private"].as_bool(), f["pins"].as_u64()), (Some(true), Some(true), Some(1)));
-    assert_eq!(steps[2]["runnable"], serde_json::json!(["app"]), "the others wait for `registered`");
+    assert_eq!(
+        (f["dirty"].as_bool(), f["private"].as_bool(), f["pins"].as_u64()),
+        (Some(true), Some(true), Some(1))
+    );
+    assert_eq!(
+        steps[2]["runnable"],
+        serde_json::json!(["app"]),
+        "the others wait for `registered`"
+    );
     let after_signal = steps[4]["runnable"].as_array().unwrap();
     assert!(after_signal.contains(&"kernel".into()) && after_signal.contains(&"nic".into()));
     assert_eq!(v["replay"]["labels"], serde_json::json!(["data-loss", "warn"]));
@@ -101,14 +108,24 @@ fn replay_svg_writes_one_diagram_with_a_box_per_step_and_the_violation_marked() 
     let dir = scratch("replay-svg");
     let svg = dir.join("bug.svg");
     let o = pincheck(&[
-        "replay", STRIP, "--policy", "linux-4.19", "--schedule", &s, "--svg",
+        "replay",
+        STRIP,
+        "--policy",
+        "linux-4.19",
+        "--schedule",
+        &s,
+        "--svg",
         svg.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let body = std::fs::read_to_string(&svg).unwrap();
     assert!(body.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
     assert!(body.ends_with("</svg>"));
-    assert_eq!(body.matches("<g class=\"st\"").count(), s.split(',').count() + 1, "steps and the end");
+    assert_eq!(
+        body.matches("<g class=\"st\"").count(),
+        s.split(',').count() + 1,
+        "steps and the end"
+    );
     assert!(body.contains("class=\"bx bad\""), "the BUG step is marked");
     assert!(body.contains("mpage_prepare_extent_to_map"), "kernel functions on the boxes");
     assert!(body.contains("submit_bio"), "the bio's queueing is an arrow");
@@ -214,23 +231,53 @@ fn diff_marks_where_two_policies_part_and_exits_like_diff() {
     assert!(out.contains("witness of bug (reached under linux-4.19 only)"), "{out}");
     // get_user_pages() against pin_user_pages() at the registration, step 3.
     assert!(out.contains(">  3  app"), "{out}");
-    assert!(out.contains("get_user_pages: +1 reference") && out.contains("pin_user_pages:"), "{out}");
+    assert!(
+        out.contains("get_user_pages: +1 reference") && out.contains("pin_user_pages:"),
+        "{out}"
+    );
     assert!(out.contains("^ first divergence: the kernel does different things"), "{out}");
     assert!(out.contains("+ vmstat nr_foll_pin_acquired 1"), "the state lines that differ: {out}");
     // The same labels: nothing to replay, exit 0; a prefix that runs the same: exit 0.
     let o = pincheck(&["diff", STRIP, "--policy", "linux-4.14", "--policy", "linux-4.19"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
-    let o = pincheck(&["diff", STRIP, "--policy", "linux-4.19", "--policy", "linux-4.14", "--schedule", "app,app"]);
+    let o = pincheck(&[
+        "diff",
+        STRIP,
+        "--policy",
+        "linux-4.19",
+        "--policy",
+        "linux-4.14",
+        "--schedule",
+        "app,app",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
     assert!(text(&o.stdout).contains("no divergence"));
     // A task that cannot run under one of them.
-    let o = pincheck(&["diff", STRIP, "--policy", "linux-5.18", "--policy", "linux-6.18", "--label", "reg-mr:EFAULT"]);
+    let o = pincheck(&[
+        "diff",
+        STRIP,
+        "--policy",
+        "linux-5.18",
+        "--policy",
+        "linux-6.18",
+        "--label",
+        "reg-mr:EFAULT",
+    ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
     for bad in [
         vec!["diff", STRIP, "--policy", "linux-4.19"],
         vec!["diff", STRIP, "--policy", "linux-4.19", "--policy", "nope"],
         vec!["diff", STRIP, "--policy", "linux-4.19", "--policy", "linux-5.18", "--label", "hang"],
-        vec!["diff", STRIP, "--policy", "linux-4.19", "--policy", "linux-5.18", "--schedule", "nobody"],
+        vec![
+            "diff",
+            STRIP,
+            "--policy",
+            "linux-4.19",
+            "--policy",
+            "linux-5.18",
+            "--schedule",
+            "nobody",
+        ],
     ] {
         let o = pincheck(&bad);
         assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", text(&o.stdout));

@@ -184,7 +184,8 @@ fn render(d: &diff::Diff, na: &str, nb: &str) -> String {
                 let _ = writeln!(s, "{name}: stopped: {why}");
             }
             (Some(lines), None) if lines.is_empty() => {
-                let _ = writeln!(s, "{name}: the machine is down (BUG) or lost power: no final sync");
+                let _ =
+                    writeln!(s, "{name}: the machine is down (BUG) or lost power: no final sync");
             }
             (Some(lines), None) => {
                 let _ = writeln!(s, "{name}: end of interleaving: {}", lines.join("; "));

@@ -212,7 +212,9 @@ pub fn step_table(r: &replayer::Replay, indent: &str, state: bool) -> String {
     if let Some(pf) = &r.power_fail {
         s.push_str(&format!("{indent}power failure after step {}:\n", pf.after_step));
         if pf.unflushed.is_empty() {
-            s.push_str(&format!("{indent}      no completed write was waiting for a cache flush\n"));
+            s.push_str(&format!(
+                "{indent}      no completed write was waiting for a cache flush\n"
+            ));
         }
         for (b, c) in &pf.unflushed {
             let fate = if pf.survivors.contains(b) { "survives" } else { "lost" };

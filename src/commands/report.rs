@@ -20,7 +20,9 @@ pub struct Args {
 
 pub fn run(a: &Args) -> Result<u8, InputError> {
     if a.args.json {
-        return Err(InputError::Usage("report writes HTML; --json is for check, matrix and replay".into()));
+        return Err(InputError::Usage(
+            "report writes HTML; --json is for check, matrix and replay".into(),
+        ));
     }
     let given = super::given_policies(&a.args)?.unwrap_or_else(Policy::presets);
     let given: Vec<Policy> = match a.args.mutate {

@@ -55,7 +55,10 @@ pub struct FolioRow {
     pub private: bool,
     /// `folio_ref_count()`, pins included.
     pub refcount: u32,
-    /// FOLL_PIN references (`refcount / GUP_PIN_COUNTING_BIAS` for a small folio).
+    /// FOLL_PIN references: `refcount / GUP_PIN_COUNTING_BIAS`. The kernel keeps no pin count
+    /// for a small folio (only large folios have `_pincount`); `folio_maybe_dma_pinned()` reads
+    /// `folio_ref_count() >= GUP_PIN_COUNTING_BIAS`. The model's few references never reach the
+    /// bias otherwise, so the quotient is exact here.
     pub pins: u32,
     /// `folio_maybe_dma_pinned()`.
     pub maybe_dma_pinned: bool,
@@ -387,12 +390,8 @@ impl Snapshot {
                 "{indent}folio  owner      flags  ref  pins  map  data     (flags: D dirty, W writeback, P private; * folio_maybe_dma_pinned)"
             );
             for f in &self.folios {
-                let flags = format!(
-                    "{}{}{}",
-                    yn(f.dirty, 'D'),
-                    yn(f.writeback, 'W'),
-                    yn(f.private, 'P')
-                );
+                let flags =
+                    format!("{}{}{}", yn(f.dirty, 'D'), yn(f.writeback, 'W'), yn(f.private, 'P'));
                 let _ = writeln!(
                     s,
                     "{indent}{:>5}  {:<9}  {flags:<5}  {:>3}  {:>3}{}  {:>3}  {}",
@@ -532,15 +531,17 @@ fn task_at(t: &super::task::Task, prog: &Program) -> String {
     match &t.kind {
         TaskKind::Thread { thread } => {
             let body = &prog.threads[*thread as usize].body;
-            let stmt = body.get(t.pc as usize).map_or("end".to_string(), |s| {
-                format!("`{}` (line {})", s.text, s.span.line)
-            });
+            let stmt = body
+                .get(t.pc as usize)
+                .map_or("end".to_string(), |s| format!("`{}` (line {})", s.text, s.span.line));
             match &t.cont {
                 Cont::Start => stmt,
                 Cont::Writeback(_) => format!("in writeback, {stmt}"),
                 Cont::DioWait { .. } => format!("waiting for O_DIRECT I/O, {stmt}"),
                 Cont::RemoteWrite { .. } => format!("process_vm_writev pinned, {stmt}"),
-                Cont::LayoutWait { waited } => format!("waiting for lease break ({waited}), {stmt}"),
+                Cont::LayoutWait { waited } => {
+                    format!("waiting for lease break ({waited}), {stmt}")
+                }
             }
         }
         TaskKind::Bio { folio, block, .. } => {

@@ -89,7 +89,8 @@ pub fn page(reports: &[ScenarioReport], title: &str) -> String {
         }
     }
     let cells = reports.iter().map(|r| r.cells.len()).sum::<usize>();
-    let failed = reports.iter().flat_map(|r| &r.cells).filter(|c| c.row.pass == Some(false)).count();
+    let failed =
+        reports.iter().flat_map(|r| &r.cells).filter(|c| c.row.pass == Some(false)).count();
     let incomplete = reports.iter().flat_map(|r| &r.cells).filter(|c| !c.row.complete).count();
     let states: u64 = reports.iter().flat_map(|r| &r.cells).map(|c| c.row.states).sum();
 
@@ -121,7 +122,8 @@ pub fn page(reports: &[ScenarioReport], title: &str) -> String {
     for (i, r) in reports.iter().enumerate() {
         let _ = write!(s, "<tr><th><a href=\"#s-{i}\">{}</a></th>", escape(&r.name));
         for p in &columns {
-            let Some(k) = r.cells.iter().position(|c| policy_spec(&c.policy) == policy_spec(p)) else {
+            let Some(k) = r.cells.iter().position(|c| policy_spec(&c.policy) == policy_spec(p))
+            else {
                 s.push_str("<td class=\"none\">—</td>");
                 continue;
             };
@@ -136,9 +138,13 @@ pub fn page(reports: &[ScenarioReport], title: &str) -> String {
                 class.push_str(" fail");
                 mark.push('!');
             }
-            let text = if c.row.labels.is_empty() { "ok".to_string() } else { c.row.labels.join(" ") };
+            let text =
+                if c.row.labels.is_empty() { "ok".to_string() } else { c.row.labels.join(" ") };
             let tip = match &c.row.expected {
-                Some(e) => format!("expected {}", if e.is_empty() { "ok".to_string() } else { e.join(" ") }),
+                Some(e) => format!(
+                    "expected {}",
+                    if e.is_empty() { "ok".to_string() } else { e.join(" ") }
+                ),
                 None => "no expectation".to_string(),
             };
             let _ = write!(
@@ -167,7 +173,8 @@ pub fn page(reports: &[ScenarioReport], title: &str) -> String {
         );
         for (k, c) in r.cells.iter().enumerate() {
             let verdict = Verdict::of(&c.row.labels);
-            let labels = if c.row.labels.is_empty() { "ok".to_string() } else { c.row.labels.join(" ") };
+            let labels =
+                if c.row.labels.is_empty() { "ok".to_string() } else { c.row.labels.join(" ") };
             let expected = match &c.row.expected {
                 Some(e) if c.row.pass == Some(false) => format!(
                     "; EXPECTED {}",
@@ -194,7 +201,8 @@ pub fn page(reports: &[ScenarioReport], title: &str) -> String {
             for (n, w) in c.witnesses.iter().enumerate() {
                 let id = format!("w-{i}-{k}-{n}");
                 let head = if w.representative {
-                    "one interleaving (every interleaving explored ends with these labels)".to_string()
+                    "one interleaving (every interleaving explored ends with these labels)"
+                        .to_string()
                 } else {
                     format!("witness for {}", w.labels.join(" "))
                 };

@@ -104,7 +104,12 @@ pub fn first_run(prog: &Program, policy: &Policy) -> String {
 
 /// Explores one loaded scenario under `policies` and replays each cell's witnesses (one
 /// replay per distinct schedule; a cell without labels gets [`first_run`]).
-pub fn scenario(l: &Loaded, src: &Source, policies: &[Policy], opts: &ExploreOptions) -> ScenarioReport {
+pub fn scenario(
+    l: &Loaded,
+    src: &Source,
+    policies: &[Policy],
+    opts: &ExploreOptions,
+) -> ScenarioReport {
     let mut cells = Vec::new();
     for p in policies {
         let row = run::check_one(l, p, opts);

@@ -178,11 +178,7 @@ pub fn sequence(r: &Replay, title: &str, id: Option<&str>) -> String {
         s,
         "<style>.ln{{stroke:#bbb;stroke-dasharray:3 3}}.bx{{fill:#eef3fb;stroke:#5577aa}}.bx.bad{{fill:#fde8e8;stroke:#c0392b;stroke-width:2}}.bx.th{{fill:#f4f8ee;stroke:#6d8f3a}}.st:hover .bx{{stroke-width:2.5}}.st{{cursor:pointer}}.fn{{fill:#223}}.tx{{fill:#333}}.lbl{{fill:#c0392b;font-weight:bold}}.hd{{font-weight:bold;fill:#123}}.ar{{stroke:#444;fill:none}}.sig{{stroke:#8a5a00;stroke-dasharray:4 3;fill:none}}.dk{{stroke:#555;fill:none}}.at{{fill:#555;font-size:10px}}</style>"
     );
-    let _ = write!(
-        s,
-        r#"<text x="{LEFT}" y="16" class="hd">{}</text>"#,
-        escape(title)
-    );
+    let _ = write!(s, r#"<text x="{LEFT}" y="16" class="hd">{}</text>"#, escape(title));
     // Lane heads and lines.
     for (i, l) in lanes.iter().enumerate() {
         let x = LEFT + i * LANE_W + LANE_W / 2;
@@ -195,11 +191,8 @@ pub fn sequence(r: &Replay, title: &str, id: Option<&str>) -> String {
             end_y - 2
         );
     }
-    let _ = write!(
-        s,
-        r#"<text x="{text_x}" y="{}" class="hd">what the kernel did</text>"#,
-        TOP - 8
-    );
+    let _ =
+        write!(s, r#"<text x="{text_x}" y="{}" class="hd">what the kernel did</text>"#, TOP - 8);
 
     // Steps.
     let mut prev = &r.initial;
@@ -238,12 +231,7 @@ pub fn sequence(r: &Replay, title: &str, id: Option<&str>) -> String {
             LANE_W - 12,
             row.h
         );
-        let _ = write!(
-            s,
-            r#"<text x="6" y="{}" class="at">{}</text>"#,
-            row.y + 12,
-            i + 1
-        );
+        let _ = write!(s, r#"<text x="6" y="{}" class="at">{}</text>"#, row.y + 12, i + 1);
         for (k, line) in st.lines.iter().enumerate() {
             let label = match (k, statement_of(line)) {
                 (0, Some(stmt)) => stmt.to_string(),
@@ -256,11 +244,7 @@ pub fn sequence(r: &Replay, title: &str, id: Option<&str>) -> String {
                 x - LANE_W / 2 + 10,
                 escape(&clip(&label, BOX_CHARS))
             );
-            let _ = write!(
-                s,
-                r#"<text x="{text_x}" y="{ty}" class="tx">{}</text>"#,
-                escape(line)
-            );
+            let _ = write!(s, r#"<text x="{text_x}" y="{ty}" class="tx">{}</text>"#, escape(line));
         }
         if st.lines.is_empty() {
             let _ = write!(
@@ -272,7 +256,8 @@ pub fn sequence(r: &Replay, title: &str, id: Option<&str>) -> String {
         }
         if bad {
             let names: Vec<&str> = added.iter().map(|l| l.as_str()).collect();
-            let tx = text_x as f64 + (st.lines.first().map_or(18, |l| l.chars().count()) + 2) as f64 * CHAR_W;
+            let tx = text_x as f64
+                + (st.lines.first().map_or(18, |l| l.chars().count()) + 2) as f64 * CHAR_W;
             let _ = write!(
                 s,
                 r#"<text x="{}" y="{}" class="lbl">⚠ {}</text>"#,
@@ -349,7 +334,8 @@ pub fn sequence(r: &Replay, title: &str, id: Option<&str>) -> String {
     } else {
         "schedule ends".to_string()
     };
-    let _ = write!(s, r#"<text x="{}" y="{}" class="fn">{}</text>"#, x0 + 6, end_y + 12, escape(&head));
+    let _ =
+        write!(s, r#"<text x="{}" y="{}" class="fn">{}</text>"#, x0 + 6, end_y + 12, escape(&head));
     for (k, line) in end_lines.iter().enumerate() {
         let _ = write!(
             s,
@@ -367,7 +353,11 @@ pub fn sequence(r: &Replay, title: &str, id: Option<&str>) -> String {
             pf.survivors
         );
     }
-    let mut labels = if r.labels.is_empty() { "labels: ok".to_string() } else { format!("labels: {}", r.labels.join(" ")) };
+    let mut labels = if r.labels.is_empty() {
+        "labels: ok".to_string()
+    } else {
+        format!("labels: {}", r.labels.join(" "))
+    };
     if bad {
         let names: Vec<&str> = added.iter().map(|l| l.as_str()).collect();
         let _ = write!(labels, "   (⚠ {} at the end)", names.join(" "));
@@ -387,16 +377,13 @@ fn arrow(s: &mut String, pre: &str, class: &str, from: usize, to: usize, y: usiz
     if from == to {
         return;
     }
-    let (x1, x2) = if from < to {
-        (from + LANE_W / 2 - 6, to - 4)
-    } else {
-        (from - LANE_W / 2 + 6, to + 4)
-    };
+    let (x1, x2) =
+        if from < to { (from + LANE_W / 2 - 6, to - 4) } else { (from - LANE_W / 2 + 6, to + 4) };
     let _ = write!(
         s,
         r#"<line class="{class}" x1="{x1}" y1="{y}" x2="{x2}" y2="{y}" marker-end="url(#{pre}-a)"/><text x="{}" y="{}" class="at">{}</text>"#,
         x1.min(x2) + 4,
-        y - 3,
+        y - 5,
         // Nothing else is drawn in this row between the lanes: the label may run past the
         // arrow's head by half a lane.
         escape(&clip(label, ((x1.abs_diff(x2) + LANE_W / 2) as f64 / 6.0) as usize))
@@ -409,7 +396,10 @@ mod tests {
 
     #[test]
     fn function_names_are_found() {
-        assert_eq!(function_of("filemap_get_folio: page 0 of f read into frame 0"), "filemap_get_folio");
+        assert_eq!(
+            function_of("filemap_get_folio: page 0 of f read into frame 0"),
+            "filemap_get_folio"
+        );
         assert_eq!(function_of("->page_mkwrite: page 0 of f ready"), "->page_mkwrite");
         assert_eq!(
             function_of("shrink_folio_list (shrink_page_list before 5.19): frame 0 unmapped"),
@@ -418,7 +408,9 @@ mod tests {
         assert_eq!(function_of("store A into frame 0"), "store A into");
         assert_eq!(function_of("bio completes: the device read B"), "bio completes");
         assert_eq!(
-            function_of("device DMA-writes B into frame 0 (through a pin: no fault, no ->page_mkwrite)"),
+            function_of(
+                "device DMA-writes B into frame 0 (through a pin: no fault, no ->page_mkwrite)"
+            ),
             "device DMA-writes B"
         );
     }
