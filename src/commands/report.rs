@@ -1,7 +1,8 @@
 //! `pincheck report [FILE...] --out DIR`: the scenario × policy matrix as one self-contained
 //! HTML page, `DIR/index.html`, every cell linking to its witnesses drawn as sequence diagrams
 //! (`pincheck::report`). No files: the built-in catalogue under every preset. Exit codes as
-//! `matrix`: 0, or 1 when an `expect` line does not hold; 2 on bad input.
+//! `matrix`: 0, 1 when an `expect` line does not hold, 3 when an exploration is incomplete
+//! (and none failed), 2 on bad input.
 
 use super::{options, sources, ExploreArgs};
 use pincheck::policy::Policy;
@@ -56,5 +57,5 @@ pub fn run(a: &Args) -> Result<u8, InputError> {
         witnesses,
         failed
     );
-    Ok(if failed > 0 { 1 } else { 0 })
+    Ok(pincheck::run::exit_code(cells.iter().map(|c| &c.row)))
 }
