@@ -43,7 +43,7 @@ impl std::fmt::Display for Content {
 /// One page frame in use (free frames are left out).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FolioRow {
-    pub frame: u8,
+    pub frame: u16,
     /// `f[0]` (in the page cache of file f at index 0), `orphan` (truncated while referenced:
     /// `folio->mapping == NULL`), `anon`, or `pmem` (a DAX block's page not owned by a file).
     pub owner: String,
@@ -76,7 +76,7 @@ pub struct PteRow {
     pub page: u8,
     pub file_page: String,
     /// `pte_present()`: the frame mapped, if any.
-    pub frame: Option<u8>,
+    pub frame: Option<u16>,
     /// `pte_write()`.
     pub writable: bool,
     /// `pte_dirty()`.
@@ -89,7 +89,7 @@ pub struct PteRow {
 pub struct PageRow {
     pub page: String,
     /// The cached folio (`filemap_get_folio()`), if any.
-    pub frame: Option<u8>,
+    pub frame: Option<u16>,
     /// The block the in-memory metadata maps the page to.
     pub block: Option<u16>,
     /// The block the committed metadata maps it to: what a power failure finds.
@@ -180,10 +180,11 @@ pub fn content(prog: &Program, data: Data, at: Option<(FileId, u8)>) -> Content 
     } else if at.is_some_and(|(f, i)| page_id(f, i) == data.origin) {
         None
     } else {
-        let per = crate::limits::FILE_PAGES_MAX as u8;
+        let per = crate::limits::FILE_PAGES_MAX as u16;
         let id = data.origin - 1;
-        let file = FileId(id / per);
-        ((file.0 as usize) < prog.files.len()).then(|| page_name(prog, file, id % per))
+        let file = id / per;
+        ((file as usize) < prog.files.len())
+            .then(|| page_name(prog, FileId(file as u8), (id % per) as u8))
     };
     Content { tag: prog.tag_name(data.tag).to_string(), ver: data.ver, from }
 }
@@ -198,7 +199,7 @@ impl Snapshot {
     pub fn of(w: &World, prog: &Program) -> Snapshot {
         let mut folios = Vec::new();
         for (i, f) in w.folios.iter().enumerate() {
-            let frame = FolioId(i as u8);
+            let frame = FolioId(i as u16);
             let dax = w.is_dax_frame(frame);
             let (owner, at) = match f.owner {
                 Owner::Free if dax && f.refcount == 0 => continue,
@@ -213,7 +214,7 @@ impl Snapshot {
                 continue;
             }
             folios.push(FolioRow {
-                frame: i as u8,
+                frame: i as u16,
                 owner,
                 dirty: f.dirty,
                 writeback: f.writeback,
