@@ -2,6 +2,7 @@
 //! policy its `expect` lines name, through one `check()`; every label's witness replays to a
 //! run that reaches that label.
 
+use pincheck::check::reduce::Reductions;
 use pincheck::check::{replay::replay, ExploreMode, ExploreOptions};
 use pincheck::policy::Policy;
 use pincheck::run::{self, Source};
@@ -244,7 +245,7 @@ fn reduction_keeps_every_label_and_saves_states() {
         let l = run::load(&src).unwrap();
         for p in Policy::presets() {
             let r = pincheck::check::explore(&l.program, &p, &ExploreOptions::default());
-            let full = ExploreOptions { reduction: false, ..Default::default() };
+            let full = ExploreOptions { reduce: Reductions::NONE, ..Default::default() };
             let f = pincheck::check::explore(&l.program, &p, &full);
             assert_eq!(r.labels, f.labels, "{} [{}]", src.path, p.name);
             // Persistent sets keep every end state: how-often counts do not depend on reduction.

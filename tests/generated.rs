@@ -3,6 +3,7 @@
 //! must never panic (a panic is a pincheck bug), every exploration must end within its bounds,
 //! and every witness must replay to its label.
 
+use pincheck::check::reduce::Reductions;
 use pincheck::check::replay::{replay, replay_checking_invariants};
 use pincheck::check::{explore, ExploreMode, ExploreOptions};
 use pincheck::policy::Policy;
@@ -134,8 +135,11 @@ fn generated_scenarios_explore_without_panics_and_witnesses_replay() {
             let opts = if n % 3 == 0 { &crash } else { &plain };
             let x = explore(&l.program, &p, opts);
             if n % 2 == 0 && x.complete {
-                let full =
-                    explore(&l.program, &p, &ExploreOptions { reduction: false, ..opts.clone() });
+                let full = explore(
+                    &l.program,
+                    &p,
+                    &ExploreOptions { reduce: Reductions::NONE, ..opts.clone() },
+                );
                 assert_eq!(
                     x.labels, full.labels,
                     "{text}\n[{}] reduction changed the labels",

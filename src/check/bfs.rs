@@ -17,6 +17,7 @@
 //! and says so (`Stop::Memory`), and `check::explore` may go on depth-first (`dfs`).
 
 use super::budget::{self, Budget};
+use super::reduce::Reducer;
 use super::stored;
 use super::{crash, fingerprint::fingerprint, interrupted, Exploration, ExploreOptions, Findings};
 use crate::limits;
@@ -184,6 +185,7 @@ struct Job<'a> {
 /// Expands states `from..to` of the level.
 fn expand_part(job: &Job, from: usize, to: usize) -> Part {
     let mut cx = Cx::new(job.prog, job.policy);
+    let reducer = Reducer::new(&cx, job.opts.reduce, job.opts.crash);
     let mut part = Part { len: to - from, ..Part::default() };
     let mut mine: FxHashSet<u128> = FxHashSet::default();
     let mut scratch = Vec::new();
@@ -204,11 +206,7 @@ fn expand_part(job: &Job, from: usize, to: usize) -> Part {
                 part.crashes.push((k, suffix, labels));
             }
         }
-        let moves = if job.opts.reduction {
-            model::reduced_moves(&w, &cx)
-        } else {
-            model::moves(&w, &cx)
-        };
+        let moves = reducer.moves(&w, &cx);
         if moves.is_empty() {
             let mut end = w;
             model::finish(&mut end, &mut cx);
@@ -228,6 +226,7 @@ fn expand_part(job: &Job, from: usize, to: usize) -> Part {
                 w.as_ref().expect("not taken yet").clone()
             };
             model::step(&mut next, &mut cx, m);
+            reducer.canonicalize(&mut next);
             let fp = fingerprint(&next);
             let new = if job.seen.contains(&fp) || !mine.insert(fp) {
                 None

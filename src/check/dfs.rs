@@ -4,8 +4,8 @@
 //! of the current schedule).
 //!
 //! Why it finds every label the breadth-first search finds: both expand every state reachable
-//! from the initial world through the same move function (`model::reduced_moves`, a function
-//! of the state alone, or `model::moves`), each state once (a state is pruned only when its
+//! from the initial world through the same move function (`reduce::Reducer::moves`, a function
+//! of the state alone, and the same canonical form, `Reducer::canonicalize`), each state once (a state is pruned only when its
 //! fingerprint was visited before, and a visited state is always expanded fully before the
 //! search ends: it is pushed on the stack when first seen and popped only after its last
 //! move). Labels are part of the state and are read at every visited state (`--crash`) and
@@ -19,6 +19,7 @@
 
 use super::bfs::Progress;
 use super::budget::{self, Budget};
+use super::reduce::Reducer;
 use super::{crash, fingerprint::fingerprint, interrupted, Exploration, ExploreOptions, Findings};
 use crate::limits;
 use crate::model::{self, Cx, Move, Program, World};
@@ -39,6 +40,7 @@ fn enter(
     w: World,
     cx: &mut Cx,
     opts: &ExploreOptions,
+    reducer: &Reducer,
     path: &[Move],
     found: &mut Findings,
 ) -> Option<Frame> {
@@ -47,7 +49,7 @@ fn enter(
             found.record(&labels, || path.to_vec(), Some(&suffix));
         }
     }
-    let moves = if opts.reduction { model::reduced_moves(&w, cx) } else { model::moves(&w, cx) };
+    let moves = reducer.moves(&w, cx);
     if moves.is_empty() {
         let mut end = w;
         model::finish(&mut end, cx);
@@ -74,7 +76,8 @@ pub(super) fn explore(
     // `path[i]` leads from `stack[i]` to `stack[i + 1]`.
     let mut path: Vec<Move> = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
-    stack.extend(enter(root, &mut cx, opts, &path, found));
+    let reducer = Reducer::new(&cx, opts.reduce, opts.crash);
+    stack.extend(enter(root, &mut cx, opts, &reducer, &path, found));
     while let Some(top) = stack.last_mut() {
         if top.next == top.moves.len() {
             stack.pop();
@@ -89,6 +92,7 @@ pub(super) fn explore(
             top.world.clone().expect("the world is there until its last move")
         };
         model::step(&mut w, &mut cx, m);
+        reducer.canonicalize(&mut w);
         out.transitions += 1;
         let fp = fingerprint(&w);
         if visited.len() == visited.capacity()
@@ -121,7 +125,7 @@ pub(super) fn explore(
             break;
         }
         path.push(m);
-        match enter(w, &mut cx, opts, &path, found) {
+        match enter(w, &mut cx, opts, &reducer, &path, found) {
             Some(frame) => stack.push(frame),
             None => {
                 path.pop();

@@ -15,8 +15,12 @@ mod budget;
 pub mod crash;
 mod dfs;
 pub mod fingerprint;
+pub mod generations;
+pub mod independence;
+pub mod invisible;
 pub mod pct;
 pub mod random;
+pub mod reduce;
 pub mod replay;
 pub mod schedule;
 mod stored;
@@ -65,8 +69,8 @@ pub struct ExploreOptions {
     pub pct_depth: usize,
     /// Show progress on stderr for explorations longer than about a second.
     pub progress: bool,
-    /// Partial-order reduction of the exhaustive search (`model::reduced_moves`).
-    pub reduction: bool,
+    /// The reductions of the exhaustive search (`--reduce`, `--no-reduction`; `reduce.rs`).
+    pub reduce: reduce::Reductions,
 }
 
 impl Default for ExploreOptions {
@@ -81,7 +85,7 @@ impl Default for ExploreOptions {
             crash: false,
             pct_depth: 3,
             progress: false,
-            reduction: true,
+            reduce: reduce::Reductions::default(),
         }
     }
 }
@@ -101,7 +105,8 @@ pub struct Exploration {
     pub schedules: u64,
     /// Labels reached, sorted.
     pub labels: Vec<String>,
-    /// For each label, a schedule that reaches it (the shortest, when exhaustive).
+    /// For each label, a schedule that reaches it (the shortest, when exhaustive without the
+    /// `independence` reduction).
     pub witnesses: BTreeMap<String, String>,
     /// Why the exploration is incomplete, if it is.
     pub limit: Option<String>,
@@ -254,7 +259,9 @@ pub fn explore(prog: &Program, policy: &Policy, opts: &ExploreOptions) -> Explor
         }
     };
     out.schedules = findings.schedules;
-    if out.explorer == "exhaustive" && out.complete && !opts.crash {
+    // `generations` merges end states and `independence` keeps only some: no counts then.
+    let counted = !opts.reduce.generations && !opts.reduce.independence;
+    if out.explorer == "exhaustive" && out.complete && !opts.crash && counted {
         out.outcomes = Some(
             findings
                 .ends

@@ -68,9 +68,13 @@ pub struct ExploreArgs {
     /// operations): in each matrix cell, after each check line. JSON rows always carry `costs`.
     #[arg(long)]
     pub costs: bool,
-    /// Explore every interleaving of invisible steps too (no partial-order reduction).
-    #[arg(long)]
+    /// Switch every reduction of the exhaustive search off (same as `--reduce none`).
+    #[arg(long, conflicts_with = "reduce")]
     pub no_reduction: bool,
+    /// The reductions of the exhaustive search, comma-separated: `invisible` (the default),
+    /// `generations`, `independence`, or `all` or `none`. Labels do not depend on them.
+    #[arg(long, value_parser = pincheck::check::reduce::Reductions::parse)]
+    pub reduce: Option<pincheck::check::reduce::Reductions>,
     /// Priority change points of each PCT run (`--explore pct`).
     #[arg(long, default_value_t = 3, value_parser = at_most::<{ pincheck::limits::PCT_DEPTH_MAX }>)]
     pub pct_depth: usize,
@@ -106,7 +110,11 @@ pub fn options(a: &ExploreArgs) -> ExploreOptions {
         crash: a.crash,
         pct_depth: a.pct_depth,
         progress: true,
-        reduction: !a.no_reduction,
+        reduce: if a.no_reduction {
+            pincheck::check::reduce::Reductions::NONE
+        } else {
+            a.reduce.unwrap_or_default()
+        },
     }
 }
 

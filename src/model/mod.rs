@@ -110,24 +110,6 @@ pub fn moves(w: &World, cx: &Cx) -> Vec<Move> {
     out
 }
 
-/// Partial-order reduction by invisible steps: when some thread's next step is invisible
-/// (`ops::invisible_step`), that step alone is a persistent set — it is independent of every
-/// other move, stays enabled, and changes no label, and the state graph is acyclic — so
-/// exploring only it reaches the same end states and labels, with schedules of the same
-/// lengths. Otherwise all moves.
-pub fn reduced_moves(w: &World, cx: &Cx) -> Vec<Move> {
-    let all = moves(w, cx);
-    let invisible = all.iter().copied().find(|m| {
-        !m.skip
-            && w.tasks[m.task as usize].is_thread()
-            && ops::invisible_step(w, cx, m.task as usize)
-    });
-    match invisible {
-        Some(m) => vec![m],
-        None => all,
-    }
-}
-
 /// Makes move `m` happen.
 pub fn step(w: &mut World, cx: &mut Cx, m: Move) {
     let t = m.task as usize;

@@ -1,0 +1,470 @@
+//! The `independence` reduction: persistent sets from the footprints of steps (a static
+//! stubborn-set reduction in the sense of Valmari and Godefroid, task by task, without sleep
+//! sets).
+//!
+//! Footprints. Each step declares what it may read and write, as a [`Set`]: file pages (the
+//! page's cached folio and its flags, its block and what the disk holds for it, the PTEs and
+//! GUP references of that page, and any anonymous copy made of it through a private mapping),
+//! a file's inode-level state (size, `wb_err`, O_DIRECT count), handles (defined, failed, the
+//! pin or MR itself), events, and `alloc`: the frame and block allocators and the
+//! delayed-allocation reservations, which every allocation or free touches (the allocator
+//! hands out the lowest free frame, so two allocations do not commute). Labels are a set only
+//! ever added to and never read by a step, and the pin counters only grow and are read only at
+//! the end: steps commute on both. A task's *future* footprint covers every step it may still
+//! take, and every step of the work it may queue (a bio writes its page; other queued work and
+//! unclassified operations write everything). A writeback pass is declared step by step: the
+//! pages from its cursor on in its scope, and, for integrity writeback, every page (the cache
+//! flush at its end makes every completed write durable).
+//!
+//! Persistent sets. At a state, a set T of tasks, each with a move, is chosen such that no task
+//! outside T may, in any step it can still take, touch what a move of T touches (write what it
+//! reads or writes, read what it writes). Then along any path of moves outside T, each is
+//! independent of T's moves (they commute to the same state) and T's moves stay enabled (their
+//! enabling conditions read only their own footprints). T is grown from one task by adding the
+//! enabled tasks whose future conflicts; a blocked task in conflict abandons the seed. The
+//! smallest T over all seeds is explored (ties: the lowest task), or every move if none is
+//! smaller. A blocked task's future excludes what lies behind a wait only T can end: an
+//! integrity writeback pass waiting for the end of writeback of a folio whose bio is in T never
+//! reaches its cache flush, nor its later statements, on a path outside T. This is what lets
+//! independent bio completions run in one order (a `sync` over 64 dirty pages), item (d).
+//!
+//! Soundness. The state graph is acyclic and finite, and the choice depends only on the state,
+//! so by induction on the longest path from a state: for every path from state s to an end
+//! state z, the reduced search from s reaches an end z' whose labels include z's. If the path
+//! takes a move of T, the first such move commutes back to its front; otherwise T's moves are
+//! still enabled at the end, unless a move outside T stopped the machine (a modeled `BUG()`):
+//! then taking a move of T first and the same path after it stops the machine the same way (the
+//! crashing step touches nothing of T's) with labels that include z's. Labels are part of the
+//! state and only grow, so the union of labels over end states is the same as without the
+//! reduction. Witnesses are real schedules from the real initial world, so they replay; they
+//! are shortest in the reduced graph only, not always shortest overall.
+//!
+//! Where the reduction is off (returns no footprints): under a mutation (which may break the
+//! mechanisms the footprints assume), on DAX (a page changes hands under a reference when its
+//! block is freed), on btrfs (fix-up work queued from writeback), with layout leases, truncate,
+//! punch or fallocate (a waiting layout change counts every step as lease-break time, which
+//! makes every step dependent on it), with ODP registrations (MMU notifiers reach other
+//! handles), and under `--crash` (power failures are explored at every intermediate state,
+//! which a persistent-set search skips). The other reductions still apply there.
+
+use crate::limits::FILES_MAX;
+use crate::model::program::{COp, CStmt};
+use crate::model::task::{Cont, TaskKind};
+use crate::model::world::{FileId, HandleId, World};
+use crate::model::writeback::Wb;
+use crate::model::{Cx, Move};
+use crate::scenario::FsKind;
+
+/// Resources a step may touch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Set {
+    /// Per file, a bit per page.
+    pages: [u64; FILES_MAX],
+    /// Per file, the inode-level state.
+    inodes: u8,
+    handles: u32,
+    events: u32,
+    alloc: bool,
+}
+
+impl Set {
+    const ALL: Set = Set {
+        pages: [u64::MAX; FILES_MAX],
+        inodes: u8::MAX,
+        handles: u32::MAX,
+        events: u32::MAX,
+        alloc: true,
+    };
+
+    fn union(mut self, o: &Set) -> Set {
+        for (a, b) in self.pages.iter_mut().zip(o.pages) {
+            *a |= b;
+        }
+        self.inodes |= o.inodes;
+        self.handles |= o.handles;
+        self.events |= o.events;
+        self.alloc |= o.alloc;
+        self
+    }
+
+    fn meets(&self, o: &Set) -> bool {
+        self.pages.iter().zip(o.pages).any(|(a, b)| a & b != 0)
+            || self.inodes & o.inodes != 0
+            || self.handles & o.handles != 0
+            || self.events & o.events != 0
+            || (self.alloc && o.alloc)
+    }
+
+    fn page(f: FileId, mask: u64) -> Set {
+        let mut s = Set::default();
+        s.pages[f.0 as usize] = mask;
+        s
+    }
+
+    fn inode(f: FileId) -> Set {
+        Set { inodes: 1 << f.0, ..Set::default() }
+    }
+
+    fn handle(h: HandleId) -> Set {
+        Set { handles: 1 << h.0, ..Set::default() }
+    }
+
+    fn event(e: u8) -> Set {
+        Set { events: 1 << e, ..Set::default() }
+    }
+
+    fn alloc() -> Set {
+        Set { alloc: true, ..Set::default() }
+    }
+
+    fn all_pages() -> Set {
+        Set { pages: [u64::MAX; FILES_MAX], inodes: u8::MAX, ..Set::default() }
+    }
+}
+
+/// What a step (or a sequence of steps) may read and write.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Footprint {
+    read: Set,
+    write: Set,
+}
+
+impl Footprint {
+    const ALL: Footprint = Footprint { read: Set::ALL, write: Set::ALL };
+
+    fn union(self, o: &Footprint) -> Footprint {
+        Footprint { read: self.read.union(&o.read), write: self.write.union(&o.write) }
+    }
+
+    /// Two footprints conflict when one writes what the other reads or writes.
+    fn conflicts(&self, o: &Footprint) -> bool {
+        self.write.meets(&o.write) || self.write.meets(&o.read) || o.write.meets(&self.read)
+    }
+
+    fn reads(read: Set) -> Footprint {
+        Footprint { read, write: Set::default() }
+    }
+
+    fn writes(write: Set) -> Footprint {
+        Footprint { read: Set::default(), write }
+    }
+}
+
+/// A handle's file and the file pages it covers, known from the statement that defines it.
+#[derive(Clone, Copy, Debug, Default)]
+struct HandleSpan {
+    file: Option<FileId>,
+    /// The first file page the handle covers (a mapping's pgoff, plus a pin's start).
+    first: u8,
+    pages: u64,
+}
+
+/// The static footprints of a program's statements, and of the suffixes of each thread.
+pub struct Footprints {
+    /// Per thread, per statement.
+    stmts: Vec<Vec<Footprint>>,
+    /// Per thread, the union of statements `pc..`.
+    suffix: Vec<Vec<Footprint>>,
+}
+
+fn mask(start: u32, len: u32) -> u64 {
+    if len >= 64 {
+        u64::MAX << start.min(63)
+    } else {
+        ((1u64 << len) - 1) << start
+    }
+}
+
+impl Footprints {
+    /// The footprints of `cx`'s program, or `None` where the reduction is off (see the module
+    /// documentation).
+    pub fn new(cx: &Cx) -> Option<Footprints> {
+        let prog = cx.prog;
+        let kind = prog.fs.kind;
+        let excluded_fs = matches!(kind, FsKind::Btrfs | FsKind::Ext4Dax | FsKind::XfsDax);
+        let excluded_op = |s: &CStmt| {
+            matches!(
+                s.op,
+                COp::Truncate { .. }
+                    | COp::Punch { .. }
+                    | COp::Fallocate { .. }
+                    | COp::Lease { .. }
+                    | COp::Unlease { .. }
+                    | COp::RegMr { odp: true, .. }
+            )
+        };
+        let any_excluded =
+            prog.threads.iter().any(|t| t.on_break.is_some() || t.body.iter().any(excluded_op));
+        if cx.policy.mutation.is_some() || excluded_fs || any_excluded {
+            return None;
+        }
+        let spans = handle_spans(prog);
+        let stmts: Vec<Vec<Footprint>> = prog
+            .threads
+            .iter()
+            .map(|t| t.body.iter().map(|s| stmt_footprint(s, &spans)).collect())
+            .collect();
+        let suffix = stmts
+            .iter()
+            .map(|body| {
+                let mut acc = Footprint::default();
+                let mut out: Vec<Footprint> = body
+                    .iter()
+                    .rev()
+                    .map(|fp| {
+                        acc = acc.union(fp);
+                        acc
+                    })
+                    .collect();
+                out.reverse();
+                out.push(Footprint::default());
+                out
+            })
+            .collect();
+        Some(Footprints { stmts, suffix })
+    }
+
+    /// A persistent subset of `moves` smaller than all of them, if one is found.
+    pub fn persistent(&self, w: &World, cx: &Cx, moves: &[Move]) -> Option<Vec<Move>> {
+        let mut enabled: Vec<usize> = moves.iter().map(|m| m.task as usize).collect();
+        enabled.dedup();
+        if enabled.len() < 2 {
+            return None;
+        }
+        let mut best: Option<Vec<usize>> = None;
+        for &seed in &enabled {
+            let Some(set) = self.closure(w, cx, seed, &enabled) else { continue };
+            if best.as_ref().is_none_or(|b| set.len() < b.len()) {
+                best = Some(set);
+            }
+            if best.as_ref().is_some_and(|b| b.len() == 1) {
+                break;
+            }
+        }
+        let best = best.filter(|b| b.len() < enabled.len())?;
+        Some(moves.iter().copied().filter(|m| best.contains(&(m.task as usize))).collect())
+    }
+
+    /// The set of tasks grown from `seed`, or `None` if a blocked task conflicts with it.
+    fn closure(&self, w: &World, cx: &Cx, seed: usize, enabled: &[usize]) -> Option<Vec<usize>> {
+        let mut set = vec![seed];
+        let mut touched = self.current(w, cx, seed);
+        'grow: loop {
+            for u in 0..w.tasks.len() {
+                if set.contains(&u) || w.tasks[u].done {
+                    continue;
+                }
+                if !self.future(w, cx, u, &set).conflicts(&touched) {
+                    continue;
+                }
+                if !enabled.contains(&u) {
+                    return None;
+                }
+                set.push(u);
+                touched = touched.union(&self.current(w, cx, u));
+                continue 'grow;
+            }
+            return Some(set);
+        }
+    }
+
+    /// What task `t`'s next step may touch.
+    fn current(&self, w: &World, cx: &Cx, t: usize) -> Footprint {
+        let task = &w.tasks[t];
+        match (&task.kind, &task.cont) {
+            (TaskKind::Thread { .. }, Cont::Writeback(wb)) => pass_step(w, cx, wb),
+            (TaskKind::Thread { thread }, _) => self.stmts[*thread as usize][task.pc as usize],
+            (kind, _) => queued(kind),
+        }
+    }
+
+    /// What task `u` may touch in any step it can take before a move of `set` is taken.
+    fn future(&self, w: &World, cx: &Cx, u: usize, set: &[usize]) -> Footprint {
+        let task = &w.tasks[u];
+        let TaskKind::Thread { thread } = task.kind else { return queued(&task.kind) };
+        let whole = self.suffix[thread as usize][task.pc as usize];
+        match &task.cont {
+            // The pass cannot end before a bio of `set` completes: only its submissions lie on
+            // paths outside `set`.
+            Cont::Writeback(wb) if wb.sync && waits_for(w, wb, set) => pass_remaining(w, cx, wb),
+            _ => whole,
+        }
+    }
+}
+
+/// Each handle's file and pages, from the statements that define them.
+fn handle_spans(prog: &crate::model::Program) -> Vec<HandleSpan> {
+    let mut spans = vec![HandleSpan::default(); prog.handles.len()];
+    // Definitions may come in any thread order: repeat until nothing changes.
+    for _ in 0..prog.handles.len() + 1 {
+        for s in prog.threads.iter().flat_map(|t| &t.body) {
+            let Some(h) = s.def else { continue };
+            let span = match s.op {
+                COp::Mmap { file, start, len, .. } => HandleSpan {
+                    file: Some(file),
+                    first: start,
+                    pages: mask(start as u32, len as u32),
+                },
+                COp::Pin { map, start, end, .. } | COp::RegMr { map, start, end, .. } => {
+                    let m = spans[map.0 as usize];
+                    let first = m.first + start;
+                    HandleSpan {
+                        file: m.file,
+                        first,
+                        pages: mask(first as u32, (end - start) as u32),
+                    }
+                }
+                _ => HandleSpan::default(),
+            };
+            spans[h.0 as usize] = span;
+        }
+    }
+    spans
+}
+
+/// The static footprint of one statement, whole.
+fn stmt_footprint(s: &CStmt, spans: &[HandleSpan]) -> Footprint {
+    let def = s.def.map_or(Set::default(), Set::handle);
+    // The pages of handle `h` (page `page` of it, or all), with the file's inode read.
+    let span = |h: HandleId, page: Option<u8>| -> Option<(FileId, u64)> {
+        let sp = spans[h.0 as usize];
+        let file = sp.file?;
+        Some((file, page.map_or(sp.pages, |p| 1u64 << (sp.first + p).min(63))))
+    };
+    let fp = match s.op {
+        COp::Mmap { file, .. } => Some(Footprint { read: Set::inode(file), write: Set::default() }),
+        COp::Munmap { map } => span(map, None).map(|(f, m)| {
+            Footprint::writes(Set::page(f, m).union(&Set::handle(map)).union(&Set::alloc()))
+        }),
+        COp::Store { map, page, .. }
+        | COp::Load { map, page }
+        | COp::RemoteWrite { map, page, .. } => span(map, Some(page)).map(|(f, m)| Footprint {
+            read: Set::handle(map).union(&Set::inode(f)),
+            write: Set::page(f, m).union(&Set::alloc()),
+        }),
+        COp::Write { file, page, .. } => Some(Footprint::writes(
+            Set::page(file, 1 << page).union(&Set::inode(file)).union(&Set::alloc()),
+        )),
+        COp::Read { file, page } => Some(Footprint {
+            read: Set::inode(file),
+            write: Set::page(file, 1 << page).union(&Set::alloc()),
+        }),
+        // A pass over the file, then the cache flush: every block (of any file) may become
+        // durable.
+        COp::Fsync { file } => {
+            Some(Footprint::writes(Set::all_pages().union(&Set::inode(file)).union(&Set::alloc())))
+        }
+        COp::Msync { map } => span(map, None).map(|(f, _)| {
+            Footprint::writes(
+                Set::all_pages()
+                    .union(&Set::inode(f))
+                    .union(&Set::handle(map))
+                    .union(&Set::alloc()),
+            )
+        }),
+        COp::Sync | COp::Reclaim { .. } | COp::ReclaimActive | COp::DropCaches => {
+            Some(Footprint::writes(Set::all_pages().union(&Set::alloc())))
+        }
+        COp::Writeback { file: Some(file) } => Some(Footprint::writes(
+            Set::page(file, u64::MAX).union(&Set::inode(file)).union(&Set::alloc()),
+        )),
+        COp::Writeback { file: None } => {
+            Some(Footprint::writes(Set::all_pages().union(&Set::alloc())))
+        }
+        COp::Pin { map, .. } | COp::RegMr { map, odp: false, .. } => {
+            s.def.and_then(|h| span(h, None)).map(|(f, m)| Footprint {
+                read: Set::handle(map).union(&Set::inode(f)),
+                write: Set::page(f, m).union(&Set::alloc()),
+            })
+        }
+        COp::Unpin { pin: h, .. } | COp::DeregMr { mr: h } => span(h, None).map(|(f, m)| {
+            Footprint::writes(Set::page(f, m).union(&Set::handle(h)).union(&Set::alloc()))
+        }),
+        COp::DmaWrite { handle, page, .. } | COp::DmaRead { handle, page } => {
+            span(handle, Some(page))
+                .map(|(f, m)| Footprint { read: Set::handle(handle), write: Set::page(f, m) })
+        }
+        COp::Signal { event } => Some(Footprint::writes(Set::event(event))),
+        COp::Wait { event } => Some(Footprint::reads(Set::event(event))),
+        _ => None,
+    };
+    match fp {
+        // A failed or undefined handle is read by every user.
+        Some(fp) => {
+            let uses =
+                s.op.uses().into_iter().fold(Set::default(), |a, h| a.union(&Set::handle(h)));
+            Footprint { read: fp.read.union(&uses), write: fp.write.union(&def) }
+        }
+        None => Footprint::ALL,
+    }
+}
+
+/// Queued work: a page-write bio touches its page (its folio's writeback flag and data, its
+/// block), and its file's error state when the device checks integrity data (a mismatch fails
+/// the write with `mapping_set_error()`); any other queued work everything.
+fn queued(kind: &TaskKind) -> Footprint {
+    match kind {
+        TaskKind::Bio { file, index, cow: false, csum, .. } => {
+            let error = if csum.is_some() { Set::inode(*file) } else { Set::default() };
+            Footprint::writes(Set::page(*file, 1 << index).union(&error))
+        }
+        _ => Footprint::ALL,
+    }
+}
+
+/// The pages of a writeback pass's scope at or after its cursor.
+fn pass_pages(w: &World, wb: &Wb) -> Set {
+    let mut s = Set::default();
+    for fi in wb.file as usize..w.inodes.len() {
+        if wb.scope.is_some_and(|f| f.0 as usize != fi) {
+            continue;
+        }
+        let mut m = if fi == wb.file as usize { u64::MAX << wb.index.min(63) } else { u64::MAX };
+        if fi == wb.file as usize && wb.index >= 64 {
+            m = 0;
+        }
+        if let Some((a, b)) = wb.range {
+            m &= mask(a as u32, (b - a) as u32);
+        }
+        s.pages[fi] = m;
+        s.inodes |= 1 << fi;
+    }
+    s.alloc = true;
+    s
+}
+
+/// The rest of a pass's submissions (block allocation included).
+fn pass_remaining(w: &World, _cx: &Cx, wb: &Wb) -> Footprint {
+    if wb.waiting {
+        return Footprint::default();
+    }
+    Footprint::writes(pass_pages(w, wb))
+}
+
+/// What the end of an integrity pass touches: the wait reads every page in scope, the flush
+/// writes every block and the mapping error is taken.
+fn flush(wb: &Wb) -> Footprint {
+    if wb.sync {
+        Footprint::writes(Set::all_pages().union(&Set::alloc()))
+    } else {
+        Footprint::default()
+    }
+}
+
+/// The next step of a pass: a submission (which may end the pass, and for integrity
+/// writeback wait or flush).
+fn pass_step(w: &World, cx: &Cx, wb: &Wb) -> Footprint {
+    pass_remaining(w, cx, wb).union(&flush(wb))
+}
+
+/// Whether the integrity pass `wb` must wait for a bio of `set`: one is in flight for a page
+/// in the pass's scope (its folio stays under writeback until that bio runs).
+fn waits_for(w: &World, wb: &Wb, set: &[usize]) -> bool {
+    set.iter().any(|&t| match w.tasks[t].kind {
+        TaskKind::Bio { file, index, cow: false, .. } => {
+            wb.scope.is_none_or(|f| f == file)
+                && wb.range.is_none_or(|(a, b)| (a..b).contains(&index))
+        }
+        _ => false,
+    })
+}

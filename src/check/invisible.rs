@@ -1,0 +1,22 @@
+//! The `invisible` reduction: partial-order reduction by invisible steps.
+//!
+//! Soundness. A thread step is invisible (`model::ops::invisible_step`) when it changes nothing
+//! but the thread's own position: a `wait` on an event already signalled (events are never
+//! cleared), or the silent skip of a statement whose handle failed (and which defines none).
+//! Such a step commutes with every other move, no other move can disable it (the event stays
+//! set, the handle stays failed), it enables no move of another task, it adds no label, and
+//! `model::step` does not count it as lease-break time. So `{it}` is a persistent set, and since
+//! the state graph is acyclic, exploring only it reaches the same end states, with the same
+//! labels, by schedules of the same lengths (the step is only moved earlier): witnesses stay
+//! shortest. Power failures (`--crash`) see the same disks: the step touches no block.
+
+use crate::model::{ops, Cx, Move, World};
+
+/// An invisible thread move among `moves`, if any.
+pub fn persistent(w: &World, cx: &Cx, moves: &[Move]) -> Option<Move> {
+    moves.iter().copied().find(|m| {
+        !m.skip
+            && w.tasks[m.task as usize].is_thread()
+            && ops::invisible_step(w, cx, m.task as usize)
+    })
+}

@@ -1,0 +1,131 @@
+//! The reductions of the exhaustive search, each switchable (`--reduce LIST`, `--no-reduction`),
+//! each in its own file with its soundness argument (docs/design.md §9 states them together):
+//!
+//! - `invisible` (`invisible.rs`): an invisible thread step alone is a persistent set.
+//! - `generations` (`generations.rs`): frame generations are renumbered canonically (only
+//!   whether a reference's generation is the frame's current one is ever observed).
+//! - `independence` (`independence.rs`): persistent sets from the footprints of steps: moves
+//!   of tasks whose every future step touches nothing the chosen moves touch are postponed;
+//!   this is what lets independent bio completions (a `sync` over many pages) run in one order.
+//!
+//! The default is `invisible` alone (`--reduce all` for every one). Every reduction preserves
+//! the set of labels and, for each label, a witness that replays
+//! from the real initial world; `invisible` and `generations` also keep witnesses shortest.
+
+use crate::model::{self, Cx, Move, World};
+
+/// Which reductions the exhaustive search applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reductions {
+    pub invisible: bool,
+    pub generations: bool,
+    pub independence: bool,
+}
+
+impl Reductions {
+    pub const ALL: Reductions =
+        Reductions { invisible: true, generations: true, independence: true };
+    pub const NONE: Reductions =
+        Reductions { invisible: false, generations: false, independence: false };
+    /// The names `--reduce` takes, in order.
+    pub const NAMES: [&'static str; 3] = ["invisible", "generations", "independence"];
+
+    /// Parses `--reduce LIST`: comma-separated names, `all` or `none`.
+    pub fn parse(list: &str) -> Result<Reductions, String> {
+        let mut r = Reductions::NONE;
+        for name in list.split(',').map(str::trim) {
+            match name {
+                "all" => r = Reductions::ALL,
+                "none" => {}
+                "invisible" => r.invisible = true,
+                "generations" => r.generations = true,
+                "independence" => r.independence = true,
+                _ => {
+                    return Err(format!(
+                        "unknown reduction `{name}`: expected a comma-separated list of {}, \
+                         or `all` or `none`",
+                        Reductions::NAMES.join(", ")
+                    ))
+                }
+            }
+        }
+        Ok(r)
+    }
+
+    /// The names of the reductions switched on, comma-separated (`none` for none).
+    pub fn names(&self) -> String {
+        let on = [self.invisible, self.generations, self.independence];
+        let names: Vec<&str> =
+            Reductions::NAMES.iter().zip(on).filter(|(_, on)| *on).map(|(n, _)| *n).collect();
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(",")
+        }
+    }
+}
+
+impl Default for Reductions {
+    /// `invisible` only: the opt-in reductions change the end-state counts of "how often"
+    /// (docs/design.md §4), and `independence` the shortest witnesses.
+    fn default() -> Self {
+        Reductions { invisible: true, ..Reductions::NONE }
+    }
+}
+
+/// What the reductions need that does not change from state to state.
+pub struct Reducer {
+    on: Reductions,
+    independence: Option<super::independence::Footprints>,
+}
+
+impl Reducer {
+    /// `crash`: power failures are explored after every state (`--crash`), which the
+    /// independence reduction does not preserve (it skips intermediate states): it is off then.
+    pub fn new(cx: &Cx, on: Reductions, crash: bool) -> Reducer {
+        let independence =
+            (on.independence && !crash).then(|| super::independence::Footprints::new(cx)).flatten();
+        Reducer { on, independence }
+    }
+
+    /// The moves to explore from `w`: a persistent subset of `model::moves`, or all of them.
+    pub fn moves(&self, w: &World, cx: &Cx) -> Vec<Move> {
+        let all = model::moves(w, cx);
+        if all.len() <= 1 {
+            return all;
+        }
+        if self.on.invisible {
+            if let Some(m) = super::invisible::persistent(w, cx, &all) {
+                return vec![m];
+            }
+        }
+        if let Some(fp) = &self.independence {
+            if let Some(some) = fp.persistent(w, cx, &all) {
+                return some;
+            }
+        }
+        all
+    }
+
+    /// Puts a world reached by a step into the canonical form the reductions ask for.
+    pub fn canonicalize(&self, w: &mut World) {
+        if self.on.generations {
+            super::generations::canonicalize(w);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Reductions;
+
+    #[test]
+    fn lists_parse_and_print() {
+        assert_eq!(Reductions::parse("all").unwrap(), Reductions::ALL);
+        assert_eq!(Reductions::parse("none").unwrap(), Reductions::NONE);
+        let r = Reductions::parse("invisible, independence").unwrap();
+        assert_eq!(r.names(), "invisible,independence");
+        assert_eq!(Reductions::ALL.names(), "invisible,generations,independence");
+        assert!(Reductions::parse("symmetry").unwrap_err().contains("unknown reduction"));
+    }
+}

@@ -1,0 +1,261 @@
+//! Each reduction of the exhaustive search (src/check/reduce.rs) against the unreduced search:
+//! the same labels on the catalogue, the regression scenarios and generated scenarios, with and
+//! without `--crash`; every witness replays from the real initial world to its label, with the
+//! model's invariants checked after every step; `invisible` and `generations` keep witnesses
+//! shortest. `PINCHECK_GENERATED=N` runs N generated scenarios instead of 8 (by hand:
+//! `PINCHECK_GENERATED=3000 cargo test --release --test reductions generated`).
+
+use pincheck::check::reduce::Reductions;
+use pincheck::check::replay::replay_checking_invariants;
+use pincheck::check::{explore, schedule, Exploration, ExploreOptions};
+use pincheck::model::Program;
+use pincheck::policy::Policy;
+use pincheck::run::{self, Source};
+
+/// Each reduction alone, and all of them.
+fn variants() -> Vec<(&'static str, Reductions)> {
+    let none = Reductions::NONE;
+    vec![
+        ("invisible", Reductions { invisible: true, ..none }),
+        ("generations", Reductions { generations: true, ..none }),
+        ("independence", Reductions { independence: true, ..none }),
+        ("all", Reductions::ALL),
+    ]
+}
+
+/// Explores `prog` under `p` with each variant (or all reductions only, unless `each`) and
+/// compares with the unreduced search.
+fn compare(
+    what: &str,
+    prog: &Program,
+    p: &Policy,
+    base: &ExploreOptions,
+    each: bool,
+) -> (u64, u64) {
+    let full = explore(prog, p, &ExploreOptions { reduce: Reductions::NONE, ..base.clone() });
+    let (mut reduced_states, mut full_states) = (0, 0);
+    for (name, r) in
+        variants().into_iter().filter(|(name, _)| each || *name == "all" || *name == "independence")
+    {
+        let x = explore(prog, p, &ExploreOptions { reduce: r, ..base.clone() });
+        if !(x.complete && full.complete) {
+            continue;
+        }
+        assert_eq!(x.labels, full.labels, "{what} [{}] --reduce {name}: labels differ", p.name);
+        assert!(x.states <= full.states, "{what} [{}] --reduce {name}: more states", p.name);
+        check_witnesses(what, prog, p, &x, name);
+        if !r.independence {
+            for (label, s) in &x.witnesses {
+                let len = |s: &str| schedule::parse(s).len();
+                assert_eq!(
+                    len(s),
+                    len(&full.witnesses[label]),
+                    "{what} [{}] --reduce {name}: {label}'s witness is not shortest",
+                    p.name
+                );
+            }
+        }
+        if name == "all" {
+            reduced_states += x.states;
+            full_states += full.states;
+        }
+    }
+    (reduced_states, full_states)
+}
+
+fn check_witnesses(what: &str, prog: &Program, p: &Policy, x: &Exploration, name: &str) {
+    assert_eq!(x.witnesses.len(), x.labels.len(), "{what} [{}]: a witness per label", p.name);
+    for (label, s) in &x.witnesses {
+        let labels = replay_checking_invariants(prog, p, s)
+            .unwrap_or_else(|e| panic!("{what} [{}] --reduce {name} {label}: {e}", p.name));
+        assert!(
+            labels.contains(label),
+            "{what} [{}] --reduce {name}: {label} not replayed",
+            p.name
+        );
+    }
+}
+
+fn sources() -> Vec<Source> {
+    let mut sources = run::catalogue_sources();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/regressions");
+    sources.extend(run::load_paths(&[dir.to_string()]).unwrap());
+    sources
+}
+
+#[test]
+fn every_reduction_keeps_the_labels_of_the_catalogue_and_regressions() {
+    let (mut reduced, mut full) = (0, 0);
+    for src in sources() {
+        let l = run::load(&src).unwrap();
+        for p in Policy::presets() {
+            let (r, f) = compare(&src.path, &l.program, &p, &ExploreOptions::default(), true);
+            reduced += r;
+            full += f;
+        }
+    }
+    assert!(reduced < full, "the reductions save states ({reduced} < {full})");
+}
+
+#[test]
+fn every_reduction_keeps_the_crash_outcomes_of_the_catalogue() {
+    let crash = ExploreOptions { crash: true, ..Default::default() };
+    for src in run::catalogue_sources() {
+        let l = run::load(&src).unwrap();
+        for p in Policy::presets() {
+            compare(&src.path, &l.program, &p, &crash, true);
+        }
+    }
+}
+
+/// A deterministic generator of scenarios the independence reduction applies to: several
+/// files, each with its own threads and handles, shared background writeback and reclaim.
+struct Gen(u64);
+
+impl Gen {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+        xs[self.below(xs.len())]
+    }
+}
+
+fn scenario(g: &mut Gen, n: usize) -> String {
+    let fs = g.pick(&[
+        "ext3",
+        "ext4",
+        "ext4 nodelalloc",
+        "ext4 stable-writes",
+        "xfs-bh",
+        "xfs",
+        "tmpfs",
+    ]);
+    let files = 1 + g.below(2);
+    let mut s = format!(
+        "scenario gen{n}\nfs {fs}\ndisk {}\nmemory {}\n",
+        4 + 3 * files + g.below(3),
+        2 + 2 * files + g.below(3)
+    );
+    for f in 0..files {
+        s += &format!("file f{f} 2 {}\n", g.pick(&["synced", "dirty", "sparse", "synced"]));
+    }
+    let mut tag = 0;
+    let mut t = || {
+        tag += 1;
+        format!("T{tag}")
+    };
+    for f in 0..files {
+        s += &format!(
+            "\nthread a{f}:\n  m{f} = mmap f{f} {}\n",
+            g.pick(&["shared", "shared", "private"])
+        );
+        s += &format!("  store m{f}[{}] {}\n", g.below(2), t());
+        let (get, put) = g.pick(&["pin/unpin", "reg-mr/dereg-mr"]).split_once('/').unwrap();
+        s += &format!("  p{f} = {get} m{f}[0..2]{}\n", g.pick(&["", " write"]));
+        s += &format!("  signal go{f}\n");
+        let ops = [
+            format!("store m{f}[{}] {}", g.below(2), t()),
+            format!("load m{f}[{}]", g.below(2)),
+            format!("write f{f}[{}] {}", g.below(2), t()),
+            format!("read f{f}[{}]", g.below(2)),
+            format!("fsync f{f}"),
+            format!("msync m{f}"),
+            format!("writeback f{f}"),
+            "sync".to_string(),
+            "reclaim 1".to_string(),
+        ];
+        for _ in 0..g.below(3) {
+            let maybe = if g.below(4) == 0 { "maybe " } else { "" };
+            s += &format!("  {maybe}{}\n", ops[g.below(ops.len())]);
+        }
+        s += &format!("  wait done{f}\n");
+        let dirty = if put == "unpin" { g.pick(&["", " dirty"]) } else { "" };
+        s += &format!("  {put} p{f}{dirty}\n");
+        if g.below(2) == 0 {
+            s += &format!("  fsync f{f}\n");
+        }
+        s += &format!("\nthread d{f}:\n  wait go{f}\n");
+        s += &format!(
+            "  {}\n",
+            g.pick(&["dma-write p{F}[0] X{F}", "dma-write p{F}[1] X{F}", "dma-read p{F}[0]"])
+                .replace("{F}", &f.to_string())
+        );
+        s += &format!("  signal done{f}\n");
+    }
+    let bg = ["writeback", "reclaim", "sync", "drop-caches", "reclaim-active"];
+    s += "\nthread kernel:\n";
+    for _ in 0..1 + g.below(2) {
+        let maybe = if g.below(2) == 0 { "maybe " } else { "" };
+        s += &format!("  {maybe}{}\n", bg[g.below(bg.len())]);
+    }
+    s
+}
+
+#[test]
+fn every_reduction_keeps_the_labels_of_generated_scenarios() {
+    let count = std::env::var("PINCHECK_GENERATED").ok().and_then(|v| v.parse().ok()).unwrap_or(8);
+    let opts = ExploreOptions { max_states: 2_000, ..Default::default() };
+    let mut g = Gen(9);
+    let (mut reduced, mut full, mut compared) = (0, 0, 0);
+    for n in 0..count {
+        let text = scenario(&mut g, n);
+        let src = Source { path: format!("gen{n}.pin"), text: text.clone() };
+        let l =
+            run::load(&src).unwrap_or_else(|e| panic!("invalid generated scenario:\n{text}\n{e}"));
+        let presets = Policy::presets();
+        // Every scenario under one preset (in turn), every tenth under all of them.
+        let chosen: Vec<&Policy> =
+            if n % 10 == 0 { presets.iter().collect() } else { vec![&presets[n % presets.len()]] };
+        for p in chosen {
+            let (r, f) = compare(&format!("{text}\n"), &l.program, p, &opts, n % 10 == 0);
+            reduced += r;
+            full += f;
+            compared += u64::from(f > 0);
+        }
+    }
+    eprintln!("{count} generated scenarios, {compared} complete comparisons, {reduced} states reduced, {full} unreduced");
+    assert!(compared * 2 > count as u64, "most comparisons complete ({compared} of {count})");
+    assert!(reduced < full, "the reductions save states on generated scenarios");
+}
+
+/// A `sync` over `pages` dirty pages: one bio per page, completing independently.
+fn sync_over(pages: u32) -> String {
+    format!(
+        "scenario sync{pages}\nfs ext4\ndisk {}\nmemory {pages}\nfile f {pages} dirty\n\nthread a:\n  sync\n",
+        pages * 2
+    )
+}
+
+#[test]
+fn independent_bio_completions_do_not_multiply_the_states() {
+    let p = Policy::by_name("linux-6.18").unwrap();
+    // Small enough for the unreduced search: same labels, far fewer states.
+    let l = run::load(&Source { path: "sync8.pin".into(), text: sync_over(8) }).unwrap();
+    let none =
+        explore(&l.program, &p, &ExploreOptions { reduce: Reductions::NONE, ..Default::default() });
+    let all =
+        explore(&l.program, &p, &ExploreOptions { reduce: Reductions::ALL, ..Default::default() });
+    assert!(none.complete && all.complete);
+    assert_eq!(all.labels, none.labels);
+    assert!(none.states >= 500 && all.states < 40, "{} vs {}", all.states, none.states);
+    // 64 pages (the case): complete, in a number of states linear in the pages.
+    let l = run::load(&Source { path: "sync64.pin".into(), text: sync_over(64) }).unwrap();
+    for p in Policy::presets() {
+        let x = explore(
+            &l.program,
+            &p,
+            &ExploreOptions { reduce: Reductions::ALL, ..Default::default() },
+        );
+        assert!(x.complete, "[{}] {:?}", p.name, x.limit);
+        assert!(x.states < 1000, "[{}] {} states", p.name, x.states);
+        check_witnesses("sync64", &l.program, &p, &x, "all");
+    }
+}
