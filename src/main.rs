@@ -76,9 +76,7 @@ fn main() -> ExitCode {
     let _ = ctrlc::set_handler(|| {
         use std::sync::atomic::Ordering;
         if pincheck::check::INTERRUPTED.swap(true, Ordering::SeqCst) {
-            if pincheck::host::SCRATCH_LIVE.load(Ordering::SeqCst) == 0 {
-                std::process::exit(130);
-            }
+            pincheck::host::exit_unless_scratch_live(130);
             eprintln!("pincheck: finishing the host run and unmounting its scratch filesystems (SIGKILL would leave them mounted)");
         }
     });

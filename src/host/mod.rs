@@ -28,6 +28,7 @@ use crate::policy::Policy;
 use crate::run::{self, Source};
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
+use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 /// The filesystems and mappings of the table: rows (c), (d), (e), (f) and (f') of the probe.
@@ -134,9 +135,49 @@ pub fn pin_table(preset: Option<&Policy>) -> Vec<PinRow> {
     rows
 }
 
-/// Scratch filesystems currently set up: while any is, a second Ctrl-C does not quit at once
-/// (src/main.rs), so the mounts and loop devices are undone first.
-pub static SCRATCH_LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// Scratch filesystems registered (being made, live, or being undone), and whether the
+/// process has decided to exit. One lock orders the two: a scratch filesystem is registered
+/// under it before the first system call that creates anything of it, and the Ctrl-C handler
+/// (src/main.rs, [`exit_unless_scratch_live`]) exits under it only when none is registered, so
+/// no signal sequence can end the process between "created" and "owned".
+static SCRATCH: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
+
+/// The number of scratch filesystems registered now.
+pub fn scratch_live() -> usize {
+    *SCRATCH.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The second Ctrl-C: exits with `code` at once if no scratch filesystem is registered (holding
+/// the registration lock, so none can be registered meanwhile); otherwise returns, and the
+/// process ends when the interrupted run has undone its scratch filesystems.
+pub fn exit_unless_scratch_live(code: i32) {
+    let live = SCRATCH.lock().unwrap_or_else(|e| e.into_inner());
+    if *live == 0 {
+        std::process::exit(code);
+    }
+}
+
+/// A registration in [`SCRATCH`], dropped after the scratch filesystem is undone.
+struct Registered;
+
+impl Registered {
+    /// Registers one scratch filesystem, unless the process was interrupted: nothing new is
+    /// made after Ctrl-C.
+    fn new() -> Result<Registered, String> {
+        let mut live = SCRATCH.lock().unwrap_or_else(|e| e.into_inner());
+        if crate::check::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err("interrupted".into());
+        }
+        *live += 1;
+        Ok(Registered)
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        *SCRATCH.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+    }
+}
 
 /// Whether pincheck runs as root (loop mounts, drop_caches, the pin counters' refresh).
 pub fn is_root() -> bool {
@@ -145,14 +186,20 @@ pub fn is_root() -> bool {
 }
 
 /// A directory on a filesystem of one kind, removed (and unmounted) on drop.
+///
+/// It is registered (see [`SCRATCH`]) and owns its paths before the first system call that
+/// creates anything, and its `Drop` undoes whatever exists, whichever step the making stopped
+/// at: the mount if the mount point is mounted, then the directory holding the image.
 pub struct ScratchFs {
     pub dir: PathBuf,
     /// The loop image behind the mount: the disk as a crash would find it.
     pub image: Option<PathBuf>,
     /// The loop device (`loop0`), as kernel messages name the filesystem.
     pub device: Option<String>,
-    /// The image and mount point of a loop mount, to undo.
+    /// The directory holding the image and the mount point, and the mount point, to undo.
     loop_mount: Option<(PathBuf, PathBuf)>,
+    /// Declared last: dropped after `Drop::drop` undid everything.
+    _registered: Registered,
 }
 
 const TMPFS_MAGIC: i64 = 0x0102_1994;
@@ -161,14 +208,6 @@ impl ScratchFs {
     /// A scratch directory on `fs`: tmpfs is /dev/shm; ext4, xfs and btrfs are sparse images
     /// made with 4 KiB blocks and loop-mounted (`nodelalloc`: ext4's mount option).
     pub fn new(fs: &str, nodelalloc: bool) -> Result<ScratchFs, String> {
-        let made = ScratchFs::make(fs, nodelalloc);
-        if made.is_ok() {
-            SCRATCH_LIVE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        }
-        made
-    }
-
-    fn make(fs: &str, nodelalloc: bool) -> Result<ScratchFs, String> {
         let tag = format!("pincheck-host-{}", std::process::id());
         match fs {
             "tmpfs" => {
@@ -177,8 +216,15 @@ impl ScratchFs {
                     return Err("/dev/shm is not a tmpfs mount".into());
                 }
                 let dir = shm.join(tag);
+                let s = ScratchFs {
+                    dir: dir.clone(),
+                    image: None,
+                    device: None,
+                    loop_mount: None,
+                    _registered: Registered::new()?,
+                };
                 std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-                Ok(ScratchFs { dir, image: None, device: None, loop_mount: None })
+                Ok(s)
             }
             "ext4" | "xfs" | "btrfs" => {
                 if !is_root() {
@@ -194,9 +240,17 @@ impl ScratchFs {
                     return Err(format!("{mkfs} not found (Debian package {package})"));
                 }
                 let base = std::env::temp_dir().join(format!("{tag}-{fs}"));
-                std::fs::create_dir_all(&base).map_err(|e| format!("{}: {e}", base.display()))?;
                 let image = base.join("image");
                 let mnt = base.join("mnt");
+                // Owned from here: an error (or an interruption) below drops `s`, which
+                // unmounts what was mounted and removes what was made.
+                let mut s = ScratchFs {
+                    dir: mnt.clone(),
+                    image: Some(image.clone()),
+                    device: None,
+                    loop_mount: Some((base.clone(), mnt.clone())),
+                    _registered: Registered::new()?,
+                };
                 let made = (|| {
                     std::fs::create_dir_all(&mnt).map_err(|e| e.to_string())?;
                     // xfsprogs refuses filesystems under 300 MiB; the image is sparse.
@@ -213,16 +267,19 @@ impl ScratchFs {
                         _ => &["-q", "-F", "-b", "4096"],
                     };
                     run_cmd(Command::new(&mkfs).args(args).arg(&image))?;
+                    if crate::check::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+                        return Err("interrupted".to_string());
+                    }
                     let opts = if nodelalloc { "loop,nodelalloc" } else { "loop" };
                     run_cmd(Command::new("mount").args(["-o", opts]).arg(&image).arg(&mnt))
                 })();
                 if let Err(e) = made {
-                    let _ = std::fs::remove_dir_all(&base);
                     return Err(format!("cannot make a {fs} loop mount: {e}"));
                 }
-                let device = Command::new("findmnt")
+                s.device = Command::new("findmnt")
                     .args(["-n", "-o", "SOURCE"])
                     .arg(&mnt)
+                    .process_group(0)
                     .output()
                     .ok()
                     .map(|o| {
@@ -230,12 +287,7 @@ impl ScratchFs {
                         out.trim().trim_start_matches("/dev/").to_string()
                     })
                     .filter(|d| !d.is_empty());
-                Ok(ScratchFs {
-                    dir: mnt.clone(),
-                    image: Some(image),
-                    device,
-                    loop_mount: Some((base, mnt)),
-                })
+                Ok(s)
             }
             other => Err(format!("{other} is not provided on the host")),
         }
@@ -245,8 +297,17 @@ impl ScratchFs {
 impl Drop for ScratchFs {
     fn drop(&mut self) {
         self.undo();
-        SCRATCH_LIVE.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
+}
+
+/// Whether `path` is a mount point now (/proc/self/mountinfo's fifth field; our paths have no
+/// characters mountinfo escapes).
+fn is_mount_point(path: &Path) -> bool {
+    let want = path.to_string_lossy();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.split(' ').nth(4) == Some(&*want))
 }
 
 impl ScratchFs {
@@ -271,7 +332,7 @@ impl ScratchFs {
             }
             Some((base, mnt)) => {
                 // `mount -o loop` sets LO_FLAGS_AUTOCLEAR: the umount frees the loop device.
-                if run_cmd(Command::new("umount").arg(mnt)).is_ok() {
+                if !is_mount_point(mnt) || run_cmd(Command::new("umount").arg(mnt)).is_ok() {
                     let _ = std::fs::remove_dir_all(base);
                 } else if run_cmd(Command::new("umount").arg("-l").arg(mnt)).is_ok() {
                     // Busy (a thread still in the kernel): detached now, the loop device goes
@@ -286,8 +347,11 @@ impl ScratchFs {
     }
 }
 
+/// Runs a helper (mkfs, mount, umount) in its own process group: a Ctrl-C at the terminal
+/// goes to pincheck alone, which then undoes what the helper made, instead of killing the
+/// helper half-way.
 fn run_cmd(c: &mut Command) -> Result<(), String> {
-    let out = c.output().map_err(|e| format!("{c:?}: {e}"))?;
+    let out = c.process_group(0).output().map_err(|e| format!("{c:?}: {e}"))?;
     if out.status.success() {
         Ok(())
     } else {
