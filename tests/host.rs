@@ -359,10 +359,13 @@ fn a_terminated_host_run_reports_what_it_did_and_leaves_nothing_behind() {
     unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
     let out = child.wait_with_output().expect("runs");
     let _ = std::fs::remove_dir_all(&dir);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // Interrupted with no disagreement: exit 3, and the agreement is not a verdict.
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("interrupted"), "{}", text(&out.stderr));
     let v: serde_json::Value =
         serde_json::from_str(text(&out.stdout).lines().next().unwrap()).unwrap();
     assert_eq!(v["host"]["interrupted"], true, "{v}");
+    assert_eq!(v["host"]["planned"], 1000000, "{v}");
     assert!(v["host"]["runs"].as_u64().unwrap() > 0, "{v}");
     assert_eq!(v["agree"], true, "{v}");
     nothing_left_behind(pid);
@@ -417,4 +420,35 @@ fn double_signals_at_random_moments_leave_nothing_behind() {
     }
     let _ = std::fs::remove_dir_all(&dir);
     println!("{tries} double-signal tries on {}: exit codes {codes:?}", fs.lines().next().unwrap());
+}
+
+/// An interrupted `conform` is not a pass: exit 3, and it names the scenarios it never reached
+/// and the one whose runs were cut short.
+#[test]
+fn an_interrupted_conform_names_what_did_not_run_and_exits_3() {
+    if !host_has_preset() {
+        println!("skipped: no preset models this host's kernel");
+        return;
+    }
+    let _one_at_a_time = HOST.lock().unwrap_or_else(|e| e.into_inner());
+    let child = Command::new(env!("CARGO_BIN_EXE_pincheck"))
+        .args(["conform", "--runs", "100000", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let pid = child.id();
+    std::thread::sleep(std::time::Duration::from_millis(4000));
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+    let out = child.wait_with_output().expect("runs");
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(3), "{stdout}{stderr}");
+    assert!(stderr.contains("INTERRUPTED") && stderr.contains("not reached"), "{stderr}");
+    let last: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().expect("a summary line")).unwrap();
+    assert_eq!(last["interrupted"], true, "{last}");
+    assert!(!last["not_run"].as_array().unwrap().is_empty(), "{last}");
+    assert!(!last["pin_rows_not_run"].as_array().unwrap().is_empty(), "{last}");
+    nothing_left_behind(pid);
 }

@@ -43,7 +43,13 @@ pub fn check_on_host(paths: &[String], a: &ExploreArgs, h: &HostArgs) -> Result<
     let mut out = std::io::stdout().lock();
     let mut disagree = false;
     let mut skipped = false;
+    let mut cut = false;
+    let mut not_run: Vec<String> = Vec::new();
     for l in &loaded {
+        if pincheck::check::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+            not_run.push(l.ast.path.clone());
+            continue;
+        }
         // A scenario the host cannot run (or set up, or a --schedule that does not replay) is
         // reported and the others still run: exit 2 at the end unless one disagreed.
         let c = match conform::conform_one(l, &policy, &o) {
@@ -54,6 +60,11 @@ pub fn check_on_host(paths: &[String], a: &ExploreArgs, h: &HostArgs) -> Result<
                 continue;
             }
         };
+        cut |= c.interrupted();
+        if c.host.as_ref().is_some_and(|h| h.runs == 0) {
+            not_run.push(l.ast.path.clone());
+            continue;
+        }
         if let Some(why) = &c.skipped {
             eprintln!("{}: {why}", l.ast.path);
             skipped = true;
@@ -66,13 +77,36 @@ pub fn check_on_host(paths: &[String], a: &ExploreArgs, h: &HostArgs) -> Result<
             let _ = write!(out, "{}", conformance_text(&c));
         }
     }
-    Ok(if disagree {
+    let interrupted = cut || !not_run.is_empty();
+    if interrupted {
+        if a.json {
+            let v = serde_json::json!({ "interrupted": true, "not_run": not_run });
+            let _ = writeln!(out, "{v}");
+        }
+        eprintln!(
+            "pincheck: interrupted{}",
+            if not_run.is_empty() {
+                String::new()
+            } else {
+                format!("; not run on the host: {}", not_run.join(", "))
+            }
+        );
+    }
+    Ok(exit_code(disagree, skipped, interrupted))
+}
+
+/// The exit status of a host comparison: 1 a disagreement, 2 a scenario that could not run
+/// (or bad input), 3 interrupted (Ctrl-C, SIGTERM) with neither, 0 all ran and agreed.
+pub fn exit_code(disagree: bool, skipped: bool, interrupted: bool) -> u8 {
+    if disagree {
         1
     } else if skipped {
         2
+    } else if interrupted {
+        3
     } else {
         0
-    })
+    }
 }
 
 pub fn conformance_text(c: &pincheck::host::conform::Conformance) -> String {
@@ -86,12 +120,21 @@ pub fn conformance_text(c: &pincheck::host::conform::Conformance) -> String {
             c.skipped.as_deref().unwrap_or("not run")
         );
     };
-    let verdict = if c.agree == Some(true) { "AGREE" } else { "DISAGREE" };
+    // A disagreement is final; an agreement over runs cut short is not a verdict.
+    let verdict = match c.agree {
+        Some(false) => "DISAGREE",
+        _ if h.interrupted => "INCOMPLETE",
+        Some(true) => "AGREE",
+        None => "NOT RUN",
+    };
+    let runs = if h.interrupted {
+        format!("{} of {} runs", h.runs, h.planned)
+    } else {
+        format!("{} run{}", h.runs, if h.runs == 1 { "" } else { "s" })
+    };
     s.push_str(&format!(
-        "{verdict} {}: host ({} run{}): {}; model [{}]: {}\n",
+        "{verdict} {}: host ({runs}): {}; model [{}]: {}\n",
         c.row.scenario,
-        h.runs,
-        if h.runs == 1 { "" } else { "s" },
         labels_text(&h.labels),
         c.row.policy,
         labels_text(&c.model_labels)
@@ -121,7 +164,10 @@ pub fn conformance_text(c: &pincheck::host::conform::Conformance) -> String {
         s.push_str(&format!("     {n}\n"));
     }
     if h.interrupted {
-        s.push_str("     interrupted before all runs were done\n");
+        s.push_str(&format!(
+            "     interrupted after {} of {} runs: labels not observed are not evidence\n",
+            h.runs, h.planned
+        ));
     }
     s
 }
@@ -161,8 +207,17 @@ pub fn run(a: &Args) -> Result<u8, InputError> {
         safety: Some(preset.clone()),
         schedule: None,
     };
-    let rows = conform::conform_catalogue(&preset, &o).map_err(InputError::Usage)?;
+    let cat = conform::conform_catalogue(&preset, &o).map_err(InputError::Usage)?;
+    let rows = &cat.rows;
     let pins = host::pin_table(Some(&preset));
+    let pins_cut: Vec<String> = pins
+        .iter()
+        .filter(|r| r.skipped.as_deref() == Some("interrupted"))
+        .map(|r| format!("{} {}", r.fs, r.mapping))
+        .collect();
+    let cut: Vec<String> =
+        rows.iter().filter(|c| c.interrupted()).map(|c| c.row.scenario.clone()).collect();
+    let interrupted = cat.interrupted() || !pins_cut.is_empty();
     let mut out = std::io::stdout().lock();
     if a.format != super::ci::Format::Text {
         let mut cases: Vec<super::ci::Case> =
@@ -174,13 +229,22 @@ pub fn run(a: &Args) -> Result<u8, InputError> {
         };
         let _ = write!(out, "{doc}");
     } else if json {
-        for c in &rows {
+        for c in rows {
             let _ = writeln!(out, "{}", serde_json::to_string(c).expect("rows serialize"));
         }
         for r in &pins {
             let mut v = serde_json::to_value(r).expect("a row serializes");
             v["kernel"] = release.clone().into();
             v["policy"] = preset.name.clone().into();
+            let _ = writeln!(out, "{v}");
+        }
+        if interrupted {
+            let v = serde_json::json!({
+                "interrupted": true,
+                "not_run": cat.not_run,
+                "cut_short": cut,
+                "pin_rows_not_run": pins_cut,
+            });
             let _ = writeln!(out, "{v}");
         }
     } else {
@@ -193,11 +257,12 @@ pub fn run(a: &Args) -> Result<u8, InputError> {
         let hw = rows.iter().map(|c| host_text(c).len()).max().unwrap_or(4).max(4);
         let mw = rows.iter().map(|c| labels_text(&c.model_labels).len()).max().unwrap_or(5);
         let _ = writeln!(out, "{:<w$}  {:<hw$}  {:<mw$}  agree", "scenario", "host", "model");
-        for c in &rows {
+        for c in rows {
             let agree = match (c.agree, c.unobserved.as_deref()) {
                 (Some(true), Some(u)) if !u.is_empty() => {
                     format!("yes (not observed: {})", u.join(" "))
                 }
+                (Some(true), _) if c.interrupted() => "yes so far (interrupted)".to_string(),
                 (Some(true), _) => "yes".to_string(),
                 (Some(false), _) => "NO".to_string(),
                 (None, _) => format!("- ({})", c.skipped.as_deref().unwrap_or("")),
@@ -226,12 +291,26 @@ pub fn run(a: &Args) -> Result<u8, InputError> {
         let _ = write!(out, "{}", super::host_pins::pin_table_text(&pins));
     }
     let ran = rows.iter().filter(|c| c.agree.is_some()).count();
+    let total = rows.len() + cat.not_run.len();
     let bad = rows.iter().filter(|c| c.agree == Some(false)).count()
         + pins.iter().filter(|r| r.agree == Some(false)).count();
+    if interrupted {
+        let mut what = Vec::new();
+        if !cat.not_run.is_empty() {
+            what.push(format!("not reached: {}", cat.not_run.join(", ")));
+        }
+        if !cut.is_empty() {
+            what.push(format!("runs cut short: {}", cut.join(", ")));
+        }
+        if !pins_cut.is_empty() {
+            what.push(format!("pin table rows not run: {}", pins_cut.join(", ")));
+        }
+        eprintln!("INTERRUPTED: {}", what.join("; "));
+    }
     eprintln!(
-        "{ran} of {} catalogue scenarios ran on the host; {bad} disagreement{}",
-        rows.len(),
+        "{ran} of {total} catalogue scenarios ran on the host{}; {bad} disagreement{}",
+        if interrupted { " before the interruption" } else { "" },
         if bad == 1 { "" } else { "s" }
     );
-    Ok(if bad > 0 { 1 } else { 0 })
+    Ok(exit_code(bad > 0, false, interrupted))
 }

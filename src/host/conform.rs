@@ -102,6 +102,12 @@ pub fn conform_one(l: &Loaded, policy: &Policy, o: &ConformOptions) -> Result<Co
         None => None,
     };
     let host = exec::run(&l.ast, &HostOptions { runs: o.runs.max(1), seed: o.seed, order })?;
+    if host.runs == 0 {
+        // Interrupted before the first run: nothing to compare.
+        c.skipped = Some("interrupted before the first host run".into());
+        c.host = Some(host);
+        return Ok(c);
+    }
     let agree = host.labels.iter().all(|x| c.model_labels.contains(x));
     c.unobserved =
         Some(c.model_labels.iter().filter(|x| !host.labels.contains(x)).cloned().collect());
@@ -111,15 +117,41 @@ pub fn conform_one(l: &Loaded, policy: &Policy, o: &ConformOptions) -> Result<Co
     Ok(c)
 }
 
-/// Every catalogue scenario under `policy`.
-pub fn conform_catalogue(policy: &Policy, o: &ConformOptions) -> Result<Vec<Conformance>, String> {
-    let mut out = Vec::new();
+/// The catalogue on the host: the rows that ran (or were skipped with a reason), and, after an
+/// interruption, the scenarios never reached.
+#[derive(Clone, Debug, Default)]
+pub struct CatalogueRun {
+    pub rows: Vec<Conformance>,
+    /// Scenario names not reached because the run was interrupted.
+    pub not_run: Vec<String>,
+}
+
+impl CatalogueRun {
+    /// Whether anything was cut short: scenarios not reached, or a scenario whose runs were
+    /// stopped before all were done.
+    pub fn interrupted(&self) -> bool {
+        !self.not_run.is_empty() || self.rows.iter().any(|c| c.interrupted())
+    }
+}
+
+impl Conformance {
+    /// The host runs of this scenario were stopped before all were done.
+    pub fn interrupted(&self) -> bool {
+        self.host.as_ref().is_some_and(|h| h.interrupted)
+    }
+}
+
+/// Every catalogue scenario under `policy`. After Ctrl-C the scenarios not reached are listed
+/// in `not_run`, never dropped.
+pub fn conform_catalogue(policy: &Policy, o: &ConformOptions) -> Result<CatalogueRun, String> {
+    let mut out = CatalogueRun::default();
     for src in run::catalogue_sources() {
-        if crate::check::INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed) {
-            break;
-        }
         let l = run::load(&src).map_err(|e| e.to_string())?;
-        out.push(conform_one_or_skip(&l, policy, o));
+        if crate::check::INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed) {
+            out.not_run.push(l.ast.name.text.clone());
+            continue;
+        }
+        out.rows.push(conform_one_or_skip(&l, policy, o));
     }
     Ok(out)
 }

@@ -157,6 +157,8 @@ pub struct HostResult {
     pub first_run: BTreeMap<String, usize>,
     /// What the runs observed: failed checks, kernel messages, skipped checks.
     pub notes: Vec<String>,
+    /// The runs asked for (`--runs`).
+    pub planned: usize,
     /// The runs were stopped by Ctrl-C before `runs` were done.
     pub interrupted: bool,
 }
@@ -175,11 +177,21 @@ pub fn run(sc: &Scenario, opts: &HostOptions) -> Result<HostResult, String> {
     if let Some(why) = not_runnable(sc) {
         return Err(format!("{}: not host-runnable: {why}", sc.name.text));
     }
-    let fs = ScratchFs::new(sc.fs.kind.name(), sc.fs.nodelalloc)?;
+    let interrupted = || crate::check::INTERRUPTED.load(Ordering::SeqCst);
+    let stopped =
+        HostResult { planned: opts.runs.max(1), interrupted: true, ..HostResult::default() };
+    if interrupted() {
+        return Ok(stopped);
+    }
+    let fs = match ScratchFs::new(sc.fs.kind.name(), sc.fs.nodelalloc) {
+        Ok(fs) => fs,
+        Err(_) if interrupted() => return Ok(stopped),
+        Err(e) => return Err(e),
+    };
     install_fault_handler();
     let mut log =
         KernelLog::open().map_err(|e| format!("{e} (kernel warnings are read from it)")).ok();
-    let mut res = HostResult::default();
+    let mut res = HostResult { planned: opts.runs.max(1), ..HostResult::default() };
     let mut notes = BTreeSet::new();
     if log.is_none() {
         notes.insert("kernel log unreadable: `warn` and `bug` are not observed".to_string());
@@ -681,9 +693,11 @@ fn execute(
     converged(run);
     if let Some(l) = log {
         for msg in l.drain() {
-            if let Some(label) = kmsg::classify(&msg, run.device.as_deref()) {
+            if let Some(label) = kmsg::classify(&msg, run.device.as_deref(), run.kind.name()) {
                 run.label(label);
                 run.note(format!("kernel log: {msg}"));
+            } else if kmsg::foreign(&msg, run.kind.name()) {
+                run.note(format!("kernel log, another filesystem's (not counted): {msg}"));
             }
         }
     }
