@@ -399,13 +399,24 @@ fn double_signals_at_random_moments_leave_nothing_behind() {
     let _one_at_a_time = HOST.lock().unwrap_or_else(|e| e.into_inner());
     let mut codes = std::collections::BTreeMap::new();
     for _ in 0..tries {
-        let child = Command::new(env!("CARGO_BIN_EXE_pincheck"))
-            .args(["check", &path.to_string_lossy(), "--on", "host", "--policy", "linux-6.18"])
+        use std::os::unix::process::CommandExt;
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pincheck"));
+        cmd.args(["check", &path.to_string_lossy(), "--on", "host", "--policy", "linux-6.18"])
             .args(["--runs", "1000000", "--json"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("runs");
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        // A test run from a background shell job inherits SIGINT ignored (POSIX: asynchronous
+        // lists of a non-interactive shell), and a SIGINT before pincheck installs its handler
+        // would then be lost. Reset to the default: such a signal ends the process before it
+        // made anything.
+        // SAFETY: signal() is async-signal-safe; the closure runs in the child before exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                Ok(())
+            })
+        };
+        let mut child = cmd.spawn().expect("runs");
         let pid = child.id();
         // Setup (mkfs, mount) takes 100-300 ms here; the first signal lands before, during or
         // after it, the second 0-60 ms later.
@@ -414,8 +425,18 @@ fn double_signals_at_random_moments_leave_nothing_behind() {
         unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) };
         std::thread::sleep(std::time::Duration::from_millis(rand(60)));
         unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) };
-        let out = child.wait_with_output().expect("runs");
-        *codes.entry(out.status.code()).or_insert(0) += 1;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let status = loop {
+            if let Some(s) = child.try_wait().expect("waits") {
+                break s;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("pincheck {pid} still runs 60 s after two SIGINTs");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        *codes.entry(status.code()).or_insert(0) += 1;
         nothing_left_behind(pid);
     }
     let _ = std::fs::remove_dir_all(&dir);
