@@ -473,3 +473,35 @@ fn an_interrupted_conform_names_what_did_not_run_and_exits_3() {
     assert!(!last["pin_rows_not_run"].as_array().unwrap().is_empty(), "{last}");
     nothing_left_behind(pid);
 }
+
+/// `--host-pages K`: the fsync-window scenario with each page 8 host pages runs and agrees
+/// (host ⊆ model), reports K, and the per-label rate lines; an operation carried out one 4 KiB
+/// page at a time is refused with its name.
+#[test]
+fn host_pages_amplify_a_scenario_and_refuse_what_they_cannot() {
+    if !root() || !have("mkfs.ext4") {
+        println!("skipped: needs root and mkfs.ext4");
+        return;
+    }
+    let (out, pid) = on_host(
+        "scenarios/ext4-dio-fsync-window.pin",
+        &["--host-pages", "8", "--runs", "3", "--json"],
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(text(&out.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(v["host"]["host_pages"], 8, "{v}");
+    assert_eq!(v["host"]["runs"], 3, "{v}");
+    assert_eq!(v["agree"], true, "{v}");
+    nothing_left_behind(pid);
+    let (out, _) =
+        on_host("scenarios/ext4-rdma-strip.pin", &["--host-pages", "8", "--runs", "3"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("`store` is carried out one 4 KiB page"), "{}", text(&out.stderr));
+    let (out, _) = on_host(
+        "scenarios/ext4-dio-fsync-window.pin",
+        &["--host-pages", "2", "--runs", "5", "--until-observed", "ok-never"],
+    );
+    let t = text(&out.stdout);
+    assert!(t.contains("data-loss:") && t.contains("95% Wilson interval"), "{t}");
+    assert!(t.contains("ok-never not observed in 5 runs"), "{t}");
+}

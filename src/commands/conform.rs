@@ -39,6 +39,9 @@ pub fn check_on_host(paths: &[String], a: &ExploreArgs, h: &HostArgs) -> Result<
         allow_crash: h.allow_crash,
         safety: conform::host_preset().ok().map(|(_, p)| p),
         schedule: h.schedule.clone(),
+        host_pages: h.host_pages.unwrap_or(1) as usize,
+        until: h.until_observed.clone(),
+        progress: !a.json,
     };
     let mut out = std::io::stdout().lock();
     let mut disagree = false;
@@ -139,9 +142,23 @@ pub fn conformance_text(c: &pincheck::host::conform::Conformance) -> String {
         c.row.policy,
         labels_text(&c.model_labels)
     ));
+    if h.host_pages > 1 {
+        s.push_str(&format!(
+            "     --host-pages {}: each scenario page was {} contiguous host pages\n",
+            h.host_pages, h.host_pages
+        ));
+    }
     if h.runs > 1 {
         let outcomes: Vec<String> = h.outcomes.iter().map(|(k, n)| format!("{k} x{n}")).collect();
         s.push_str(&format!("     host outcomes: {}\n", outcomes.join(", ")));
+        s.push_str(&rates_text(c));
+    }
+    if let Some(u) = &h.until {
+        if h.observed {
+            s.push_str(&format!("     {u} observed in run {}; stopped there\n", h.runs));
+        } else if !h.interrupted {
+            s.push_str(&format!("     {u} not observed in {} runs\n", h.runs));
+        }
     }
     if let Some(u) = c.unobserved.as_ref().filter(|u| !u.is_empty()) {
         s.push_str(&format!("     reached by the model, not observed: {}\n", u.join(" ")));
@@ -170,6 +187,46 @@ pub fn conformance_text(c: &pincheck::host::conform::Conformance) -> String {
         ));
     }
     s
+}
+
+/// For each label the host observed or the model reaches: the runs that reached it and the
+/// rate per run with its 95 % Wilson score interval.
+pub fn rates_text(c: &pincheck::host::conform::Conformance) -> String {
+    let Some(h) = &c.host else { return String::new() };
+    let mut labels: Vec<String> = h.labels.clone();
+    for l in &c.model_labels {
+        if !labels.contains(l) {
+            labels.push(l.clone());
+        }
+    }
+    let mut s = String::new();
+    for l in labels {
+        let k: usize = h
+            .outcomes
+            .iter()
+            .filter(|(set, _)| set.split(' ').any(|x| x == l))
+            .map(|(_, n)| n)
+            .sum();
+        let (lo, hi) = pincheck::host::exec::wilson95(k, h.runs);
+        s.push_str(&format!(
+            "     {l}: {k} of {} runs, {} (95% Wilson interval {} to {})\n",
+            h.runs,
+            percent(k as f64 / h.runs.max(1) as f64),
+            percent(lo),
+            percent(hi)
+        ));
+    }
+    s
+}
+
+fn percent(p: f64) -> String {
+    if p < 1e-9 {
+        "0%".to_string()
+    } else if p < 0.0001 {
+        format!("{:.5}%", p * 100.0)
+    } else {
+        format!("{:.3}%", p * 100.0)
+    }
 }
 
 #[derive(clap::Args)]
@@ -206,6 +263,9 @@ pub fn run(a: &Args) -> Result<u8, InputError> {
         allow_crash,
         safety: Some(preset.clone()),
         schedule: None,
+        host_pages: 1,
+        until: None,
+        progress: false,
     };
     let cat = conform::conform_catalogue(&preset, &o).map_err(InputError::Usage)?;
     let rows = &cat.rows;

@@ -44,6 +44,12 @@ pub struct ConformOptions {
     pub safety: Option<Policy>,
     /// A model schedule to follow at operation granularity.
     pub schedule: Option<String>,
+    /// `--host-pages K` (0 or 1: one host page per scenario page).
+    pub host_pages: usize,
+    /// `--until-observed LABEL`.
+    pub until: Option<String>,
+    /// A progress line on stderr when it is a terminal.
+    pub progress: bool,
 }
 
 /// The preset that models the host's kernel, or a message saying why there is none.
@@ -101,7 +107,17 @@ pub fn conform_one(l: &Loaded, policy: &Policy, o: &ConformOptions) -> Result<Co
         ),
         None => None,
     };
-    let host = exec::run(&l.ast, &HostOptions { runs: o.runs.max(1), seed: o.seed, order })?;
+    let host = exec::run(
+        &l.ast,
+        &HostOptions {
+            runs: o.runs.max(1),
+            seed: o.seed,
+            order,
+            pages: o.host_pages,
+            until: o.until.clone(),
+            progress: o.progress,
+        },
+    )?;
     if host.runs == 0 {
         // Interrupted before the first run: nothing to compare.
         c.skipped = Some("interrupted before the first host run".into());

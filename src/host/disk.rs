@@ -63,6 +63,55 @@ pub fn decode(page: &[u8]) -> Found {
     }
 }
 
+/// The `k` pages a write of `tag` puts into one scenario page of a `--host-pages k` run.
+pub fn pattern_k(tag: &str, k: usize) -> Vec<u8> {
+    pattern(tag).repeat(k.max(1))
+}
+
+/// What `k` contiguous host pages standing for one scenario page hold (`--host-pages`): the
+/// common finding of all, or, when they differ, a torn page of their parts.
+pub fn decode_k(buf: &[u8]) -> Found {
+    merge(buf.chunks(PAGE).map(decode).collect())
+}
+
+/// One finding for several host pages of one scenario page.
+pub fn merge(found: Vec<Found>) -> Found {
+    let Some(first) = found.first().cloned() else { return Found::Zero };
+    if found.iter().all(|f| *f == first) {
+        return first;
+    }
+    if let Some(f) = found.iter().find(|f| matches!(f, Found::Unknown(_) | Found::Unreadable(_))) {
+        return f.clone();
+    }
+    if found.contains(&Found::Garbage) {
+        return Found::Garbage;
+    }
+    let mut parts: Vec<String> = Vec::new();
+    for f in found {
+        let these = match f {
+            Found::Zero => vec!["zeroes".to_string()],
+            Found::Tag(t) => vec![t],
+            Found::Torn(p) => p,
+            _ => Vec::new(),
+        };
+        for t in these {
+            if !parts.contains(&t) {
+                parts.push(t);
+            }
+        }
+    }
+    Found::Torn(parts)
+}
+
+/// [`on_disk`] of scenario page `index` of a `--host-pages k` run: host pages `index * k ..
+/// index * k + k`, merged.
+pub fn on_disk_k(fd: RawFd, image: RawFd, index: u32, k: usize) -> Found {
+    if k <= 1 {
+        return on_disk(fd, image, index);
+    }
+    merge((0..k as u32).map(|j| on_disk(fd, image, index * k as u32 + j)).collect())
+}
+
 /// The tag of one record `#TAG\0...`, if it is one.
 fn record_tag(rec: &[u8]) -> Option<String> {
     if rec[0] != b'#' {

@@ -161,6 +161,13 @@ pub struct HostResult {
     pub planned: usize,
     /// The runs were stopped by Ctrl-C before `runs` were done.
     pub interrupted: bool,
+    /// Host pages per scenario page (`--host-pages`).
+    pub host_pages: usize,
+    /// `--until-observed LABEL`: the label, and whether a run reached it (the runs stopped
+    /// there).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    pub observed: bool,
 }
 
 /// How to run.
@@ -170,6 +177,38 @@ pub struct HostOptions {
     pub seed: u64,
     /// Operation order from a model schedule: `(thread, statement, skipped)` in start order.
     pub order: Option<Vec<(usize, usize, bool)>>,
+    /// `--host-pages K`: each scenario page is K contiguous host pages (0 and 1: one).
+    pub pages: usize,
+    /// `--until-observed LABEL`: stop after the first run that reaches it.
+    pub until: Option<String>,
+    /// A progress line on stderr (a terminal only).
+    pub progress: bool,
+}
+
+/// The operations a `--host-pages K` run (K > 1) carries out on K pages at once; the others
+/// are refused (their faults, pins and device transfers are per 4 KiB page).
+pub const MULTI_PAGE_OPS: [&str; 9] =
+    ["mmap", "munmap", "write", "read", "fsync", "sync", "dio-read", "signal", "wait"];
+
+/// Why `sc` cannot run with `--host-pages k`, if it cannot.
+pub fn not_multi_page(sc: &Scenario, k: usize) -> Option<String> {
+    if k <= 1 {
+        return None;
+    }
+    if sc.fs.kind == FsKind::Btrfs {
+        return Some("--host-pages: btrfs pages are judged at the end only; use ext4, xfs or tmpfs".into());
+    }
+    for st in sc.threads.iter().flat_map(|t| &t.body) {
+        let kw = st.op.keyword();
+        if !MULTI_PAGE_OPS.contains(&kw) {
+            return Some(format!(
+                "--host-pages {k}: line {}: `{kw}` is carried out one 4 KiB page at a time on the host; --host-pages supports {}",
+                st.span.line,
+                MULTI_PAGE_OPS.join(", ")
+            ));
+        }
+    }
+    None
 }
 
 /// Runs `sc` `opts.runs` times on one scratch filesystem of its kind.
@@ -178,8 +217,17 @@ pub fn run(sc: &Scenario, opts: &HostOptions) -> Result<HostResult, String> {
         return Err(format!("{}: not host-runnable: {why}", sc.name.text));
     }
     let interrupted = || crate::check::INTERRUPTED.load(Ordering::SeqCst);
-    let stopped =
-        HostResult { planned: opts.runs.max(1), interrupted: true, ..HostResult::default() };
+    if let Some(why) = not_multi_page(sc, opts.pages) {
+        return Err(format!("{}: not host-runnable: {why}", sc.name.text));
+    }
+    let k = opts.pages.max(1);
+    let stopped = HostResult {
+        planned: opts.runs.max(1),
+        interrupted: true,
+        host_pages: k,
+        until: opts.until.clone(),
+        ..HostResult::default()
+    };
     if interrupted() {
         return Ok(stopped);
     }
@@ -191,7 +239,13 @@ pub fn run(sc: &Scenario, opts: &HostOptions) -> Result<HostResult, String> {
     install_fault_handler();
     let mut log =
         KernelLog::open().map_err(|e| format!("{e} (kernel warnings are read from it)")).ok();
-    let mut res = HostResult { planned: opts.runs.max(1), ..HostResult::default() };
+    let mut res = HostResult {
+        planned: opts.runs.max(1),
+        host_pages: k,
+        until: opts.until.clone(),
+        ..HostResult::default()
+    };
+    let mut progress = Progress::new(opts.progress, res.planned);
     let mut notes = BTreeSet::new();
     if log.is_none() {
         notes.insert("kernel log unreadable: `warn` and `bug` are not observed".to_string());
@@ -208,6 +262,7 @@ pub fn run(sc: &Scenario, opts: &HostOptions) -> Result<HostResult, String> {
         for l in &one.labels {
             res.first_run.entry(l.clone()).or_insert(r + 1);
         }
+        let seen = opts.until.as_ref().is_some_and(|u| one.labels.contains(u));
         let key = if one.labels.is_empty() {
             "ok".to_string()
         } else {
@@ -220,11 +275,75 @@ pub fn run(sc: &Scenario, opts: &HostOptions) -> Result<HostResult, String> {
             }
         }
         res.runs += 1;
+        progress.tick(&res);
+        if seen {
+            res.observed = true;
+            break;
+        }
     }
+    progress.done();
     let union: BTreeSet<String> = res.first_run.keys().cloned().collect();
     res.labels = sort_labels(union.into_iter().collect());
     res.notes = notes.into_iter().collect();
     Ok(res)
+}
+
+/// A progress line on stderr, redrawn at most every 200 ms: runs done of planned, and the
+/// outcomes so far.
+struct Progress {
+    on: bool,
+    planned: usize,
+    started: Instant,
+    last: Option<Instant>,
+}
+
+impl Progress {
+    fn new(wanted: bool, planned: usize) -> Progress {
+        // SAFETY: isatty() has no preconditions.
+        let tty = unsafe { libc::isatty(2) } == 1;
+        Progress { on: wanted && tty && planned > 1, planned, started: Instant::now(), last: None }
+    }
+
+    fn tick(&mut self, res: &HostResult) {
+        if !self.on || self.last.is_some_and(|t| t.elapsed() < Duration::from_millis(200)) {
+            return;
+        }
+        self.last = Some(Instant::now());
+        let width = 30;
+        let filled = res.runs * width / self.planned.max(1);
+        let outcomes: Vec<String> = res.outcomes.iter().map(|(k, n)| format!("{k} x{n}")).collect();
+        let rate = res.runs as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+        eprint!(
+            "\r[{}{}] {}/{} runs, {:.0}/s: {}\x1b[K",
+            "#".repeat(filled),
+            ".".repeat(width - filled),
+            res.runs,
+            self.planned,
+            rate,
+            outcomes.join(", ")
+        );
+    }
+
+    fn done(&self) {
+        if self.on && self.last.is_some() {
+            eprint!("\r\x1b[K");
+        }
+    }
+}
+
+/// The Wilson score interval at 95 % for `k` successes in `n` trials: `(low, high)`. With
+/// `k = 0` the upper end is about 3.84 / n (Wilson, "Probable inference...", JASA 1927).
+pub fn wilson95(k: usize, n: usize) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    let z = 1.959_963_984_540_054_f64;
+    let (k, n) = (k as f64, n as f64);
+    let p = k / n;
+    let z2 = z * z;
+    let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
+    let half = z / (1.0 + z2 / n) * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    ((centre - half).max(0.0), (centre + half).min(1.0))
 }
 
 /// The model's label order: outcome labels first, then `OP:ERRNO` by operation keyword.
@@ -265,6 +384,8 @@ struct HostFile {
 #[derive(Clone)]
 struct MapH {
     addr: usize,
+    /// Bytes per scenario page (`PAGE` times `--host-pages`).
+    unit: usize,
     /// The file's descriptor, to map a page back after a caught fault.
     fd: RawFd,
     pages: u32,
@@ -277,6 +398,13 @@ struct MapH {
     lock: Arc<std::sync::RwLock<()>>,
     /// One per page, for CPU accesses (see `Op::Store`).
     page_locks: Arc<Vec<Mutex<()>>>,
+}
+
+impl MapH {
+    /// The mapping's length in bytes.
+    fn len(&self) -> usize {
+        self.pages as usize * self.unit
+    }
 }
 
 struct RegH {
@@ -299,6 +427,8 @@ enum Handle {
 struct Run<'a> {
     sc: &'a Scenario,
     kind: FsKind,
+    /// Host pages per scenario page (`--host-pages`).
+    k: usize,
     files: HashMap<String, HostFile>,
     /// A memfd with one page per tag: the source of the device's writes.
     tags: RawFd,
@@ -407,9 +537,11 @@ fn setup<'a>(
         // SAFETY: our memfd, not yet owned by a Run.
         unsafe { libc::close(tags) };
     })?;
+    let k = opts.pages.max(1);
     let mut run = Run {
         sc,
         kind: sc.fs.kind,
+        k,
         files: HashMap::new(),
         tags,
         tag_index: tag_names.into_iter().enumerate().map(|(i, t)| (t, i)).collect(),
@@ -456,13 +588,15 @@ fn setup<'a>(
         match f.init {
             FileInit::Sparse => {
                 // SAFETY: our fd.
-                unsafe { libc::ftruncate(fd, (f.pages as usize * PAGE) as libc::off_t) };
+                unsafe { libc::ftruncate(fd, (f.pages as usize * k * PAGE) as libc::off_t) };
             }
             FileInit::Synced | FileInit::Dirty => {
                 for (i, t) in init_tags.iter().enumerate() {
-                    let p = disk::pattern(t);
-                    // SAFETY: PAGE bytes from our buffer.
-                    unsafe { libc::pwrite(fd, p.as_ptr().cast(), PAGE, (i * PAGE) as libc::off_t) };
+                    let p = disk::pattern_k(t, k);
+                    // SAFETY: k * PAGE bytes from our buffer.
+                    unsafe {
+                        libc::pwrite(fd, p.as_ptr().cast(), p.len(), (i * p.len()) as libc::off_t)
+                    };
                 }
                 used += f.pages;
                 if f.init == FileInit::Synced {
@@ -495,7 +629,7 @@ fn setup<'a>(
         run.files.insert(f.name.text.clone(), HostFile { fd, direct });
     }
     if run.kind != FsKind::Tmpfs {
-        let free = sc.disk_blocks.saturating_sub(used);
+        let free = sc.disk_blocks.saturating_sub(used) * k as u32;
         fill_to(dir, free)
             .map_err(|e| format!("sizing the disk to `disk {}`: {e}", sc.disk_blocks))?;
     }
@@ -570,7 +704,7 @@ fn unmap(m: &MapH) {
         unsafe {
             libc::mmap(
                 m.addr as *mut libc::c_void,
-                m.pages as usize * PAGE,
+                m.len(),
                 libc::PROT_NONE,
                 libc::MAP_FIXED | libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
                 -1,
@@ -584,7 +718,7 @@ fn unmap(m: &MapH) {
 fn release(m: &MapH) {
     forget_range(m.addr);
     // SAFETY: the mapping (or its reservation) made by `mmap` in this run, released once.
-    unsafe { libc::munmap(m.addr as *mut libc::c_void, m.pages as usize * PAGE) };
+    unsafe { libc::munmap(m.addr as *mut libc::c_void, m.len()) };
 }
 
 /// After a caught fault on page `page` of `m`, the file page goes back where the handler put
@@ -623,12 +757,18 @@ fn contents(found: Option<Found>) -> Vec<Option<String>> {
 /// A page of the run's mappings as the kernel sees it, read with process_vm_readv(2): a page
 /// that cannot be read gives `None` (EFAULT), never a signal.
 fn read_mapping(at: usize) -> Option<Found> {
-    let mut buf = vec![0u8; PAGE];
-    let local = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: PAGE };
-    let remote = libc::iovec { iov_base: at as *mut libc::c_void, iov_len: PAGE };
+    read_mapping_k(at, 1)
+}
+
+/// [`read_mapping`] of `k` contiguous pages standing for one scenario page, merged.
+fn read_mapping_k(at: usize, k: usize) -> Option<Found> {
+    let len = PAGE * k.max(1);
+    let mut buf = vec![0u8; len];
+    let local = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: len };
+    let remote = libc::iovec { iov_base: at as *mut libc::c_void, iov_len: len };
     // SAFETY: the kernel copies into our buffer; the remote side is only read.
     let n = unsafe { libc::process_vm_readv(libc::getpid(), &local, 1, &remote, 1, 0) };
-    (n == PAGE as isize).then(|| disk::decode(&buf))
+    (n == len as isize).then(|| disk::decode_k(&buf))
 }
 
 enum Step {
@@ -740,27 +880,23 @@ fn converged(run: &Run) {
         }
     }
     let finals = run.oracle.lock().unwrap_or_else(|e| e.into_inner()).final_versions();
-    let mut buf = AlignedPage::new();
+    let unit = PAGE * run.k;
+    let mut buf = AlignedPage::new(run.k);
     for (file, index, ver) in finals {
         let Some(f) = run.files.get(&file) else { continue };
         let fd = if memory || f.direct < 0 { f.fd } else { f.direct };
         let found = match buf.as_mut() {
             None => continue,
             Some(b) => {
-                // SAFETY: reads at most PAGE bytes into our aligned page.
+                // SAFETY: reads at most `unit` bytes into our aligned pages.
                 let n = unsafe {
-                    libc::pread(
-                        fd,
-                        b.as_mut_ptr().cast(),
-                        PAGE,
-                        (index as usize * PAGE) as libc::off_t,
-                    )
+                    libc::pread(fd, b.as_mut_ptr().cast(), unit, (index as usize * unit) as libc::off_t)
                 };
                 if n < 0 {
                     Found::Unreadable(errno())
                 } else {
                     b[n as usize..].fill(0);
-                    disk::decode(b)
+                    disk::decode_k(b)
                 }
             }
         };
@@ -815,28 +951,29 @@ fn page_out_cache(fd: RawFd) {
     }
 }
 
-/// One anonymous page, aligned for O_DIRECT.
-struct AlignedPage(*mut u8);
+/// `k` anonymous pages, aligned for O_DIRECT.
+struct AlignedPage(*mut u8, usize);
 
 impl AlignedPage {
-    fn new() -> AlignedPage {
+    fn new(k: usize) -> AlignedPage {
+        let len = PAGE * k.max(1);
         // SAFETY: a fresh anonymous mapping.
         let p = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
-                PAGE,
+                len,
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
                 -1,
                 0,
             )
         };
-        AlignedPage(if p == libc::MAP_FAILED { std::ptr::null_mut() } else { p.cast() })
+        AlignedPage(if p == libc::MAP_FAILED { std::ptr::null_mut() } else { p.cast() }, len)
     }
 
     fn as_mut(&mut self) -> Option<&mut [u8]> {
         // SAFETY: PAGE bytes of our own mapping, borrowed mutably once.
-        (!self.0.is_null()).then(|| unsafe { std::slice::from_raw_parts_mut(self.0, PAGE) })
+        (!self.0.is_null()).then(|| unsafe { std::slice::from_raw_parts_mut(self.0, self.1) })
     }
 }
 
@@ -844,7 +981,7 @@ impl Drop for AlignedPage {
     fn drop(&mut self) {
         if !self.0.is_null() {
             // SAFETY: our mapping.
-            unsafe { libc::munmap(self.0.cast(), PAGE) };
+            unsafe { libc::munmap(self.0.cast(), self.1) };
         }
     }
 }
@@ -1115,7 +1252,7 @@ impl Run<'_> {
                 continue;
             }
             drop(oracle);
-            let found = disk::on_disk(self.file(&name).fd, image, index);
+            let found = disk::on_disk_k(self.file(&name).fd, image, index, self.k);
             if let Found::Unknown(why) = &found {
                 self.note(format!(
                     "after a sync, page {index} of {name} cannot be read from the disk: {why}"
@@ -1127,3 +1264,17 @@ impl Run<'_> {
         Step::Done(None)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn wilson_intervals_match_published_values() {
+        // 0 of 10: [0, 0.2775]; 5 of 10,000: [0.000214, 0.00117], from the formula by hand.
+        let (lo, hi) = super::wilson95(0, 10);
+        assert!(lo == 0.0 && (hi - 0.2775).abs() < 1e-4, "{lo} {hi}");
+        let (lo, hi) = super::wilson95(5, 10_000);
+        assert!((lo - 0.000214).abs() < 2e-6 && (hi - 0.00117).abs() < 2e-5, "{lo} {hi}");
+        assert_eq!(super::wilson95(0, 0), (0.0, 1.0));
+    }
+}
+

@@ -73,7 +73,8 @@ impl Run<'_> {
         let (start, end) = range.map_or((0, decl), |r| (r.start, r.end));
         let prot = if *ro { libc::PROT_READ } else { libc::PROT_READ | libc::PROT_WRITE };
         let flags = if *shared { libc::MAP_SHARED } else { libc::MAP_PRIVATE };
-        let len = (end - start) as usize * PAGE;
+        let unit = PAGE * self.k;
+        let len = (end - start) as usize * unit;
         // SAFETY: a new mapping of our file; no existing memory is touched.
         let p = unsafe {
             libc::mmap(
@@ -82,7 +83,7 @@ impl Run<'_> {
                 prot,
                 flags,
                 f.fd,
-                (start as usize * PAGE) as libc::off_t,
+                (start as usize * unit) as libc::off_t,
             )
         };
         if p == libc::MAP_FAILED {
@@ -91,6 +92,7 @@ impl Run<'_> {
         remember_range(p as usize, len);
         Step::Done(Some(Handle::Map(MapH {
             addr: p as usize,
+            unit,
             fd: f.fd,
             pages: end - start,
             file: file.text.clone(),
@@ -169,7 +171,8 @@ impl Run<'_> {
 
     /// Buffered write(2) of one page.
     fn op_write(&self, file: &Name, page: &u32, tag: &Name) -> Step {
-        let p = disk::pattern(&tag.text);
+        let p = disk::pattern_k(&tag.text, self.k);
+        let unit = p.len();
         let (begun, _in_flight) = self
             .begin_write(Some((file.text.clone(), *page)), Content::Known(Some(tag.text.clone())));
         // SAFETY: PAGE bytes from our buffer.
@@ -177,14 +180,14 @@ impl Run<'_> {
             libc::pwrite(
                 self.file(&file.text).fd,
                 p.as_ptr().cast(),
-                PAGE,
-                (*page as usize * PAGE) as libc::off_t,
+                unit,
+                (*page as usize * unit) as libc::off_t,
             )
         };
         if n < 0 {
             return Step::Failed(errno_name(errno()));
         }
-        if n as usize == PAGE {
+        if n as usize == unit {
             self.accept_extending(&file.text, *page, Some(tag.text.clone()), begun);
         } else {
             self.note(format!(
@@ -197,14 +200,15 @@ impl Run<'_> {
 
     /// Buffered read(2) of one page.
     fn op_read(&self, file: &Name, page: &u32) -> Step {
-        let mut b = vec![0u8; PAGE];
+        let unit = PAGE * self.k;
+        let mut b = vec![0u8; unit];
         // SAFETY: reads into our buffer.
         sys(unsafe {
             libc::pread(
                 self.file(&file.text).fd,
                 b.as_mut_ptr().cast(),
-                PAGE,
-                (*page as usize * PAGE) as libc::off_t,
+                unit,
+                (*page as usize * unit) as libc::off_t,
             )
         } as libc::c_long)
     }
@@ -240,7 +244,7 @@ impl Run<'_> {
         let range = Some((m.start, m.start + m.pages));
         // SAFETY: our live mapping.
         let call = || unsafe {
-            libc::msync(m.addr as *mut libc::c_void, m.pages as usize * PAGE, libc::MS_SYNC)
+            libc::msync(m.addr as *mut libc::c_void, m.len(), libc::MS_SYNC)
         };
         match file {
             Some(f) => self.synced(Some(f), range, call),
@@ -366,21 +370,22 @@ impl Run<'_> {
         if m.unmapped.load(Ordering::SeqCst) {
             return Step::Failed("EFAULT".into());
         }
-        let at = m.addr + *map_page as usize * PAGE;
+        let unit = m.unit;
+        let at = m.addr + *map_page as usize * unit;
         let fd = self.file(&file.text).direct;
         let (begun, _in_flight) = self
             .begin_write(m.shared.then(|| (m.file.clone(), m.start + map_page)), Content::Unknown);
         // SAFETY: the kernel reads into a page of our mapping (it pins it, or fails with
-        // EFAULT); user space does not touch it.
+        // EFAULT); user space does not touch it. With --host-pages K, K pages at once.
         let n = unsafe {
-            libc::pread(fd, at as *mut libc::c_void, PAGE, (*page as usize * PAGE) as libc::off_t)
+            libc::pread(fd, at as *mut libc::c_void, unit, (*page as usize * unit) as libc::off_t)
         };
         if n < 0 {
             return Step::Failed(errno_name(errno()));
         }
         // At end of file the read transfers nothing (n = 0): no write happened.
         if m.shared && n > 0 {
-            match read_mapping(at) {
+            match read_mapping_k(at, self.k) {
                 Some(Found::Tag(t)) => self.accept(&m.file, m.start + map_page, Some(t), begun),
                 Some(Found::Zero) => self.accept(&m.file, m.start + map_page, None, begun),
                 other => self.note(format!(
@@ -581,7 +586,7 @@ impl Run<'_> {
             unsafe {
                 libc::madvise(
                     m.addr as *mut libc::c_void,
-                    m.pages as usize * PAGE,
+                    m.len(),
                     libc::MADV_PAGEOUT,
                 )
             };
