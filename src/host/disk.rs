@@ -472,6 +472,15 @@ pub fn on_disk(fd: RawFd, image: RawFd, index: u32) -> Found {
             Place::Zero => Found::Zero,
             Place::Unknown(why) => Found::Unknown(why.into()),
             Place::At(at) => {
+                // A block device (zram) read through its own page cache: drop what an earlier
+                // read cached there, which the filesystem's writes since then bypassed.
+                // SAFETY: fstat into a zeroed struct; advice on our fd.
+                unsafe {
+                    let mut st: libc::stat = std::mem::zeroed();
+                    if libc::fstat(image, &mut st) == 0 && st.st_mode & libc::S_IFMT == libc::S_IFBLK {
+                        libc::posix_fadvise(image, at as libc::off_t, PAGE as libc::off_t, libc::POSIX_FADV_DONTNEED);
+                    }
+                }
                 let mut buf = vec![0u8; PAGE];
                 // SAFETY: reads into our own buffer of PAGE bytes.
                 let n =

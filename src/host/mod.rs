@@ -198,6 +198,8 @@ pub struct ScratchFs {
     pub device: Option<String>,
     /// The directory holding the image and the mount point, and the mount point, to undo.
     loop_mount: Option<(PathBuf, PathBuf)>,
+    /// The zram device made for a `stable-writes` filesystem (`zram3`: 3), removed on drop.
+    zram: Option<u32>,
     /// Declared last: dropped after `Drop::drop` undid everything.
     _registered: Registered,
 }
@@ -221,6 +223,7 @@ impl ScratchFs {
                     image: None,
                     device: None,
                     loop_mount: None,
+                    zram: None,
                     _registered: Registered::new()?,
                 };
                 std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -249,6 +252,7 @@ impl ScratchFs {
                     image: Some(image.clone()),
                     device: None,
                     loop_mount: Some((base.clone(), mnt.clone())),
+                    zram: None,
                     _registered: Registered::new()?,
                 };
                 let made = (|| {
@@ -297,6 +301,70 @@ impl ScratchFs {
 impl Drop for ScratchFs {
     fn drop(&mut self) {
         self.undo();
+        if let Some(n) = self.zram {
+            // The device goes once nothing holds it (the umount above released it).
+            if std::fs::write(ZRAM_REMOVE, n.to_string()).is_err() {
+                eprintln!("pincheck: could not remove /dev/zram{n}; left in place");
+            }
+        }
+    }
+}
+
+const ZRAM_ADD: &str = "/sys/class/zram-control/hot_add";
+const ZRAM_REMOVE: &str = "/sys/class/zram-control/hot_remove";
+
+impl ScratchFs {
+    /// An ext4 on a fresh zram device: a block device with stable writes (`zram_add()` sets
+    /// `BLK_FEAT_STABLE_WRITES`: it compresses the page at submission; read back from
+    /// /sys/block/zramN/queue/stable_writes), so ext4's mappings get `AS_STABLE_WRITES` and
+    /// `folio_wait_stable()` waits. It computes no integrity data: no guard check fails.
+    pub fn stable_writes_ext4() -> Result<ScratchFs, String> {
+        if !is_root() {
+            return Err("needs root: stable-writes is an ext4 on a zram device made on the fly".into());
+        }
+        if !Path::new(ZRAM_ADD).exists() {
+            return Err(format!("stable-writes needs a block device with stable writes; {ZRAM_ADD} is absent (no zram: CONFIG_ZRAM)"));
+        }
+        if !on_path("mkfs.ext4") {
+            return Err("mkfs.ext4 not found (Debian package e2fsprogs)".into());
+        }
+        let tag = format!("pincheck-host-{}", std::process::id());
+        let base = std::env::temp_dir().join(format!("{tag}-zram"));
+        let mnt = base.join("mnt");
+        let mut s = ScratchFs {
+            dir: mnt.clone(),
+            image: None,
+            device: None,
+            loop_mount: Some((base.clone(), mnt.clone())),
+            zram: None,
+            _registered: Registered::new()?,
+        };
+        let made = (|| -> Result<(), String> {
+            std::fs::create_dir_all(&mnt).map_err(|e| e.to_string())?;
+            let n: u32 = std::fs::read_to_string(ZRAM_ADD)
+                .map_err(|e| format!("{ZRAM_ADD}: {e}"))?
+                .trim()
+                .parse()
+                .map_err(|e| format!("{ZRAM_ADD}: {e}"))?;
+            s.zram = Some(n);
+            let sys = PathBuf::from(format!("/sys/block/zram{n}"));
+            std::fs::write(sys.join("disksize"), "64M").map_err(|e| format!("zram{n} disksize: {e}"))?;
+            let stable = std::fs::read_to_string(sys.join("queue/stable_writes")).unwrap_or_default();
+            if stable.trim() != "1" {
+                return Err(format!("zram{n} does not report stable writes (queue/stable_writes = {})", stable.trim()));
+            }
+            let dev = format!("/dev/zram{n}");
+            if crate::check::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err("interrupted".into());
+            }
+            run_cmd(Command::new("mkfs.ext4").args(["-q", "-F", "-b", "4096"]).arg(&dev))?;
+            run_cmd(Command::new("mount").arg(&dev).arg(&mnt))?;
+            s.image = Some(PathBuf::from(&dev));
+            s.device = Some(format!("zram{n}"));
+            Ok(())
+        })();
+        made.map_err(|e| format!("cannot make an ext4 on zram: {e}"))?;
+        Ok(s)
     }
 }
 
