@@ -505,3 +505,34 @@ fn host_pages_amplify_a_scenario_and_refuse_what_they_cannot() {
     assert!(t.contains("data-loss:") && t.contains("95% Wilson interval"), "{t}");
     assert!(t.contains("ok-never not observed in 5 runs"), "{t}");
 }
+
+/// `stable-writes` runs on an ext4 made on a fresh zram device (stable pages, no integrity
+/// data) where the kernel has zram; the scenario whose outcome is the guard check is refused
+/// with the reason. Nothing is left: no mount, no zram device beyond those there before.
+#[test]
+fn stable_writes_run_on_zram_and_guard_checks_are_refused() {
+    if !root() || !have("mkfs.ext4") || !std::path::Path::new("/sys/class/zram-control").exists()
+    {
+        println!("skipped: needs root, mkfs.ext4 and zram (/sys/class/zram-control)");
+        return;
+    }
+    let zrams = || {
+        std::fs::read_dir("/sys/block")
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("zram"))
+            .count()
+    };
+    let before = zrams();
+    let (out, pid) = on_host("scenarios/ext4-stable-writes-cpu.pin", &["--runs", "3", "--json"]);
+    let v: serde_json::Value =
+        serde_json::from_str(text(&out.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(v["agree"], true, "{v}");
+    assert_eq!(v["host"]["runs"], 3, "{v}");
+    nothing_left_behind(pid);
+    let (out, _) = on_host("scenarios/ext4-stable-writes-dio.pin", &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("computes and checks no integrity data"), "{}", text(&out.stderr));
+    // The zram device made for the run was removed (`hot_remove`).
+    assert_eq!(zrams(), before, "a zram device is left");
+}
