@@ -844,11 +844,19 @@ fn execute(
     }
     converged(run);
     if let Some(l) = log {
-        for msg in l.drain() {
-            if let Some(label) = kmsg::classify(&msg, run.device.as_deref(), run.kind.name()) {
+        let msgs = l.drain();
+        for (i, msg) in msgs.iter().enumerate() {
+            if kmsg::stale_pagecache_elsewhere(msg, msgs.get(i + 1).map(String::as_str)) {
+                run.note(format!(
+                    "kernel log, another process's file (not counted): {msg} {}",
+                    msgs[i + 1]
+                ));
+                continue;
+            }
+            if let Some(label) = kmsg::classify(msg, run.device.as_deref(), run.kind.name()) {
                 run.label(label);
                 run.note(format!("kernel log: {msg}"));
-            } else if kmsg::foreign(&msg, run.kind.name()) {
+            } else if kmsg::foreign(msg, run.kind.name()) {
                 run.note(format!("kernel log, another filesystem's (not counted): {msg}"));
             }
         }

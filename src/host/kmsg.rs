@@ -83,6 +83,27 @@ pub fn classify(msg: &str, device: Option<&str>, fs: &str) -> Option<&'static st
 /// not label it; neither does the host (docs/design.md §6, docs/kernel-facts.md).
 pub const EXT4_DEBUG_SPLIT: &str = "finished: extent logical block";
 
+/// Whether `msg` is `dio_warn_stale_pagecache()`'s "Page cache invalidation failure" and
+/// `next`, the record it prints right after (`pr_crit("File: %s PID: %d Comm: %.20s\n", ...)`,
+/// fs/iomap/direct-io.c and fs/direct-io.c callers, 6.18), names a file outside this process's
+/// scratch filesystems (`pincheck-host-PID`), or, for a name without a directory, a command
+/// other than pincheck: another process's O_DIRECT collision.
+pub fn stale_pagecache_elsewhere(msg: &str, next: Option<&str>) -> bool {
+    let pid = std::process::id();
+    msg.contains("Page cache invalidation failure on direct I/O")
+        && next.is_some_and(|n| {
+            let Some(rest) = n.strip_prefix("File: ") else { return false };
+            let file = rest.split(" PID: ").next().unwrap_or("");
+            if file.contains('/') {
+                !file.contains(&format!("pincheck-host-{pid}/"))
+                    && !file.contains(&format!("pincheck-host-{pid}-"))
+            } else {
+                // A kernel printing the name only (`%pD`): the thread's command name decides.
+                !n.contains("Comm: pincheck")
+            }
+        })
+}
+
 /// The filesystems whose directories under fs/ name a source file in `BUG`/`WARNING` lines.
 const FS_DIRS: [&str; 3] = ["ext4", "xfs", "btrfs"];
 
@@ -130,6 +151,12 @@ mod tests {
             ),
             Some("warn")
         );
+        let stale = "Page cache invalidation failure on direct I/O.  Possible data corruption due to collision with buffered I/O!";
+        let pid = std::process::id();
+        let ours = format!("File: /tmp/pincheck-host-{pid}-ext4/mnt/run3/f PID: 7 Comm: pincheck");
+        assert!(super::stale_pagecache_elsewhere(stale, Some("File: /tmp/pincheck-host-1-ext4/mnt/run3/f PID: 7 Comm: x")));
+        assert!(!super::stale_pagecache_elsewhere(stale, Some(&ours)));
+        assert!(!super::stale_pagecache_elsewhere(stale, None));
         // CONFIG_EXT4_DEBUG's report of an extent split at I/O completion is not a warning.
         assert_eq!(
             classify("EXT4-fs warning (device loop0): ext4_convert_unwritten_extents_endio:3811: Inode (12) finished: extent logical block 0, len 8; IO logical block 2, len 1"),
