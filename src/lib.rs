@@ -9,6 +9,7 @@
 
 pub mod catalogue;
 pub mod check;
+pub mod export;
 pub mod family;
 pub mod host;
 pub mod limits;

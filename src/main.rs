@@ -45,6 +45,9 @@ enum Command {
     /// Write the scenario x policy matrix as a self-contained HTML page with every witness as
     /// a sequence diagram. No files: the built-in catalogue under every preset.
     Report(report::Args),
+    /// Write the scenario as a standalone C program (TAP output) that reproduces it on a
+    /// scratch filesystem: `export FILE --policy P [--schedule S] --c OUT.c`.
+    Export(export::Args),
     /// List the presets and their knobs.
     Policies,
     /// List the built-in catalogue: name, filesystem, what each scenario is about. Every
@@ -95,6 +98,7 @@ fn main() -> ExitCode {
         Command::Diff(a) => diff::run(&a),
         Command::Replay(a) => replay::run(&a),
         Command::Report(a) => report::run(&a),
+        Command::Export(a) => export::run(&a),
         Command::Policies => policies::run(),
         Command::List(a) => list::run(&a),
         Command::Show(a) => show::run(&a),

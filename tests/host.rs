@@ -536,3 +536,98 @@ fn stable_writes_run_on_zram_and_guard_checks_are_refused() {
     // The zram device made for the run was removed (`hot_remove`).
     assert_eq!(zrams(), before, "a zram device is left");
 }
+
+/// `pincheck export`: every catalogue scenario either exports (and the program compiles with
+/// `cc -O2 -pthread -Wall -Werror`) or is refused with the operation or option named; each
+/// exported program, run on a scratch filesystem of its kind, reaches only model labels, and
+/// for a deterministic scenario (`check --on host` saw in every run the one outcome the model
+/// reaches) the program sees that outcome in every run.
+#[test]
+fn exported_c_programs_compile_and_agree_with_the_host() {
+    if !have("cc") {
+        println!("skipped: no cc (Debian package gcc)");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("pincheck-host-export-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut scenarios: Vec<_> =
+        std::fs::read_dir("scenarios").unwrap().flatten().map(|e| e.path()).collect();
+    scenarios.sort();
+    let mut exported = Vec::new();
+    for path in scenarios {
+        let p = path.to_string_lossy().into_owned();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let c = dir.join(format!("{name}.c"));
+        let out = pincheck(&["export", &p, "--policy", "linux-6.18", "--c", &c.to_string_lossy()]);
+        if out.status.code() == Some(2) {
+            let err = text(&out.stderr);
+            assert!(err.contains("cannot export"), "{p}: {err}");
+            continue;
+        }
+        assert_eq!(out.status.code(), Some(0), "{p}: {}", text(&out.stderr));
+        let bin = dir.join(&name);
+        let cc = Command::new("cc")
+            .args(["-O2", "-pthread", "-Wall", "-Werror", "-o"])
+            .arg(&bin)
+            .arg(&c)
+            .output()
+            .expect("cc runs");
+        assert!(cc.status.success(), "{p}: {}", text(&cc.stderr));
+        exported.push((p, name, bin));
+    }
+    assert!(exported.len() >= 3, "{exported:?}");
+    if !root() || !have("mkfs.ext4") || !have("mkfs.xfs") {
+        println!("compiled {} exported programs; not run: needs root, mkfs.ext4, mkfs.xfs", exported.len());
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    }
+    for (p, name, bin) in &exported {
+        let src = std::fs::read_to_string(p).unwrap();
+        let fs = if src.contains("\nfs xfs") { "xfs" } else { "ext4" };
+        let (host, _) = on_host(p, &["--runs", "3", "--json"]);
+        let v: serde_json::Value =
+            serde_json::from_str(text(&host.stdout).lines().next().unwrap()).unwrap();
+        let model: Vec<String> = serde_json::from_value(v["model_labels"].clone()).unwrap();
+        let outcomes = v["host"]["outcomes"].as_object().unwrap().clone();
+        let img = dir.join(format!("{name}.img"));
+        let mnt = dir.join(format!("{name}.mnt"));
+        std::fs::create_dir_all(&mnt).unwrap();
+        std::fs::File::create(&img).unwrap().set_len(320 << 20).unwrap();
+        let mkfs = Command::new(format!("mkfs.{fs}")).args(["-q", "-f"]).arg(&img).output();
+        let mkfs = if fs == "ext4" {
+            Command::new("mkfs.ext4").args(["-q", "-F", "-b", "4096"]).arg(&img).output()
+        } else {
+            mkfs
+        };
+        assert!(mkfs.unwrap().status.success());
+        assert!(Command::new("mount").args(["-o", "loop"]).arg(&img).arg(&mnt).status().unwrap().success());
+        let run = Command::new(bin).arg(&mnt).arg("3").output().expect("runs");
+        let _ = Command::new("umount").arg(&mnt).status();
+        let tap = text(&run.stdout);
+        assert!(tap.starts_with("TAP version 13\n1..3\n"), "{p}: {tap}");
+        let mut seen = Vec::new();
+        for line in tap.lines().filter(|l| l.contains(": labels ")) {
+            let labels: Vec<String> = line
+                .split(": labels ")
+                .nth(1)
+                .unwrap()
+                .split(' ')
+                .filter(|l| *l != "ok")
+                .map(str::to_string)
+                .collect();
+            for l in &labels {
+                assert!(model.contains(l), "{p}: the program reached {l}, not a model label ({model:?}):\n{tap}");
+            }
+            seen.push(if labels.is_empty() { "ok".to_string() } else { labels.join(" ") });
+        }
+        assert_eq!(seen.len(), 3, "{p}: {tap}");
+        // Deterministic: the host saw one outcome in every run, and it is all the model reaches.
+        let only = outcomes.keys().next().cloned().unwrap_or_default();
+        let model_text = if model.is_empty() { "ok".to_string() } else { model.join(" ") };
+        if outcomes.len() == 1 && only == model_text {
+            assert!(seen.iter().all(|s| s == only), "{p}: host saw {only} in every run; the program saw {seen:?}");
+        }
+        println!("{p}: program {seen:?}, host {outcomes:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -7,6 +7,7 @@ pub mod check;
 pub mod ci;
 pub mod conform;
 pub mod diff;
+pub mod export;
 pub mod family;
 pub mod host_pins;
 pub mod list;
