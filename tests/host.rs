@@ -114,7 +114,8 @@ fn nothing_left_behind(pid: u32) {
             .flatten()
             .filter_map(|e| {
                 let b = std::fs::read_to_string(e.path().join("loop/backing_file")).ok()?;
-                b.contains(&format!("{ours}-")).then(|| format!("{:?}: {}", e.file_name(), b.trim()))
+                b.contains(&format!("{ours}-"))
+                    .then(|| format!("{:?}: {}", e.file_name(), b.trim()))
             })
             .collect()
     };
@@ -493,10 +494,13 @@ fn host_pages_amplify_a_scenario_and_refuse_what_they_cannot() {
     assert_eq!(v["host"]["runs"], 3, "{v}");
     assert_eq!(v["agree"], true, "{v}");
     nothing_left_behind(pid);
-    let (out, _) =
-        on_host("scenarios/ext4-rdma-strip.pin", &["--host-pages", "8", "--runs", "3"]);
+    let (out, _) = on_host("scenarios/ext4-rdma-strip.pin", &["--host-pages", "8", "--runs", "3"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("`store` is carried out one 4 KiB page"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("`store` is carried out one 4 KiB page"),
+        "{}",
+        text(&out.stderr)
+    );
     let (out, _) = on_host(
         "scenarios/ext4-dio-fsync-window.pin",
         &["--host-pages", "2", "--runs", "5", "--until-observed", "ok-never"],
@@ -511,8 +515,7 @@ fn host_pages_amplify_a_scenario_and_refuse_what_they_cannot() {
 /// with the reason. Nothing is left: no mount, no zram device beyond those there before.
 #[test]
 fn stable_writes_run_on_zram_and_guard_checks_are_refused() {
-    if !root() || !have("mkfs.ext4") || !std::path::Path::new("/sys/class/zram-control").exists()
-    {
+    if !root() || !have("mkfs.ext4") || !std::path::Path::new("/sys/class/zram-control").exists() {
         println!("skipped: needs root, mkfs.ext4 and zram (/sys/class/zram-control)");
         return;
     }
@@ -532,7 +535,11 @@ fn stable_writes_run_on_zram_and_guard_checks_are_refused() {
     nothing_left_behind(pid);
     let (out, _) = on_host("scenarios/ext4-stable-writes-dio.pin", &[]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("computes and checks no integrity data"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("computes and checks no integrity data"),
+        "{}",
+        text(&out.stderr)
+    );
     // The zram device made for the run was removed (`hot_remove`).
     assert_eq!(zrams(), before, "a zram device is left");
 }
@@ -577,7 +584,10 @@ fn exported_c_programs_compile_and_agree_with_the_host() {
     }
     assert!(exported.len() >= 3, "{exported:?}");
     if !root() || !have("mkfs.ext4") || !have("mkfs.xfs") {
-        println!("compiled {} exported programs; not run: needs root, mkfs.ext4, mkfs.xfs", exported.len());
+        println!(
+            "compiled {} exported programs; not run: needs root, mkfs.ext4, mkfs.xfs",
+            exported.len()
+        );
         let _ = std::fs::remove_dir_all(&dir);
         return;
     }
@@ -600,7 +610,13 @@ fn exported_c_programs_compile_and_agree_with_the_host() {
             mkfs
         };
         assert!(mkfs.unwrap().status.success());
-        assert!(Command::new("mount").args(["-o", "loop"]).arg(&img).arg(&mnt).status().unwrap().success());
+        assert!(Command::new("mount")
+            .args(["-o", "loop"])
+            .arg(&img)
+            .arg(&mnt)
+            .status()
+            .unwrap()
+            .success());
         let run = Command::new(bin).arg(&mnt).arg("3").output().expect("runs");
         let _ = Command::new("umount").arg(&mnt).status();
         let tap = text(&run.stdout);
@@ -616,7 +632,10 @@ fn exported_c_programs_compile_and_agree_with_the_host() {
                 .map(str::to_string)
                 .collect();
             for l in &labels {
-                assert!(model.contains(l), "{p}: the program reached {l}, not a model label ({model:?}):\n{tap}");
+                assert!(
+                    model.contains(l),
+                    "{p}: the program reached {l}, not a model label ({model:?}):\n{tap}"
+                );
             }
             seen.push(if labels.is_empty() { "ok".to_string() } else { labels.join(" ") });
         }
@@ -625,7 +644,10 @@ fn exported_c_programs_compile_and_agree_with_the_host() {
         let only = outcomes.keys().next().cloned().unwrap_or_default();
         let model_text = if model.is_empty() { "ok".to_string() } else { model.join(" ") };
         if outcomes.len() == 1 && only == model_text {
-            assert!(seen.iter().all(|s| s == only), "{p}: host saw {only} in every run; the program saw {seen:?}");
+            assert!(
+                seen.iter().all(|s| *s == only),
+                "{p}: host saw {only} in every run; the program saw {seen:?}"
+            );
         }
         println!("{p}: program {seen:?}, host {outcomes:?}");
     }

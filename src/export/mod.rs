@@ -55,7 +55,12 @@ pub struct ExportInfo {
 pub fn not_exportable(sc: &Scenario) -> Option<String> {
     match sc.fs.kind {
         FsKind::Ext4 | FsKind::Xfs | FsKind::Tmpfs => {}
-        k => return Some(format!("fs {}: the exporter writes ext4, xfs and tmpfs programs", k.name())),
+        k => {
+            return Some(format!(
+                "fs {}: the exporter writes ext4, xfs and tmpfs programs",
+                k.name()
+            ))
+        }
     }
     if sc.fs.stable_writes || sc.fs.nodelalloc {
         return Some("fs options (stable-writes, nodelalloc) are not exported".into());
@@ -182,9 +187,16 @@ pub fn to_c(sc: &Scenario, info: &ExportInfo) -> Result<String, String> {
     let _ = writeln!(w, " *");
     let _ = writeln!(w, " * Build: cc -O2 -pthread -Wall -o repro repro.c");
     let _ = writeln!(w, " * Run as root on a scratch filesystem of the right kind, e.g.:");
-    let _ = writeln!(w, " *   truncate -s 320M img && mkfs.{} img && mkdir -p mnt && mount -o loop img mnt", if sc.fs.kind == FsKind::Tmpfs { "ext4" } else { sc.fs.kind.name() });
+    let _ = writeln!(
+        w,
+        " *   truncate -s 320M img && mkfs.{} img && mkdir -p mnt && mount -o loop img mnt",
+        if sc.fs.kind == FsKind::Tmpfs { "ext4" } else { sc.fs.kind.name() }
+    );
     let _ = writeln!(w, " *   ./repro mnt [RUNS]");
-    let _ = writeln!(w, " * (tmpfs: a directory in /dev/shm). Output: TAP 13; exit 0 if every run is ok.");
+    let _ = writeln!(
+        w,
+        " * (tmpfs: a directory in /dev/shm). Output: TAP 13; exit 0 if every run is ok."
+    );
     let _ = writeln!(w, " */");
     c.push_str(PRELUDE);
     let w = &mut c;
@@ -196,9 +208,17 @@ pub fn to_c(sc: &Scenario, info: &ExportInfo) -> Result<String, String> {
     let _ = writeln!(w, "#define IS_TMPFS {}", i32::from(sc.fs.kind == FsKind::Tmpfs));
     let _ = writeln!(w, "static const char *scenario = {};", c_str(&sc.name.text));
     let names: Vec<String> = files.iter().map(|f| c_str(&f.name.text)).collect();
-    let _ = writeln!(w, "static const char *file_name[NFILES] = {{ {} }};", if names.is_empty() { "0".into() } else { names.join(", ") });
+    let _ = writeln!(
+        w,
+        "static const char *file_name[NFILES] = {{ {} }};",
+        if names.is_empty() { "0".into() } else { names.join(", ") }
+    );
     let pages: Vec<String> = files.iter().map(|f| f.pages.to_string()).collect();
-    let _ = writeln!(w, "static const int file_pages[NFILES] = {{ {} }};", if pages.is_empty() { "0".into() } else { pages.join(", ") });
+    let _ = writeln!(
+        w,
+        "static const int file_pages[NFILES] = {{ {} }};",
+        if pages.is_empty() { "0".into() } else { pages.join(", ") }
+    );
     let inits: Vec<&str> = files
         .iter()
         .map(|f| match f.init {
@@ -207,9 +227,17 @@ pub fn to_c(sc: &Scenario, info: &ExportInfo) -> Result<String, String> {
             FileInit::Sparse => "2",
         })
         .collect();
-    let _ = writeln!(w, "static const int file_init[NFILES] = {{ {} }};", if inits.is_empty() { "0".into() } else { inits.join(", ") });
+    let _ = writeln!(
+        w,
+        "static const int file_init[NFILES] = {{ {} }};",
+        if inits.is_empty() { "0".into() } else { inits.join(", ") }
+    );
     let model: Vec<String> = info.model_labels.iter().map(|l| c_str(l)).collect();
-    let _ = writeln!(w, "static const char *model_labels[] = {{ {}0 }};", model.iter().map(|m| format!("{m}, ")).collect::<String>());
+    let _ = writeln!(
+        w,
+        "static const char *model_labels[] = {{ {}0 }};",
+        model.iter().map(|m| format!("{m}, ")).collect::<String>()
+    );
     // The schedule: turn of each (thread, statement), -1 when free.
     for (t, th) in sc.threads.iter().enumerate() {
         let turns: Vec<String> = (0..th.body.len())
@@ -268,7 +296,11 @@ pub fn to_c(sc: &Scenario, info: &ExportInfo) -> Result<String, String> {
         let _ = writeln!(w, "\treturn 0;\n}}");
     }
     let list: Vec<String> = (0..sc.threads.len()).map(|t| format!("thread_{t}")).collect();
-    let _ = writeln!(w, "\nstatic void *(*const threads[NTHREADS])(void *) = {{ {} }};", list.join(", "));
+    let _ = writeln!(
+        w,
+        "\nstatic void *(*const threads[NTHREADS])(void *) = {{ {} }};",
+        list.join(", ")
+    );
     c.push_str(MAIN);
     Ok(c)
 }

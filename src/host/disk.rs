@@ -477,8 +477,15 @@ pub fn on_disk(fd: RawFd, image: RawFd, index: u32) -> Found {
                 // SAFETY: fstat into a zeroed struct; advice on our fd.
                 unsafe {
                     let mut st: libc::stat = std::mem::zeroed();
-                    if libc::fstat(image, &mut st) == 0 && st.st_mode & libc::S_IFMT == libc::S_IFBLK {
-                        libc::posix_fadvise(image, at as libc::off_t, PAGE as libc::off_t, libc::POSIX_FADV_DONTNEED);
+                    if libc::fstat(image, &mut st) == 0
+                        && st.st_mode & libc::S_IFMT == libc::S_IFBLK
+                    {
+                        libc::posix_fadvise(
+                            image,
+                            at as libc::off_t,
+                            PAGE as libc::off_t,
+                            libc::POSIX_FADV_DONTNEED,
+                        );
                     }
                 }
                 let mut buf = vec![0u8; PAGE];

@@ -51,7 +51,10 @@ pub fn not_runnable(sc: &Scenario) -> Option<String> {
     }
     if sc.fs.stable_writes {
         if kind != FsKind::Ext4 {
-            return Some(format!("stable-writes on {}: the host provides it for ext4 only (on zram)", kind.name()));
+            return Some(format!(
+                "stable-writes on {}: the host provides it for ext4 only (on zram)",
+                kind.name()
+            ));
         }
         // zram gives stable pages (BLK_FEAT_STABLE_WRITES) but checks no integrity data: the
         // T10-PI guard failure the model gives a buffer changed under a transfer cannot happen.
@@ -203,7 +206,9 @@ pub fn not_multi_page(sc: &Scenario, k: usize) -> Option<String> {
         return None;
     }
     if sc.fs.kind == FsKind::Btrfs {
-        return Some("--host-pages: btrfs pages are judged at the end only; use ext4, xfs or tmpfs".into());
+        return Some(
+            "--host-pages: btrfs pages are judged at the end only; use ext4, xfs or tmpfs".into(),
+        );
     }
     for st in sc.threads.iter().flat_map(|t| &t.body) {
         let kw = st.op.keyword();
@@ -910,7 +915,12 @@ fn converged(run: &Run) {
             Some(b) => {
                 // SAFETY: reads at most `unit` bytes into our aligned pages.
                 let n = unsafe {
-                    libc::pread(fd, b.as_mut_ptr().cast(), unit, (index as usize * unit) as libc::off_t)
+                    libc::pread(
+                        fd,
+                        b.as_mut_ptr().cast(),
+                        unit,
+                        (index as usize * unit) as libc::off_t,
+                    )
                 };
                 if n < 0 {
                     Found::Unreadable(errno())
@@ -1297,4 +1307,3 @@ mod tests {
         assert_eq!(super::wilson95(0, 0), (0.0, 1.0));
     }
 }
-

@@ -154,7 +154,10 @@ mod tests {
         let stale = "Page cache invalidation failure on direct I/O.  Possible data corruption due to collision with buffered I/O!";
         let pid = std::process::id();
         let ours = format!("File: /tmp/pincheck-host-{pid}-ext4/mnt/run3/f PID: 7 Comm: pincheck");
-        assert!(super::stale_pagecache_elsewhere(stale, Some("File: /tmp/pincheck-host-1-ext4/mnt/run3/f PID: 7 Comm: x")));
+        assert!(super::stale_pagecache_elsewhere(
+            stale,
+            Some("File: /tmp/pincheck-host-1-ext4/mnt/run3/f PID: 7 Comm: x")
+        ));
         assert!(!super::stale_pagecache_elsewhere(stale, Some(&ours)));
         assert!(!super::stale_pagecache_elsewhere(stale, None));
         // CONFIG_EXT4_DEBUG's report of an extent split at I/O completion is not a warning.

@@ -27,8 +27,8 @@ use crate::check::ExploreOptions;
 use crate::policy::Policy;
 use crate::run::{self, Source};
 use std::ffi::CString;
-use std::path::{Path, PathBuf};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The filesystems and mappings of the table: rows (c), (d), (e), (f) and (f') of the probe.
@@ -320,7 +320,9 @@ impl ScratchFs {
     /// `folio_wait_stable()` waits. It computes no integrity data: no guard check fails.
     pub fn stable_writes_ext4() -> Result<ScratchFs, String> {
         if !is_root() {
-            return Err("needs root: stable-writes is an ext4 on a zram device made on the fly".into());
+            return Err(
+                "needs root: stable-writes is an ext4 on a zram device made on the fly".into()
+            );
         }
         if !Path::new(ZRAM_ADD).exists() {
             return Err(format!("stable-writes needs a block device with stable writes; {ZRAM_ADD} is absent (no zram: CONFIG_ZRAM)"));
@@ -348,10 +350,15 @@ impl ScratchFs {
                 .map_err(|e| format!("{ZRAM_ADD}: {e}"))?;
             s.zram = Some(n);
             let sys = PathBuf::from(format!("/sys/block/zram{n}"));
-            std::fs::write(sys.join("disksize"), "64M").map_err(|e| format!("zram{n} disksize: {e}"))?;
-            let stable = std::fs::read_to_string(sys.join("queue/stable_writes")).unwrap_or_default();
+            std::fs::write(sys.join("disksize"), "64M")
+                .map_err(|e| format!("zram{n} disksize: {e}"))?;
+            let stable =
+                std::fs::read_to_string(sys.join("queue/stable_writes")).unwrap_or_default();
             if stable.trim() != "1" {
-                return Err(format!("zram{n} does not report stable writes (queue/stable_writes = {})", stable.trim()));
+                return Err(format!(
+                    "zram{n} does not report stable writes (queue/stable_writes = {})",
+                    stable.trim()
+                ));
             }
             let dev = format!("/dev/zram{n}");
             if crate::check::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {

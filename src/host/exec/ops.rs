@@ -243,9 +243,7 @@ impl Run<'_> {
         // msync() is vfs_fsync_range() over the mapped range only (mm/msync.c).
         let range = Some((m.start, m.start + m.pages));
         // SAFETY: our live mapping.
-        let call = || unsafe {
-            libc::msync(m.addr as *mut libc::c_void, m.len(), libc::MS_SYNC)
-        };
+        let call = || unsafe { libc::msync(m.addr as *mut libc::c_void, m.len(), libc::MS_SYNC) };
         match file {
             Some(f) => self.synced(Some(f), range, call),
             None => sys(call() as libc::c_long),
@@ -583,13 +581,7 @@ impl Run<'_> {
             .collect();
         for m in maps {
             // SAFETY: advice on our live mapping.
-            unsafe {
-                libc::madvise(
-                    m.addr as *mut libc::c_void,
-                    m.len(),
-                    libc::MADV_PAGEOUT,
-                )
-            };
+            unsafe { libc::madvise(m.addr as *mut libc::c_void, m.len(), libc::MADV_PAGEOUT) };
         }
         for f in self.files.values() {
             page_out_cache(f.fd);
