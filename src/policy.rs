@@ -576,7 +576,7 @@ fn linux_6_18() -> Policy {
         btrfs_dio_buffered: true, // 968f19c5b1b7, 6.15 (likely; 6.12.77 stable)
         umem_readonly_force: false, // "RDMA/umem: remove FOLL_FORCE usage", 6.2
         dax_busy_skips_unmapped: false, // fs/dax: busy pages even when unmapped, 6.15
-        ext4_wb_bio_errno: true, // ext4_finish_bio() folio conversion, 6.4
+        ext4_wb_bio_errno: true,  // ext4_finish_bio() folio conversion, 6.4
         ..linux_5_18()
     }
 }

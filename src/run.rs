@@ -121,12 +121,8 @@ impl RowCosts {
 
     /// The nonzero counters, `bounce=2 resv=1`, or `-` when the design paid nothing.
     pub fn text(&self) -> String {
-        let parts: Vec<String> = self
-            .fields()
-            .iter()
-            .filter(|(_, v)| *v > 0)
-            .map(|(n, v)| format!("{n}={v}"))
-            .collect();
+        let parts: Vec<String> =
+            self.fields().iter().filter(|(_, v)| *v > 0).map(|(n, v)| format!("{n}={v}")).collect();
         if parts.is_empty() {
             "-".into()
         } else {

@@ -191,7 +191,8 @@ fn writable_pins_reaches_no_violation_on_generated_scenarios() {
     for n in 0..count {
         let text = scenario(&mut g, n);
         let lines: Vec<&str> = text.lines().map(str::trim).collect();
-        let get = lines.iter().any(|t| t.contains("= pin ") && t.split_whitespace().any(|w| w == "get"));
+        let get =
+            lines.iter().any(|t| t.contains("= pin ") && t.split_whitespace().any(|w| w == "get"));
         let readonly_dirty = lines.iter().any(|t| {
             t.contains("= pin ") && !t.split_whitespace().any(|w| w == "write") && {
                 let name = t.split_whitespace().next().unwrap_or("");

@@ -34,10 +34,8 @@ fn every_witness_of_the_catalogue_and_regressions_keeps_the_invariants() {
 #[test]
 #[should_panic(expected = "refcount = page cache + PTEs + gets + pins x bias + fix-ups")]
 fn a_broken_invariant_panics_naming_its_rule() {
-    let src = run::catalogue_sources()
-        .into_iter()
-        .find(|s| s.path.contains("ext4-rdma-strip"))
-        .unwrap();
+    let src =
+        run::catalogue_sources().into_iter().find(|s| s.path.contains("ext4-rdma-strip")).unwrap();
     let l = run::load(&src).unwrap();
     let p = Policy::by_name("linux-6.18").unwrap();
     let cx = pincheck::model::Cx::new(&l.program, &p);

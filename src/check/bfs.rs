@@ -373,16 +373,8 @@ pub(super) fn explore(
             break;
         }
         let live = level.len() <= LIVE_LEVEL_MAX;
-        let job = Job {
-            prog,
-            policy,
-            opts,
-            level: &level,
-            seen: &visited,
-            live,
-            pool: &pool,
-            budget,
-        };
+        let job =
+            Job { prog, policy, opts, level: &level, seen: &visited, live, pool: &pool, budget };
         let parts = expand_level(&job);
         next.clear(&pool);
         for (from, mut part) in parts {
@@ -403,7 +395,9 @@ pub(super) fn explore(
                 for s in succs.by_ref().take(count as usize) {
                     out.transitions += 1;
                     let world = match s.new {
-                        Some(New::Live) => Some(live_worlds.next().expect("one world per New::Live")),
+                        Some(New::Live) => {
+                            Some(live_worlds.next().expect("one world per New::Live"))
+                        }
                         _ => None,
                     };
                     let Some(new) = s.new else { continue };
@@ -427,7 +421,8 @@ pub(super) fn explore(
                         break 'levels;
                     }
                     if parents.len() == parents.capacity()
-                        && !budget.fits((parents.capacity() * std::mem::size_of::<(u32, Move)>()) as u64)
+                        && !budget
+                            .fits((parents.capacity() * std::mem::size_of::<(u32, Move)>()) as u64)
                     {
                         halt(&mut out, &mut stop, Stop::Memory, budget.reason());
                         break 'levels;

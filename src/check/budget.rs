@@ -58,7 +58,10 @@ impl Budget {
         if self.given {
             format!("--max-memory {} reached", self.max)
         } else {
-            format!("memory bound reached ({} bytes, 3/4 of this machine's; see --max-memory)", self.max)
+            format!(
+                "memory bound reached ({} bytes, 3/4 of this machine's; see --max-memory)",
+                self.max
+            )
         }
     }
 }

@@ -239,7 +239,8 @@ pub fn explore(prog: &Program, policy: &Policy, opts: &ExploreOptions) -> Explor
                 findings.ends.clear();
                 let mut dfs = dfs::explore(prog, policy, opts, &budget, &mut findings);
                 if let Some(why) = dfs.limit.take() {
-                    dfs.limit = Some(format!("{}; then depth-first: {why}", bfs.limit.unwrap_or_default()));
+                    dfs.limit =
+                        Some(format!("{}; then depth-first: {why}", bfs.limit.unwrap_or_default()));
                 }
                 dfs
             } else {

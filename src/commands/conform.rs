@@ -9,7 +9,6 @@ use std::io::Write;
 
 /// `check --on host`: each scenario explored under one policy and run on the host.
 pub fn check_on_host(paths: &[String], a: &ExploreArgs, h: &HostArgs) -> Result<u8, InputError> {
-    pincheck::host::lock::hold_machine().map_err(InputError::Usage)?;
     use pincheck::host::conform;
     if a.format != super::ci::Format::Text {
         return Err(InputError::Usage(
@@ -252,7 +251,6 @@ pub struct Args {
 
 /// `pincheck conform`.
 pub fn run(a: &Args) -> Result<u8, InputError> {
-    pincheck::host::lock::hold_machine().map_err(InputError::Usage)?;
     let (runs, seed, allow_crash, json) = (a.runs, a.seed, a.allow_crash, a.json);
     use pincheck::host::{self, conform};
     let (release, preset) = conform::host_preset().map_err(InputError::Usage)?;

@@ -43,7 +43,6 @@ pub struct Args {
 }
 
 pub fn run(a: &Args) -> Result<u8, InputError> {
-    pincheck::host::lock::hold_machine().map_err(InputError::Usage)?;
     let json = a.json;
     use pincheck::host;
     let release = host::host_release().map_err(InputError::Usage)?;

@@ -17,6 +17,7 @@ pub mod replay;
 pub mod report;
 pub mod show;
 pub mod search;
+pub mod show;
 
 use clap::ValueEnum;
 use pincheck::check::{replay as replayer, ExploreMode, ExploreOptions};

@@ -2,8 +2,9 @@
 //! FOLL_PIN counters for `leak`, /dev/kmsg for `warn`/`bug`) and compete for the loop devices
 //! and the page cache: two pincheck processes running scenarios on the host at once would see
 //! each other's pins and warnings (a false `leak` or `warn`, so a false DISAGREE). Every
-//! command that runs anything on the host first takes an exclusive `flock()` on one lock file,
-//! and holds it until the process ends; a second process waits, saying so.
+//! process takes an exclusive `flock()` on one lock file before it makes its first scratch
+//! filesystem (not while the model explores), and holds it until it ends; a second process
+//! waits, saying so.
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
@@ -25,7 +26,13 @@ pub fn hold_machine() -> Result<(), String> {
     if HELD.get().is_some() {
         return Ok(());
     }
-    let p = path();
+    let f = lock_file(&path())?;
+    let _ = HELD.set(f);
+    Ok(())
+}
+
+/// Opens `p` and takes an exclusive `flock()` on it, waiting if another process holds one.
+fn lock_file(p: &std::path::Path) -> Result<File, String> {
     let f = File::options()
         .create(true)
         .truncate(false)
@@ -45,15 +52,25 @@ pub fn hold_machine() -> Result<(), String> {
             return Err(format!("{}: flock: {}", p.display(), std::io::Error::last_os_error()));
         }
     }
-    let _ = HELD.set(f);
-    Ok(())
+    Ok(f)
 }
 
 #[cfg(test)]
 mod tests {
+    /// On a lock file of its own: the machine's may be held by a host run of another process.
     #[test]
-    fn taking_the_lock_twice_in_one_process_does_not_wait() {
-        super::hold_machine().unwrap();
-        super::hold_machine().unwrap();
+    fn a_held_lock_is_exclusive_and_released_with_its_file() {
+        let p = std::env::temp_dir().join(format!("pincheck-lock-test-{}", std::process::id()));
+        let held = super::lock_file(&p).unwrap();
+        let again = std::fs::File::open(&p).unwrap();
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock() on a descriptor this test owns.
+        let busy = unsafe { libc::flock(again.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        assert_ne!(busy, 0, "a second flock must not be granted while the first is held");
+        drop(held);
+        // SAFETY: as above.
+        let free = unsafe { libc::flock(again.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        assert_eq!(free, 0, "released when the holder's file is closed");
+        let _ = std::fs::remove_file(&p);
     }
 }

@@ -162,8 +162,10 @@ struct Registered;
 
 impl Registered {
     /// Registers one scratch filesystem, unless the process was interrupted: nothing new is
-    /// made after Ctrl-C.
+    /// made after Ctrl-C. Takes the machine's host-run lock first ([`lock::hold_machine`]),
+    /// outside the registration lock, so a second Ctrl-C can still exit while this waits.
     fn new() -> Result<Registered, String> {
+        lock::hold_machine()?;
         let mut live = SCRATCH.lock().unwrap_or_else(|e| e.into_inner());
         if crate::check::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
             return Err("interrupted".into());
