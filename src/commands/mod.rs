@@ -15,7 +15,6 @@ pub mod matrix;
 pub mod policies;
 pub mod replay;
 pub mod report;
-pub mod show;
 pub mod search;
 pub mod show;
 
