@@ -241,6 +241,26 @@ pub struct Policy {
     /// ENOSPC when there is none); writeback's re-reservation takes it first. Released at unpin
     /// or when truncate removes the page.
     pub pin_reserves_space: bool,
+    /// XFS O_DIRECT on a file whose mapping requires stable writes (`mapping_stable_writes()`:
+    /// a T10-PI/DIX or other stable-writes block device) bounces the user buffer: a write copies
+    /// it into kernel folios at submission (`bio_iov_iter_bounce()` under `IOMAP_DIO_BOUNCE`,
+    /// so a later store into the buffer no longer changes what is written), a read lands in a
+    /// kernel buffer and is copied into the (pinned) user pages, which are dirtied, at the
+    /// completion that XFS runs from its ioend workqueue before read(2) returns. Christoph
+    /// Hellwig, "xfs: use bounce buffering direct I/O when the device requires stable pages"
+    /// (3373503df025), merged with the block and iomap helpers by 4adc13ed7c28
+    /// (for-7.0/block-stable-pages-20260206): 7.0. XFS only in 7.0: ext4, the block device and
+    /// btrfs (which bounces from 7.3, likely) do not.
+    pub xfs_dio_bounce_stable_writes: bool,
+    /// btrfs writeback of a folio dirtied without the filesystem's knowledge (no ordered flag)
+    /// fails instead of queueing the fix-up worker: `btrfs_writepage_cow_fixup()` logs "is
+    /// marked dirty without notifying the fs" and returns -EUCLEAN, `extent_writepage()` does
+    /// `mapping_set_error()`: the folio is cleaned, its data dropped, and the next fsync returns
+    /// EUCLEAN. Qu Wenruo's "btrfs: reject out-of-band dirty folios during writeback"
+    /// (7ca3e84980ef, 6.15, likely), only `IS_ENABLED(CONFIG_BTRFS_EXPERIMENTAL)`: no preset
+    /// sets it (distribution kernels do not enable EXPERIMENTAL). The fix-up worker itself is
+    /// removed in the 7.1 cycle ("btrfs: remove the COW fixup mechanism", likely; 6.12.97).
+    pub btrfs_oob_dirty_euclean: bool,
 }
 
 impl Policy {
@@ -270,8 +290,14 @@ impl Policy {
         vec![
             linux_4_14(),
             linux_4_19(),
+            linux_5_10(),
+            linux_5_15(),
             linux_5_18(),
+            linux_6_1(),
+            linux_6_6(),
+            linux_6_12(),
             linux_6_18(),
+            linux_7_0(),
             bounce(),
             lease(),
             kara_2023(),
@@ -501,6 +527,8 @@ pub static KNOBS: &[Knob] = &[
     bool_knob!("btrfs-fsync-whole-file", "btrfs_sync_file() syncs the whole file whatever range fsync/msync asked (start = 0; end = LLONG_MAX: Manana, \"btrfs: make fast fsyncs wait only for writeback\", 5.10; before, without NO_HOLES)", btrfs_fsync_whole_file),
     bool_knob!("pinned-writeback-rereserves", "design (writable-pins): integrity writeback of a pinned folio takes the reservation for its next write before writing it, else leaves it dirty and records ENOSPC (Chinner, 20230215045952.GF2825702@dread.disaster.area: the clean->dirty event gated on a reservation)", pinned_rereserve),
     bool_knob!("longterm-pin-reserves-cow-space", "design (writable-pins): a writable long-term pin of a btrfs page reserves a block per page for the pin's lifetime, else ENOSPC (Hellwig, Feb 2023: \"every time we write this copy it needs space allocated for COW file systems\")", pin_reserves_space),
+    bool_knob!("xfs-o-direct-bounce", "XFS O_DIRECT on a stable-writes device copies the user buffer (IOMAP_DIO_BOUNCE: 3373503df025, 7.0)", xfs_dio_bounce_stable_writes),
+    bool_knob!("btrfs-out-of-band-dirty-euclean", "btrfs writeback of a folio dirtied behind its back fails with EUCLEAN instead of the fix-up worker (7ca3e84980ef, CONFIG_BTRFS_EXPERIMENTAL only; no preset)", btrfs_oob_dirty_euclean),
 ];
 
 fn linux_4_14() -> Policy {
@@ -534,6 +562,8 @@ fn linux_4_14() -> Policy {
         btrfs_fsync_whole_file: true, // without NO_HOLES, the mkfs default of the era (likely)
         pinned_rereserve: false,
         pin_reserves_space: false,
+        xfs_dio_bounce_stable_writes: false,
+        btrfs_oob_dirty_euclean: false,
     }
 }
 
@@ -549,19 +579,72 @@ fn linux_4_19() -> Policy {
     }
 }
 
+/// Each `linux-X.Y` preset models mainline X.Y as released (X.Y.0), not the stable series that
+/// grew from it: a fix later backported to X.Y.z (cc5095747edf to 4.14.y, 968f19c5b1b7 to
+/// 6.12.77, the btrfs fix-up removal to 6.12.97) is not in the preset (docs/kernel-facts.md,
+/// Part 7).
+fn linux_5_10() -> Policy {
+    Policy {
+        name: "linux-5.10".into(),
+        summary: "mainline 5.10 (LTS): FOLL_PIN for RDMA, FOLL_GET for O_DIRECT (iomap), ext4 BUG \
+                  on dirty pages without buffers, FOLL_LONGTERM needs FOLL_PIN",
+        gup_pin: GupKind::FollPin,     // pin_user_pages*(), 5.6
+        ext4_dio: DioPath::Iomap,      // ext4 O_DIRECT on iomap, 5.5
+        dio_stale_pagecache_eio: true, // dio_warn_stale_pagecache(), 4.20
+        btrfs_fixup_redirties: true,   // 25f3c5021985, the btrfs fix-up rework, 5.6 (likely)
+        longterm_requires_pin: true,   // is_valid_gup_flags(), 447f3e45c18a, 5.10
+        ..linux_4_19()
+    }
+}
+
+fn linux_5_15() -> Policy {
+    Policy {
+        name: "linux-5.15".into(),
+        summary: "mainline 5.15 (LTS): as 5.10; no knob of the model changed between them",
+        ..linux_5_10()
+    }
+}
+
 fn linux_5_18() -> Policy {
     Policy {
         name: "linux-5.18".into(),
         summary: "mainline 5.18: FOLL_PIN for RDMA, FOLL_GET for O_DIRECT (iomap), ext4 warns and \
                   drops",
-        gup_pin: GupKind::FollPin, // pin_user_pages*(), 5.6
-        ext4_dio: DioPath::Iomap,  // ext4 O_DIRECT on iomap, 5.5
         ext4_no_buffers: NoBuffersWriteback::WarnDrop, // cc5095747edf
-        dio_stale_pagecache_eio: true, // dio_warn_stale_pagecache(), 4.20
-        drop_caches_skips_referenced: true, // e41c81d0d30e, 5.18
-        btrfs_fixup_redirties: true, // the btrfs fix-up rework, 5.6 (likely)
-        longterm_requires_pin: true, // is_valid_gup_flags(), 447f3e45c18a, 5.10
-        ..linux_4_19()
+        drop_caches_skips_referenced: true,            // e41c81d0d30e, 5.18
+        ..linux_5_15()
+    }
+}
+
+fn linux_6_1() -> Policy {
+    Policy {
+        name: "linux-6.1".into(),
+        summary: "mainline 6.1 (LTS): as 5.18; reclaim still strips pinned folios, O_DIRECT still \
+                  FOLL_GET, read-only MRs still FOLL_FORCE",
+        ..linux_5_18()
+    }
+}
+
+fn linux_6_6() -> Policy {
+    Policy {
+        name: "linux-6.6".into(),
+        summary: "mainline 6.6 (LTS): FOLL_PIN everywhere, reclaim skips pinned folios, writable \
+                  long-term pins of dirty-tracked files refused",
+        umem_readonly_force: false, // "RDMA/umem: remove FOLL_FORCE usage", 6.2
+        reclaim_strips_pinned: false, // d824ec2a1546, 6.4
+        gup_dio: GupKind::FollPin,  // a7e689dd1c06 (iomap, block), 1ccf164ec866 (direct-io.c), 6.5
+        longterm_writable_file: LongtermWritableFile::Efault, // writable_file_mapping_allowed(), 6.5
+        ext4_wb_bio_errno: true, // ext4_finish_bio() folio conversion, 6.4
+        ..linux_6_1()
+    }
+}
+
+fn linux_6_12() -> Policy {
+    Policy {
+        name: "linux-6.12".into(),
+        summary: "mainline 6.12 (LTS) as released: as 6.6 (the btrfs O_DIRECT fallback and the \
+                  fix-up removal reached 6.12.y later, not 6.12.0)",
+        ..linux_6_6()
     }
 }
 
@@ -570,14 +653,19 @@ fn linux_6_18() -> Policy {
         name: "linux-6.18".into(),
         summary: "mainline 6.18: FOLL_PIN everywhere, reclaim skips pinned folios, writable \
                   long-term pins of dirty-tracked files refused",
-        gup_dio: GupKind::FollPin,    // iov_iter_extract_pages(), 6.5
-        reclaim_strips_pinned: false, // d824ec2a1546, 6.4
-        longterm_writable_file: LongtermWritableFile::Efault, // writable_file_mapping_allowed(), 6.5
         btrfs_dio_buffered: true, // 968f19c5b1b7, 6.15 (likely; 6.12.77 stable)
-        umem_readonly_force: false, // "RDMA/umem: remove FOLL_FORCE usage", 6.2
         dax_busy_skips_unmapped: false, // fs/dax: busy pages even when unmapped, 6.15
-        ext4_wb_bio_errno: true,  // ext4_finish_bio() folio conversion, 6.4
-        ..linux_5_18()
+        ..linux_6_12()
+    }
+}
+
+fn linux_7_0() -> Policy {
+    Policy {
+        name: "linux-7.0".into(),
+        summary: "mainline 7.0: as 6.18, and XFS O_DIRECT on a stable-writes device copies the \
+                  user buffer (IOMAP_DIO_BOUNCE)",
+        xfs_dio_bounce_stable_writes: true, // 3373503df025, 4adc13ed7c28, 7.0
+        ..linux_6_18()
     }
 }
 
@@ -709,6 +797,59 @@ mod tests {
             .iter()
             .filter(|p| p.name != "lease" && p.name != "writable-pins")
             .all(|p| !p.layout_leases));
+    }
+
+    #[test]
+    fn release_presets_follow_the_eras_of_their_knobs() {
+        let p = |n: &str| Policy::by_name(n).unwrap();
+        // 5.10/5.15: FOLL_PIN for RDMA, iomap ext4 O_DIRECT, but the ext4 BUG and drop_caches
+        // stripping of 4.19.
+        let q = p("linux-5.10");
+        assert_eq!(
+            (q.gup_pin, q.gup_dio, q.ext4_dio),
+            (GupKind::FollPin, GupKind::FollGet, DioPath::Iomap)
+        );
+        assert_eq!(q.ext4_no_buffers, NoBuffersWriteback::Bug);
+        assert!(!q.drop_caches_skips_referenced && q.longterm_requires_pin);
+        // 6.1: as 5.18; 6.6: reclaim pin check (6.4), FOLL_PIN O_DIRECT and EFAULT (6.5).
+        let q = p("linux-6.1");
+        assert!(q.reclaim_strips_pinned && q.umem_readonly_force);
+        assert_eq!(
+            (q.gup_dio, q.longterm_writable_file),
+            (GupKind::FollGet, LongtermWritableFile::Allowed)
+        );
+        let q = p("linux-6.6");
+        assert!(!q.reclaim_strips_pinned && !q.umem_readonly_force);
+        assert_eq!(
+            (q.gup_dio, q.longterm_writable_file),
+            (GupKind::FollPin, LongtermWritableFile::Efault)
+        );
+        // 6.12 as released: no 6.15 btrfs fallback, the DAX unmapped shortcut still there.
+        let q = p("linux-6.12");
+        assert!(!q.btrfs_dio_buffered && q.dax_busy_skips_unmapped);
+        assert!(p("linux-7.0").xfs_dio_bounce_stable_writes);
+        assert!(Policy::presets()
+            .iter()
+            .all(|q| q.name == "linux-7.0" || !q.xfs_dio_bounce_stable_writes));
+        assert!(Policy::presets().iter().all(|q| !q.btrfs_oob_dirty_euclean));
+    }
+
+    /// Each knob of the release presets changes value at most once along the releases: a
+    /// preset is its predecessor plus changes, and no change was undone.
+    #[test]
+    fn release_presets_change_each_knob_at_most_once() {
+        let releases: Vec<Policy> =
+            Policy::presets().into_iter().filter(|p| p.name.starts_with("linux-")).collect();
+        let version = |p: &Policy| -> (u32, u32) {
+            let (a, b) = p.name["linux-".len()..].split_once('.').unwrap();
+            (a.parse().unwrap(), b.parse().unwrap())
+        };
+        assert!(releases.windows(2).all(|w| version(&w[0]) < version(&w[1])), "release order");
+        for k in KNOBS {
+            let values: Vec<String> = releases.iter().map(|p| (k.get)(p)).collect();
+            let changes = values.windows(2).filter(|w| w[0] != w[1]).count();
+            assert!(changes <= 1, "{}: {values:?}", k.name);
+        }
     }
 
     #[test]

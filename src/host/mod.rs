@@ -55,7 +55,7 @@ pub fn model_verdict(fs: &str, mapping: &str, policy: &Policy) -> Result<String,
     Ok(if labels.is_empty() { "ok".to_string() } else { labels.join(",") })
 }
 
-/// The host's kernel release (`uname -r`), and the preset of the same major.minor, if any.
+/// The host's kernel release (`uname -r`).
 pub fn host_release() -> Result<String, String> {
     // SAFETY: uname() fills a zeroed utsname whose fields are NUL-terminated arrays.
     let mut u: libc::utsname = unsafe { std::mem::zeroed() };
@@ -66,12 +66,26 @@ pub fn host_release() -> Result<String, String> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-/// The preset modelling `release` ("6.18.44-foo" → linux-6.18): same major and minor only.
+/// The preset modelling `release` ("6.18.44-foo" → linux-6.18, "6.3.0" → linux-6.1): the
+/// `linux-MAJOR.MINOR` preset of the newest release at or below the host's, since a kernel has
+/// every change of the releases before it and the presets list each release's changes. `None`
+/// when the host predates every preset or the release does not start with MAJOR.MINOR.
 pub fn preset_for_release(release: &str) -> Option<Policy> {
+    let host = release_version(release)?;
+    Policy::presets()
+        .into_iter()
+        .filter_map(|p| Some((release_version(p.name.strip_prefix("linux-")?)?, p)))
+        .filter(|(v, _)| *v <= host)
+        .max_by_key(|(v, _)| *v)
+        .map(|(_, p)| p)
+}
+
+/// `MAJOR.MINOR` at the start of a release string, as numbers.
+fn release_version(release: &str) -> Option<(u32, u32)> {
     let mut parts = release.split(|c: char| !c.is_ascii_digit());
-    let major = parts.next()?;
-    let minor = parts.next()?;
-    Policy::by_name(&format!("linux-{major}.{minor}")).ok()
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
 }
 
 /// One row of the table.
@@ -576,10 +590,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_release_maps_to_the_preset_of_its_major_and_minor() {
-        assert_eq!(preset_for_release("6.18.44-cloud").map(|p| p.name), Some("linux-6.18".into()));
-        assert_eq!(preset_for_release("4.19.0").map(|p| p.name), Some("linux-4.19".into()));
-        assert!(preset_for_release("6.1.0").is_none());
-        assert!(preset_for_release("garbage").is_none());
+    fn a_release_maps_to_the_nearest_preset_at_or_below_it() {
+        let name = |r: &str| preset_for_release(r).map(|p| p.name);
+        assert_eq!(name("6.18.44-cloud"), Some("linux-6.18".into()));
+        assert_eq!(name("4.19.0"), Some("linux-4.19".into()));
+        assert_eq!(name("6.1.0"), Some("linux-6.1".into()));
+        assert_eq!(name("6.3.0"), Some("linux-6.1".into()));
+        assert_eq!(name("6.12.77+deb13-amd64"), Some("linux-6.12".into()));
+        assert_eq!(name("6.17.1"), Some("linux-6.12".into()));
+        assert_eq!(name("5.4.0-150-generic"), Some("linux-4.19".into()));
+        assert_eq!(name("5.9.16"), Some("linux-4.19".into()));
+        assert_eq!(name("7.1.0-rc2"), Some("linux-7.0".into()));
+        assert_eq!(name("10.0"), Some("linux-7.0".into()));
+        // Numeric, not textual: 6.10 is above 6.6 and below 6.12.
+        assert_eq!(name("6.10.3"), Some("linux-6.6".into()));
+        assert_eq!(name("4.14.336"), Some("linux-4.14".into()));
+        assert!(name("4.9.337").is_none());
+        assert!(name("garbage").is_none());
+        assert!(name("6").is_none());
     }
 }

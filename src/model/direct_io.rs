@@ -2,7 +2,9 @@
 //! 5.5, XFS, btrfs), with the block layer's `bio_set_pages_dirty()`/`bio_check_pages_dirty()`;
 //! on DAX, `dax_iomap_rw()`, a CPU copy with no pin; on btrfs, data checksums computed from the
 //! user buffer at submission, copy-on-write blocks, and from 6.15 (likely) the fallback of writes to the
-//! page cache (968f19c5b1b7).
+//! page cache (968f19c5b1b7); on XFS over a stable-writes device from 7.0, the bounce buffering
+//! of `IOMAP_DIO_BOUNCE` (3373503df025): writes copy the buffer at submission, reads copy into
+//! the pinned buffer and dirty it at completion.
 //!
 //! The steps (docs/design.md §3): the caller submits (flush the file page if dirty, pin the
 //! buffer, pre-dirty on iomap reads) and sleeps; the device task does the DMA and the bio's
@@ -16,7 +18,7 @@ use super::label::Errno;
 use super::memory::{handle_mm_fault, unmap_mapping_range};
 use super::oracle;
 use super::rdma::gup_ref;
-use super::task::{Cont, Task, TaskKind};
+use super::task::{Bounce, Cont, Task, TaskKind};
 use super::world::*;
 use super::writeback;
 use super::Cx;
@@ -79,6 +81,10 @@ pub fn submit(
         return Ok(Submitted::Done);
     }
     let target = if read { None } else { Some(write_target(w, cx, file, index)?) };
+    let bounce = bounces(cx);
+    if let (Some(b), true) = (target, bounce) {
+        return bounce_write(w, cx, thread, pc, file, index, map, map_page, b);
+    }
     let flags =
         GupFlags { how: gup_ref(cx.policy.gup_dio), write: read, longterm: false, force: false };
     let buffer = match get_user_pages(w, cx, map, map_page, map_page + 1, flags) {
@@ -95,7 +101,7 @@ pub fn submit(
         }
     };
     let path = dio_path(cx);
-    if read && path == DioPath::Iomap {
+    if read && path == DioPath::Iomap && !bounce {
         // bio_set_pages_dirty(): dirty the buffer before the device writes into it.
         for &(f, _) in &buffer.pages {
             if !w.folio(f).dirty {
@@ -121,10 +127,95 @@ pub fn submit(
         target,
         cow,
         csum,
+        bounce: (read && bounce).then_some(Bounce::Read),
     }));
     w.inodes[file.0 as usize].dio_in_flight += 1; // inode_dio_begin()
     cx.note(|_| format!("O_DIRECT {}: bio submitted", if read { "read" } else { "write" }));
     Ok(Submitted::Sleeping)
+}
+
+/// Whether this O_DIRECT call bounces its buffer (7.0): XFS sets `IOMAP_DIO_BOUNCE` in
+/// `xfs_file_dio_write_aligned()` and `xfs_file_dio_read()` when
+/// `mapping_stable_writes(iocb->ki_filp->f_mapping)` (3373503df025). ext4 and the block device
+/// never do in 7.0; btrfs has its own answer (the buffered fallback, 968f19c5b1b7).
+fn bounces(cx: &Cx) -> bool {
+    cx.policy.xfs_dio_bounce_stable_writes
+        && cx.prog.fs.kind == FsKind::Xfs
+        && cx.prog.fs.stable_writes
+}
+
+/// `iomap_dio_bio_iter_one()` with `IOMAP_DIO_BOUNCE`: `bio_iov_iter_bounce()` →
+/// `bio_iov_iter_bounce_write()` copies the user buffer into kernel folios (`copy_from_iter()`,
+/// which faults the buffer in through its mapping: no pin). The integrity data and the device
+/// see only the copy, so a store into the buffer after this step changes nothing on disk.
+#[allow(clippy::too_many_arguments)]
+fn bounce_write(
+    w: &mut World,
+    cx: &mut Cx,
+    thread: u8,
+    pc: u8,
+    file: FileId,
+    index: u8,
+    map: HandleId,
+    map_page: u8,
+    target: BlockId,
+) -> Result<Submitted, Errno> {
+    let fault = |e| if e == Errno::Enomem { Errno::Enomem } else { Errno::Efault };
+    let src = handle_mm_fault(w, cx, map, map_page, false).map_err(fault)?;
+    let data = w.folio(src).data;
+    let buffer = Pinned {
+        how: gup_ref(cx.policy.gup_dio),
+        write: false,
+        pages: Vec::new(),
+        live: true,
+        lease: None,
+        resv: false,
+    };
+    w.tasks.push(Task::new(TaskKind::Dio {
+        thread,
+        pc,
+        read: false,
+        file,
+        index,
+        buffer,
+        path: DioPath::Iomap,
+        target: Some(target),
+        cow: false,
+        csum: None,
+        bounce: Some(Bounce::Write(data)),
+    }));
+    w.inodes[file.0 as usize].dio_in_flight += 1; // inode_dio_begin()
+    cx.note(|n| {
+        format!(
+            "bio_iov_iter_bounce_write: {} copied from frame {} into a kernel folio; bio submitted",
+            n.tag_name(data.tag),
+            src.0
+        )
+    });
+    Ok(Submitted::Sleeping)
+}
+
+/// The device side of a bounced O_DIRECT write: the copy is written, whatever the user buffer
+/// holds now; the bounce folios are freed at completion (`bio_iov_iter_unbounce()`).
+fn bounce_write_complete(
+    w: &mut World,
+    cx: &mut Cx,
+    file: FileId,
+    index: u8,
+    target: Option<BlockId>,
+    copy: Data,
+) {
+    let b = target.expect("a write has a target block");
+    let data = oracle::accept_at(w, file, index, copy.tag);
+    w.blocks[b.0 as usize].cached = Some(BlockContent { data, csum_ok: true });
+    cx.note(|n| {
+        format!(
+            "device DMA-reads the bounce copy ({}) and writes it to block {}",
+            n.tag_name(data.tag),
+            b.0
+        )
+    });
+    invalidate_after_direct_write(w, cx, file, index, data);
 }
 
 /// An O_DIRECT read of a hole: no bio. iomap zeroes the user's page with the CPU
@@ -258,14 +349,30 @@ fn buffered_fallback(
 
 /// The device task: the DMA, then the completion. Wakes the caller.
 pub fn device(w: &mut World, cx: &mut Cx, task: Task) {
-    let TaskKind::Dio { thread, pc, read, file, index, mut buffer, path, target, cow, csum } =
-        task.kind
+    let TaskKind::Dio {
+        thread,
+        pc,
+        read,
+        file,
+        index,
+        mut buffer,
+        path,
+        target,
+        cow,
+        csum,
+        bounce,
+    } = task.kind
     else {
         panic!("model bug: not a dio task")
     };
-    let (f, generation) = buffer.pages[0];
     let waiter =
         w.tasks.iter().position(|x| x.kind == TaskKind::Thread { thread }).expect("thread exists");
+    if let Some(Bounce::Write(copy)) = bounce {
+        bounce_write_complete(w, cx, file, index, target, copy);
+        w.tasks[waiter].cont = Cont::DioWait { done: true, release: None, error: None };
+        return;
+    }
+    let (f, generation) = buffer.pages[0];
     if read {
         let src = w
             .page(file, index)
@@ -286,6 +393,15 @@ pub fn device(w: &mut World, cx: &mut Cx, task: Task) {
         if oracle::device_access_ok(w, cx, f, generation) {
             let data = oracle::accept_into_folio(w, cx, f, src.tag);
             cx.note(|n| format!("device DMA-writes {} into frame {}", n.tag_name(data.tag), f.0));
+        }
+        if bounce == Some(Bounce::Read) {
+            // bio_iov_iter_unbounce(): XFS runs the completion from its ioend workqueue
+            // (xfs_dio_read_bounce_submit_io() → xfs_end_bio); the copy into the user pages,
+            // their dirtying and the unpin happen before the waiter wakes (likely, from the
+            // patch: bio_iov_iter_unbounce(bio, !!dio->error, IOMAP_DIO_USER_BACKED)).
+            release_pages(w, cx, &mut buffer, true);
+            w.tasks[waiter].cont = Cont::DioWait { done: true, release: None, error: None };
+            return;
         }
         let release = match path {
             DioPath::Legacy => Some(buffer),

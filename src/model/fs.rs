@@ -256,7 +256,7 @@ pub fn check_private(
             Some(MapOutcome::Bug)
         }
         FsKind::Btrfs => {
-            cx.note(|n| format!("btrfs_writepage_cow_fixup: page {index} of {} was dirtied without a reservation: queued to the fix-up worker", n.file_name(file)));
+            cx.note(|n| format!("btrfs_writepage_cow_fixup: page {index} of {} was dirtied without a reservation", n.file_name(file)));
             Some(MapOutcome::Fixup)
         }
         // ext3 creates buffers on demand (`create_empty_buffers()`); iomap writes a folio without

@@ -66,10 +66,13 @@ pub enum Errno {
     Eperm,
     /// `BLK_STS_PROTECTION` as `blk_status_to_errno()` maps it (`blk_errors[]`, block/blk-core.c).
     Eilseq,
+    /// "Structure needs cleaning": btrfs writeback of a folio dirtied behind its back, under
+    /// `CONFIG_BTRFS_EXPERIMENTAL` (7ca3e84980ef) or after the fix-up worker's removal.
+    Euclean,
 }
 
 impl Errno {
-    pub const ALL: [Errno; 11] = [
+    pub const ALL: [Errno; 12] = [
         Errno::Efault,
         Errno::Enospc,
         Errno::Eio,
@@ -81,6 +84,7 @@ impl Errno {
         Errno::Eacces,
         Errno::Eperm,
         Errno::Eilseq,
+        Errno::Euclean,
     ];
 
     pub fn name(self) -> &'static str {
@@ -96,6 +100,7 @@ impl Errno {
             Errno::Eacces => "EACCES",
             Errno::Eperm => "EPERM",
             Errno::Eilseq => "EILSEQ",
+            Errno::Euclean => "EUCLEAN",
         }
     }
 }

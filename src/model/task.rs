@@ -41,10 +41,24 @@ pub enum TaskKind {
         target: Option<BlockId>,
         cow: bool,
         csum: Option<Data>,
+        /// 7.0's XFS bounce on stable-writes devices (`IOMAP_DIO_BOUNCE`): a write carries the
+        /// copy of the buffer taken at submission (`buffer` is then empty); a read's buffer
+        /// receives a copy at completion and is dirtied and released there.
+        bounce: Option<Bounce>,
     },
     /// `bio_dirty_work`: re-dirties and releases the pages that `bio_check_pages_dirty()` found
     /// clean at completion.
     DirtyWork { thread: u8, pc: u8, pages: Pinned },
+}
+
+/// What `bio_iov_iter_bounce()` did for an O_DIRECT bio (7.0, XFS on stable-writes devices).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum Bounce {
+    /// `bio_iov_iter_bounce_write()`: the user buffer's content, copied into kernel folios.
+    Write(Data),
+    /// `bio_iov_iter_bounce_read()`: the device writes a kernel folio; the completion
+    /// (`bio_iov_iter_unbounce()`) copies it into the pinned user pages and dirties them.
+    Read,
 }
 
 /// Where a thread is inside its current statement.

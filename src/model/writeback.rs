@@ -230,6 +230,21 @@ pub fn writepage(
             w.crashed = true;
             return Err(KernelBug);
         }
+        Some(MapOutcome::Fixup) if cx.policy.btrfs_oob_dirty_euclean => {
+            // btrfs_writepage_cow_fixup() under CONFIG_BTRFS_EXPERIMENTAL (7ca3e84980ef): "is
+            // marked dirty without notifying the fs", -EUCLEAN; extent_writepage() records it
+            // with mapping_set_error() and the folio is left clean: the data is dropped.
+            folio_clear_dirty_for_io(w, cx, f);
+            w.inodes[file.0 as usize].wb_err = Some(Errno::Euclean);
+            cx.note(|n| {
+                format!(
+                    "btrfs: page {index} of {} is marked dirty without notifying the fs: \
+                     -EUCLEAN, cleaned without being written",
+                    n.file_name(file)
+                )
+            });
+            return Ok(());
+        }
         Some(MapOutcome::Fixup) if !cx.policy.btrfs_fixup_redirties => {
             // Before 5.6: the folio is left clean; the worker finds nothing to do.
             folio_clear_dirty_for_io(w, cx, f);
@@ -245,6 +260,7 @@ pub fn writepage(
                 w.folio_get(f);
                 w.tasks.push(Task::new(TaskKind::Fixup { file, index, folio: f }));
             }
+            cx.note(|_| "btrfs: redirtied and left to the fix-up worker".into());
             return Ok(());
         }
         Some(_) => return Ok(()),
