@@ -29,16 +29,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// The labels a design must avoid.
-pub const VIOLATIONS: [&str; 8] = [
-    "bug",
-    "warn",
-    "data-loss",
-    "corruption",
-    "use-after-free",
-    "hang",
-    "leak",
-    "fs-unaware-dirty",
-];
+pub const VIOLATIONS: [&str; 8] = crate::scenario::OUTCOME_LABELS;
 
 /// A design space: a base preset and the values each knob may take (the base's own value
 /// first: switching a knob "back" means to that value).

@@ -365,16 +365,7 @@ pub fn wilson95(k: usize, n: usize) -> (f64, f64) {
 
 /// The model's label order: outcome labels first, then `OP:ERRNO` by operation keyword.
 pub fn sort_labels(mut v: Vec<String>) -> Vec<String> {
-    const OUTCOMES: [&str; 8] = [
-        "bug",
-        "warn",
-        "data-loss",
-        "corruption",
-        "use-after-free",
-        "hang",
-        "leak",
-        "fs-unaware-dirty",
-    ];
+    const OUTCOMES: [&str; 8] = crate::scenario::OUTCOME_LABELS;
     let key = |l: &String| match OUTCOMES.iter().position(|o| o == l) {
         Some(i) => (0, i, String::new()),
         None => {

@@ -209,6 +209,20 @@ pub enum Op {
 
 /// Every operation keyword, in a fixed order (the parser's vocabulary, and the order of
 /// `OP:ERRNO` labels in the model's label set).
+/// The outcome labels of shared/SCENARIOS.md (and `fs-unaware-dirty`, CHANGELOG.md), in the
+/// model's order: every other label is `OP:ERRNO`. The host's label order, the design search's
+/// violations and the parser's label check all read this one list.
+pub const OUTCOME_LABELS: [&str; 8] = [
+    "bug",
+    "warn",
+    "data-loss",
+    "corruption",
+    "use-after-free",
+    "hang",
+    "leak",
+    "fs-unaware-dirty",
+];
+
 pub const OP_KEYWORDS: [&str; 30] = [
     "mmap",
     "munmap",

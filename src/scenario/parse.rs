@@ -42,17 +42,10 @@ const TOP_LEVEL: [&str; 9] =
 /// Top-level statements that belong to the world, before the first block.
 const WORLD_ONLY: [&str; 6] = ["scenario", "about", "fs", "disk", "memory", "file"];
 
-const LABELS: [&str; 9] = [
-    "ok",
-    "bug",
-    "warn",
-    "data-loss",
-    "corruption",
-    "use-after-free",
-    "hang",
-    "leak",
-    "fs-unaware-dirty",
-];
+const LABELS: [&str; 9] = {
+    let o = crate::scenario::ast::OUTCOME_LABELS;
+    ["ok", o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7]]
+};
 
 // ---------------------------------------------------------------------------------------------
 // Errors
