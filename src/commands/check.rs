@@ -3,7 +3,7 @@
 //! `--on host` runs it on this machine's kernel too (`conform::check_on_host`).
 
 use super::ci::{self, Format};
-use super::{labels_text, options, sources, step_table, ExploreArgs};
+use super::{labels_text, options, sources, step_table, ExploreArgs, HostArgs};
 use clap::ValueEnum;
 use pincheck::check::replay;
 use pincheck::policy::Policy;
@@ -37,42 +37,25 @@ pub struct Args {
     pub host: HostArgs,
 }
 
-#[derive(clap::Args)]
-pub struct HostArgs {
-    /// With --on host: drive the host run through this model schedule at operation
-    /// granularity (each operation starts in the order the schedule starts it, and completes
-    /// before the next starts).
-    #[arg(long, requires = "on")]
-    pub schedule: Option<String>,
-    /// With --on host: run even when the model predicts `bug` (a kernel crash) on this kernel.
-    #[arg(long, requires = "on")]
-    pub allow_crash: bool,
-    /// With --on host: each scenario page is K contiguous pages on the host (files, mappings
-    /// and transfers K times larger; the oracles judge all K), to widen windows whose width is
-    /// the length of a transfer. Operations: mmap, munmap, write, read, fsync, sync,
-    /// dio-read, signal, wait; others are refused.
-    #[arg(long, requires = "on", value_name = "K", value_parser = clap::value_parser!(u32).range(1..=4096))]
-    pub host_pages: Option<u32>,
-    /// With --on host: stop after the first run that reaches LABEL (at most --runs runs).
-    #[arg(long, requires = "on", value_name = "LABEL")]
-    pub until_observed: Option<String>,
-}
-
 pub fn run(a: &Args) -> Result<u8, InputError> {
     match a.on {
         Some(Target::Host) => super::conform::check_on_host(&a.paths, &a.args, &a.host),
-        None => check(&a.paths, &a.args, false, a.trace, a.state),
+        None => {
+            let rows = explore_rows(&a.paths, &a.args, false, a.trace, a.state)?;
+            Ok(finish(&rows, &a.args, None))
+        }
     }
 }
 
-/// `check` and `matrix`: the same exploration, two layouts.
-pub fn check(
+/// The exploration `check` and `matrix` share: every (scenario, policy) row, printed as it comes
+/// (a line each for `check`, JSON lines for `--json`; nothing yet for a matrix or a CI format).
+pub fn explore_rows(
     paths: &[String],
     a: &ExploreArgs,
     matrix: bool,
     trace: bool,
     state: bool,
-) -> Result<u8, InputError> {
+) -> Result<Vec<Vec<Row>>, InputError> {
     let given = match (super::given_policies(a)?, matrix) {
         (Some(p), _) => Some(p),
         (None, true) => Some(Policy::presets()),
@@ -129,18 +112,26 @@ pub fn check(
         }
         rows.push(r);
     }
+    Ok(rows)
+}
+
+/// What follows the rows: the matrix `table` (text, not with --json), or the TAP or JUnit
+/// document of every row; then the exit code.
+pub fn finish(rows: &[Vec<Row>], a: &ExploreArgs, table: Option<String>) -> u8 {
+    let mut out = std::io::stdout().lock();
     match a.format {
-        Format::Text if matrix && !a.json => {
-            let _ = write!(out, "{}", super::matrix::matrix_table(&rows, a.costs));
+        Format::Text => {
+            if let Some(t) = table.filter(|_| !a.json) {
+                let _ = write!(out, "{t}");
+            }
         }
-        Format::Text => {}
         Format::Tap | Format::Junit => {
             let cases: Vec<ci::Case> = rows.iter().flatten().map(ci::case_of_row).collect();
             let doc = if a.format == Format::Tap { ci::tap(&cases) } else { ci::junit(&cases) };
             let _ = write!(out, "{doc}");
         }
     }
-    Ok(run::exit_code(rows.iter().flatten()))
+    run::exit_code(rows.iter().flatten())
 }
 
 /// ` (after a power failure)` for a witness that ends in one (`--crash`), so the text says

@@ -1,7 +1,7 @@
 //! `pincheck conform` (the catalogue on the host kernel beside the model) and `check --on host`
 //! (chosen files), with the text they share.
 
-use super::check::HostArgs;
+use super::HostArgs;
 use super::{labels_text, options, ExploreArgs};
 use pincheck::check::ExploreOptions;
 use pincheck::run::{self, InputError};

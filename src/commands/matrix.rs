@@ -12,7 +12,9 @@ pub struct Args {
 }
 
 pub fn run(a: &Args) -> Result<u8, InputError> {
-    super::check::check(&a.paths, &a.args, true, false, false)
+    let rows = super::check::explore_rows(&a.paths, &a.args, true, false, false)?;
+    let table = matrix_table(&rows, a.args.costs);
+    Ok(super::check::finish(&rows, &a.args, Some(table)))
 }
 
 /// The matrix: scenarios as rows, policies as columns. A cell whose labels differ from the

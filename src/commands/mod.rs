@@ -271,3 +271,25 @@ pub fn given_policies(a: &ExploreArgs) -> Result<Option<Vec<Policy>>, InputError
     }
     Ok(Some(out))
 }
+
+/// The host options of `check --on host` (used by `check` and `conform::check_on_host`).
+#[derive(clap::Args)]
+pub struct HostArgs {
+    /// With --on host: drive the host run through this model schedule at operation
+    /// granularity (each operation starts in the order the schedule starts it, and completes
+    /// before the next starts).
+    #[arg(long, requires = "on")]
+    pub schedule: Option<String>,
+    /// With --on host: run even when the model predicts `bug` (a kernel crash) on this kernel.
+    #[arg(long, requires = "on")]
+    pub allow_crash: bool,
+    /// With --on host: each scenario page is K contiguous pages on the host (files, mappings
+    /// and transfers K times larger; the oracles judge all K), to widen windows whose width is
+    /// the length of a transfer. Operations: mmap, munmap, write, read, fsync, sync,
+    /// dio-read, signal, wait; others are refused.
+    #[arg(long, requires = "on", value_name = "K", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub host_pages: Option<u32>,
+    /// With --on host: stop after the first run that reaches LABEL (at most --runs runs).
+    #[arg(long, requires = "on", value_name = "LABEL")]
+    pub until_observed: Option<String>,
+}
