@@ -75,46 +75,35 @@ pub struct Row {
 }
 
 /// The `costs` object of a row: the exploration's cost counters (each the maximum over the
-/// interleavings explored, `model::label::Costs`) and `refused`, the number of `OP:ERRNO` labels.
+/// interleavings explored, `model::label::Costs`, flattened into the object) and `refused`, the
+/// number of `OP:ERRNO` labels.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RowCosts {
-    pub bounce_copies: u8,
-    pub kept_dirty: u8,
-    pub reserved_peak: u8,
-    pub pin_reserved_peak: u8,
-    pub pin_reserved_syncs: u8,
-    pub lease_breaks: u8,
-    pub revocations: u8,
-    pub waits: u8,
+    #[serde(flatten)]
+    pub paid: crate::model::label::Costs,
     pub refused: u8,
 }
 
 impl RowCosts {
     pub fn new(c: &crate::model::label::Costs, labels: &[String]) -> RowCosts {
         RowCosts {
-            bounce_copies: c.bounce_copies,
-            kept_dirty: c.kept_dirty,
-            reserved_peak: c.reserved_peak,
-            pin_reserved_peak: c.pin_reserved_peak,
-            pin_reserved_syncs: c.pin_reserved_syncs,
-            lease_breaks: c.lease_breaks,
-            revocations: c.revocations,
-            waits: c.waits,
+            paid: *c,
             refused: labels.iter().filter(|l| l.contains(':')).count().min(255) as u8,
         }
     }
 
     /// (short name, value) for tables, in a fixed order.
     pub fn fields(&self) -> [(&'static str, u8); 9] {
+        let c = &self.paid;
         [
-            ("bounce", self.bounce_copies),
-            ("kept-dirty", self.kept_dirty),
-            ("resv", self.reserved_peak),
-            ("pin-resv", self.pin_reserved_peak),
-            ("pin-resv-syncs", self.pin_reserved_syncs),
-            ("breaks", self.lease_breaks),
-            ("revoked", self.revocations),
-            ("waits", self.waits),
+            ("bounce", c.bounce_copies),
+            ("kept-dirty", c.kept_dirty),
+            ("resv", c.reserved_peak),
+            ("pin-resv", c.pin_reserved_peak),
+            ("pin-resv-syncs", c.pin_reserved_syncs),
+            ("breaks", c.lease_breaks),
+            ("revoked", c.revocations),
+            ("waits", c.waits),
             ("refused", self.refused),
         ]
     }
@@ -132,14 +121,7 @@ impl RowCosts {
 
     /// Adds `o` counter by counter (saturating), for totals over scenarios.
     pub fn add(&mut self, o: &RowCosts) {
-        self.bounce_copies = self.bounce_copies.saturating_add(o.bounce_copies);
-        self.kept_dirty = self.kept_dirty.saturating_add(o.kept_dirty);
-        self.reserved_peak = self.reserved_peak.saturating_add(o.reserved_peak);
-        self.pin_reserved_peak = self.pin_reserved_peak.saturating_add(o.pin_reserved_peak);
-        self.pin_reserved_syncs = self.pin_reserved_syncs.saturating_add(o.pin_reserved_syncs);
-        self.lease_breaks = self.lease_breaks.saturating_add(o.lease_breaks);
-        self.revocations = self.revocations.saturating_add(o.revocations);
-        self.waits = self.waits.saturating_add(o.waits);
+        self.paid.combine(&o.paid, u8::saturating_add);
         self.refused = self.refused.saturating_add(o.refused);
     }
 }

@@ -291,13 +291,13 @@ fn objectives(r: &DesignResult) -> Vec<u32> {
     vec![
         r.avoidable as u32,
         c.refused as u32,
-        c.bounce_copies as u32,
-        c.kept_dirty as u32,
-        c.pin_reserved_peak as u32,
-        c.pin_reserved_syncs as u32,
-        c.reserved_peak as u32,
-        c.lease_breaks as u32 + c.revocations as u32,
-        c.waits as u32,
+        c.paid.bounce_copies as u32,
+        c.paid.kept_dirty as u32,
+        c.paid.pin_reserved_peak as u32,
+        c.paid.pin_reserved_syncs as u32,
+        c.paid.reserved_peak as u32,
+        c.paid.lease_breaks as u32 + c.paid.revocations as u32,
+        c.paid.waits as u32,
     ]
 }
 

@@ -189,25 +189,6 @@ pub fn tap(cases: &[Case]) -> String {
     s
 }
 
-/// XML character data or attribute value: the five entities, and characters XML 1.0 cannot
-/// carry (control characters other than tab and line breaks) as U+FFFD.
-fn xml(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 pub fn junit(cases: &[Case]) -> String {
     let count = |cs: &[&Case], f: fn(&Outcome) -> bool| cs.iter().filter(|c| f(&c.outcome)).count();
     let is_fail = |o: &Outcome| matches!(o, Outcome::Fail(_));
@@ -232,7 +213,7 @@ pub fn junit(cases: &[Case]) -> String {
         let cs: Vec<&Case> = cases.iter().filter(|c| c.suite == *suite).collect();
         s.push_str(&format!(
             "  <testsuite name=\"{}\" id=\"{id}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{:.3}\">\n",
-            xml(suite),
+            pincheck::report::escape(suite),
             cs.len(),
             count(&cs, is_fail),
             count(&cs, is_skip),
@@ -241,8 +222,8 @@ pub fn junit(cases: &[Case]) -> String {
         for c in cs {
             s.push_str(&format!(
                 "    <testcase name=\"{}\" classname=\"{}\" time=\"{:.3}\">\n",
-                xml(&c.name),
-                xml(&c.suite),
+                pincheck::report::escape(&c.name),
+                pincheck::report::escape(&c.suite),
                 c.seconds
             ));
             let details: String = c.details.iter().map(|(k, v)| format!("{k}: {v}\n")).collect();
@@ -250,14 +231,18 @@ pub fn junit(cases: &[Case]) -> String {
                 Outcome::Pass => {}
                 Outcome::Fail(m) => s.push_str(&format!(
                     "      <failure message=\"{}\" type=\"expectation\">{}</failure>\n",
-                    xml(m),
-                    xml(&details)
+                    pincheck::report::escape(m),
+                    pincheck::report::escape(&details)
                 )),
-                Outcome::Skip(why) => {
-                    s.push_str(&format!("      <skipped message=\"{}\"/>\n", xml(why)))
-                }
+                Outcome::Skip(why) => s.push_str(&format!(
+                    "      <skipped message=\"{}\"/>\n",
+                    pincheck::report::escape(why)
+                )),
             }
-            s.push_str(&format!("      <system-out>{}</system-out>\n", xml(&details)));
+            s.push_str(&format!(
+                "      <system-out>{}</system-out>\n",
+                pincheck::report::escape(&details)
+            ));
             s.push_str("    </testcase>\n");
         }
         s.push_str("  </testsuite>\n");

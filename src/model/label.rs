@@ -140,15 +140,21 @@ pub struct Costs {
 }
 
 impl Costs {
+    /// The worst of two interleavings, counter by counter.
     pub fn max(&mut self, o: &Costs) {
-        self.bounce_copies = self.bounce_copies.max(o.bounce_copies);
-        self.kept_dirty = self.kept_dirty.max(o.kept_dirty);
-        self.reserved_peak = self.reserved_peak.max(o.reserved_peak);
-        self.pin_reserved_peak = self.pin_reserved_peak.max(o.pin_reserved_peak);
-        self.pin_reserved_syncs = self.pin_reserved_syncs.max(o.pin_reserved_syncs);
-        self.lease_breaks = self.lease_breaks.max(o.lease_breaks);
-        self.revocations = self.revocations.max(o.revocations);
-        self.waits = self.waits.max(o.waits);
+        self.combine(o, u8::max);
+    }
+
+    /// Each counter set to `f(self's, o's)`.
+    pub fn combine(&mut self, o: &Costs, f: fn(u8, u8) -> u8) {
+        self.bounce_copies = f(self.bounce_copies, o.bounce_copies);
+        self.kept_dirty = f(self.kept_dirty, o.kept_dirty);
+        self.reserved_peak = f(self.reserved_peak, o.reserved_peak);
+        self.pin_reserved_peak = f(self.pin_reserved_peak, o.pin_reserved_peak);
+        self.pin_reserved_syncs = f(self.pin_reserved_syncs, o.pin_reserved_syncs);
+        self.lease_breaks = f(self.lease_breaks, o.lease_breaks);
+        self.revocations = f(self.revocations, o.revocations);
+        self.waits = f(self.waits, o.waits);
     }
 
     /// Adds one to a counter, saturating.

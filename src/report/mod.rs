@@ -14,7 +14,9 @@ use crate::model::{self, Cx, Program};
 use crate::policy::Policy;
 use crate::run::{self, InputError, Loaded, Row, Source};
 
-/// `s` with the five XML special characters escaped, for text and attribute values.
+/// `s` as XML (and HTML) character data or an attribute value: the five special characters as
+/// entities, and the characters XML 1.0 cannot carry (control characters other than tab and
+/// line breaks, U+FFFE, U+FFFF) as U+FFFD. The JUnit writer (`--format junit`) uses it too.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -24,7 +26,9 @@ pub fn escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => out.push('\u{fffd}'),
+            c => out.push(c),
         }
     }
     out
