@@ -261,6 +261,30 @@ pub struct Policy {
     /// sets it (distribution kernels do not enable EXPERIMENTAL). The fix-up worker itself is
     /// removed in the 7.1 cycle ("btrfs: remove the COW fixup mechanism", likely; 6.12.97).
     pub btrfs_oob_dirty_euclean: bool,
+    /// A design knob (writable-pins): ext3's `->page_mkwrite` reserves a block for the page
+    /// (delayed allocation at fault time) and writeback allocates from the reservation, so a
+    /// store into a hole of a full filesystem gets SIGBUS instead of a page dirtied behind the
+    /// filesystem's back. Jan Kara, "[PATCH 10/11] ext3: Implement delayed allocation on
+    /// page_mkwrite time" (1245088797-29533-11-git-send-email-jack@suse.cz, 15 Jun 2009, not
+    /// merged: "just reserve enough free blocks in page_mkwrite() and do the real allocation
+    /// from writepage()"). fs/ext3 never had it and was removed in 4.3.
+    pub ext3_mkwrite_reserves: bool,
+    /// A design knob (writable-pins): after an O_DIRECT write, a cached folio that
+    /// `invalidate_inode_pages2_range()` cannot drop because it is dirty gets the data just
+    /// written copied into it (the direct write ordered after the store that dirtied it),
+    /// instead of `dio_warn_stale_pagecache()` keeping stale data that writeback would put back
+    /// over the direct write. The folio stays dirty, so writeback writes the same data again.
+    /// Not in any kernel or posted patch (the model's proposal; OpenZFS's `update_pages()`
+    /// keeps mmap'd pages coherent with writes the same way, likely). A folio under writeback
+    /// is still reported as before.
+    pub dio_write_refreshes_cache: bool,
+    /// A design knob (writable-pins): truncate and punch on DAX wait for pinned pages at most
+    /// the lease-break time (`lease_break_steps`), then fail with ETXTBSY instead of waiting
+    /// forever for a pin no lease covers (a short-term pin cannot be revoked). ETXTBSY for a
+    /// layout change of a file whose pages are pinned: Ira Weiny's "RDMA/FS DAX truncate
+    /// proposal" (RFC, 20190606014544.8339-1-ira.weiny@intel.com, 2019; not merged; the errno
+    /// recalled from the series, likely).
+    pub dax_busy_etxtbsy: bool,
 }
 
 impl Policy {
@@ -528,6 +552,9 @@ pub static KNOBS: &[Knob] = &[
     bool_knob!("pinned-writeback-rereserves", "design (writable-pins): integrity writeback of a pinned folio takes the reservation for its next write before writing it, else leaves it dirty and records ENOSPC (Chinner, 20230215045952.GF2825702@dread.disaster.area: the clean->dirty event gated on a reservation)", pinned_rereserve),
     bool_knob!("longterm-pin-reserves-cow-space", "design (writable-pins): a writable long-term pin of a btrfs page reserves a block per page for the pin's lifetime, else ENOSPC (Hellwig, Feb 2023: \"every time we write this copy it needs space allocated for COW file systems\")", pin_reserves_space),
     bool_knob!("xfs-o-direct-bounce", "XFS O_DIRECT on a stable-writes device copies the user buffer (IOMAP_DIO_BOUNCE: 3373503df025, 7.0)", xfs_dio_bounce_stable_writes),
+    bool_knob!("ext3-page-mkwrite-reserves", "design (writable-pins): ext3's ->page_mkwrite reserves a block, writeback allocates from it; ENOSPC is SIGBUS at the store (Kara, \"ext3: Implement delayed allocation on page_mkwrite time\", Jun 2009, not merged)", ext3_mkwrite_reserves),
+    bool_knob!("dio-write-refreshes-cache", "design (writable-pins): after an O_DIRECT write, a dirty cached folio invalidation cannot drop gets the written data copied in instead of dio_warn_stale_pagecache() (not in any kernel; OpenZFS update_pages() does so for mmap)", dio_write_refreshes_cache),
+    bool_knob!("dax-busy-wait-etxtbsy", "design (writable-pins): truncate/punch waits for pinned DAX pages at most the lease-break time, then fails with ETXTBSY (Weiny, \"RDMA/FS DAX truncate proposal\", RFC 2019)", dax_busy_etxtbsy),
     bool_knob!("btrfs-out-of-band-dirty-euclean", "btrfs writeback of a folio dirtied behind its back fails with EUCLEAN instead of the fix-up worker (7ca3e84980ef, CONFIG_BTRFS_EXPERIMENTAL only; no preset)", btrfs_oob_dirty_euclean),
 ];
 
@@ -564,6 +591,9 @@ fn linux_4_14() -> Policy {
         pin_reserves_space: false,
         xfs_dio_bounce_stable_writes: false,
         btrfs_oob_dirty_euclean: false,
+        ext3_mkwrite_reserves: false,
+        dio_write_refreshes_cache: false,
+        dax_busy_etxtbsy: false,
     }
 }
 
@@ -729,6 +759,9 @@ fn writable_pins() -> Policy {
         longterm_writable_file: LongtermWritableFile::Allowed,
         longterm_fsdax: LongtermFsdax::NeedLease,
         layout_leases: true,
+        ext3_mkwrite_reserves: true,
+        dio_write_refreshes_cache: true,
+        dax_busy_etxtbsy: true,
         ..linux_6_18()
     }
 }

@@ -54,6 +54,9 @@ impl Space {
                 k("longterm-writable-file-pin", &["efault", "allowed", "need-lease"]),
                 k("longterm-fsdax-pin", &["eopnotsupp", "need-lease", "allowed"]),
                 k("layout-leases", &["no", "yes"]),
+                k("ext3-page-mkwrite-reserves", &["no", "yes"]),
+                k("dio-write-refreshes-cache", &["no", "yes"]),
+                k("dax-busy-wait-etxtbsy", &["no", "yes"]),
             ],
         }
     }

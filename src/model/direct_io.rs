@@ -498,6 +498,8 @@ fn protection_error(
 /// (`invalidate_complete_folio2()`); a pinned folio becomes an orphan. Only a dirty folio, or
 /// one under writeback, stays (ext4 and XFS have no `->launder_folio`) and keeps the old data:
 /// `WARN_ON_ONCE()` before 4.20, then `dio_warn_stale_pagecache()`, which records -EIO for fsync.
+/// Under the writable-pins design (`dio-write-refreshes-cache`) a dirty folio not under
+/// writeback takes the written data instead.
 fn invalidate_after_direct_write(w: &mut World, cx: &mut Cx, file: FileId, index: u8, data: Data) {
     let Some(f) = w.page(file, index).folio else { return };
     unmap_mapping_range(w, cx, file, index, index + 1);
@@ -506,6 +508,21 @@ fn invalidate_after_direct_write(w: &mut World, cx: &mut Cx, file: FileId, index
         w.page_mut(file, index).folio = None;
         w.folio_mut(f).owner = Owner::Orphan;
         w.folio_put(f);
+        return;
+    }
+    if cx.policy.dio_write_refreshes_cache && !w.folio(f).writeback {
+        // The writable-pins design: the dirty folio takes the data just written, as a buffered
+        // write ordered after the store would have left it; it stays dirty (and known to the
+        // filesystem, which was told when it was dirtied), so writeback writes it again.
+        oracle::fs_unaware(w, cx, f, "written");
+        w.folio_mut(f).data = data;
+        cx.note(|n| {
+            format!(
+                "invalidate_inode_pages2_range: frame {} is dirty; the design copies {} into it",
+                f.0,
+                n.tag_name(data.tag)
+            )
+        });
         return;
     }
     cx.note(|n| {

@@ -73,9 +73,25 @@ fn reserve_or_allocate(w: &mut World, fs: FsConfig, file: FileId, index: u8) -> 
     Ok(())
 }
 
+/// The writable-pins design's ext3 `->page_mkwrite` (`ext3-page-mkwrite-reserves`, Jan Kara's
+/// unmerged 2009 patch): reserve a block for a page that has none (delayed allocation at fault
+/// time); `map_blocks` allocates from the reservation at writeback. ENOSPC when none is free.
+fn ext3_reserve(w: &mut World, file: FileId, index: u8) -> Result<(), Errno> {
+    let page = w.page(file, index);
+    if page.reserved || page.block.is_some() {
+        return Ok(());
+    }
+    if w.free_blocks() == 0 {
+        return Err(Errno::Enospc);
+    }
+    w.reserved_blocks += 1;
+    w.page_mut(file, index).reserved = true;
+    Ok(())
+}
+
 /// `->page_mkwrite`: `ext4_page_mkwrite()` (reserve or allocate, attach buffers, dirty),
-/// `iomap_page_mkwrite()` (xfs), `block_page_mkwrite()` (xfs-bh). ext3 and tmpfs have none: the
-/// fault path's `fault_dirty_shared_page()` just dirties the folio. ENOSPC becomes SIGBUS in the
+/// `iomap_page_mkwrite()` (xfs), `block_page_mkwrite()` (xfs-bh). ext3 (unless the design's
+/// [`ext3_reserve`]) and tmpfs have none: the fault path's `fault_dirty_shared_page()` just dirties the folio. ENOSPC becomes SIGBUS in the
 /// caller. The stable-page wait (`folio_wait_stable()`) is a readiness condition of the caller.
 pub fn page_mkwrite(
     w: &mut World,
@@ -86,6 +102,11 @@ pub fn page_mkwrite(
 ) -> Result<(), Errno> {
     let fs = cx.prog.fs;
     match fs.kind {
+        FsKind::Ext3 if cx.policy.ext3_mkwrite_reserves => {
+            ext3_reserve(w, file, index)?;
+            w.folio_mut(f).private = true;
+            w.folio_mut(f).fs_knows = true;
+        }
         FsKind::Ext3 | FsKind::Tmpfs => {}
         _ => {
             reserve_or_allocate(w, fs, file, index)?;
@@ -115,6 +136,9 @@ pub fn write_begin(
     }
     if fs.kind == FsKind::Ext3 {
         if w.page(file, index).block.is_none() {
+            if std::mem::take(&mut w.page_mut(file, index).reserved) {
+                w.reserved_blocks -= 1; // the design's page_mkwrite reservation, used now
+            }
             let b = w.alloc_block(file, index).ok_or(Errno::Enospc)?;
             w.page_mut(file, index).block = Some(b);
         }

@@ -69,10 +69,13 @@ pub enum Errno {
     /// "Structure needs cleaning": btrfs writeback of a folio dirtied behind its back, under
     /// `CONFIG_BTRFS_EXPERIMENTAL` (7ca3e84980ef) or after the fix-up worker's removal.
     Euclean,
+    /// "Text file busy": under the writable-pins design (`dax-busy-wait-etxtbsy`), a truncate or
+    /// punch of DAX pages that stay pinned past the lease-break time.
+    Etxtbsy,
 }
 
 impl Errno {
-    pub const ALL: [Errno; 12] = [
+    pub const ALL: [Errno; 13] = [
         Errno::Efault,
         Errno::Enospc,
         Errno::Eio,
@@ -85,6 +88,7 @@ impl Errno {
         Errno::Eperm,
         Errno::Eilseq,
         Errno::Euclean,
+        Errno::Etxtbsy,
     ];
 
     pub fn name(self) -> &'static str {
@@ -101,6 +105,7 @@ impl Errno {
             Errno::Eperm => "EPERM",
             Errno::Eilseq => "EILSEQ",
             Errno::Euclean => "EUCLEAN",
+            Errno::Etxtbsy => "ETXTBSY",
         }
     }
 }

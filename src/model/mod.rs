@@ -97,11 +97,12 @@ pub fn moves(w: &World, cx: &Cx) -> Vec<Move> {
         }
     }
     if out.is_empty() {
-        // Nothing else can run, yet time passes: a lease break runs out its break time.
+        // Nothing else can run, yet time passes: a lease break (or, under
+        // `dax-busy-wait-etxtbsy`, a wait for pinned DAX pages) runs out its time.
         for (t, task) in w.tasks.iter().enumerate() {
             if !task.done
                 && matches!(task.cont, task::Cont::LayoutWait { .. })
-                && truncate::leases_pending(w, cx, t)
+                && truncate::wait_times_out(w, cx, t)
             {
                 out.push(Move { task: t as u8, skip: false });
             }

@@ -97,18 +97,27 @@ pub fn ready(w: &World, cx: &Cx, op: &COp, cont: &Cont) -> bool {
             if leases {
                 return *waited >= cx.policy.lease_break_steps; // then revoke
             }
+            if cx.policy.dax_busy_etxtbsy
+                && *waited >= cx.policy.lease_break_steps
+                && dax_busy(w, cx, file, op)
+            {
+                return true; // then ETXTBSY
+            }
             !dax_busy(w, cx, file, op) && !range_under_writeback(w, file, range)
         }
         _ => !range_under_writeback(w, file, range),
     }
 }
 
-/// Whether thread task `t`, waiting in a layout change, still waits for layout leases.
-pub fn leases_pending(w: &World, cx: &Cx, t: usize) -> bool {
+/// Whether thread task `t`, waiting in a layout change, waits for something with a time limit:
+/// layout leases (then revoked), or, under `dax-busy-wait-etxtbsy`, pinned DAX pages (then
+/// ETXTBSY). When nothing else can run, its time runs out.
+pub fn wait_times_out(w: &World, cx: &Cx, t: usize) -> bool {
     let super::task::TaskKind::Thread { thread } = w.tasks[t].kind else { return false };
     let op = &cx.prog.threads[thread as usize].body[w.tasks[t].pc as usize].op;
     let (file, _) = freed_range(w, op);
     live_leases(w, cx, file).next().is_some()
+        || (cx.policy.dax_busy_etxtbsy && dax_busy(w, cx, file, op))
 }
 
 /// What a step of a layout change did.
@@ -143,12 +152,21 @@ pub fn start(w: &mut World, cx: &mut Cx, op: &COp) -> Progress {
 pub fn resume(w: &mut World, cx: &mut Cx, op: &COp) -> Progress {
     let (file, range) = freed_range(w, op);
     let leases: Vec<HandleId> = live_leases(w, cx, file).collect();
+    let revoked = !leases.is_empty();
     for l in leases {
         // The break time passed with the lease still held: the kernel revokes it.
         super::label::Costs::bump(&mut w.labels.costs.revocations);
         revoke(w, cx, l);
     }
     if dax_busy(w, cx, file, op) {
+        if cx.policy.dax_busy_etxtbsy && !revoked {
+            // Only a wait that ran out its time gets here (`ready()`, or nothing else could
+            // run): the pins are no lease's, so nothing can take them away.
+            cx.note(|_| {
+                "dax_layout_busy_page: still pinned after the lease-break time: ETXTBSY".to_string()
+            });
+            return Progress::Done(Err(Errno::Etxtbsy));
+        }
         super::label::Costs::bump(&mut w.labels.costs.waits);
         unmap_range(w, cx, file, range);
         cx.note(|_| "dax_layout_busy_page: a page of the file is pinned: wait".to_string());
