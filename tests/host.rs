@@ -510,6 +510,60 @@ fn host_pages_amplify_a_scenario_and_refuse_what_they_cannot() {
     assert!(t.contains("ok-never not observed in 5 runs"), "{t}");
 }
 
+/// `--host-read-bps` and `--host-jitter`: the fsync-window scenario runs with the scratch
+/// device's reads throttled and the threads' starts jittered, reports both in its JSON, and
+/// lifts the throttle when it ends (no loop device keeps a read limit); on tmpfs, which has no
+/// device, the throttle is refused with the reason.
+#[test]
+fn a_read_throttle_and_start_jitter_are_reported_and_lifted() {
+    let _t = running();
+    if !root() || !have("mkfs.ext4") {
+        skip(
+            "a_read_throttle_and_start_jitter_are_reported_and_lifted",
+            "needs root and mkfs.ext4",
+        );
+        return;
+    }
+    let v1 = std::path::Path::new("/sys/fs/cgroup/blkio/blkio.throttle.read_bps_device");
+    if !v1.exists() {
+        skip(
+            "a_read_throttle_and_start_jitter_are_reported_and_lifted",
+            "no cgroup v1 blkio throttle on this machine",
+        );
+        return;
+    }
+    let (out, pid) = on_host(
+        "scenarios/ext4-dio-fsync-window.pin",
+        &[
+            "--host-pages",
+            "8",
+            "--runs",
+            "2",
+            "--host-read-bps",
+            "8000000",
+            "--host-jitter",
+            "1000",
+            "--json",
+        ],
+    );
+    let first = text(&out.stdout).lines().next().unwrap_or("").to_string();
+    let v: serde_json::Value = serde_json::from_str(&first)
+        .unwrap_or_else(|e| panic!("{e}: {first}\n{}", text(&out.stderr)));
+    assert_eq!(v["host"]["read_bps"], 8000000, "{v}");
+    assert_eq!(v["host"]["jitter_us"], 1000, "{v}");
+    assert_eq!(v["host"]["runs"], 2, "{v}");
+    assert_eq!(v["agree"], true, "{v}");
+    nothing_left_behind(pid);
+    let limits = std::fs::read_to_string(v1).unwrap_or_default();
+    assert!(
+        !limits.lines().any(|l| l.starts_with("7:")),
+        "a loop device keeps a read throttle:\n{limits}"
+    );
+    let (out, _) = on_host("scenarios/tmpfs-rdma.pin", &["--host-read-bps", "8000000"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("not on a block device"), "{}", text(&out.stderr));
+}
+
 /// `stable-writes` runs on an ext4 made on a fresh zram device (stable pages, no integrity
 /// data) where the kernel has zram; the scenario whose outcome is the guard check is refused
 /// with the reason. Nothing is left: no mount, no zram device beyond those there before.

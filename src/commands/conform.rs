@@ -41,6 +41,8 @@ pub fn check_on_host(paths: &[String], a: &ExploreArgs, h: &HostArgs) -> Result<
         host_pages: h.host_pages.unwrap_or(1) as usize,
         until: h.until_observed.clone(),
         progress: !a.json,
+        jitter_us: h.host_jitter.unwrap_or(0),
+        read_bps: h.host_read_bps,
     };
     let mut out = std::io::stdout().lock();
     let mut disagree = false;
@@ -145,6 +147,16 @@ pub fn conformance_text(c: &pincheck::host::conform::Conformance) -> String {
         s.push_str(&format!(
             "     --host-pages {}: each scenario page was {} contiguous host pages\n",
             h.host_pages, h.host_pages
+        ));
+    }
+    if let Some(us) = h.jitter_us {
+        s.push_str(&format!(
+            "     --host-jitter {us}: each thread started after a random delay below {us} us\n"
+        ));
+    }
+    if let Some(b) = h.read_bps {
+        s.push_str(&format!(
+            "     --host-read-bps {b}: reads from the scratch device were throttled to {b} bytes/s\n"
         ));
     }
     if h.runs > 1 {
@@ -264,6 +276,8 @@ pub fn run(a: &Args) -> Result<u8, InputError> {
         host_pages: 1,
         until: None,
         progress: false,
+        jitter_us: 0,
+        read_bps: None,
     };
     let cat = conform::conform_catalogue(&preset, &o).map_err(InputError::Usage)?;
     let rows = &cat.rows;

@@ -292,4 +292,14 @@ pub struct HostArgs {
     /// With --on host: stop after the first run that reaches LABEL (at most --runs runs).
     #[arg(long, requires = "on", value_name = "LABEL")]
     pub until_observed: Option<String>,
+    /// With --on host and no --schedule: each thread starts after a random delay below US
+    /// microseconds (from --seed), then runs its statements back to back, so the threads
+    /// start at varying offsets from each other, run after run.
+    #[arg(long, requires = "on", conflicts_with = "schedule", value_name = "US", value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub host_jitter: Option<u64>,
+    /// With --on host: reads from the scratch filesystem's device are throttled to B bytes a
+    /// second (the block layer's blkio throttle; writes are not), so a read's transfer takes
+    /// as long as on a slow device: widens windows that last as long as a read is in flight.
+    #[arg(long, requires = "on", value_name = "B", value_parser = clap::value_parser!(u64).range(4096..))]
+    pub host_read_bps: Option<u64>,
 }

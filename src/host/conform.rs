@@ -50,6 +50,10 @@ pub struct ConformOptions {
     pub until: Option<String>,
     /// A progress line on stderr when it is a terminal.
     pub progress: bool,
+    /// `--host-jitter US` (0: none).
+    pub jitter_us: u64,
+    /// `--host-read-bps`.
+    pub read_bps: Option<u64>,
 }
 
 /// The preset that models the host's kernel, or a message saying why there is none.
@@ -116,6 +120,8 @@ pub fn conform_one(l: &Loaded, policy: &Policy, o: &ConformOptions) -> Result<Co
             pages: o.host_pages,
             until: o.until.clone(),
             progress: o.progress,
+            jitter_us: o.jitter_us,
+            read_bps: o.read_bps,
         },
     )?;
     if host.runs == 0 {

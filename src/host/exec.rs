@@ -173,6 +173,12 @@ pub struct HostResult {
     pub interrupted: bool,
     /// Host pages per scenario page (`--host-pages`).
     pub host_pages: usize,
+    /// `--host-jitter`: the bound of each thread's random start delay, in microseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jitter_us: Option<u64>,
+    /// `--host-read-bps`: the read throttle of the scratch device, bytes a second.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_bps: Option<u64>,
     /// `--until-observed LABEL`: the label, and whether a run reached it (the runs stopped
     /// there).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -193,6 +199,12 @@ pub struct HostOptions {
     pub until: Option<String>,
     /// A progress line on stderr (a terminal only).
     pub progress: bool,
+    /// `--host-jitter US`: without a schedule, each thread sleeps a random time in [0, US)
+    /// microseconds (from the run's seed) before its first statement; its statements then
+    /// follow each other without delay.
+    pub jitter_us: u64,
+    /// `--host-read-bps B`: reads from the scratch device are throttled to B bytes/s.
+    pub read_bps: Option<u64>,
 }
 
 /// The operations a `--host-pages K` run (K > 1) carries out on K pages at once; the others
@@ -237,6 +249,8 @@ pub fn run(sc: &Scenario, opts: &HostOptions) -> Result<HostResult, String> {
         planned: opts.runs.max(1),
         interrupted: true,
         host_pages: k,
+        jitter_us: (opts.jitter_us > 0).then_some(opts.jitter_us),
+        read_bps: opts.read_bps,
         until: opts.until.clone(),
         ..HostResult::default()
     };
@@ -248,17 +262,22 @@ pub fn run(sc: &Scenario, opts: &HostOptions) -> Result<HostResult, String> {
     } else {
         ScratchFs::new(sc.fs.kind.name(), sc.fs.nodelalloc)
     };
-    let fs = match made {
+    let mut fs = match made {
         Ok(fs) => fs,
         Err(_) if interrupted() => return Ok(stopped),
         Err(e) => return Err(e),
     };
+    if let Some(bps) = opts.read_bps {
+        fs.throttle_reads(bps)?;
+    }
     install_fault_handler();
     let mut log =
         KernelLog::open().map_err(|e| format!("{e} (kernel warnings are read from it)")).ok();
     let mut res = HostResult {
         planned: opts.runs.max(1),
         host_pages: k,
+        jitter_us: (opts.jitter_us > 0).then_some(opts.jitter_us),
+        read_bps: opts.read_bps,
         until: opts.until.clone(),
         ..HostResult::default()
     };
@@ -800,8 +819,9 @@ fn execute(
         for (t, th) in run.sc.threads.iter().enumerate() {
             let seed =
                 opts.seed ^ ((r as u64) << 20) ^ (t as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let jitter = opts.jitter_us;
             s.spawn(move || {
-                thread_main(run, t, &th.body, seed);
+                thread_main(run, t, &th.body, seed, jitter);
                 run.at[t].store(0, Ordering::SeqCst);
                 run.progressed(true);
             });
@@ -1049,7 +1069,7 @@ fn watchdog(run: &Run, fs: &ScratchFs) {
     }
 }
 
-fn thread_main(run: &Run, t: usize, body: &[Stmt], mut seed: u64) {
+fn thread_main(run: &Run, t: usize, body: &[Stmt], mut seed: u64, jitter_us: u64) {
     let mut rand = move || {
         seed ^= seed << 13;
         seed ^= seed >> 7;
@@ -1071,6 +1091,9 @@ fn thread_main(run: &Run, t: usize, body: &[Stmt], mut seed: u64) {
             (Some(k), Some(o)) => o[k].2,
             _ => st.maybe && rand() & 1 == 0,
         };
+        if pc == 0 && jitter_us > 0 && run.order.is_none() {
+            std::thread::sleep(Duration::from_micros(rand() % jitter_us));
+        }
         let outcome = if skip { Step::Done(None) } else { run.op(st) };
         match outcome {
             Step::Done(h) => run.define(st, h),

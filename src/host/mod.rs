@@ -216,6 +216,9 @@ pub struct ScratchFs {
     loop_mount: Option<(PathBuf, PathBuf)>,
     /// The zram device made for a `stable-writes` filesystem (`zram3`: 3), removed on drop.
     zram: Option<u32>,
+    /// A read throttle set on the device (`--host-read-bps`): the cgroup file and the line
+    /// that lifts it again, written on drop.
+    throttle: Option<(PathBuf, String)>,
     /// Declared last: dropped after `Drop::drop` undid everything.
     _registered: Registered,
 }
@@ -240,6 +243,7 @@ impl ScratchFs {
                     device: None,
                     loop_mount: None,
                     zram: None,
+                    throttle: None,
                     _registered: Registered::new()?,
                 };
                 std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -269,6 +273,7 @@ impl ScratchFs {
                     device: None,
                     loop_mount: Some((base.clone(), mnt.clone())),
                     zram: None,
+                    throttle: None,
                     _registered: Registered::new()?,
                 };
                 let made = (|| {
@@ -314,6 +319,44 @@ impl ScratchFs {
     }
 }
 
+impl ScratchFs {
+    /// Throttles reads from the scratch filesystem's device to `bps` bytes a second with the
+    /// block layer's throttle (block/blk-throttle.c, `blk_throtl_bio()`: a bio over the limit
+    /// waits in the throttle queue after `submit_bio()`, so the transfer it carries is simply
+    /// slower, as on a slow device). Writes are not throttled. Set in the blkio cgroup (v1:
+    /// `blkio.throttle.read_bps_device` of the root; v2: `io.max` of this process's cgroup)
+    /// and lifted on drop.
+    pub fn throttle_reads(&mut self, bps: u64) -> Result<(), String> {
+        let dev = self
+            .device
+            .clone()
+            .ok_or("--host-read-bps: this filesystem is not on a block device (tmpfs)")?;
+        let devno = std::fs::read_to_string(format!("/sys/block/{dev}/dev"))
+            .map_err(|e| format!("--host-read-bps: /sys/block/{dev}/dev: {e}"))?;
+        let devno = devno.trim().to_string();
+        let v1 = PathBuf::from("/sys/fs/cgroup/blkio/blkio.throttle.read_bps_device");
+        let (file, set, lift) = if v1.exists() {
+            (v1, format!("{devno} {bps}"), format!("{devno} 0"))
+        } else {
+            let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+            let rel = own.lines().find_map(|l| l.strip_prefix("0::")).unwrap_or("/").to_string();
+            let io_max =
+                PathBuf::from(format!("/sys/fs/cgroup{}/io.max", rel.trim_end_matches('/')));
+            if !io_max.exists() {
+                return Err(format!(
+                    "--host-read-bps: no blkio throttle here (no cgroup v1 blkio, no {})",
+                    io_max.display()
+                ));
+            }
+            (io_max, format!("{devno} rbps={bps}"), format!("{devno} rbps=max"))
+        };
+        std::fs::write(&file, &set)
+            .map_err(|e| format!("--host-read-bps: {}: {e}", file.display()))?;
+        self.throttle = Some((file, lift));
+        Ok(())
+    }
+}
+
 impl Drop for ScratchFs {
     fn drop(&mut self) {
         self.undo();
@@ -355,6 +398,7 @@ impl ScratchFs {
             device: None,
             loop_mount: Some((base.clone(), mnt.clone())),
             zram: None,
+            throttle: None,
             _registered: Registered::new()?,
         };
         let made = (|| -> Result<(), String> {
@@ -405,6 +449,7 @@ impl ScratchFs {
     /// Last resort before exiting with a thread stuck in the kernel: lazily unmount (the loop
     /// device goes when the stuck call lets go of it) and remove what can be removed.
     pub fn detach(&self) {
+        self.lift_throttle();
         match &self.loop_mount {
             None => {
                 let _ = std::fs::remove_dir_all(&self.dir);
@@ -416,7 +461,21 @@ impl ScratchFs {
         }
     }
 
+    /// Lifts `--host-read-bps`'s throttle (writing it twice is harmless).
+    fn lift_throttle(&self) {
+        if let Some((file, lift)) = &self.throttle {
+            if std::fs::write(file, lift).is_err() {
+                eprintln!(
+                    "pincheck: could not lift the read throttle `{lift}` in {}",
+                    file.display()
+                );
+            }
+        }
+    }
+
     fn undo(&mut self) {
+        self.lift_throttle();
+        self.throttle = None;
         match &self.loop_mount {
             None => {
                 let _ = std::fs::remove_dir_all(&self.dir);
