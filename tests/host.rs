@@ -12,6 +12,10 @@ fn pincheck(args: &[&str]) -> Output {
 /// runs at once would see each other's pins.
 static HOST: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// Tests that make zram devices (through pincheck or themselves), and the one that counts
+/// them, one at a time: taken before [`HOST`], never inside it.
+static ZRAM: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// `check PATH --on host --policy linux-6.18 EXTRA...`, as [`run`].
 fn on_host(path: &str, extra: &[&str]) -> (Output, u32) {
     let mut args = vec!["check", path, "--on", "host", "--policy", "linux-6.18"];
@@ -244,6 +248,8 @@ fn a_predicted_kernel_crash_is_not_run_without_allow_crash() {
 #[test]
 fn conform_agrees_on_every_host_runnable_catalogue_scenario() {
     let _running = running();
+    // The catalogue's stable-writes scenario makes a zram device.
+    let _zram = ZRAM.lock().unwrap_or_else(|e| e.into_inner());
     if !host_has_preset() {
         skip(
             "conform_agrees_on_every_host_runnable_catalogue_scenario",
@@ -452,6 +458,7 @@ fn an_interrupted_conform_names_what_did_not_run_and_exits_3() {
         println!("skipped: no preset models this host's kernel");
         return;
     }
+    let _zram = ZRAM.lock().unwrap_or_else(|e| e.into_inner());
     let _one_at_a_time = HOST.lock().unwrap_or_else(|e| e.into_inner());
     let child = Command::new(env!("CARGO_BIN_EXE_pincheck"))
         .args(["conform", "--runs", "100000", "--json"])
@@ -573,6 +580,7 @@ fn stable_writes_run_on_zram_and_guard_checks_are_refused() {
         println!("skipped: needs root, mkfs.ext4 and zram (/sys/class/zram-control)");
         return;
     }
+    let _zram = ZRAM.lock().unwrap_or_else(|e| e.into_inner());
     let zrams = || {
         std::fs::read_dir("/sys/block")
             .unwrap()
@@ -761,6 +769,7 @@ fn exported_c_programs_compile_and_agree_with_the_host() {
     }
     // The programs, each on a scratch filesystem of its kind, one at a time on the machine: the
     // pin counters and the kernel log are the machine's (the lock a host run takes, host/lock.rs).
+    let _zram = ZRAM.lock().unwrap_or_else(|e| e.into_inner());
     let mut taps = std::collections::BTreeMap::new();
     let programs = {
         let _one_at_a_time = HOST.lock().unwrap_or_else(|e| e.into_inner());
