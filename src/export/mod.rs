@@ -23,7 +23,7 @@ use crate::scenario::{FileInit, FsKind, Op, Scenario, Stmt};
 use std::fmt::Write as _;
 
 /// The operations the exporter turns into C (each as `host/exec/ops.rs` carries it out).
-pub const SUPPORTED: [&str; 25] = [
+pub const SUPPORTED: [&str; 26] = [
     "mmap",
     "munmap",
     "store",
@@ -49,6 +49,7 @@ pub const SUPPORTED: [&str; 25] = [
     "dma-read",
     "writeback",
     "reclaim",
+    "drop-caches",
 ];
 
 /// What the program is for: the witness and each release's expected labels.
@@ -125,8 +126,12 @@ pub fn not_exportable(sc: &Scenario) -> Option<String> {
         }
     }
     for st in sc.threads.iter().flat_map(|t| &t.body) {
+        let kw = st.op.keyword();
         if let Some(why) = op_not_exportable(st) {
-            return Some(format!("line {}: `{}`: {why}", st.span.line, st.op.keyword()));
+            return Some(format!("line {}: `{kw}`: {why}", st.span.line));
+        }
+        if !SUPPORTED.contains(&kw) {
+            return Some(format!("line {}: `{kw}` is not exported", st.span.line));
         }
     }
     None
