@@ -412,17 +412,13 @@ fn queued(kind: &TaskKind) -> Footprint {
     }
 }
 
-/// The pages of a writeback pass's scope at or after its cursor.
+/// The pages of a writeback pass's scope it may still visit: its current file from the
+/// cursor, every file in scope it has not finished.
 fn pass_pages(w: &World, wb: &Wb) -> Set {
     let mut s = Set::default();
-    for fi in wb.file as usize..w.inodes.len() {
-        if wb.scope.is_some_and(|f| f.0 as usize != fi) {
-            continue;
-        }
-        let mut m = if fi == wb.file as usize { u64::MAX << wb.index.min(63) } else { u64::MAX };
-        if fi == wb.file as usize && wb.index >= 64 {
-            m = 0;
-        }
+    for (file, from) in wb.remaining(w) {
+        let fi = file.0 as usize;
+        let mut m = if from >= 64 { 0 } else { u64::MAX << from };
         if let Some((a, b)) = wb.range {
             m &= mask(a as u32, (b - a) as u32);
         }

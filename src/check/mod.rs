@@ -24,6 +24,7 @@ pub mod reduce;
 pub mod replay;
 pub mod schedule;
 mod stored;
+pub mod symmetry;
 
 use crate::limits;
 use crate::model::{self, Cx, LabelSet, Move, Program, World};
@@ -173,6 +174,9 @@ struct Findings<'a> {
     /// Each label set ending an interleaving (no power failure), with how many times it was
     /// recorded: once per end state in the exhaustive search, which expands each state once.
     ends: BTreeMap<Vec<String>, u64>,
+    /// The paths recorded are between canonical worlds of these reductions (the exhaustive
+    /// explorers), not real ones (the sampling explorers): `symmetry` must map them back.
+    canonical: Option<reduce::Reductions>,
 }
 
 impl<'a> Findings<'a> {
@@ -184,6 +188,7 @@ impl<'a> Findings<'a> {
             witnesses: BTreeMap::new(),
             schedules: 0,
             ends: BTreeMap::new(),
+            canonical: None,
         }
     }
 
@@ -203,7 +208,7 @@ impl<'a> Findings<'a> {
         if new.is_empty() {
             return;
         }
-        let mut s = schedule_of(self.prog, self.policy, &path());
+        let mut s = schedule_of(self.prog, self.policy, &self.real_path(path()));
         if let Some(x) = suffix {
             if !s.is_empty() {
                 s.push(',');
@@ -217,12 +222,32 @@ impl<'a> Findings<'a> {
     }
 }
 
+impl Findings<'_> {
+    /// The real path behind a path recorded by an explorer.
+    fn real_path(&self, path: Vec<Move>) -> Vec<Move> {
+        let Some(on) = self.canonical.filter(|r| r.symmetry) else { return path };
+        let cx = Cx::new(self.prog, self.policy);
+        let reducer = reduce::Reducer::new(&cx, on, false);
+        if !reducer.renames() {
+            return path;
+        }
+        symmetry::concrete_path(self.prog, self.policy, &path, &|w| reducer.canonical_tasks(w))
+    }
+}
+
 /// Explores `prog` under `policy`.
 pub fn explore(prog: &Program, policy: &Policy, opts: &ExploreOptions) -> Exploration {
     let mut findings = Findings::new(prog, policy);
+    findings.canonical = Some(opts.reduce);
     let mut out = match opts.mode {
-        ExploreMode::Random => random::explore(prog, policy, opts, &mut findings),
-        ExploreMode::Pct => pct::explore(prog, policy, opts, &mut findings),
+        ExploreMode::Random => {
+            findings.canonical = None;
+            random::explore(prog, policy, opts, &mut findings)
+        }
+        ExploreMode::Pct => {
+            findings.canonical = None;
+            pct::explore(prog, policy, opts, &mut findings)
+        }
         ExploreMode::DepthFirst => {
             let budget = budget::Budget::new(opts.max_memory);
             dfs::explore(prog, policy, opts, &budget, &mut findings)
@@ -251,6 +276,7 @@ pub fn explore(prog: &Program, policy: &Policy, opts: &ExploreOptions) -> Explor
             if !fall_back {
                 exhaustive
             } else {
+                findings.canonical = None; // random runs record real paths
                 let mut r = random::explore(prog, policy, opts, &mut findings);
                 r.states += exhaustive.states;
                 r.transitions += exhaustive.transitions;
@@ -260,8 +286,9 @@ pub fn explore(prog: &Program, policy: &Policy, opts: &ExploreOptions) -> Explor
         }
     };
     out.schedules = findings.schedules;
-    // `generations` merges end states and `independence` keeps only some: no counts then.
-    let counted = !opts.reduce.generations && !opts.reduce.independence;
+    // `generations` and `symmetry` merge end states and `independence` keeps only some: no
+    // counts then.
+    let counted = !opts.reduce.generations && !opts.reduce.independence && !opts.reduce.symmetry;
     if out.explorer == "exhaustive" && out.complete && !opts.crash && counted {
         out.outcomes = Some(
             findings

@@ -20,15 +20,16 @@ pub struct Reductions {
     pub invisible: bool,
     pub generations: bool,
     pub independence: bool,
+    pub symmetry: bool,
 }
 
 impl Reductions {
     pub const ALL: Reductions =
-        Reductions { invisible: true, generations: true, independence: true };
+        Reductions { invisible: true, generations: true, independence: true, symmetry: true };
     pub const NONE: Reductions =
-        Reductions { invisible: false, generations: false, independence: false };
+        Reductions { invisible: false, generations: false, independence: false, symmetry: false };
     /// The names `--reduce` takes, in order.
-    pub const NAMES: [&'static str; 3] = ["invisible", "generations", "independence"];
+    pub const NAMES: [&'static str; 4] = ["invisible", "generations", "independence", "symmetry"];
 
     /// Parses `--reduce LIST`: comma-separated names, `all` or `none`.
     pub fn parse(list: &str) -> Result<Reductions, String> {
@@ -40,6 +41,7 @@ impl Reductions {
                 "invisible" => r.invisible = true,
                 "generations" => r.generations = true,
                 "independence" => r.independence = true,
+                "symmetry" => r.symmetry = true,
                 _ => {
                     return Err(format!(
                         "unknown reduction `{name}`: expected a comma-separated list of {}, \
@@ -54,7 +56,7 @@ impl Reductions {
 
     /// The names of the reductions switched on, comma-separated (`none` for none).
     pub fn names(&self) -> String {
-        let on = [self.invisible, self.generations, self.independence];
+        let on = [self.invisible, self.generations, self.independence, self.symmetry];
         let names: Vec<&str> =
             Reductions::NAMES.iter().zip(on).filter(|(_, on)| *on).map(|(n, _)| *n).collect();
         if names.is_empty() {
@@ -77,6 +79,7 @@ impl Default for Reductions {
 pub struct Reducer {
     on: Reductions,
     independence: Option<super::independence::Footprints>,
+    symmetry: Option<super::symmetry::Symmetry>,
 }
 
 impl Reducer {
@@ -85,7 +88,8 @@ impl Reducer {
     pub fn new(cx: &Cx, on: Reductions, crash: bool) -> Reducer {
         let independence =
             (on.independence && !crash).then(|| super::independence::Footprints::new(cx)).flatten();
-        Reducer { on, independence }
+        let symmetry = on.symmetry.then(|| super::symmetry::Symmetry::new(cx, crash)).flatten();
+        Reducer { on, independence, symmetry }
     }
 
     /// The moves to explore from `w`: a persistent subset of `model::moves`, or all of them.
@@ -109,9 +113,22 @@ impl Reducer {
 
     /// Puts a world reached by a step into the canonical form the reductions ask for.
     pub fn canonicalize(&self, w: &mut World) {
+        self.canonical_tasks(w);
+    }
+
+    /// `canonicalize`, returning for each task of the canonical world the index of the task of
+    /// `w` it is, when the symmetry reduction renamed anything (`None`: the same tasks).
+    pub fn canonical_tasks(&self, w: &mut World) -> Option<Vec<u8>> {
         if self.on.generations {
             super::generations::canonicalize(w);
         }
+        self.symmetry.as_ref().and_then(|s| s.canonicalize(w))
+    }
+
+    /// Whether the symmetry reduction found interchangeable components (paths between
+    /// canonical worlds then need `symmetry::concrete_path` to become schedules).
+    pub fn renames(&self) -> bool {
+        self.symmetry.is_some()
     }
 }
 
@@ -125,7 +142,7 @@ mod tests {
         assert_eq!(Reductions::parse("none").unwrap(), Reductions::NONE);
         let r = Reductions::parse("invisible, independence").unwrap();
         assert_eq!(r.names(), "invisible,independence");
-        assert_eq!(Reductions::ALL.names(), "invisible,generations,independence");
-        assert!(Reductions::parse("symmetry").unwrap_err().contains("unknown reduction"));
+        assert_eq!(Reductions::ALL.names(), "invisible,generations,independence,symmetry");
+        assert!(Reductions::parse("symmetric").unwrap_err().contains("unknown reduction"));
     }
 }

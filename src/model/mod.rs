@@ -127,6 +127,7 @@ pub fn step(w: &mut World, cx: &mut Cx, m: Move) {
         truncate::tick(w, cx, thread.then_some(t));
     }
     record_peaks(w);
+    writeback::note_dirtied(w);
     canonicalize(w);
     #[cfg(debug_assertions)]
     w.check_invariants(cx);

@@ -390,6 +390,7 @@ fn initial_world(
         crashed: false,
         powered_off: false,
         ram_frames: sc.memory_frames as u8,
+        dirtied: Vec::new(),
     };
     let memory_backed = fs.kind == FsKind::Tmpfs;
     for (fi, f) in sc.files.iter().enumerate() {
@@ -451,6 +452,7 @@ fn initial_world(
     if let Some(zero) = w.zero_frame() {
         w.folio_mut(zero).owner = Owner::Orphan; // in no page cache, never freed
     }
+    super::writeback::note_dirtied(&mut w);
     Ok(w)
 }
 

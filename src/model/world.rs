@@ -312,6 +312,10 @@ pub struct World {
     /// Frames `0..ram_frames` are memory (`memory N`); on a DAX filesystem, frame
     /// `ram_frames + b` is the persistent-memory page of block `b`: the page *is* the block.
     pub ram_frames: u8,
+    /// The files with dirty pages, oldest dirtied first (`wb->b_dirty` ordered by
+    /// `dirtied_when`): the order a writeback pass over every file takes them
+    /// (`writeback::dirty_order`), kept up to date after every step.
+    pub dirtied: Vec<FileId>,
 }
 
 impl World {

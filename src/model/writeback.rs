@@ -28,8 +28,12 @@ pub struct Wb {
     pub range: Option<(u8, u8)>,
     /// WB_SYNC_ALL.
     pub sync: bool,
+    /// The file the pass is in ([`Wb::NO_FILE`] before its first folio) and the next page
+    /// index there.
     pub file: u8,
     pub index: u8,
+    /// Files the pass has finished with, a bit per file: it never goes back to them.
+    pub visited: u8,
     /// All folios are submitted; waiting for their writeback to end.
     pub waiting: bool,
     pub snapshot: Vec<(FileId, u8, Data)>,
@@ -66,8 +70,9 @@ impl Wb {
             scope,
             range,
             sync,
-            file: 0,
+            file: Wb::NO_FILE,
             index: 0,
+            visited: 0,
             waiting: false,
             snapshot: Vec::new(),
             reports_errors,
@@ -95,26 +100,43 @@ impl Wb {
         self.range.is_none_or(|(a, b)| (a as usize..b as usize).contains(&index))
     }
 
-    /// The next dirty cached folio at or after the cursor.
+    /// No file yet.
+    pub const NO_FILE: u8 = u8::MAX;
+    const _VISITED_FITS: () =
+        assert!(crate::limits::FILES_MAX <= 8, "`visited` has a bit per file");
+
+    /// The next dirty cached folio of the pass: in its current file at or after the cursor,
+    /// then in the files it has not visited yet, in `wb->b_dirty` order ([`dirty_order`]).
     fn next_dirty(&self, w: &World, cx: &Cx) -> Option<(FileId, u8, FolioId)> {
         if cx.prog.fs.kind == FsKind::Tmpfs {
             return None; // no writeback: mapping_can_writeback() is false for shmem.
         }
-        for fi in self.file as usize..w.inodes.len() {
-            if !self.in_scope(fi) {
-                continue;
-            }
-            let from = if fi == self.file as usize { self.index as usize } else { 0 };
-            for (i, p) in w.inodes[fi].pages.iter().enumerate().skip(from) {
-                if !self.in_range(i) {
-                    continue;
-                }
-                if let Some(f) = p.folio.filter(|f| w.folio(*f).dirty) {
-                    return Some((FileId(fi as u8), i as u8, f));
-                }
+        let in_file = |fi: usize, from: usize| {
+            w.inodes[fi].pages.iter().enumerate().skip(from).find_map(|(i, p)| {
+                let f = p.folio.filter(|f| self.in_range(i) && w.folio(*f).dirty)?;
+                Some((FileId(fi as u8), i as u8, f))
+            })
+        };
+        if self.file != Wb::NO_FILE {
+            if let Some(found) = in_file(self.file as usize, self.index as usize) {
+                return Some(found);
             }
         }
-        None
+        dirty_order(w)
+            .into_iter()
+            .map(|f| f.0)
+            .filter(|&fi| fi != self.file && self.visited & (1 << fi) == 0)
+            .filter(|&fi| self.in_scope(fi as usize))
+            .find_map(|fi| in_file(fi as usize, 0))
+    }
+
+    /// Files the pass may still visit, with the first page index in each: its current file
+    /// from the cursor, every other file in scope it has not finished.
+    pub fn remaining(&self, w: &World) -> Vec<(FileId, u8)> {
+        (0..w.inodes.len() as u8)
+            .filter(|&fi| self.in_scope(fi as usize) && self.visited & (1 << fi) == 0)
+            .map(|fi| (FileId(fi), if fi == self.file { self.index } else { 0 }))
+            .collect()
     }
 
     fn any_under_writeback(&self, w: &World) -> bool {
@@ -144,6 +166,9 @@ impl Wb {
     pub fn step(&mut self, w: &mut World, cx: &mut Cx) -> Result<WbStep, KernelBug> {
         if !self.waiting {
             while let Some((file, index, f)) = self.next_dirty(w, cx) {
+                if self.file != file.0 && self.file != Wb::NO_FILE {
+                    self.visited |= 1 << self.file;
+                }
                 self.file = file.0;
                 self.index = index + 1;
                 if w.folio(f).writeback {
@@ -180,6 +205,53 @@ impl Wb {
             }
         }
         err
+    }
+}
+
+/// Whether file `fi` has a dirty cached folio.
+fn has_dirty(w: &World, fi: usize) -> bool {
+    w.inodes[fi].pages.iter().any(|p| p.folio.is_some_and(|f| w.folio(f).dirty))
+}
+
+/// The lowest frame caching a dirty page of file `fi`.
+fn lowest_dirty_frame(w: &World, fi: usize) -> u16 {
+    w.inodes[fi]
+        .pages
+        .iter()
+        .filter_map(|p| p.folio.filter(|f| w.folio(*f).dirty))
+        .map(|f| f.0)
+        .min()
+        .unwrap_or(u16::MAX)
+}
+
+/// The files with dirty pages in the order writeback takes them: `wb->b_dirty`, oldest
+/// dirtied first. `__mark_inode_dirty()` (fs/fs-writeback.c) stamps `dirtied_when` and moves
+/// an inode onto `b_dirty` only when it was clean ("If the inode was already on
+/// b_dirty/b_io/b_more_io, don't reposition it (that would break b_dirty time-ordering)");
+/// `queue_io()` moves the expired ones to `b_io` and `writeback_sb_inodes()` takes them
+/// oldest first; `writeback_single_inode()`/`requeue_inode()` take a clean inode off the
+/// lists. So: the files of [`World::dirtied`] that still have a dirty page, in that order, then
+/// files dirtied since it was last brought up to date ([`note_dirtied`]), by their lowest
+/// dirty frame (files first dirtied in the same step: reclaim, the only step that can dirty
+/// pages of several files, visits frames in order). Nothing here depends on file numbers,
+/// which is what lets the `symmetry` reduction rename files (docs/design.md §9).
+pub fn dirty_order(w: &World) -> Vec<FileId> {
+    let mut out: Vec<FileId> =
+        w.dirtied.iter().copied().filter(|f| has_dirty(w, f.0 as usize)).collect();
+    let mut new: Vec<usize> = (0..w.inodes.len())
+        .filter(|&fi| has_dirty(w, fi) && !out.contains(&FileId(fi as u8)))
+        .collect();
+    new.sort_by_key(|&fi| lowest_dirty_frame(w, fi));
+    out.extend(new.into_iter().map(|fi| FileId(fi as u8)));
+    out
+}
+
+/// Brings [`World::dirtied`] up to date after a step: files cleaned leave it, files dirtied
+/// join its end.
+pub fn note_dirtied(w: &mut World) {
+    let order = dirty_order(w);
+    if order != w.dirtied {
+        w.dirtied = order;
     }
 }
 
