@@ -476,11 +476,13 @@ impl Symmetry {
                 }
             }
             let r = self.renaming(&moves).expect("members of a class have one shape");
-            let (cand, from) = rename(w, &r);
             if total == 1 {
+                let world = std::mem::replace(w, empty_world());
+                let (cand, from) = rename(world, &r);
                 best = Some((0, cand, from));
                 break;
             }
+            let (cand, from) = rename(w.clone(), &r);
             let fp = super::fingerprint::fingerprint(&cand);
             if best.as_ref().is_none_or(|b| fp < b.0) {
                 best = Some((fp, cand, from));
@@ -544,6 +546,26 @@ fn frames_renumberable(prog: &Program) -> bool {
         )
     };
     fs_ok && prog.threads.iter().all(|t| t.on_break.is_none() && t.body.iter().all(op_ok))
+}
+
+/// A world with nothing in it, to take a world out of a `&mut` for a moment.
+fn empty_world() -> World {
+    World {
+        folios: Vec::new(),
+        inodes: Vec::new(),
+        blocks: Vec::new(),
+        reserved_blocks: 0,
+        handles: Vec::new(),
+        tasks: Vec::new(),
+        events: 0,
+        pins_acquired: 0,
+        pins_released: 0,
+        labels: Default::default(),
+        crashed: false,
+        powered_off: false,
+        ram_frames: 0,
+        dirtied: Vec::new(),
+    }
 }
 
 /// The discriminant of a thread's continuation.
@@ -710,83 +732,66 @@ fn map_cont(r: &Renaming, c: &Cont) -> Cont {
 }
 
 /// `w` renamed by `r`, and for each of its tasks the index of the task of `w` it comes from.
-fn rename(w: &World, r: &Renaming) -> (World, Vec<u8>) {
-    let folios = w
-        .folios
-        .iter()
-        .map(|f| Folio {
-            owner: match f.owner {
-                Owner::File { file, index } => Owner::File { file: map_file(r, file), index },
-                o => o,
-            },
-            data: map_data(r, f.data),
-            ..f.clone()
-        })
-        .collect();
-    let mut inodes = w.inodes.clone();
-    for (f, inode) in w.inodes.iter().enumerate() {
-        let mut i = inode.clone();
-        for p in &mut i.pages {
+fn rename(mut w: World, r: &Renaming) -> (World, Vec<u8>) {
+    for f in &mut w.folios {
+        if let Owner::File { file, .. } = &mut f.owner {
+            *file = map_file(r, *file);
+        }
+        f.data = map_data(r, f.data);
+    }
+    for inode in &mut w.inodes {
+        for p in &mut inode.pages {
             p.accepted = map_data(r, p.accepted);
             p.synced = map_data(r, p.synced);
         }
-        inodes[r.files[f] as usize] = i;
     }
-    let blocks = w
-        .blocks
-        .iter()
-        .map(|b| Block {
-            owner: b.owner.map(|(f, i)| (map_file(r, f), i)),
-            durable: BlockContent { data: map_data(r, b.durable.data), ..b.durable },
-            cached: b.cached.map(|c| BlockContent { data: map_data(r, c.data), ..c }),
-        })
-        .collect();
-    let mut handles = w.handles.clone();
-    for (h, handle) in w.handles.iter().enumerate() {
-        handles[r.handles[h] as usize] = map_handle_state(r, handle);
-    }
-    let threads = w.tasks.iter().take_while(|t| t.is_thread()).count();
-    let mut slots: Vec<Option<(u8, Task)>> = vec![None; threads];
-    let mut tasks: Vec<(u8, Task)> = Vec::with_capacity(w.tasks.len());
-    for (i, t) in w.tasks.iter().enumerate() {
-        let renamed =
-            Task { kind: map_kind(r, &t.kind), pc: t.pc, cont: map_cont(r, &t.cont), done: t.done };
-        if i < threads {
-            slots[r.threads[i] as usize] = Some((i as u8, renamed));
-        } else {
-            tasks.push((i as u8, renamed));
+    permute(&mut w.inodes, &r.files.iter().map(|&x| x as u16).collect::<Vec<_>>());
+    for b in &mut w.blocks {
+        if let Some((f, _)) = &mut b.owner {
+            *f = map_file(r, *f);
+        }
+        b.durable.data = map_data(r, b.durable.data);
+        if let Some(c) = &mut b.cached {
+            c.data = map_data(r, c.data);
         }
     }
-    tasks.sort_by_key(|(_, t)| t.sort_key());
-    let tasks: Vec<(u8, Task)> = slots
-        .into_iter()
-        .map(|s| s.expect("threads are renamed one to one"))
-        .chain(tasks)
-        .collect();
-    let from = tasks.iter().map(|(i, _)| *i).collect();
+    for h in &mut w.handles {
+        *h = map_handle_state(r, h);
+    }
+    permute(&mut w.handles, &r.handles.iter().map(|&x| x as u16).collect::<Vec<_>>());
+    let threads = w.tasks.iter().take_while(|t| t.is_thread()).count();
+    for t in &mut w.tasks {
+        t.kind = map_kind(r, &t.kind);
+        t.cont = map_cont(r, &t.cont);
+    }
+    // Threads go to their renamed positions; queued work is sorted again.
+    let mut order: Vec<u16> = (0..w.tasks.len() as u16).collect();
+    for (i, o) in order.iter_mut().enumerate().take(threads) {
+        *o = r.threads[i] as u16;
+    }
+    let mut from: Vec<u8> = vec![0; w.tasks.len()];
+    for (i, &o) in order.iter().enumerate() {
+        from[o as usize] = i as u8;
+    }
+    permute(&mut w.tasks, &order);
+    let mut queued: Vec<(u8, Task)> =
+        from[threads..].iter().copied().zip(w.tasks.drain(threads..)).collect();
+    queued.sort_by_key(|(_, t)| t.sort_key());
+    for (i, (f, t)) in queued.into_iter().enumerate() {
+        from[threads + i] = f;
+        w.tasks.push(t);
+    }
     let mut events = 0u32;
     for (e, &to) in r.events.iter().enumerate() {
         if w.events & (1 << e) != 0 {
             events |= 1 << to;
         }
     }
-    let world = World {
-        folios,
-        inodes,
-        blocks,
-        reserved_blocks: w.reserved_blocks,
-        handles,
-        tasks: tasks.into_iter().map(|(_, t)| t).collect(),
-        events,
-        pins_acquired: w.pins_acquired,
-        pins_released: w.pins_released,
-        labels: w.labels.clone(),
-        crashed: w.crashed,
-        powered_off: w.powered_off,
-        ram_frames: w.ram_frames,
-        dirtied: w.dirtied.iter().map(|f| map_file(r, *f)).collect(),
-    };
-    (renumber(world), from)
+    w.events = events;
+    for f in &mut w.dirtied {
+        *f = map_file(r, *f);
+    }
+    (renumber(w), from)
 }
 
 /// Frames and blocks numbered in the order a walk of the world meets them: the files' pages
@@ -891,6 +896,10 @@ fn renumber(mut w: World) -> World {
     }
     for i in 0..nb {
         block(BlockId(i as u16), &mut bmap);
+    }
+    let identity = |m: &[u16]| m.iter().enumerate().all(|(i, &x)| i == x as usize);
+    if identity(&fmap) && identity(&bmap) {
+        return w;
     }
     let f = |x: FolioId| FolioId(fmap[x.0 as usize]);
     let b = |x: BlockId| BlockId(bmap[x.0 as usize]);
