@@ -190,9 +190,13 @@ pub fn check_converged(w: &mut World, cx: &mut Cx) {
                 continue;
             }
             if memory_backed(cx) {
+                // A hole reads as zeroes, with or without a folio (shmem_get_folio() allocates a
+                // zeroed one on a fault): zeroes hold for zeroes, as in `judge()`.
                 let held = p.folio.map(|f| w.folio(f).data);
-                if held != Some(p.accepted) && !(held.is_none() && p.accepted.tag == Tag::ZERO) {
+                let zeroes = p.accepted.tag == Tag::ZERO && held.is_none_or(|d| d.tag == Tag::ZERO);
+                if held != Some(p.accepted) && !zeroes {
                     w.labels.add(Outcome::DataLoss);
+                    cx.note(|n| format!("oracle: at the end, page {index} of {} does not hold its last accepted write {} in memory", n.file_name(file), n.tag_name(p.accepted.tag)));
                 }
                 continue;
             }
