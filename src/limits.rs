@@ -34,6 +34,8 @@ pub const RUNS_MAX: usize = 1_000_000_000;
 /// Priority change points of a PCT run, at most (`--pct-depth`): they are drawn among the first
 /// 64 steps, so more would only repeat.
 pub const PCT_DEPTH_MAX: usize = 64;
+/// Processes of a distributed exploration (`check --processes`, `--hostfile`).
+pub const PROCESSES_MAX: usize = 256;
 /// Default number of random runs when exhaustive exploration gives up (`--runs`).
 pub const RANDOM_RUNS_DEFAULT: usize = 10_000;
 /// Blocks whose unflushed content may or may not survive a power failure that `--crash`

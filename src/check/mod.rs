@@ -14,6 +14,7 @@ pub mod bfs;
 mod budget;
 pub mod crash;
 mod dfs;
+mod distributed;
 pub mod fingerprint;
 pub mod generations;
 pub mod independence;
@@ -29,6 +30,7 @@ pub mod symmetry;
 use crate::limits;
 use crate::model::{self, Cx, LabelSet, Move, Program, World};
 use crate::policy::Policy;
+pub use distributed::{Cluster, Session};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -72,6 +74,9 @@ pub struct ExploreOptions {
     pub progress: bool,
     /// The reductions of the exhaustive search (`--reduce`, `--no-reduction`; `reduce.rs`).
     pub reduce: reduce::Reductions,
+    /// Run the exhaustive search on this distributed session (`--processes`, `--hostfile`;
+    /// `distributed`); `None`: in this process alone.
+    pub cluster: Option<std::sync::Arc<Session>>,
 }
 
 impl Default for ExploreOptions {
@@ -87,6 +92,7 @@ impl Default for ExploreOptions {
             pct_depth: 3,
             progress: false,
             reduce: reduce::Reductions::default(),
+            cluster: None,
         }
     }
 }
@@ -252,6 +258,38 @@ pub fn explore(prog: &Program, policy: &Policy, opts: &ExploreOptions) -> Explor
             let budget = budget::Budget::new(opts.max_memory);
             dfs::explore(prog, policy, opts, &budget, &mut findings)
         }
+        ExploreMode::Exhaustive | ExploreMode::Auto if opts.cluster.is_some() => {
+            let session = opts.cluster.as_ref().expect("matched");
+            let exhaustive = match distributed::explore(session, prog, policy, opts, &mut findings)
+            {
+                Ok(Some(x)) => Some(x),
+                Ok(None) => None,
+                Err(why) => {
+                    let mut x = Exploration::new("exhaustive");
+                    x.stop(format!("the distributed exploration failed: {why}"));
+                    Some(x)
+                }
+            };
+            match exhaustive {
+                // Process 0 reports; the others stop here (their row is not printed).
+                None => {
+                    let mut x = Exploration::new("exhaustive");
+                    x.stop("explored by the distributed run, which process 0 reports".into());
+                    x
+                }
+                Some(x) => {
+                    let fall_back = !x.complete
+                        && opts.mode == ExploreMode::Auto
+                        && !interrupted()
+                        && session.failure().is_none();
+                    if fall_back {
+                        random_after(prog, policy, opts, &mut findings, x)
+                    } else {
+                        x
+                    }
+                }
+            }
+        }
         ExploreMode::Exhaustive | ExploreMode::Auto => {
             let budget = budget::Budget::new(opts.max_memory);
             let (bfs, stop) = bfs::explore(prog, policy, opts, &budget, &mut findings);
@@ -276,12 +314,7 @@ pub fn explore(prog: &Program, policy: &Policy, opts: &ExploreOptions) -> Explor
             if !fall_back {
                 exhaustive
             } else {
-                findings.canonical = None; // random runs record real paths
-                let mut r = random::explore(prog, policy, opts, &mut findings);
-                r.states += exhaustive.states;
-                r.transitions += exhaustive.transitions;
-                r.limit = exhaustive.limit;
-                r
+                random_after(prog, policy, opts, &mut findings, exhaustive)
             }
         }
     };
@@ -302,6 +335,22 @@ pub fn explore(prog: &Program, policy: &Policy, opts: &ExploreOptions) -> Explor
     out.costs = findings.labels.costs;
     out.witnesses = findings.witnesses;
     out
+}
+
+/// `--explore auto` past the exhaustive search's limit: random runs, counted with it.
+fn random_after(
+    prog: &Program,
+    policy: &Policy,
+    opts: &ExploreOptions,
+    findings: &mut Findings,
+    exhaustive: Exploration,
+) -> Exploration {
+    findings.canonical = None; // random runs record real paths
+    let mut r = random::explore(prog, policy, opts, findings);
+    r.states += exhaustive.states;
+    r.transitions += exhaustive.transitions;
+    r.limit = exhaustive.limit;
+    r
 }
 
 /// The name of move `m` in `w`: the task's name, `NAME#2` for a second task of the same name,

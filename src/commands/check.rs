@@ -35,13 +35,31 @@ pub struct Args {
     pub on: Option<Target>,
     #[command(flatten)]
     pub host: HostArgs,
+    #[command(flatten)]
+    pub cluster: super::cluster::ClusterArgs,
 }
 
 pub fn run(a: &Args) -> Result<u8, InputError> {
     match a.on {
         Some(Target::Host) => super::conform::check_on_host(&a.paths, &a.args, &a.host),
         None => {
-            let rows = explore_rows(&a.paths, &a.args, false, a.trace, a.state)?;
+            if a.cluster.processes.is_some() {
+                // Bad input stops the run before any other process is started.
+                super::given_policies(&a.args)?;
+                for s in sources(&a.paths)? {
+                    run::load(&s)?;
+                }
+            }
+            let cluster = super::cluster::start(&a.cluster, &a.args)?;
+            let rows = explore_rows(&a.paths, &a.args, false, a.trace, a.state, cluster.as_ref())?;
+            if let Some(c) = cluster {
+                let quiet = c.quiet();
+                c.finish()?;
+                if quiet {
+                    // Process 0 reports.
+                    return Ok(0);
+                }
+            }
             Ok(finish(&rows, &a.args, None))
         }
     }
@@ -55,13 +73,17 @@ pub fn explore_rows(
     matrix: bool,
     trace: bool,
     state: bool,
+    cluster: Option<&super::cluster::Run>,
 ) -> Result<Vec<Vec<Row>>, InputError> {
     let given = match (super::given_policies(a)?, matrix) {
         (Some(p), _) => Some(p),
         (None, true) => Some(Policy::presets()),
         (None, false) => None,
     };
-    let opts = options(a);
+    let mut opts = options(a);
+    opts.cluster = cluster.map(|c| c.session.clone());
+    // A process of a distributed run other than process 0 explores and prints nothing.
+    let quiet = cluster.is_some_and(|c| c.quiet());
     let srcs = sources(paths)?;
     // Load everything first: bad input anywhere stops the run before any exploration.
     let loaded: Vec<run::Loaded> = srcs.iter().map(run::load).collect::<Result<_, _>>()?;
@@ -75,7 +97,10 @@ pub fn explore_rows(
         let mut r = Vec::new();
         for p in &policies {
             let row = run::check_one(l, p, &opts);
-            if a.format != Format::Text {
+            if let Some(why) = cluster.and_then(|c| c.session.failure()) {
+                return Err(InputError::Usage(why));
+            }
+            if quiet || a.format != Format::Text {
                 // Printed whole at the end: a TAP plan and a JUnit document come first.
             } else if a.json {
                 let mut line = serde_json::to_string(&row).expect("rows serialize");

@@ -12,7 +12,7 @@ pub struct Args {
 }
 
 pub fn run(a: &Args) -> Result<u8, InputError> {
-    let rows = super::check::explore_rows(&a.paths, &a.args, true, false, false)?;
+    let rows = super::check::explore_rows(&a.paths, &a.args, true, false, false, None)?;
     let table = matrix_table(&rows, a.args.costs);
     Ok(super::check::finish(&rows, &a.args, Some(table)))
 }

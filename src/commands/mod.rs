@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod check;
 pub mod ci;
+pub mod cluster;
 pub mod conform;
 pub mod diff;
 pub mod export;
@@ -117,6 +118,7 @@ pub fn options(a: &ExploreArgs) -> ExploreOptions {
         } else {
             a.reduce.unwrap_or_default()
         },
+        cluster: None,
     }
 }
 
