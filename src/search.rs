@@ -7,8 +7,8 @@
 //! in such a scenario), or on fs-DAX in a scenario that takes a layout lease. Its *violations*
 //! are the (scenario, label) cells with a label of [`VIOLATIONS`]. A violation that every
 //! design meeting the requirement reaches is *unavoidable in this space* (the scenario itself
-//! forces it: ext3 has no `->page_mkwrite`; a scenario whose threads wait on each other around
-//! a pinned DAX truncate) and is reported apart, not counted.
+//! forces it: a holder that never unpins, `ext4-rdma-never-dereg`, leaks its pin under every
+//! design) and is reported apart, not counted.
 //!
 //! The answer is the Pareto front, over the designs meeting the requirement, of (avoidable
 //! violations, then each cost total of `run::RowCosts`). For each design on the front with no
