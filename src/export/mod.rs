@@ -66,92 +66,20 @@ pub struct ExportInfo {
     pub expects: Vec<(String, Vec<String>)>,
 }
 
-/// The longest tag a page carries (`host/disk.rs` `TAG_MAX`: a 64-byte record `#TAG\0`).
-const TAG_MAX: usize = 62;
-
-/// xfs and btrfs reserve metadata blocks with each allocation: fewer free blocks than this
-/// (`host/exec.rs` `TIGHT_DISK`) cannot be held to `disk N`.
-const TIGHT_DISK: u32 = 4;
-
-/// Why `sc` cannot be exported, if it cannot: the host's reasons (`host::exec::not_runnable`),
-/// less those about this machine (root, io_uring, mkfs), which are the target machine's.
+/// Why `sc` cannot be exported, if it cannot: the host's reasons that hold on any machine
+/// (`host::exec::not_reproducible`; root, io_uring and mkfs are the target machine's), and an
+/// operation the exporter does not write.
 pub fn not_exportable(sc: &Scenario) -> Option<String> {
-    let kind = sc.fs.kind;
-    match kind {
-        FsKind::Ext3 => return Some("fs ext3: the model's ext3 is the historical driver, whose ->page_mkwrite allocates nothing; a kernel mounts ext3 with ext4's code (the ext3 driver left in 4.3), whose ->page_mkwrite does".into()),
-        FsKind::XfsBh => return Some("fs xfs-bh: xfs has had no buffer heads since 4.19 (iomap)".into()),
-        FsKind::Ext4Dax | FsKind::XfsDax => return Some(format!("fs {}: DAX needs a pmem device; the exporter writes programs for ext4, xfs, btrfs and tmpfs", kind.name())),
-        _ => {}
-    }
-    if sc.fs.stable_writes {
-        if kind != FsKind::Ext4 {
-            return Some(format!(
-                "stable-writes on {}: exported for ext4 only (on zram, as a host run makes it)",
-                kind.name()
-            ));
-        }
-        for st in sc.threads.iter().flat_map(|t| &t.body) {
-            if matches!(st.op, Op::DioWrite { .. } | Op::DmaWrite { .. }) {
-                return Some(format!("stable-writes: line {}: `{}`: the stable-writes device (zram) gives stable pages but computes and checks no integrity data, so the guard-check failure the model gives a page changed under a transfer cannot happen there", st.span.line, st.op.keyword()));
-            }
-        }
-    }
-    if sc.fs.nodelalloc && kind != FsKind::Ext4 {
-        return Some("nodelalloc is an ext4 mount option".into());
-    }
-    if matches!(kind, FsKind::Xfs | FsKind::Btrfs) {
-        let used: u32 =
-            sc.files.iter().filter(|f| f.init != FileInit::Sparse).map(|f| f.pages).sum();
-        if sc.disk_blocks.saturating_sub(used) < TIGHT_DISK {
-            return Some(format!("disk {}: fewer than {TIGHT_DISK} free blocks, and {} reserves metadata blocks with each allocation, so `disk N` cannot be held to N blocks", sc.disk_blocks, kind.name()));
-        }
-    }
-    for f in &sc.files {
-        if format!("{}{}", f.name.text, f.pages.saturating_sub(1)).len() > TAG_MAX {
-            return Some(format!("file {}: its page tags are longer than {TAG_MAX} characters and do not fit the page pattern", f.name.text));
-        }
-    }
-    if !sc.on_break.is_empty() {
-        return Some("`on break`: a kernel has no layout leases for user space".into());
-    }
-    let reclaims =
-        sc.threads.iter().flat_map(|t| &t.body).any(|st| matches!(st.op, Op::Reclaim { .. }));
-    let mut mapped: Vec<&str> = Vec::new();
-    for st in sc.threads.iter().flat_map(|t| &t.body) {
-        if let Op::Mmap { file, .. } = &st.op {
-            if reclaims && mapped.contains(&file.text.as_str()) {
-                return Some(format!("file {} is mapped twice and `reclaim` runs: MADV_PAGEOUT skips a folio mapped more than once (madvise_cold_or_pageout_pte_range()), which the model's reclaim does not", file.text));
-            }
-            mapped.push(&file.text);
-        }
+    if let Some(why) = crate::host::exec::not_reproducible(sc) {
+        return Some(why);
     }
     for st in sc.threads.iter().flat_map(|t| &t.body) {
         let kw = st.op.keyword();
-        if let Some(why) = op_not_exportable(st) {
-            return Some(format!("line {}: `{kw}`: {why}", st.span.line));
-        }
         if !SUPPORTED.contains(&kw) {
             return Some(format!("line {}: `{kw}` is not exported", st.span.line));
         }
     }
     None
-}
-
-/// Why one statement cannot be exported (`host::exec::op_not_runnable`'s reasons).
-fn op_not_exportable(st: &Stmt) -> Option<&'static str> {
-    let long = |t: &crate::scenario::Name| t.text.len() > TAG_MAX;
-    match &st.op {
-        Op::Pin { write, longterm, get, .. } if !*write || !*longterm || *get => Some("only `pin ... write longterm` exists in user space (io_uring buffer registration); a program cannot hold a short-term, read-only or FOLL_GET pin"),
-        Op::Unpin { dirty: true, .. } => Some("io_uring unregistration unpins without dirtying (`unpin_user_folio()`)"),
-        Op::RegMr { write: false, .. } => Some("a read-only long-term pin: io_uring registers buffers with FOLL_WRITE only"),
-        Op::RegMr { odp: true, .. } => Some("ODP needs page-fault-capable RDMA hardware"),
-        Op::Lease { .. } | Op::Unlease { .. } => Some("a kernel has no layout leases for user space"),
-        Op::Reclaim { max: Some(_) } => Some("user space cannot bound reclaim to N folios; use `reclaim`"),
-        Op::ReclaimActive => Some("user space cannot make kswapd take the buffer_heads_over_limit path"),
-        Op::Crash => Some("a program does not cut the machine's power"),
-        Op::Store { tag, .. } | Op::Write { tag, .. } | Op::RemoteWrite { tag, .. } | Op::DmaWrite { tag, .. } if long(tag) => Some("a tag longer than 62 characters does not fit the page pattern"),
-        _ => None,
-    }
 }
 
 /// The kernel path a statement exercises, for the comment above it in the program.

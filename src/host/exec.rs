@@ -34,25 +34,56 @@ pub const STUCK_LIMIT: Duration = Duration::from_secs(60);
 /// bmbt reservation needs more).
 const TIGHT_DISK: u32 = 4;
 
-/// Why the host cannot run `sc`, if it cannot: the first reason found.
+/// Why the host cannot run `sc`, if it cannot: the first reason found. The reasons that hold
+/// on any machine ([`not_reproducible`]) first, then this machine's (root, io_uring).
 pub fn not_runnable(sc: &Scenario) -> Option<String> {
+    if let Some(why) = not_reproducible(sc) {
+        return Some(why);
+    }
+    let kind = sc.fs.kind;
+    if kind != FsKind::Tmpfs && !is_root() {
+        return Some(format!("needs root: fs {} is an image loop-mounted on the fly", kind.name()));
+    }
+    let body = || sc.threads.iter().flat_map(|t| &t.body);
+    if body().any(|st| matches!(st.op, Op::Pin { .. } | Op::RegMr { .. })) {
+        if let Some(why) = super::ring::unavailable() {
+            return Some(format!("pins are io_uring buffer registrations, and {why}"));
+        }
+    }
+    if let Some(st) = body().find(|st| matches!(st.op, Op::DropCaches)) {
+        if !is_root() {
+            return Some(format!(
+                "line {}: `drop-caches`: needs root: writes /proc/sys/vm/drop_caches",
+                st.span.line
+            ));
+        }
+    }
+    None
+}
+
+/// Why `sc` cannot run as a program on any machine's kernel, if it cannot: what user space
+/// cannot do (short-term, read-only or FOLL_GET pins, layout leases, ODP, bounded reclaim, a
+/// power cut), what no ordinary machine has (DAX without pmem, ext3's historical driver, xfs
+/// buffer heads, integrity-checking stable writes), and what the page pattern cannot carry.
+/// Host runs (`not_runnable`) and exported C programs (`export::not_exportable`) share it.
+pub fn not_reproducible(sc: &Scenario) -> Option<String> {
     let kind = sc.fs.kind;
     match kind {
         FsKind::Ext3 => {
-            return Some("fs ext3: the model's ext3 is the historical driver, whose ->page_mkwrite allocates nothing; the host mounts ext3 with ext4's code (the ext3 driver left in 4.3), whose ->page_mkwrite does".into())
+            return Some("fs ext3: the model's ext3 is the historical driver, whose ->page_mkwrite allocates nothing; a kernel mounts ext3 with ext4's code (the ext3 driver left in 4.3), whose ->page_mkwrite does".into())
         }
         FsKind::XfsBh => {
-            return Some("fs xfs-bh: the host's xfs has had no buffer heads since 4.19 (iomap)".into())
+            return Some("fs xfs-bh: xfs has had no buffer heads since 4.19 (iomap)".into())
         }
         FsKind::Ext4Dax | FsKind::XfsDax => {
-            return Some(format!("fs {}: DAX needs a pmem device, which this host does not have", kind.name()))
+            return Some(format!("fs {}: DAX needs a pmem device, which pincheck does not set up (host runs and exported programs alike)", kind.name()))
         }
         _ => {}
     }
     if sc.fs.stable_writes {
         if kind != FsKind::Ext4 {
             return Some(format!(
-                "stable-writes on {}: the host provides it for ext4 only (on zram)",
+                "stable-writes on {}: provided for ext4 only (on zram)",
                 kind.name()
             ));
         }
@@ -60,22 +91,19 @@ pub fn not_runnable(sc: &Scenario) -> Option<String> {
         // T10-PI guard failure the model gives a buffer changed under a transfer cannot happen.
         for st in sc.threads.iter().flat_map(|t| &t.body) {
             if matches!(st.op, Op::DioWrite { .. } | Op::DmaWrite { .. }) {
-                return Some(format!("stable-writes: line {}: `{}`: the host's stable-writes device is zram, which gives stable pages but computes and checks no integrity data, so the guard-check failure the model gives a page changed under a transfer (dio-write:EILSEQ/EIO, fsync:EIO) cannot happen there; this kernel has no device mapper (CONFIG_MD unset: no dm-integrity) and no block integrity (CONFIG_BLK_DEV_INTEGRITY unset)", st.span.line, st.op.keyword()));
+                return Some(format!("stable-writes: line {}: `{}`: the stable-writes device is zram, which gives stable pages but computes and checks no integrity data, so the guard-check failure the model gives a page changed under a transfer (dio-write:EILSEQ/EIO, fsync:EIO) cannot happen there; this host's kernel has no device mapper (CONFIG_MD unset: no dm-integrity) and no block integrity (CONFIG_BLK_DEV_INTEGRITY unset)", st.span.line, st.op.keyword()));
             }
         }
     }
     if sc.fs.nodelalloc && kind != FsKind::Ext4 {
         return Some("nodelalloc is an ext4 mount option".into());
     }
-    if kind != FsKind::Tmpfs && !is_root() {
-        return Some(format!("needs root: fs {} is an image loop-mounted on the fly", kind.name()));
-    }
     if matches!(kind, FsKind::Xfs | FsKind::Btrfs) {
         let used: u32 =
             sc.files.iter().filter(|f| f.init != FileInit::Sparse).map(|f| f.pages).sum();
         if sc.disk_blocks.saturating_sub(used) < TIGHT_DISK {
             return Some(format!(
-                "disk {}: fewer than {TIGHT_DISK} free blocks, and {} reserves metadata blocks with each allocation (xfs: `xfs_bmap_worst_indlen()` per delalloc extent; btrfs: metadata chunks), so the host cannot hold `disk N` to N blocks",
+                "disk {}: fewer than {TIGHT_DISK} free blocks, and {} reserves metadata blocks with each allocation (xfs: `xfs_bmap_worst_indlen()` per delalloc extent; btrfs: metadata chunks), so `disk N` cannot be held to N blocks",
                 sc.disk_blocks,
                 kind.name()
             ));
@@ -87,18 +115,8 @@ pub fn not_runnable(sc: &Scenario) -> Option<String> {
             return Some(format!("file {}: its page tags are longer than {} characters and do not fit the page pattern", f.name.text, disk::TAG_MAX));
         }
     }
-    let pins = sc
-        .threads
-        .iter()
-        .flat_map(|t| &t.body)
-        .any(|st| matches!(st.op, Op::Pin { .. } | Op::RegMr { .. }));
-    if pins {
-        if let Some(why) = super::ring::unavailable() {
-            return Some(format!("pins are io_uring buffer registrations, and {why}"));
-        }
-    }
     if !sc.on_break.is_empty() {
-        return Some("`on break`: the host has no layout leases".into());
+        return Some("`on break`: user space has no layout leases".into());
     }
     let reclaims =
         sc.threads.iter().flat_map(|t| &t.body).any(|st| matches!(st.op, Op::Reclaim { .. }));
@@ -113,7 +131,7 @@ pub fn not_runnable(sc: &Scenario) -> Option<String> {
     }
     for th in &sc.threads {
         for st in &th.body {
-            if let Some(why) = op_not_runnable(st) {
+            if let Some(why) = op_not_reproducible(st) {
                 return Some(format!("line {}: `{}`: {why}", st.span.line, st.op.keyword()));
             }
         }
@@ -121,11 +139,11 @@ pub fn not_runnable(sc: &Scenario) -> Option<String> {
     None
 }
 
-fn op_not_runnable(st: &Stmt) -> Option<&'static str> {
+fn op_not_reproducible(st: &Stmt) -> Option<&'static str> {
     let tag_too_long = |t: &crate::scenario::Name| t.text.len() > disk::TAG_MAX;
     match &st.op {
         Op::Pin { write, longterm, get, .. } if !*write || !*longterm || *get => {
-            Some("only `pin ... write longterm` exists on the host (io_uring buffer registration); user space cannot hold a short-term, read-only or FOLL_GET pin")
+            Some("only `pin ... write longterm` exists in user space (io_uring buffer registration); user space cannot hold a short-term, read-only or FOLL_GET pin")
         }
         Op::Unpin { dirty: true, .. } => {
             Some("io_uring unregistration unpins without dirtying (`unpin_user_folio()`)")
@@ -134,15 +152,14 @@ fn op_not_runnable(st: &Stmt) -> Option<&'static str> {
             Some("a read-only long-term pin: io_uring registers buffers with FOLL_WRITE only")
         }
         Op::RegMr { odp: true, .. } => Some("ODP needs page-fault-capable RDMA hardware"),
-        Op::Lease { .. } | Op::Unlease { .. } => Some("the host has no layout leases"),
+        Op::Lease { .. } | Op::Unlease { .. } => Some("user space has no layout leases"),
         Op::Reclaim { max: Some(_) } => {
             Some("user space cannot bound reclaim to N folios; use `reclaim`")
         }
         Op::ReclaimActive => {
             Some("user space cannot make kswapd take the buffer_heads_over_limit path")
         }
-        Op::Crash => Some("pincheck does not cut the host's power"),
-        Op::DropCaches if !is_root() => Some("needs root: writes /proc/sys/vm/drop_caches"),
+        Op::Crash => Some("user space does not cut the machine's power"),
         Op::Store { tag, .. }
         | Op::Write { tag, .. }
         | Op::RemoteWrite { tag, .. }
