@@ -519,6 +519,15 @@ fn serve(worker: &mut timely::worker::Worker, inbox: &Receiver<Order>, answers: 
             None => end(worker, &mut flow),
         };
         let failed = answer.is_err();
+        if failed {
+            // Every worker finds a disagreement in the same round (the counts are all-gathered).
+            // One more round, with nothing sent, before answering: passing it means every
+            // worker has finished that round and found it too, so no process stops (and closes
+            // its connections) while another still waits for its counts, which that one would
+            // report as a broken run instead of the disagreement.
+            flow.barrier(worker, Exchange3::Counts);
+            flow.time += 1;
+        }
         if answers.send(answer).is_err() || done || failed {
             // After a disagreement the processes no longer submit the same exchanges.
             return;
