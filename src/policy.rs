@@ -241,6 +241,11 @@ pub struct Policy {
     /// ENOSPC when there is none); writeback's re-reservation takes it first. Released at unpin
     /// or when truncate removes the page.
     pub pin_reserves_space: bool,
+    /// A design knob (writable-pins, not in any kernel): FOLL_WRITE pins are counted per folio
+    /// beside the pin count, so writeback can tell a folio only a reader pinned (an O_DIRECT
+    /// write's source, a read-only MR) from one a device may dirty, and writes and cleans the
+    /// former as if unpinned: no device can make it dirty behind the filesystem's back.
+    pub write_pins_counted: bool,
     /// XFS O_DIRECT on a file whose mapping requires stable writes (`mapping_stable_writes()`:
     /// a T10-PI/DIX or other stable-writes block device) bounces the user buffer: a write copies
     /// it into kernel folios at submission (`bio_iov_iter_bounce()` under `IOMAP_DIO_BOUNCE`,
@@ -551,6 +556,7 @@ pub static KNOBS: &[Knob] = &[
     bool_knob!("btrfs-fsync-whole-file", "btrfs_sync_file() syncs the whole file whatever range fsync/msync asked (start = 0; end = LLONG_MAX: Manana, \"btrfs: make fast fsyncs wait only for writeback\", 5.10; before, without NO_HOLES)", btrfs_fsync_whole_file),
     bool_knob!("pinned-writeback-rereserves", "design (writable-pins): integrity writeback of a pinned folio takes the reservation for its next write before writing it, else leaves it dirty and records ENOSPC (Chinner, 20230215045952.GF2825702@dread.disaster.area: the clean->dirty event gated on a reservation)", pinned_rereserve),
     bool_knob!("longterm-pin-reserves-cow-space", "design (writable-pins): a writable long-term pin of a btrfs page reserves a block per page for the pin's lifetime, else ENOSPC (Hellwig, Feb 2023: \"every time we write this copy it needs space allocated for COW file systems\")", pin_reserves_space),
+    bool_knob!("write-pins-counted", "design (writable-pins): FOLL_WRITE pins are counted per folio beside GUP_PIN_COUNTING_BIAS (try_grab_folio()/gup_put_folio()), so writeback writes and cleans a folio pinned only for reading as if unpinned (not in any kernel: folio_maybe_dma_pinned() cannot tell)", write_pins_counted),
     bool_knob!("xfs-o-direct-bounce", "XFS O_DIRECT on a stable-writes device copies the user buffer (IOMAP_DIO_BOUNCE: 3373503df025, 7.0)", xfs_dio_bounce_stable_writes),
     bool_knob!("ext3-page-mkwrite-reserves", "design (writable-pins): ext3's ->page_mkwrite reserves a block, writeback allocates from it; ENOSPC is SIGBUS at the store (Kara, \"ext3: Implement delayed allocation on page_mkwrite time\", Jun 2009, not merged)", ext3_mkwrite_reserves),
     bool_knob!("dio-write-refreshes-cache", "design (writable-pins): after an O_DIRECT write, a dirty cached folio invalidation cannot drop gets the written data copied in instead of dio_warn_stale_pagecache() (not in any kernel; OpenZFS update_pages() does so for mmap)", dio_write_refreshes_cache),
@@ -589,6 +595,7 @@ fn linux_4_14() -> Policy {
         btrfs_fsync_whole_file: true, // without NO_HOLES, the mkfs default of the era (likely)
         pinned_rereserve: false,
         pin_reserves_space: false,
+        write_pins_counted: false,
         xfs_dio_bounce_stable_writes: false,
         btrfs_oob_dirty_euclean: false,
         ext3_mkwrite_reserves: false,
@@ -740,14 +747,16 @@ fn kara_2023() -> Policy {
     }
 }
 
-/// The design none has (issue 11), as `pincheck search` found it minimal over the catalogue:
-/// on 6.18, Kara's bounce (periodic writeback skips pinned folios, integrity writeback writes a
-/// copy, the folio stays dirty while pinned), with the filesystem's reservation for a pinned
-/// folio's next write re-taken before each integrity write (Chinner's objection answered), and
-/// layout leases for fs-DAX. Writable long-term pins of shared file mappings are allowed without
-/// a lease. Not in it, because no scenario needs them (docs/design.md, "writable-pins"): a
-/// block reserved per btrfs page for a long-term pin's life (`longterm-pin-reserves-cow-space`)
-/// and bounce's active-list reclaim rule.
+/// The design none has (issue 11): on 6.18, Kara's bounce (periodic writeback skips pinned
+/// folios, integrity writeback writes a copy, the folio stays dirty while pinned), with the
+/// filesystem's reservation for a pinned folio's next write made sure of before each integrity
+/// write (Chinner's objection answered; on btrfs paid by the block the write replaces, at the
+/// commit), a block reserved per btrfs page for a writable long-term pin's life (a hole has no
+/// block to replace), FOLL_WRITE pins counted apart (a folio pinned only for reading is written
+/// as usual), and layout leases for fs-DAX. Writable long-term pins of shared file mappings are
+/// allowed without a lease. The catalogue alone needs neither of the two reservations' helpers;
+/// generated scenarios do (docs/design.md, "writable-pins"). Not in it, because no scenario
+/// needs it: bounce's active-list reclaim rule.
 fn writable_pins() -> Policy {
     Policy {
         name: "writable-pins".into(),
@@ -756,6 +765,8 @@ fn writable_pins() -> Policy {
                   long-term file pins allowed",
         pinned_writeback: PinnedWriteback::Bounce,
         pinned_rereserve: true,
+        pin_reserves_space: true,
+        write_pins_counted: true,
         longterm_writable_file: LongtermWritableFile::Allowed,
         longterm_fsdax: LongtermFsdax::NeedLease,
         layout_leases: true,

@@ -195,19 +195,24 @@ pub fn invalidate_folio(w: &mut World, file: FileId, index: u8, f: FolioId) {
 }
 
 /// The writable-pins design (`pinned-writeback-rereserves`): before integrity writeback writes
-/// a pinned folio that stays dirty, the filesystem takes the reservation for the folio's next
-/// write, as `->page_mkwrite` would for a CPU writer. On a copy-on-write filesystem that is a
-/// block (the pin's own reservation first, `longterm-pin-reserves-cow-space`); elsewhere the
-/// block the write allocates serves every later overwrite in place. `Err(ENOSPC)`: none to be
-/// had, and the caller leaves the folio unwritten.
-pub fn rereserve_pinned(w: &mut World, cx: &Cx, file: FileId, index: u8) -> Result<(), Errno> {
+/// a pinned folio that stays dirty, the filesystem makes sure of the reservation for the folio's
+/// next write, as `->page_mkwrite` would for a CPU writer. On a copy-on-write filesystem that is
+/// a block: the block this write frees, if the page has one (at the commit after it completes
+/// it goes to the folio's reservation instead of the free pool: [`commit_freed_blocks`]), else
+/// the pin's own
+/// reservation (`longterm-pin-reserves-cow-space`), else a free block. Elsewhere the block the
+/// write allocates serves every later overwrite in place. `Ok(true)`: the next write's
+/// reservation is held now; `Ok(false)`: it comes with the write's completion. `Err(ENOSPC)`:
+/// none to be had, and the caller leaves the folio unwritten.
+pub fn rereserve_pinned(w: &mut World, cx: &Cx, file: FileId, index: u8) -> Result<bool, Errno> {
     if !cow(cx.prog.fs) {
-        return Ok(());
+        return Ok(true);
     }
-    // One block for the write about to happen (map_blocks consumes `reserved`), one for the
-    // next; the pin's reservation first, then free blocks.
+    // A block for the write about to happen unless the page holds one (map_blocks consumes
+    // `reserved`), and one for the next unless the old block will pay for it.
     let page = w.page(file, index);
-    let need = if page.reserved { 1u32 } else { 2 };
+    let next_now = page.block.is_none();
+    let need = u32::from(!page.reserved) + u32::from(next_now);
     let from_pin = (page.pin_resv as u32).min(need);
     if w.free_blocks() + from_pin < need {
         return Err(Errno::Enospc);
@@ -216,15 +221,16 @@ pub fn rereserve_pinned(w: &mut World, cx: &Cx, file: FileId, index: u8) -> Resu
     page.pin_resv -= from_pin as u8;
     page.reserved = true;
     w.reserved_blocks += (need - from_pin) as u16;
-    Ok(())
+    Ok(next_now)
 }
 
 /// After `map_blocks` consumed the reservation of a write that [`rereserve_pinned`] prepared:
-/// the block held for the next write becomes the page's reservation, and the folio keeps its
-/// delalloc state: the filesystem knows the folio may be dirtied again.
-pub fn rereserved(w: &mut World, cx: &Cx, file: FileId, index: u8, f: FolioId) {
+/// the block held for the next write (if `held`; else the old block, at the commit) becomes the
+/// page's reservation, and the folio keeps its delalloc state: the filesystem knows the folio
+/// may be dirtied again.
+pub fn rereserved(w: &mut World, cx: &Cx, file: FileId, index: u8, f: FolioId, held: bool) {
     if cow(cx.prog.fs) {
-        w.page_mut(file, index).reserved = true;
+        w.page_mut(file, index).reserved = held;
         w.folio_mut(f).private = true;
     }
     w.folio_mut(f).fs_knows = true;
@@ -336,12 +342,37 @@ pub fn map_blocks(w: &mut World, cx: &mut Cx, file: FileId, index: u8) -> MapOut
     }
 }
 
-/// btrfs `btrfs_finish_ordered_io()`: the write to `new` completed, the page's extent is now
-/// `new`, and its old block is freed.
+/// btrfs `btrfs_finish_ordered_io()`: the write to `new` completed and the page's extent is now
+/// `new`. The old block is freed, but a freed extent stays pinned until the transaction commits
+/// (`btrfs_free_extent()` → `btrfs_pin_extent()`; `unpin_extent_range()` from
+/// `btrfs_finish_extent_commit()`): until then the committed tree still maps the page to it and a
+/// power failure finds it there. Modeled by leaving the old block owned by the page until the
+/// commit, [`commit_freed_blocks`].
 pub fn finish_ordered_extent(w: &mut World, file: FileId, index: u8, new: BlockId) {
-    if let Some(old) = w.page_mut(file, index).block.replace(new) {
-        if old != new {
-            w.free_block(old);
+    w.page_mut(file, index).block = Some(new);
+}
+
+/// The transaction commit that a cache flush stands for (`btrfs_commit_transaction()` at sync;
+/// the model also lets fsync's flush commit, where btrfs would write its log tree): the blocks a
+/// copy-on-write replaced since the last commit are unpinned and free again. Under the
+/// writable-pins design (`pinned-writeback-rereserves`) a page whose folio is still dirty (a
+/// pinned folio kept dirty) and holds no reservation takes the freed space as the reservation
+/// for its next write, which [`rereserve_pinned`] counted on.
+pub fn commit_freed_blocks(w: &mut World, cx: &Cx) {
+    for i in 0..w.blocks.len() {
+        let Some((file, index)) = w.blocks[i].owner else { continue };
+        let b = BlockId(i as u16);
+        // The page may be gone (truncated since): its replaced block is freed all the same.
+        let page = w.inodes[file.0 as usize].pages.get(index as usize).cloned();
+        if page.as_ref().is_some_and(|p| p.block == Some(b)) {
+            continue;
+        }
+        w.free_block(b);
+        if cx.policy.pinned_rereserve
+            && page.is_some_and(|p| !p.reserved && p.folio.is_some_and(|f| w.folio(f).dirty))
+        {
+            w.page_mut(file, index).reserved = true;
+            w.reserved_blocks += 1;
         }
     }
 }

@@ -13,6 +13,7 @@
 use super::fs;
 use super::label::Errno;
 use super::memory::handle_mm_fault_forced;
+use super::task::{Cont, TaskKind};
 use super::world::*;
 use super::Cx;
 use crate::policy::{LongtermFsdax, LongtermWritableFile, Mutation};
@@ -113,14 +114,6 @@ pub fn get_user_pages(
         && flags.how == GupRef::Pin
         && vma.shared
         && fs::cow(cx.prog.fs);
-    if reserve {
-        let n = (end - start) as u32;
-        if w.free_blocks() < n {
-            cx.note(|_| "pin: no space to reserve for the pin's pages: -ENOSPC".to_string());
-            return Err(Errno::Enospc);
-        }
-        pinned.resv = true;
-    }
     for page in start..end {
         let pte = w.vma(map).expect("checked").ptes[page as usize];
         // The `software-prefault` mutation pins whatever is mapped, faulting only for reading.
@@ -140,17 +133,29 @@ pub fn get_user_pages(
             Ok(f) => {
                 try_grab_folio(w, cx, f, flags.how);
                 pinned.pages.push((f, w.folio(f).generation));
-                if pinned.resv {
-                    if let Owner::File { file, index } = w.folio(f).owner {
-                        w.reserved_blocks += 1;
-                        w.page_mut(file, index).pin_resv += 1;
-                    }
-                }
             }
             Err(e) => {
                 release_pages(w, cx, &mut pinned, false);
                 cx.note(|_| format!("__get_user_pages: fault failed: -{}", e.name()));
                 return Err(e);
+            }
+        }
+    }
+    // After the faults, whose `->page_mkwrite` reserved the blocks of the pages' current data:
+    // the pin's blocks come on top of those (reserving first let a fault take a block the pin
+    // had counted as free, and promised more blocks than there were).
+    if reserve {
+        let n = pinned.pages.len() as u32;
+        if w.free_blocks() < n {
+            release_pages(w, cx, &mut pinned, false);
+            cx.note(|_| "pin: no space to reserve for the pin's pages: -ENOSPC".to_string());
+            return Err(Errno::Enospc);
+        }
+        pinned.resv = true;
+        for &(f, _) in &pinned.pages {
+            if let Owner::File { file, index } = w.folio(f).owner {
+                w.reserved_blocks += 1;
+                w.page_mut(file, index).pin_resv += 1;
             }
         }
     }
@@ -239,4 +244,29 @@ fn release_pin_reservation(w: &mut World, f: FolioId) {
             w.reserved_blocks -= 1;
         }
     }
+}
+
+/// Whether a live FOLL_PIN reference taken with FOLL_WRITE holds `f`: a pin handle, an RDMA MR,
+/// an O_DIRECT read's buffer, or the deferred dirtying of one. The writable-pins design's count
+/// of writable pins (`write-pins-counted`): mainline cannot tell, `folio_maybe_dma_pinned()`
+/// sees only `refcount >= GUP_PIN_COUNTING_BIAS`; a kernel patch would count FOLL_WRITE pins
+/// beside it in `try_grab_folio()` and `gup_put_folio()`.
+pub fn writably_pinned(w: &World, f: FolioId) -> bool {
+    let holds = |p: &Pinned| {
+        p.live && p.write && p.how == GupRef::Pin && p.pages.iter().any(|&(g, _)| g == f)
+    };
+    let handles = w.handles.iter().any(|h| matches!(h, Handle::Pin(p) if holds(p)));
+    handles
+        || w.tasks.iter().any(|t| {
+            let kind = match &t.kind {
+                TaskKind::Dio { buffer, .. } => holds(buffer),
+                TaskKind::DirtyWork { pages, .. } => holds(pages),
+                _ => false,
+            };
+            kind || match &t.cont {
+                Cont::RemoteWrite { pinned, .. } => holds(pinned),
+                Cont::DioWait { release: Some(p), .. } => holds(p),
+                _ => false,
+            }
+        })
 }

@@ -38,7 +38,7 @@ impl World {
             free_frame_is_unreferenced(self, f, folio, r)?;
             page_cache_owner_agrees(self, f, folio)?;
         }
-        file_pages_agree_with_their_folios_and_blocks(self)?;
+        file_pages_agree_with_their_folios_and_blocks(self, cx)?;
         reservations_are_counted(self)?;
         pin_counters_balance(self, &refs)?;
         ptes_respect_their_mapping(self)?;
@@ -236,7 +236,7 @@ fn page_cache_owner_agrees(w: &World, f: FolioId, folio: &Folio) -> Result<(), S
 
 /// "The xarray slot names a folio owned by that index, and the extent tree a block owned by
 /// that page": a file page's folio is a memory frame owned by it, and its block belongs to it.
-fn file_pages_agree_with_their_folios_and_blocks(w: &World) -> Result<(), String> {
+fn file_pages_agree_with_their_folios_and_blocks(w: &World, cx: &Cx) -> Result<(), String> {
     for (fi, inode) in w.inodes.iter().enumerate() {
         let file = FileId(fi as u8);
         for (i, p) in inode.pages.iter().enumerate() {
@@ -262,6 +262,21 @@ fn file_pages_agree_with_their_folios_and_blocks(w: &World) -> Result<(), String
             }
         }
     }
+    // A block a page owns but no longer maps is one a copy-on-write replaced since the last
+    // commit (btrfs pinned extent, `fs::commit_freed_blocks`): only on btrfs.
+    for (i, b) in w.blocks.iter().enumerate() {
+        if let Some((file, index)) = b.owner {
+            let page = w.inodes[file.0 as usize].pages.get(index as usize);
+            let maps = page.is_some_and(|p| p.block == Some(BlockId(i as u16)));
+            if !maps && !super::fs::cow(cx.prog.fs) {
+                return Err(format!(
+                    "a block owned by a page is mapped by it (outside copy-on-write): block {i} \
+                     of page {index} of file {}",
+                    file.0
+                ));
+            }
+        }
+    }
     Ok(())
 }
 
@@ -275,6 +290,15 @@ fn reservations_are_counted(w: &World) -> Result<(), String> {
     if held != w.reserved_blocks as usize {
         return Err(format!(
             "reserved blocks = pages holding a reservation: {} counted, {held} held",
+            w.reserved_blocks
+        ));
+    }
+    // Every reservation can be paid: `ext4_da_reserve_space()`/`btrfs_reserve_data_bytes()`
+    // refuse (ENOSPC) rather than promise a block that is not free.
+    let unowned = w.blocks.iter().filter(|b| b.owner.is_none()).count();
+    if w.reserved_blocks as usize > unowned {
+        return Err(format!(
+            "reservations are backed by free blocks: {} reserved, {unowned} free",
             w.reserved_blocks
         ));
     }

@@ -265,7 +265,9 @@ pub fn writepage(
     f: FolioId,
     sync: bool,
 ) -> Result<(), KernelBug> {
-    let pinned = w.folio(f).maybe_dma_pinned();
+    // `write-pins-counted`: a folio pinned only for reading is written as if unpinned.
+    let pinned = w.folio(f).maybe_dma_pinned()
+        && (!cx.policy.write_pins_counted || super::gup::writably_pinned(w, f));
     let design = cx.policy.pinned_writeback;
     if design != PinnedWriteback::Normal && pinned {
         // Kara's RFC, patch 3/5: `folio_clear_dirty_for_io(wbc, folio)` runs `folio_mkclean()`
@@ -339,7 +341,8 @@ pub fn writepage(
         None => {}
     }
     let rereserve = keep_dirty && cx.policy.pinned_rereserve;
-    if rereserve && fs::rereserve_pinned(w, cx, file, index).is_err() {
+    let next_held = if rereserve { fs::rereserve_pinned(w, cx, file, index) } else { Ok(true) };
+    if next_held.is_err() {
         w.inodes[file.0 as usize].wb_err = Some(Errno::Enospc);
         cx.note(|n| {
             format!(
@@ -384,7 +387,7 @@ pub fn writepage(
         _ => return Ok(()),
     };
     if rereserve {
-        fs::rereserved(w, cx, file, index, f);
+        fs::rereserved(w, cx, file, index, f, next_held == Ok(true));
     } else {
         // The write consumed what the filesystem knew of the folio (its reservation, its
         // delalloc state): a dirtying from now on needs ->page_mkwrite again.
@@ -459,7 +462,7 @@ pub fn bio_complete(w: &mut World, cx: &mut Cx, t: &TaskKind) {
             block.0,
             n.file_name(file),
             if csum_ok { "" } else { "; integrity data does not match the data written" },
-            if cow { "; the page's extent moves to the new block, the old one is freed" } else { "" }
+            if cow { "; the page's extent moves to the new block, the old one is freed at the next commit" } else { "" }
         )
     });
 }
@@ -488,6 +491,7 @@ pub fn blkdev_issue_flush(w: &mut World, cx: &mut Cx) {
             p.durable_block = p.block;
         }
     }
+    fs::commit_freed_blocks(w, cx);
     cx.note(|_| "blkdev_issue_flush: the device cache is durable".to_string());
 }
 
