@@ -50,6 +50,7 @@ impl Space {
                 k("pinned-writeback", &["normal", "bounce", "kara-2023"]),
                 k("pinned-writeback-rereserves", &["no", "yes"]),
                 k("longterm-pin-reserves-cow-space", &["no", "yes"]),
+                k("write-pins-counted", &["no", "yes"]),
                 k("reclaim-active-strips-pinned", &["yes", "no"]),
                 k("longterm-writable-file-pin", &["efault", "allowed", "need-lease"]),
                 k("longterm-fsdax-pin", &["eopnotsupp", "need-lease", "allowed"]),
