@@ -754,14 +754,16 @@ fn kara_2023() -> Policy {
 /// commit), a block reserved per btrfs page for a writable long-term pin's life (a hole has no
 /// block to replace), FOLL_WRITE pins counted apart (a folio pinned only for reading is written
 /// as usual), and layout leases for fs-DAX. Writable long-term pins of shared file mappings are
-/// allowed without a lease. The catalogue alone needs neither of the two reservations' helpers;
-/// generated scenarios do (docs/design.md, "writable-pins"). Not in it, because no scenario
-/// needs it: bounce's active-list reclaim rule.
+/// allowed without a lease. Each part has a catalogue scenario that breaks the design without it
+/// (docs/design.md, "writable-pins"; `btrfs-rdma-hole-enospc` for the pin's reservation,
+/// `btrfs-readonly-pin-enospc` for counted write pins). Not in it, because no scenario needs
+/// it: bounce's active-list reclaim rule.
 fn writable_pins() -> Policy {
     Policy {
         name: "writable-pins".into(),
         summary: "6.18 plus bounce, the reservation for a pinned folio's next write re-taken \
-                  before each integrity write, and layout leases for fs-DAX: writable \
+                  before each integrity write, COW space reserved per writable long-term pin, \
+                  FOLL_WRITE pins counted apart, and layout leases for fs-DAX: writable \
                   long-term file pins allowed",
         pinned_writeback: PinnedWriteback::Bounce,
         pinned_rereserve: true,
