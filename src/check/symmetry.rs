@@ -46,7 +46,7 @@
 //! move. The schedule printed is that real path, so `replay` reproduces it.
 
 use crate::model::program::{COp, CStmt};
-use crate::model::task::{Bounce, Cont, Task, TaskKind};
+use crate::model::task::{Bounce, Cont, TaskKind};
 use crate::model::world::*;
 use crate::model::{self, Cx, Move, Program};
 use std::collections::BTreeMap;
@@ -465,6 +465,12 @@ impl Symmetry {
             total = total.saturating_mul(orders.len());
             per_class.push(orders);
         }
+        if total == 1 && per_class.iter().all(|o| o[0].iter().enumerate().all(|(i, &m)| i == m)) {
+            // Every class is in key order already: the renaming is the identity, and only
+            // frames and blocks may need renumbering (what `rename` does for the identity).
+            renumber(w);
+            return None;
+        }
         let mut best: Option<(u128, World, Vec<u8>)> = None;
         let mut choice = vec![0usize; per_class.len()];
         for _ in 0..total {
@@ -477,12 +483,12 @@ impl Symmetry {
             }
             let r = self.renaming(&moves).expect("members of a class have one shape");
             if total == 1 {
-                let world = std::mem::replace(w, empty_world());
-                let (cand, from) = rename(world, &r);
-                best = Some((0, cand, from));
-                break;
+                let from = rename(w, &r);
+                let same = from.iter().enumerate().all(|(i, &t)| i == t as usize);
+                return (!same).then_some(from);
             }
-            let (cand, from) = rename(w.clone(), &r);
+            let mut cand = w.clone();
+            let from = rename(&mut cand, &r);
             let fp = super::fingerprint::fingerprint(&cand);
             if best.as_ref().is_none_or(|b| fp < b.0) {
                 best = Some((fp, cand, from));
@@ -548,26 +554,6 @@ fn frames_renumberable(prog: &Program) -> bool {
     fs_ok && prog.threads.iter().all(|t| t.on_break.is_none() && t.body.iter().all(op_ok))
 }
 
-/// A world with nothing in it, to take a world out of a `&mut` for a moment.
-fn empty_world() -> World {
-    World {
-        folios: Vec::new(),
-        inodes: Vec::new(),
-        blocks: Vec::new(),
-        reserved_blocks: 0,
-        handles: Vec::new(),
-        tasks: Vec::new(),
-        events: 0,
-        pins_acquired: 0,
-        pins_released: 0,
-        labels: Default::default(),
-        crashed: false,
-        powered_off: false,
-        ram_frames: 0,
-        dirtied: Vec::new(),
-    }
-}
-
 /// The discriminant of a thread's continuation.
 fn cont_kind(c: &Cont) -> u32 {
     match c {
@@ -631,77 +617,50 @@ fn map_data(r: &Renaming, d: Data) -> Data {
     Data { tag: map_tag(r, d.tag), ver: d.ver, origin }
 }
 
-fn map_pinned(r: &Renaming, p: &Pinned) -> Pinned {
-    Pinned { lease: p.lease.map(|h| map_handle(r, h)), ..p.clone() }
+fn map_pinned(r: &Renaming, p: &mut Pinned) {
+    p.lease = p.lease.map(|h| map_handle(r, h));
 }
 
-fn map_handle_state(r: &Renaming, h: &Handle) -> Handle {
+fn map_handle_state(r: &Renaming, h: &mut Handle) {
     match h {
-        Handle::Undefined => Handle::Undefined,
-        Handle::Failed => Handle::Failed,
-        Handle::Map(v) => Handle::Map(Vma { file: map_file(r, v.file), ..v.clone() }),
-        Handle::Pin(p) => Handle::Pin(map_pinned(r, p)),
-        Handle::Lease(l) => Handle::Lease(Lease { file: map_file(r, l.file), ..l.clone() }),
-        Handle::Odp(o) => Handle::Odp(OdpMr { map: map_handle(r, o.map), ..o.clone() }),
+        Handle::Undefined | Handle::Failed => {}
+        Handle::Map(v) => v.file = map_file(r, v.file),
+        Handle::Pin(p) => map_pinned(r, p),
+        Handle::Lease(l) => l.file = map_file(r, l.file),
+        Handle::Odp(o) => o.map = map_handle(r, o.map),
     }
 }
 
-fn map_kind(r: &Renaming, k: &TaskKind) -> TaskKind {
+fn map_kind(r: &Renaming, k: &mut TaskKind) {
     match k {
-        TaskKind::Thread { thread } => TaskKind::Thread { thread: r.threads[*thread as usize] },
-        TaskKind::Bio { file, index, folio, block, csum, bounce, cow } => TaskKind::Bio {
-            file: map_file(r, *file),
-            index: *index,
-            folio: *folio,
-            block: *block,
-            csum: csum.map(|d| map_data(r, d)),
-            bounce: bounce.map(|d| map_data(r, d)),
-            cow: *cow,
-        },
-        TaskKind::Fixup { file, index, folio } => {
-            TaskKind::Fixup { file: map_file(r, *file), index: *index, folio: *folio }
+        TaskKind::Thread { thread } => *thread = r.threads[*thread as usize],
+        TaskKind::Bio { file, csum, bounce, .. } => {
+            *file = map_file(r, *file);
+            *csum = csum.map(|d| map_data(r, d));
+            *bounce = bounce.map(|d| map_data(r, d));
         }
-        TaskKind::Dio {
-            thread,
-            pc,
-            read,
-            file,
-            index,
-            buffer,
-            path,
-            target,
-            cow,
-            csum,
-            bounce,
-        } => TaskKind::Dio {
-            thread: r.threads[*thread as usize],
-            pc: *pc,
-            read: *read,
-            file: map_file(r, *file),
-            index: *index,
-            buffer: map_pinned(r, buffer),
-            path: *path,
-            target: *target,
-            cow: *cow,
-            csum: csum.map(|d| map_data(r, d)),
-            bounce: bounce.map(|b| match b {
+        TaskKind::Fixup { file, .. } => *file = map_file(r, *file),
+        TaskKind::Dio { thread, file, buffer, csum, bounce, .. } => {
+            *thread = r.threads[*thread as usize];
+            *file = map_file(r, *file);
+            map_pinned(r, buffer);
+            *csum = csum.map(|d| map_data(r, d));
+            *bounce = bounce.map(|b| match b {
                 Bounce::Write(d) => Bounce::Write(map_data(r, d)),
                 Bounce::Read => Bounce::Read,
-            }),
-        },
-        TaskKind::DirtyWork { thread, pc, pages } => TaskKind::DirtyWork {
-            thread: r.threads[*thread as usize],
-            pc: *pc,
-            pages: map_pinned(r, pages),
-        },
+            });
+        }
+        TaskKind::DirtyWork { thread, pages, .. } => {
+            *thread = r.threads[*thread as usize];
+            map_pinned(r, pages);
+        }
     }
 }
 
-fn map_cont(r: &Renaming, c: &Cont) -> Cont {
+fn map_cont(r: &Renaming, c: &mut Cont) {
     match c {
-        Cont::Start => Cont::Start,
+        Cont::Start | Cont::LayoutWait { .. } => {}
         Cont::Writeback(wb) => {
-            let mut wb = wb.clone();
             wb.scope = wb.scope.map(|f| map_file(r, f));
             if wb.file != crate::model::writeback::Wb::NO_FILE {
                 wb.file = r.files[wb.file as usize];
@@ -717,22 +676,22 @@ fn map_cont(r: &Renaming, c: &Cont) -> Cont {
                 *e = (map_file(r, e.0), e.1, map_data(r, e.2));
             }
             wb.snapshot.sort_by_key(|e| (e.0, e.1));
-            Cont::Writeback(wb)
         }
-        Cont::DioWait { done, release, error } => Cont::DioWait {
-            done: *done,
-            release: release.as_ref().map(|p| map_pinned(r, p)),
-            error: *error,
-        },
+        Cont::DioWait { release, .. } => {
+            if let Some(p) = release {
+                map_pinned(r, p);
+            }
+        }
         Cont::RemoteWrite { pinned, tag } => {
-            Cont::RemoteWrite { pinned: map_pinned(r, pinned), tag: map_tag(r, *tag) }
+            map_pinned(r, pinned);
+            *tag = map_tag(r, *tag);
         }
-        Cont::LayoutWait { waited } => Cont::LayoutWait { waited: *waited },
     }
 }
 
-/// `w` renamed by `r`, and for each of its tasks the index of the task of `w` it comes from.
-fn rename(mut w: World, r: &Renaming) -> (World, Vec<u8>) {
+/// Renames `w` by `r` in place; returns, for each of its tasks, the index of the task of the
+/// world before it comes from.
+fn rename(w: &mut World, r: &Renaming) -> Vec<u8> {
     for f in &mut w.folios {
         if let Owner::File { file, .. } = &mut f.owner {
             *file = map_file(r, *file);
@@ -745,7 +704,7 @@ fn rename(mut w: World, r: &Renaming) -> (World, Vec<u8>) {
             p.synced = map_data(r, p.synced);
         }
     }
-    permute(&mut w.inodes, &r.files.iter().map(|&x| x as u16).collect::<Vec<_>>());
+    permute_u8(&mut w.inodes, &r.files);
     for b in &mut w.blocks {
         if let Some((f, _)) = &mut b.owner {
             *f = map_file(r, *f);
@@ -756,30 +715,30 @@ fn rename(mut w: World, r: &Renaming) -> (World, Vec<u8>) {
         }
     }
     for h in &mut w.handles {
-        *h = map_handle_state(r, h);
+        map_handle_state(r, h);
     }
-    permute(&mut w.handles, &r.handles.iter().map(|&x| x as u16).collect::<Vec<_>>());
+    permute_u8(&mut w.handles, &r.handles);
     let threads = w.tasks.iter().take_while(|t| t.is_thread()).count();
     for t in &mut w.tasks {
-        t.kind = map_kind(r, &t.kind);
-        t.cont = map_cont(r, &t.cont);
+        map_kind(r, &mut t.kind);
+        map_cont(r, &mut t.cont);
     }
     // Threads go to their renamed positions; queued work is sorted again.
-    let mut order: Vec<u16> = (0..w.tasks.len() as u16).collect();
-    for (i, o) in order.iter_mut().enumerate().take(threads) {
-        *o = r.threads[i] as u16;
+    let mut from: Vec<u8> = (0..w.tasks.len() as u8).collect();
+    for (i, &to) in r.threads.iter().enumerate().take(threads) {
+        from[to as usize] = i as u8;
     }
-    let mut from: Vec<u8> = vec![0; w.tasks.len()];
-    for (i, &o) in order.iter().enumerate() {
-        from[o as usize] = i as u8;
-    }
-    permute(&mut w.tasks, &order);
-    let mut queued: Vec<(u8, Task)> =
-        from[threads..].iter().copied().zip(w.tasks.drain(threads..)).collect();
-    queued.sort_by_key(|(_, t)| t.sort_key());
-    for (i, (f, t)) in queued.into_iter().enumerate() {
-        from[threads + i] = f;
-        w.tasks.push(t);
+    permute_u8(&mut w.tasks[..threads], &r.threads[..threads]);
+    if threads < w.tasks.len() {
+        // A stable sort of the queued work, carrying each task's origin along.
+        let mut order: Vec<u8> = (threads as u8..w.tasks.len() as u8).collect();
+        order.sort_by_key(|&i| w.tasks[i as usize].sort_key());
+        let mut to = vec![0u8; w.tasks.len() - threads];
+        for (slot, &i) in order.iter().enumerate() {
+            from[threads + slot] = i;
+            to[i as usize - threads] = slot as u8;
+        }
+        permute_u8(&mut w.tasks[threads..], &to);
     }
     let mut events = 0u32;
     for (e, &to) in r.events.iter().enumerate() {
@@ -791,7 +750,8 @@ fn rename(mut w: World, r: &Renaming) -> (World, Vec<u8>) {
     for f in &mut w.dirtied {
         *f = map_file(r, *f);
     }
-    (renumber(w), from)
+    renumber(w);
+    from
 }
 
 /// Frames and blocks numbered in the order a walk of the world meets them: the files' pages
@@ -799,7 +759,7 @@ fn rename(mut w: World, r: &Renaming) -> (World, Vec<u8>) {
 /// pinned pages and target blocks); then any other frame or block in use, then the free ones.
 /// A free frame (nothing references it, see `frames_renumberable`) is a pristine one: its
 /// generation, which nothing can compare with any more, is reset.
-fn renumber(mut w: World) -> World {
+fn renumber(w: &mut World) {
     let nf = w.folios.len();
     let nb = w.blocks.len();
     let mut fmap = vec![u16::MAX; nf];
@@ -899,7 +859,7 @@ fn renumber(mut w: World) -> World {
     }
     let identity = |m: &[u16]| m.iter().enumerate().all(|(i, &x)| i == x as usize);
     if identity(&fmap) && identity(&bmap) {
-        return w;
+        return;
     }
     let f = |x: FolioId| FolioId(fmap[x.0 as usize]);
     let b = |x: BlockId| BlockId(bmap[x.0 as usize]);
@@ -954,21 +914,35 @@ fn renumber(mut w: World) -> World {
             _ => {}
         }
     }
-    w
 }
 
 /// Moves element `i` of `v` to `to[i]`, in place (`to` is a permutation).
 fn permute<T>(v: &mut [T], to: &[u16]) {
-    let mut done = vec![false; v.len()];
+    permute_by(v, |i| to[i] as usize)
+}
+
+fn permute_u8<T>(v: &mut [T], to: &[u8]) {
+    permute_by(v, |i| to[i] as usize)
+}
+
+fn permute_by<T>(v: &mut [T], to: impl Fn(usize) -> usize) {
+    if (0..v.len()).all(|i| to(i) == i) {
+        return;
+    }
+    // A bit per element: frames and blocks are the longest lists a world holds.
+    const BITS: usize =
+        (crate::limits::DISK_BLOCKS_MAX + 2 * crate::limits::MEMORY_FRAMES_MAX) as usize;
+    let mut done = [0u64; BITS.div_ceil(64)];
+    assert!(v.len() <= BITS, "model bug: {} elements to permute", v.len());
     for start in 0..v.len() {
-        if done[start] {
+        if done[start / 64] >> (start % 64) & 1 != 0 {
             continue;
         }
         // Follow the cycle through `start`: the element at `start` belongs at `to[start]`.
         let mut i = start;
-        while !done[i] {
-            done[i] = true;
-            let j = to[i] as usize;
+        while done[i / 64] >> (i % 64) & 1 == 0 {
+            done[i / 64] |= 1 << (i % 64);
+            let j = to(i);
             if j != start {
                 v.swap(start, j);
             }
