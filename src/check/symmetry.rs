@@ -455,21 +455,25 @@ impl Symmetry {
     pub fn canonicalize(&self, w: &mut World) -> Option<Vec<u8>> {
         debug_assert!(dirty_ptes_map_dirty_folios(w), "a dirty PTE over a clean file folio");
         // Per class, the orders of its members that sort their keys.
-        let mut per_class: Vec<Vec<Vec<usize>>> = Vec::with_capacity(self.classes.len());
-        let mut total = 1usize;
-        for class in &self.classes {
-            let keys: Vec<Vec<u32>> = class.iter().map(|c| self.key(w, c)).collect();
-            let mut order: Vec<usize> = (0..class.len()).collect();
-            order.sort_by(|a, b| keys[*a].cmp(&keys[*b]));
-            let orders = tie_orders(&order, &keys);
-            total = total.saturating_mul(orders.len());
-            per_class.push(orders);
-        }
-        if total == 1 && per_class.iter().all(|o| o[0].iter().enumerate().all(|(i, &m)| i == m)) {
-            // Every class is in key order already: the renaming is the identity, and only
-            // frames and blocks may need renumbering (what `rename` does for the identity).
+        let keys: Vec<Vec<Vec<u32>>> = self
+            .classes
+            .iter()
+            .map(|class| class.iter().map(|c| self.key(w, c)).collect())
+            .collect();
+        if keys.iter().all(|k| k.windows(2).all(|p| p[0] < p[1])) {
+            // Every class is in strict key order already: the only renaming is the identity,
+            // and only frames and blocks may need renumbering (what `rename` does for it).
             renumber(w);
             return None;
+        }
+        let mut per_class: Vec<Vec<Vec<usize>>> = Vec::with_capacity(self.classes.len());
+        let mut total = 1usize;
+        for keys in &keys {
+            let mut order: Vec<usize> = (0..keys.len()).collect();
+            order.sort_by(|a, b| keys[*a].cmp(&keys[*b]));
+            let orders = tie_orders(&order, keys);
+            total = total.saturating_mul(orders.len());
+            per_class.push(orders);
         }
         let mut best: Option<(u128, World, Vec<u8>)> = None;
         let mut choice = vec![0usize; per_class.len()];
