@@ -19,12 +19,12 @@
 
 use super::bfs::Progress;
 use super::budget::{self, Budget};
+use super::fingerprint::{fingerprint, FingerprintSet};
 use super::reduce::Reducer;
-use super::{crash, fingerprint::fingerprint, interrupted, Exploration, ExploreOptions, Findings};
+use super::{crash, interrupted, Exploration, ExploreOptions, Findings};
 use crate::limits;
 use crate::model::{self, Cx, Move, Program, World};
 use crate::policy::Policy;
-use rustc_hash::FxHashSet;
 
 /// A state on the current path and the moves out of it still to take.
 struct Frame {
@@ -70,7 +70,7 @@ pub(super) fn explore(
     let mut cx = Cx::new(prog, policy);
     let mut progress = Progress::new(opts.progress);
     let root = prog.initial.clone();
-    let mut visited: FxHashSet<u128> = FxHashSet::default();
+    let mut visited = FingerprintSet::default();
     visited.insert(fingerprint(&root));
     out.states = 1;
     // `path[i]` leads from `stack[i]` to `stack[i + 1]`.

@@ -47,3 +47,28 @@ pub fn fingerprint(w: &World) -> u128 {
         xxhash_rust::xxh3::xxh3_128(&buf)
     })
 }
+
+/// A set of fingerprints. Fingerprints are already uniformly random, so the set's hash is the
+/// fingerprint's low 64 bits, not a second hash of them.
+pub type FingerprintSet = std::collections::HashSet<u128, std::hash::BuildHasherDefault<Low64>>;
+
+/// The hasher of [`FingerprintSet`]: it keeps the low 64 bits of the one `u128` it is given.
+#[derive(Default)]
+pub struct Low64(u64);
+
+impl Hasher for Low64 {
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u128` keys reach this hasher; any other input still hashes, by folding.
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(b);
+        }
+    }
+    fn write_u128(&mut self, i: u128) {
+        self.0 = i as u64;
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
