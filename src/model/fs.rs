@@ -344,8 +344,9 @@ pub fn map_blocks(w: &mut World, cx: &mut Cx, file: FileId, index: u8) -> MapOut
 
 /// btrfs `btrfs_finish_ordered_io()`: the write to `new` completed and the page's extent is now
 /// `new`. The old block is freed, but a freed extent stays pinned until the transaction commits
-/// (`btrfs_free_extent()` → `btrfs_pin_extent()`; `unpin_extent_range()` from
-/// `btrfs_finish_extent_commit()`): until then the committed tree still maps the page to it and a
+/// (`do_free_extent_accounting()` → `btrfs_update_block_group(.., alloc = false)` marks it in
+/// the transaction's `pinned_extents`; `unpin_extent_range()` from `btrfs_finish_extent_commit()`
+/// returns it): until then the committed tree still maps the page to it and a
 /// power failure finds it there. Modeled by leaving the old block owned by the page until the
 /// commit, [`commit_freed_blocks`].
 pub fn finish_ordered_extent(w: &mut World, file: FileId, index: u8, new: BlockId) {
