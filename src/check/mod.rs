@@ -3,7 +3,8 @@
 //!
 //! One file per strategy (loom/shuttle style): `bfs` (exhaustive, breadth-first, parallel,
 //! shortest witnesses; its levels in `stored` form), `dfs` (exhaustive, depth-first,
-//! fingerprints only: past the memory bound of `budget`), `random` (seeded uniform runs), `pct` (seeded PCT runs), `replay` (one
+//! fingerprints only: past the memory bound of `budget`), `parallel_dfs` (`dfs` on several
+//! threads sharing one visited set), `random` (seeded uniform runs), `pct` (seeded PCT runs), `replay` (one
 //! schedule, step by step); `crash` adds a power failure after every step (`--crash`);
 //! `fingerprint` hashes worlds; `schedule` writes and reads schedule strings.
 //!
@@ -19,6 +20,7 @@ pub mod fingerprint;
 pub mod generations;
 pub mod independence;
 pub mod invisible;
+mod parallel_dfs;
 pub mod pct;
 pub mod random;
 pub mod reduce;
@@ -256,7 +258,7 @@ pub fn explore(prog: &Program, policy: &Policy, opts: &ExploreOptions) -> Explor
         }
         ExploreMode::DepthFirst => {
             let budget = budget::Budget::new(opts.max_memory);
-            dfs::explore(prog, policy, opts, &budget, &mut findings)
+            depth_first(prog, policy, opts, &budget, &mut findings)
         }
         ExploreMode::Exhaustive | ExploreMode::Auto if opts.cluster.is_some() => {
             let session = opts.cluster.as_ref().expect("matched");
@@ -300,7 +302,7 @@ pub fn explore(prog: &Program, policy: &Policy, opts: &ExploreOptions) -> Explor
                 let budget = budget::Budget::new(opts.max_memory);
                 // The depth-first search visits every end state again: count them once.
                 findings.ends.clear();
-                let mut dfs = dfs::explore(prog, policy, opts, &budget, &mut findings);
+                let mut dfs = depth_first(prog, policy, opts, &budget, &mut findings);
                 if let Some(why) = dfs.limit.take() {
                     dfs.limit =
                         Some(format!("{}; then depth-first: {why}", bfs.limit.unwrap_or_default()));
@@ -335,6 +337,22 @@ pub fn explore(prog: &Program, policy: &Policy, opts: &ExploreOptions) -> Explor
     out.costs = findings.labels.costs;
     out.witnesses = findings.witnesses;
     out
+}
+
+/// The depth-first search on `opts.threads` threads: the same states, transitions and labels
+/// on any number (`parallel_dfs`); witnesses may differ between one thread and several.
+fn depth_first(
+    prog: &Program,
+    policy: &Policy,
+    opts: &ExploreOptions,
+    budget: &budget::Budget,
+    findings: &mut Findings,
+) -> Exploration {
+    if opts.threads > 1 {
+        parallel_dfs::explore(prog, policy, opts, budget, findings)
+    } else {
+        dfs::explore(prog, policy, opts, budget, findings)
+    }
 }
 
 /// `--explore auto` past the exhaustive search's limit: random runs, counted with it.

@@ -1,0 +1,436 @@
+//! Exhaustive exploration, depth-first, on several threads (`--explore depth-first --threads
+//! N`, N > 1): the one-thread search of `dfs` with a visited set shared by all threads and the
+//! unexplored moves of a thread's stack handed to threads that have none left.
+//!
+//! Why it visits the same state set, counts the same states and transitions and reaches the
+//! same labels as the one-thread depth-first (`dfs`) and breadth-first (`bfs`) searches:
+//!
+//! - Moves depend on the state alone (`Reducer::moves` and `Reducer::canonicalize` are
+//!   functions of the world; each thread builds its own `Cx` and `Reducer` from the same
+//!   program, policy and reductions), and so do the labels recorded at a state (`--crash`
+//!   outcomes at every state, the finished labels at an end state).
+//! - One visited set of fingerprints for all threads (`Visited`); inserting a fingerprint is
+//!   atomic (its shard's lock), so exactly one thread inserts each reached state, and only that
+//!   thread expands it: it records its labels, and takes each of its moves once (a move is
+//!   taken by the thread holding the state's frame, or by the one thread it was handed to with
+//!   the frame's remaining moves; a frame's moves are handed on once and never taken again by
+//!   the donor).
+//! - Every reachable state is inserted: a state is inserted when first reached, and a state
+//!   inserted is expanded before the search ends (the search ends when every thread is idle and
+//!   no work is queued, and a thread is idle only after its stack is empty), so by induction
+//!   on the path from the initial world every successor of an inserted state is reached.
+//! - Hence the visited set is the set of reachable states, each expanded once: the states are
+//!   the visited set's size, the transitions the sum of the moves of the visited states, the
+//!   recorded end states and labels those of the visited states, whatever the thread timing and
+//!   the order (the state graph is acyclic; pruning depends on the state only). Counts of end
+//!   states per label set ("how often") are summed over the threads: each end state is
+//!   recorded by its one inserter.
+//!
+//! Witnesses: each thread keeps, per label set it recorded, the least path that reached it
+//! (shortest first, then the smaller sequence of (task, skip) moves, then the smaller crash
+//! suffix); the reported witness of a label is the least of these over all threads, named by
+//! replaying it from the initial world (and mapped back from canonical worlds under
+//! `symmetry`), so it replays exactly (`replay`). The rule picks the same witness whenever the
+//! threads saw the same candidate paths; which path reaches a state first can depend on thread
+//! timing (the inserter's path is the one explored below it), so two runs may report different
+//! witnesses of equal standing, never different labels or counts.
+//!
+//! Limits: `--max-states` counts inserted fingerprints across threads; the memory bound is
+//! asked before a shard of the visited set doubles and every `CHECK_EVERY` states, as is Ctrl-C
+//! (`interrupted`); the first thread to reach a limit stops all of them, and the exploration is
+//! reported incomplete with that reason.
+
+use super::bfs::Progress;
+use super::budget::{self, Budget};
+use super::reduce::Reducer;
+use super::{crash, fingerprint::fingerprint, interrupted, Exploration, ExploreOptions, Findings};
+use crate::limits;
+use crate::model::label::Costs;
+use crate::model::{self, Cx, LabelSet, Move, Program, World};
+use crate::policy::Policy;
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::cmp::Ordering as Order;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+
+/// Shards of the visited set, each behind its own lock (a power of two, well above the
+/// thread counts of a machine, so two threads rarely wait for the same shard).
+const SHARDS: usize = 64;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The fingerprints of the states reached, shared by all threads.
+struct Visited {
+    shards: Vec<Mutex<FxHashSet<u128>>>,
+    len: AtomicU64,
+}
+
+enum Insert {
+    /// First reached: the caller expands it; the visited set's size after the insertion.
+    New(u64),
+    Seen,
+    /// The shard would grow past the memory bound.
+    Full,
+}
+
+impl Visited {
+    fn new() -> Visited {
+        Visited {
+            shards: (0..SHARDS).map(|_| Mutex::new(FxHashSet::default())).collect(),
+            len: AtomicU64::new(0),
+        }
+    }
+
+    fn insert(&self, fp: u128, budget: &Budget) -> Insert {
+        // The top bits choose the shard; the set hashes the whole fingerprint.
+        let mut shard = lock(&self.shards[(fp >> 122) as usize % SHARDS]);
+        if shard.len() == shard.capacity()
+            && !budget.fits(budget::set_growth::<u128>(shard.capacity()))
+        {
+            return Insert::Full;
+        }
+        if !shard.insert(fp) {
+            return Insert::Seen;
+        }
+        Insert::New(self.len.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+}
+
+/// Moves still to take from a state, handed from one thread to another.
+struct Work {
+    world: World,
+    /// From the initial world to `world`.
+    path: Vec<Move>,
+    moves: Vec<Move>,
+}
+
+#[derive(Default)]
+struct Queue {
+    work: Vec<Work>,
+    idle: usize,
+    done: bool,
+}
+
+/// What the threads share besides the program.
+struct Shared<'a> {
+    visited: Visited,
+    queue: Mutex<Queue>,
+    wake: Condvar,
+    /// Threads waiting for work (a copy of `queue.idle` that busy threads read without the lock).
+    hungry: AtomicUsize,
+    threads: usize,
+    stopped: AtomicBool,
+    limit: Mutex<Option<String>>,
+    progress: Mutex<Progress>,
+    opts: &'a ExploreOptions,
+    budget: &'a Budget,
+}
+
+impl Shared<'_> {
+    /// Stops every thread; the first reason given is the one reported.
+    fn stop(&self, why: String) {
+        lock(&self.limit).get_or_insert(why);
+        self.stopped.store(true, Ordering::Relaxed);
+        let mut q = lock(&self.queue);
+        q.done = true;
+        q.work.clear();
+        self.wake.notify_all();
+    }
+
+    fn stopped(&self) -> bool {
+        self.stopped.load(Ordering::Relaxed)
+    }
+
+    /// The next work, waiting for it while other threads are busy; `None` when the search is
+    /// over (every thread idle and nothing queued, or stopped).
+    fn take(&self) -> Option<Work> {
+        let mut q = lock(&self.queue);
+        loop {
+            if q.done {
+                return None;
+            }
+            if let Some(w) = q.work.pop() {
+                return Some(w);
+            }
+            q.idle += 1;
+            if q.idle == self.threads {
+                q.done = true;
+                self.wake.notify_all();
+                return None;
+            }
+            self.hungry.store(q.idle, Ordering::Relaxed);
+            q = self.wake.wait(q).unwrap_or_else(PoisonError::into_inner);
+            q.idle -= 1;
+            self.hungry.store(q.idle, Ordering::Relaxed);
+        }
+    }
+
+    /// Hands the remaining moves of the lowest frame that has some (the largest subtree left)
+    /// to an idle thread, when one waits and no work is queued for it yet.
+    fn share(&self, stack: &mut [Frame], path: &[Move], base: usize) {
+        let Some(i) = stack.iter().position(|f| f.next < f.moves.len()) else { return };
+        let mut q = lock(&self.queue);
+        if q.done || q.work.len() >= q.idle {
+            return;
+        }
+        let f = &mut stack[i];
+        let moves = f.moves[f.next..].to_vec();
+        f.next = f.moves.len();
+        let world = f.world.take().expect("a frame with moves left holds its world");
+        q.work.push(Work { world, path: path[..base + i].to_vec(), moves });
+        self.wake.notify_one();
+    }
+}
+
+/// A state on a thread's current path and the moves out of it still to take.
+struct Frame {
+    world: Option<World>,
+    moves: Vec<Move>,
+    next: usize,
+}
+
+/// The least path that recorded a label set (see the module's witness rule).
+#[derive(Clone)]
+struct Candidate {
+    path: Vec<Move>,
+    suffix: Option<String>,
+}
+
+impl Candidate {
+    fn cmp_to(&self, path: &[Move], suffix: Option<&str>) -> Order {
+        let key = |m: &Move| (m.task, m.skip);
+        self.path
+            .len()
+            .cmp(&path.len())
+            .then_with(|| self.path.iter().map(key).cmp(path.iter().map(key)))
+            .then_with(|| self.suffix.as_deref().cmp(&suffix))
+    }
+}
+
+/// What one thread recorded.
+#[derive(Default)]
+struct Found {
+    schedules: u64,
+    transitions: u64,
+    costs: Costs,
+    /// End states per label set (costs cleared).
+    ends: FxHashMap<LabelSet, u64>,
+    /// Per label set recorded (costs cleared), its least path.
+    best: FxHashMap<LabelSet, Candidate>,
+}
+
+impl Found {
+    /// An interleaving ended with `labels` after `path` (and `suffix`, a power failure).
+    fn record(&mut self, labels: &LabelSet, path: &[Move], suffix: Option<&str>) {
+        self.schedules += 1;
+        self.costs.max(&labels.costs);
+        let key = labels.minus(&LabelSet::default());
+        if suffix.is_none() {
+            *self.ends.entry(key).or_insert(0) += 1;
+        }
+        if key.is_empty() {
+            return;
+        }
+        let better = self.best.get(&key).is_none_or(|c| c.cmp_to(path, suffix) == Order::Greater);
+        if better {
+            let c = Candidate { path: path.to_vec(), suffix: suffix.map(str::to_string) };
+            self.best.insert(key, c);
+        }
+    }
+}
+
+/// Records what state `w` (reached by `path`) shows, and returns its frame, or `None` when the
+/// interleaving ends there (as `dfs` does).
+fn enter(
+    w: World,
+    cx: &mut Cx,
+    opts: &ExploreOptions,
+    reducer: &Reducer,
+    path: &[Move],
+    found: &mut Found,
+) -> Option<Frame> {
+    if opts.crash {
+        for (suffix, labels) in crash::outcomes(&w, cx) {
+            found.record(&labels, path, Some(&suffix));
+        }
+    }
+    let moves = reducer.moves(&w, cx);
+    if moves.is_empty() {
+        let mut end = w;
+        model::finish(&mut end, cx);
+        found.record(&end.labels, path, None);
+        return None;
+    }
+    Some(Frame { world: Some(w), moves, next: 0 })
+}
+
+/// Explores the moves of `work` and everything below them not visited yet, handing moves to
+/// idle threads on the way.
+fn search(work: Work, cx: &mut Cx, reducer: &Reducer, shared: &Shared, found: &mut Found) {
+    let opts = shared.opts;
+    let mut path = work.path;
+    let base = path.len();
+    // `stack[i]` is the state `path[..base + i]` reaches.
+    let mut stack = vec![Frame { world: Some(work.world), moves: work.moves, next: 0 }];
+    while let Some(top) = stack.last_mut() {
+        if top.next == top.moves.len() {
+            stack.pop();
+            if !stack.is_empty() {
+                path.pop();
+            }
+            continue;
+        }
+        let m = top.moves[top.next];
+        top.next += 1;
+        let mut w = if top.next == top.moves.len() {
+            top.world.take().expect("the last move takes the world once")
+        } else {
+            top.world.clone().expect("the world is there until its last move")
+        };
+        model::step(&mut w, cx, m);
+        reducer.canonicalize(&mut w);
+        found.transitions += 1;
+        let n = match shared.visited.insert(fingerprint(&w), shared.budget) {
+            Insert::Full => return shared.stop(shared.budget.reason()),
+            Insert::Seen => continue,
+            Insert::New(n) => n,
+        };
+        if n > opts.max_states as u64 {
+            return shared.stop(format!("--max-states {} reached", opts.max_states));
+        }
+        if n % budget::CHECK_EVERY == 0 {
+            if interrupted() {
+                return shared.stop("interrupted".to_string());
+            }
+            if !shared.budget.fits(0) {
+                return shared.stop(shared.budget.reason());
+            }
+            if let Ok(mut p) = shared.progress.try_lock() {
+                p.show(n, path.len());
+            }
+        }
+        if shared.stopped() {
+            return;
+        }
+        if path.len() >= limits::STEPS_MAX {
+            return shared.stop(format!("a schedule longer than {} steps", limits::STEPS_MAX));
+        }
+        path.push(m);
+        match enter(w, cx, opts, reducer, &path, found) {
+            Some(frame) => stack.push(frame),
+            None => {
+                path.pop();
+            }
+        }
+        if shared.hungry.load(Ordering::Relaxed) > 0 {
+            shared.share(&mut stack, &path, base);
+        }
+    }
+}
+
+/// One thread: takes work until the search is over.
+fn worker(prog: &Program, policy: &Policy, shared: &Shared) -> Found {
+    let mut cx = Cx::new(prog, policy);
+    let reducer = Reducer::new(&cx, shared.opts.reduce, shared.opts.crash);
+    let mut found = Found::default();
+    while let Some(work) = shared.take() {
+        search(work, &mut cx, &reducer, shared, &mut found);
+    }
+    found
+}
+
+pub(super) fn explore(
+    prog: &Program,
+    policy: &Policy,
+    opts: &ExploreOptions,
+    budget: &Budget,
+    findings: &mut Findings,
+) -> Exploration {
+    assert!(opts.threads > 1, "the one-thread depth-first search is `dfs`");
+    let shared = Shared {
+        visited: Visited::new(),
+        queue: Mutex::new(Queue::default()),
+        wake: Condvar::new(),
+        hungry: AtomicUsize::new(0),
+        threads: opts.threads,
+        stopped: AtomicBool::new(false),
+        limit: Mutex::new(None),
+        progress: Mutex::new(Progress::new(opts.progress)),
+        opts,
+        budget,
+    };
+    let root = prog.initial.clone();
+    let mut cx = Cx::new(prog, policy);
+    let reducer = Reducer::new(&cx, opts.reduce, opts.crash);
+    let mut first = Found::default();
+    // The initial world is inserted whatever the bound, as `dfs` does.
+    let roomy = Budget::new(Some(u64::MAX));
+    let inserted = shared.visited.insert(fingerprint(&root), &roomy);
+    assert!(matches!(inserted, Insert::New(1)), "the first state is new");
+    if let Some(frame) = enter(root, &mut cx, opts, &reducer, &[], &mut first) {
+        let world = frame.world.expect("a new frame holds its world");
+        lock(&shared.queue).work.push(Work { world, path: Vec::new(), moves: frame.moves });
+    }
+    let mut found = vec![first];
+    std::thread::scope(|s| {
+        let handles: Vec<_> =
+            (0..opts.threads).map(|_| s.spawn(|| worker(prog, policy, &shared))).collect();
+        for h in handles {
+            match h.join() {
+                Ok(f) => found.push(f),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+    });
+    lock(&shared.progress).done();
+    let mut out = Exploration::new("exhaustive");
+    out.states = shared.visited.len.load(Ordering::Relaxed);
+    out.transitions = found.iter().map(|f| f.transitions).sum();
+    if let Some(why) = lock(&shared.limit).take() {
+        out.stop(why);
+    }
+    merge(found, findings);
+    out
+}
+
+/// Adds what the threads recorded to `findings`: counts summed, and for each label not found
+/// before, the least candidate path over all threads as its witness.
+fn merge(found: Vec<Found>, findings: &mut Findings) {
+    let mut best: BTreeMap<String, Candidate> = BTreeMap::new();
+    let mut seen = LabelSet::default();
+    for f in found {
+        findings.schedules += f.schedules;
+        findings.labels.costs.max(&f.costs);
+        for (labels, n) in f.ends {
+            *findings.ends.entry(labels.names()).or_insert(0) += n;
+        }
+        for (labels, c) in f.best {
+            seen.union(&labels);
+            for name in labels.names() {
+                let better = best
+                    .get(&name)
+                    .is_none_or(|b| b.cmp_to(&c.path, c.suffix.as_deref()) == Order::Greater);
+                if better {
+                    best.insert(name, c.clone());
+                }
+            }
+        }
+    }
+    let new = seen.minus(&findings.labels);
+    for name in new.names() {
+        let c = &best[&name];
+        let mut s =
+            super::schedule_of(findings.prog, findings.policy, &findings.real_path(c.path.clone()));
+        if let Some(x) = &c.suffix {
+            if !s.is_empty() {
+                s.push(',');
+            }
+            s.push_str(x);
+        }
+        findings.witnesses.insert(name, s);
+    }
+    findings.labels.union(&seen);
+}
