@@ -15,7 +15,8 @@
 //!
 //! Witnesses: the schedule on the stack when a label was first reached. It replays exactly
 //! (`replay`), but is not the shortest; labels the breadth-first search found before it
-//! stopped keep their shortest witnesses.
+//! stopped keep their shortest witnesses. `witnesses` runs this search until given labels
+//! have theirs: how the several-thread search (`parallel_dfs`) gives the same witnesses.
 
 use super::bfs::Progress;
 use super::budget::{self, Budget};
@@ -23,7 +24,7 @@ use super::fingerprint::{fingerprint, FingerprintSet};
 use super::reduce::Reducer;
 use super::{crash, interrupted, Exploration, ExploreOptions, Findings};
 use crate::limits;
-use crate::model::{self, Cx, Move, Program, World};
+use crate::model::{self, Cx, LabelSet, Move, Program, World};
 use crate::policy::Policy;
 
 /// A state on the current path and the moves out of it still to take.
@@ -66,6 +67,35 @@ pub(super) fn explore(
     budget: &Budget,
     found: &mut Findings,
 ) -> Exploration {
+    search(prog, policy, opts, budget, found, None)
+}
+
+/// The witnesses this search gives the labels of `want` (a label set reached by a complete
+/// exploration, the several-thread one of `parallel_dfs`): the same search, stopped as soon as
+/// every label of `want` has one. `found` starts with the labels known before the depth-first
+/// search (those of an earlier breadth-first search), as `explore`'s does, so each label gets the
+/// witness `explore` would give it. False when the search stopped short of one (a limit, Ctrl-C).
+pub(super) fn witnesses(
+    prog: &Program,
+    policy: &Policy,
+    opts: &ExploreOptions,
+    budget: &Budget,
+    found: &mut Findings,
+    want: &LabelSet,
+) -> bool {
+    search(prog, policy, opts, budget, found, Some(want));
+    want.minus(&found.labels).is_empty()
+}
+
+/// `explore`, stopping early once `until`'s labels are all found.
+fn search(
+    prog: &Program,
+    policy: &Policy,
+    opts: &ExploreOptions,
+    budget: &Budget,
+    found: &mut Findings,
+    until: Option<&LabelSet>,
+) -> Exploration {
     let mut out = Exploration::new("exhaustive");
     let mut cx = Cx::new(prog, policy);
     let mut progress = Progress::new(opts.progress);
@@ -78,6 +108,12 @@ pub(super) fn explore(
     let mut stack: Vec<Frame> = Vec::new();
     let reducer = Reducer::new(&cx, opts.reduce, opts.crash);
     stack.extend(enter(root, &mut cx, opts, &reducer, &path, found));
+    // Labels are only ever added: `until` is met once the witnesses recorded cover it.
+    let mut witnessed = found.witnesses.len();
+    let met = |found: &Findings| until.is_some_and(|want| want.minus(&found.labels).is_empty());
+    if met(found) {
+        stack.clear();
+    }
     while let Some(top) = stack.last_mut() {
         if top.next == top.moves.len() {
             stack.pop();
@@ -129,6 +165,12 @@ pub(super) fn explore(
             Some(frame) => stack.push(frame),
             None => {
                 path.pop();
+            }
+        }
+        if found.witnesses.len() != witnessed {
+            witnessed = found.witnesses.len();
+            if met(found) {
+                break;
             }
         }
     }

@@ -339,8 +339,8 @@ pub fn explore(prog: &Program, policy: &Policy, opts: &ExploreOptions) -> Explor
     out
 }
 
-/// The depth-first search on `opts.threads` threads: the same states, transitions and labels
-/// on any number (`parallel_dfs`); witnesses may differ between one thread and several.
+/// The depth-first search on `opts.threads` threads (`parallel_dfs` on several): a complete
+/// exploration gives the same states, transitions, labels and witnesses on any number.
 fn depth_first(
     prog: &Program,
     policy: &Policy,

@@ -26,14 +26,24 @@
 //!   states per label set ("how often") are summed over the threads: each end state is
 //!   recorded by its one inserter.
 //!
-//! Witnesses: each thread keeps, per label set it recorded, the least path that reached it
-//! (shortest first, then the smaller sequence of (task, skip) moves, then the smaller crash
-//! suffix); the reported witness of a label is the least of these over all threads, named by
-//! replaying it from the initial world (and mapped back from canonical worlds under
-//! `symmetry`), so it replays exactly (`replay`). The rule picks the same witness whenever the
-//! threads saw the same candidate paths; which path reaches a state first can depend on thread
-//! timing (the inserter's path is the one explored below it), so two runs may report different
-//! witnesses of equal standing, never different labels or counts.
+//! Witnesses: those of the one-thread search (`dfs`), so that they too do not depend on the
+//! thread count. The one-thread search gives each label the path on its stack when it first
+//! recorded the label: the first, in depth-first order (moves in `Reducer::moves` order), of
+//! the paths to a state that records it. Which path a shared search reaches a state by first
+//! depends on thread timing, so the threads cannot give that path; instead, once a complete
+//! search has found the labels, `dfs::witnesses` runs the one-thread search again, alone, and
+//! stops it as soon as every new label has its witness. That pass costs the states the
+//! one-thread search visits before it has found the last label: 2.5% of them on `pincheck
+//! family pairs 3` (docs/performance.md), all of them when a label is reached only by the
+//! last interleavings explored.
+//!
+//! When the exploration is incomplete (a limit, Ctrl-C), or the witness pass is stopped by the
+//! memory bound, each label's witness is the least path the threads recorded it with (shortest
+//! first, then the smaller sequence of (task, skip) moves, then the smaller crash suffix),
+//! named by replaying it from the initial world (mapped back from canonical worlds under
+//! `symmetry`), so it replays exactly (`replay`); which paths the threads saw depends on their
+//! timing, so such witnesses (and an incomplete exploration's labels and counts) can differ from
+//! run to run. Ctrl-C during the witness pass marks the exploration incomplete.
 //!
 //! Limits: `--max-states` counts inserted fingerprints across threads; the memory bound is
 //! asked before a shard of the visited set doubles and every `CHECK_EVERY` states, as is Ctrl-C
@@ -43,7 +53,7 @@
 use super::bfs::Progress;
 use super::budget::{self, Budget};
 use super::reduce::Reducer;
-use super::{crash, fingerprint::fingerprint, interrupted, Exploration, ExploreOptions, Findings};
+use super::{crash, dfs, fingerprint::fingerprint, interrupted, Exploration, ExploreOptions, Findings};
 use crate::limits;
 use crate::model::label::Costs;
 use crate::model::{self, Cx, LabelSet, Move, Program, World};
@@ -200,6 +210,20 @@ struct Candidate {
 }
 
 impl Candidate {
+    /// The schedule string: the path named by replaying it from the initial world (mapped back
+    /// from canonical worlds first), then the power failure.
+    fn schedule(&self, findings: &Findings) -> String {
+        let real = findings.real_path(self.path.clone());
+        let mut s = super::schedule_of(findings.prog, findings.policy, &real);
+        if let Some(x) = &self.suffix {
+            if !s.is_empty() {
+                s.push(',');
+            }
+            s.push_str(x);
+        }
+        s
+    }
+
     fn cmp_to(&self, path: &[Move], suffix: Option<&str>) -> Order {
         let key = |m: &Move| (m.task, m.skip);
         self.path
@@ -392,13 +416,38 @@ pub(super) fn explore(
     if let Some(why) = lock(&shared.limit).take() {
         out.stop(why);
     }
-    merge(found, findings);
+    // The visited set is not needed any more: free it before the witness pass builds its own.
+    drop(shared);
+    budget::release_freed_memory();
+    let (new, candidates) = merge(found, findings);
+    // The one-thread search's witnesses (see the module's witness rule); the candidates when
+    // the exploration is incomplete or the witness pass cannot finish.
+    let mut chosen = BTreeMap::new();
+    if out.complete && !new.is_empty() {
+        let mut pass = Findings::new(findings.prog, findings.policy);
+        pass.labels = findings.labels;
+        pass.canonical = findings.canonical;
+        if dfs::witnesses(prog, policy, opts, budget, &mut pass, &new) {
+            chosen = pass.witnesses;
+        } else if interrupted() {
+            out.stop("interrupted".to_string());
+        }
+    }
+    for (name, c) in candidates {
+        let s = match chosen.remove(&name) {
+            Some(s) => s,
+            None => c.schedule(findings),
+        };
+        findings.witnesses.insert(name, s);
+    }
+    findings.labels.union(&new);
     out
 }
 
-/// Adds what the threads recorded to `findings`: counts summed, and for each label not found
-/// before, the least candidate path over all threads as its witness.
-fn merge(found: Vec<Found>, findings: &mut Findings) {
+/// Adds what the threads recorded to `findings`' counts, and returns the labels not found
+/// before (not yet added to `findings.labels`) with the least candidate path of each over all
+/// threads.
+fn merge(found: Vec<Found>, findings: &mut Findings) -> (LabelSet, BTreeMap<String, Candidate>) {
     let mut best: BTreeMap<String, Candidate> = BTreeMap::new();
     let mut seen = LabelSet::default();
     for f in found {
@@ -420,17 +469,7 @@ fn merge(found: Vec<Found>, findings: &mut Findings) {
         }
     }
     let new = seen.minus(&findings.labels);
-    for name in new.names() {
-        let c = &best[&name];
-        let mut s =
-            super::schedule_of(findings.prog, findings.policy, &findings.real_path(c.path.clone()));
-        if let Some(x) = &c.suffix {
-            if !s.is_empty() {
-                s.push(',');
-            }
-            s.push_str(x);
-        }
-        findings.witnesses.insert(name, s);
-    }
-    findings.labels.union(&seen);
+    let names = new.names();
+    best.retain(|name, _| names.contains(name));
+    (new, best)
 }
