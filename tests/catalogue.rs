@@ -120,37 +120,63 @@ fn regression_scenarios_meet_their_expectations() {
     }
 }
 
+/// Breadth-first (the default) and depth-first, one thread and two give equal explorations:
+/// states, transitions, labels, how often and witnesses.
 #[test]
 fn results_do_not_depend_on_the_thread_count() {
+    let with = |mode, threads| ExploreOptions { mode, threads, ..Default::default() };
     for src in run::catalogue_sources() {
         let l = run::load(&src).unwrap();
         for p in Policy::presets() {
-            let one = ExploreOptions { threads: 1, ..Default::default() };
-            let two = ExploreOptions { threads: 2, ..Default::default() };
-            let a = pincheck::check::explore(&l.program, &p, &one);
-            let b = pincheck::check::explore(&l.program, &p, &two);
-            assert_eq!(a, b, "{} [{}]", src.path, p.name);
+            for mode in [ExploreMode::Auto, ExploreMode::DepthFirst] {
+                let a = pincheck::check::explore(&l.program, &p, &with(mode, 1));
+                let b = pincheck::check::explore(&l.program, &p, &with(mode, 2));
+                assert_eq!(a, b, "{} [{}] {mode:?}", src.path, p.name);
+            }
         }
     }
-    // A state space large enough to use the workers (levels of 64 states and more).
+    // A state space large enough to use the workers (levels of 64 states and more; stacks deep
+    // enough that the depth-first threads hand each other moves), with and without the
+    // reductions and power failures; the several-thread depth-first search three times, as its
+    // threads' timing varies.
     let text = "scenario big\nabout \"t\"\nfs ext4\ndisk 16\nmemory 8\nfile f 2 synced\n\
         thread a:\n  m = mmap f shared\n  signal go\n  store m[0] A\n  fsync f\n\
         thread b:\n  wait go\n  p = pin m[1] write\n  dma-write p[0] B\n  unpin p dirty\n\
         thread c:\n  wait go\n  maybe writeback f\n  maybe reclaim\n  maybe reclaim-active\n  maybe writeback f\n";
     let l = run::load(&Source { path: "big.pin".into(), text: text.into() }).unwrap();
     let p = Policy::by_name("linux-5.18").unwrap();
-    let a = pincheck::check::explore(
-        &l.program,
-        &p,
-        &ExploreOptions { threads: 1, ..Default::default() },
-    );
-    let b = pincheck::check::explore(
-        &l.program,
-        &p,
-        &ExploreOptions { threads: 2, ..Default::default() },
-    );
+    let a = pincheck::check::explore(&l.program, &p, &with(ExploreMode::Auto, 1));
+    let b = pincheck::check::explore(&l.program, &p, &with(ExploreMode::Auto, 2));
     assert!(a.states > 1000, "{} states", a.states);
     assert_eq!(a, b);
+    for (reduce, crash) in
+        [(Reductions::NONE, false), (Reductions::ALL, false), (Reductions::ALL, true)]
+    {
+        let opts =
+            |threads| ExploreOptions { reduce, crash, ..with(ExploreMode::DepthFirst, threads) };
+        let one = pincheck::check::explore(&l.program, &p, &opts(1));
+        assert!(one.complete && one.states > 1000, "{} states", one.states);
+        for _ in 0..3 {
+            let two = pincheck::check::explore(&l.program, &p, &opts(2));
+            assert_eq!(one, two, "depth-first, --reduce {reduce:?}, --crash {crash}");
+        }
+        for (label, schedule) in &one.witnesses {
+            let r = replay(&l.program, &p, schedule).unwrap_or_else(|e| panic!("{label}: {e}"));
+            assert!(r.labels.contains(label), "{label} not reached by {schedule}");
+        }
+    }
+    // Stopped by --max-states, the several-thread search reports fewer labels (which ones
+    // depends on its threads' timing), each with a witness that replays to it.
+    let full = pincheck::check::explore(&l.program, &p, &with(ExploreMode::DepthFirst, 1));
+    let part = ExploreOptions { max_states: 300, ..with(ExploreMode::DepthFirst, 2) };
+    let x = pincheck::check::explore(&l.program, &p, &part);
+    assert!(!x.complete && x.limit.as_deref() == Some("--max-states 300 reached"), "{:?}", x.limit);
+    assert!(x.labels.iter().all(|n| full.labels.contains(n)), "{:?}", x.labels);
+    assert!(!x.labels.is_empty(), "end states within 300 states of a 7,000-state space");
+    for (label, schedule) in &x.witnesses {
+        let r = replay(&l.program, &p, schedule).unwrap_or_else(|e| panic!("{label}: {e}"));
+        assert!(r.labels.contains(label), "{label} not reached by {schedule}");
+    }
 }
 
 /// The depth-first explorer (fingerprints only) visits the states and reaches the labels the

@@ -53,7 +53,9 @@
 use super::bfs::Progress;
 use super::budget::{self, Budget};
 use super::reduce::Reducer;
-use super::{crash, dfs, fingerprint::fingerprint, interrupted, Exploration, ExploreOptions, Findings};
+use super::{
+    crash, dfs, fingerprint::fingerprint, interrupted, Exploration, ExploreOptions, Findings,
+};
 use crate::limits;
 use crate::model::label::Costs;
 use crate::model::{self, Cx, LabelSet, Move, Program, World};
