@@ -33,7 +33,7 @@
 //! depends on thread timing, so the threads cannot give that path; instead, once a complete
 //! search has found the labels, `dfs::witnesses` runs the one-thread search again, alone, and
 //! stops it as soon as every new label has its witness. That pass costs the states the
-//! one-thread search visits before it has found the last label: 2.5% of them on `pincheck
+//! one-thread search visits before it has found the last label: about 2% of them on `pincheck
 //! family pairs 3` (docs/performance.md), all of them when a label is reached only by the
 //! last interleavings explored.
 //!
@@ -74,10 +74,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// A value alone on its cache lines (two 64-byte lines: x86 prefetches them in pairs), so that
+/// two threads writing neighbouring values do not take the line from each other at every write.
+#[repr(align(128))]
+struct Padded<T>(T);
+
 /// The fingerprints of the states reached, shared by all threads.
 struct Visited {
-    shards: Vec<Mutex<FxHashSet<u128>>>,
-    len: AtomicU64,
+    shards: Vec<Padded<Mutex<FxHashSet<u128>>>>,
+    len: Padded<AtomicU64>,
 }
 
 enum Insert {
@@ -91,14 +96,14 @@ enum Insert {
 impl Visited {
     fn new() -> Visited {
         Visited {
-            shards: (0..SHARDS).map(|_| Mutex::new(FxHashSet::default())).collect(),
-            len: AtomicU64::new(0),
+            shards: (0..SHARDS).map(|_| Padded(Mutex::new(FxHashSet::default()))).collect(),
+            len: Padded(AtomicU64::new(0)),
         }
     }
 
     fn insert(&self, fp: u128, budget: &Budget) -> Insert {
         // The top bits choose the shard; the set hashes the whole fingerprint.
-        let mut shard = lock(&self.shards[(fp >> 122) as usize % SHARDS]);
+        let mut shard = lock(&self.shards[(fp >> 122) as usize % SHARDS].0);
         if shard.len() == shard.capacity()
             && !budget.fits(budget::set_growth::<u128>(shard.capacity()))
         {
@@ -107,7 +112,7 @@ impl Visited {
         if !shard.insert(fp) {
             return Insert::Seen;
         }
-        Insert::New(self.len.fetch_add(1, Ordering::Relaxed) + 1)
+        Insert::New(self.len.0.fetch_add(1, Ordering::Relaxed) + 1)
     }
 }
 
@@ -131,8 +136,9 @@ struct Shared<'a> {
     visited: Visited,
     queue: Mutex<Queue>,
     wake: Condvar,
-    /// Threads waiting for work (a copy of `queue.idle` that busy threads read without the lock).
-    hungry: AtomicUsize,
+    /// Threads waiting for work (a copy of `queue.idle` that busy threads read without the lock,
+    /// at every step: on its own lines, which change only when a thread waits or wakes).
+    hungry: Padded<AtomicUsize>,
     threads: usize,
     stopped: AtomicBool,
     limit: Mutex<Option<String>>,
@@ -173,10 +179,10 @@ impl Shared<'_> {
                 self.wake.notify_all();
                 return None;
             }
-            self.hungry.store(q.idle, Ordering::Relaxed);
+            self.hungry.0.store(q.idle, Ordering::Relaxed);
             q = self.wake.wait(q).unwrap_or_else(PoisonError::into_inner);
             q.idle -= 1;
-            self.hungry.store(q.idle, Ordering::Relaxed);
+            self.hungry.0.store(q.idle, Ordering::Relaxed);
         }
     }
 
@@ -351,7 +357,7 @@ fn search(work: Work, cx: &mut Cx, reducer: &Reducer, shared: &Shared, found: &m
                 path.pop();
             }
         }
-        if shared.hungry.load(Ordering::Relaxed) > 0 {
+        if shared.hungry.0.load(Ordering::Relaxed) > 0 {
             shared.share(&mut stack, &path, base);
         }
     }
@@ -380,7 +386,7 @@ pub(super) fn explore(
         visited: Visited::new(),
         queue: Mutex::new(Queue::default()),
         wake: Condvar::new(),
-        hungry: AtomicUsize::new(0),
+        hungry: Padded(AtomicUsize::new(0)),
         threads: opts.threads,
         stopped: AtomicBool::new(false),
         limit: Mutex::new(None),
@@ -413,7 +419,7 @@ pub(super) fn explore(
     });
     lock(&shared.progress).done();
     let mut out = Exploration::new("exhaustive");
-    out.states = shared.visited.len.load(Ordering::Relaxed);
+    out.states = shared.visited.len.0.load(Ordering::Relaxed);
     out.transitions = found.iter().map(|f| f.transitions).sum();
     if let Some(why) = lock(&shared.limit).take() {
         out.stop(why);
