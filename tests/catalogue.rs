@@ -133,6 +133,15 @@ fn results_do_not_depend_on_the_thread_count() {
                 let b = pincheck::check::explore(&l.program, &p, &with(mode, 2));
                 assert_eq!(a, b, "{} [{}] {mode:?}", src.path, p.name);
             }
+            // Depth-first with power failures (labels at every state) and every reduction.
+            let opts = |threads| ExploreOptions {
+                crash: true,
+                reduce: Reductions::ALL,
+                ..with(ExploreMode::DepthFirst, threads)
+            };
+            let a = pincheck::check::explore(&l.program, &p, &opts(1));
+            let b = pincheck::check::explore(&l.program, &p, &opts(2));
+            assert_eq!(a, b, "{} [{}] depth-first --crash --reduce all", src.path, p.name);
         }
     }
     // A state space large enough to use the workers (levels of 64 states and more; stacks deep
