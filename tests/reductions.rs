@@ -3,9 +3,9 @@
 //! without `--crash`; every witness replays from the real initial world to its label, with the
 //! model's invariants checked after every step; `invisible` and `generations` keep witnesses
 //! shortest (breadth-first). Generated scenarios are explored depth-first (the leanest search:
-//! fingerprints only), `PINCHECK_GENERATED=N` runs N of them instead of 8, and
-//! `PINCHECK_GENERATED_STATES=S` bounds each exploration at S states instead of 2,000; the
-//! complete comparison of issue 9 is
+//! fingerprints only), each also on two threads (equal, witnesses included, when complete);
+//! `PINCHECK_GENERATED=N` runs N of them instead of 8, and `PINCHECK_GENERATED_STATES=S` bounds
+//! each exploration at S states instead of 2,000; the complete comparison of issue 9 is
 //! `PINCHECK_GENERATED=3000 PINCHECK_GENERATED_STATES=2000000 cargo test --release --test
 //! reductions generated -- --nocapture` (an exploration over the bound is counted as
 //! incomplete and listed with its size, not compared).
@@ -244,7 +244,7 @@ fn every_reduction_keeps_the_labels_of_generated_scenarios() {
     let start = std::time::Instant::now();
     let mut g = Gen(9);
     let (mut reduced, mut full, mut compared, mut mirrored) = (0, 0, 0, 0);
-    let (mut complete, mut incomplete) = (0, Vec::new());
+    let (mut complete, mut incomplete, mut two_threads) = (0, Vec::new(), 0);
     for n in 0..count {
         let text = scenario(&mut g, n);
         let src = Source { path: format!("gen{n}.pin"), text: text.clone() };
@@ -255,6 +255,14 @@ fn every_reduction_keeps_the_labels_of_generated_scenarios() {
         // Every scenario under one preset (in turn), every tenth under all of them.
         let chosen: Vec<&Policy> =
             if n % 10 == 0 { presets.iter().collect() } else { vec![&presets[n % presets.len()]] };
+        // The same exploration on two depth-first threads (`parallel_dfs`) when complete.
+        let p = chosen[0];
+        let one = explore(&l.program, p, &opts);
+        if one.complete {
+            let two = explore(&l.program, p, &ExploreOptions { threads: 2, ..opts.clone() });
+            assert_eq!(one, two, "{text}\n[{}]: one thread and two differ", p.name);
+            two_threads += 1;
+        }
         for p in chosen {
             let c = compare(&format!("{text}\n"), &l.program, p, &opts, n % 10 == 0);
             complete += c.complete;
@@ -280,13 +288,15 @@ fn every_reduction_keeps_the_labels_of_generated_scenarios() {
          {explorations} reduced explorations compared completely with the unreduced one, \
          {compared} (scenario, preset) pairs with every reduction; {} explorations incomplete \
          (over {} states, not compared) in {} (scenario, preset) pairs; {reduced} states with \
-         every reduction, {full} without; {:.0} s",
+         every reduction, {full} without; {two_threads} explored equally (witnesses included) on \
+         one depth-first thread and two; {:.0} s",
         explorations - complete,
         opts.max_states,
         incomplete.len(),
         start.elapsed().as_secs_f64()
     );
     assert!(compared * 2 > count as u64, "most comparisons complete ({compared} of {count})");
+    assert!(two_threads * 2 > count, "most explorations complete ({two_threads} of {count})");
     assert!(reduced < full, "the reductions save states on generated scenarios");
 }
 
