@@ -363,8 +363,21 @@ fn search(work: Work, cx: &mut Cx, reducer: &Reducer, shared: &Shared, found: &m
     }
 }
 
+/// Stops the search if its thread unwinds (a model bug panics), so that the other threads do
+/// not wait forever for the work it held and the panic reaches the caller.
+struct StopOnPanic<'a, 'b>(&'a Shared<'b>);
+
+impl Drop for StopOnPanic<'_, '_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.stop("a search thread panicked".to_string());
+        }
+    }
+}
+
 /// One thread: takes work until the search is over.
 fn worker(prog: &Program, policy: &Policy, shared: &Shared) -> Found {
+    let _guard = StopOnPanic(shared);
     let mut cx = Cx::new(prog, policy);
     let reducer = Reducer::new(&cx, shared.opts.reduce, shared.opts.crash);
     let mut found = Found::default();
