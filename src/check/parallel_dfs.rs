@@ -48,7 +48,7 @@
 //! Limits: `--max-states` counts inserted fingerprints across threads; the memory bound is
 //! asked before a shard of the visited set doubles and every `CHECK_EVERY` states, as is Ctrl-C
 //! (`interrupted`); the first thread to reach a limit stops all of them, and the exploration is
-//! reported incomplete with that reason.
+//! reported incomplete with that reason. A thread that panics stops them too (`StopOnPanic`).
 
 use super::bfs::Progress;
 use super::budget::{self, Budget};
