@@ -794,22 +794,27 @@ fn trace_json_carries_each_witness_step_by_step() {
 fn ctrl_c_makes_an_exploration_incomplete_with_exit_3() {
     let fam = pincheck(&["family", "4", "4"]);
     let p = write("family-4x4.pin", &text(&fam.stdout));
-    let child = Command::new(env!("CARGO_BIN_EXE_pincheck"))
-        .args(["check", &p, "--explore", "exhaustive", "--policy", "linux-6.18"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    assert!(kill.success());
-    let o = child.wait_with_output().unwrap();
-    let out = text(&o.stdout);
-    assert_eq!(o.status.code(), Some(3), "{out}{}", text(&o.stderr));
-    assert!(
-        out.starts_with("INCOMPLETE pins-4x4 [linux-6.18]") && out.contains("limit: interrupted"),
-        "{out}"
-    );
+    // Breadth-first, and depth-first on two threads (`parallel_dfs`).
+    for explore in [&["exhaustive"][..], &["depth-first", "--threads", "2"]] {
+        let child = Command::new(env!("CARGO_BIN_EXE_pincheck"))
+            .args(["check", &p, "--policy", "linux-6.18", "--explore"])
+            .args(explore)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+        assert!(kill.success());
+        let o = child.wait_with_output().unwrap();
+        let out = text(&o.stdout);
+        assert_eq!(o.status.code(), Some(3), "{explore:?}: {out}{}", text(&o.stderr));
+        assert!(
+            out.starts_with("INCOMPLETE pins-4x4 [linux-6.18]")
+                && out.contains("limit: interrupted"),
+            "{explore:?}: {out}"
+        );
+    }
 }
 
 #[test]
