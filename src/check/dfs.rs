@@ -36,7 +36,7 @@ struct Frame {
 }
 
 /// Records what state `w` (reached by `path`) shows, and returns its frame, or `None` when
-/// the interleaving ends there.
+/// the interleaving ends there (`w` then goes back to `pool`).
 fn enter(
     w: World,
     cx: &mut Cx,
@@ -44,6 +44,7 @@ fn enter(
     reducer: &Reducer,
     path: &[Move],
     found: &mut Findings,
+    pool: &mut Vec<World>,
 ) -> Option<Frame> {
     if opts.crash {
         for (suffix, labels) in crash::outcomes(&w, cx) {
@@ -55,6 +56,7 @@ fn enter(
         let mut end = w;
         model::finish(&mut end, cx);
         found.record(&end.labels, || path.to_vec(), None);
+        pool.push(end);
         return None;
     }
     Some(Frame { world: Some(w), moves, next: 0 })
@@ -107,7 +109,10 @@ fn search(
     let mut path: Vec<Move> = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
     let reducer = Reducer::new(&cx, opts.reduce, opts.crash);
-    stack.extend(enter(root, &mut cx, opts, &reducer, &path, found));
+    // Worlds no longer needed (a successor visited before, an end state), reused by
+    // `clone_from` for the next successor: no allocation per move once the pool is warm.
+    let mut pool: Vec<World> = Vec::new();
+    stack.extend(enter(root, &mut cx, opts, &reducer, &path, found, &mut pool));
     // Labels are only ever added: `until` is met once the witnesses recorded cover it.
     let mut witnessed = found.witnesses.len();
     let met = |found: &Findings| until.is_some_and(|want| want.minus(&found.labels).is_empty());
@@ -125,7 +130,14 @@ fn search(
         let mut w = if top.next == top.moves.len() {
             top.world.take().expect("the last move takes the world once")
         } else {
-            top.world.clone().expect("the world is there until its last move")
+            let from = top.world.as_ref().expect("the world is there until its last move");
+            match pool.pop() {
+                Some(mut w) => {
+                    w.clone_from(from);
+                    w
+                }
+                None => from.clone(),
+            }
         };
         model::step(&mut w, &mut cx, m);
         reducer.canonicalize(&mut w);
@@ -138,6 +150,7 @@ fn search(
             break;
         }
         if !visited.insert(fp) {
+            pool.push(w);
             continue;
         }
         out.states += 1;
@@ -161,7 +174,7 @@ fn search(
             break;
         }
         path.push(m);
-        match enter(w, &mut cx, opts, &reducer, &path, found) {
+        match enter(w, &mut cx, opts, &reducer, &path, found, &mut pool) {
             Some(frame) => stack.push(frame),
             None => {
                 path.pop();

@@ -97,7 +97,7 @@ pub enum Owner {
     Anon,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Folio {
     pub owner: Owner,
     /// `folio_ref_count()`: the page cache's reference, one per mapping PTE, GUP references,
@@ -141,7 +141,7 @@ impl Folio {
 }
 
 /// One page index of a file: its cached folio, its block, and the oracle's record of it.
-#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FilePage {
     pub folio: Option<FolioId>,
     pub block: Option<BlockId>,
@@ -162,7 +162,7 @@ pub struct FilePage {
     pub pin_resv: u8,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Inode {
     /// i_size in pages.
     pub size: u8,
@@ -186,7 +186,7 @@ pub struct BlockContent {
     pub csum_ok: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Block {
     /// The file page this block belongs to, if allocated.
     pub owner: Option<(FileId, u8)>,
@@ -212,7 +212,7 @@ pub struct Pte {
 }
 
 /// A mapping created by `mmap` (a VMA and its PTEs).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Vma {
     pub file: FileId,
     /// First file page mapped.
@@ -236,7 +236,7 @@ pub enum GupRef {
 
 /// References held on a range of pages through GUP: a `pin` handle, an RDMA MR, or the
 /// short-term pin of an O_DIRECT or `process_vm_writev()` call.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Pinned {
     pub how: GupRef,
     /// FOLL_WRITE was set: the device may write, and the release dirties the pages.
@@ -277,7 +277,7 @@ pub struct OdpMr {
 }
 
 /// What a handle names.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Handle {
     /// Not defined yet: users wait (a data dependency).
     Undefined,
@@ -290,7 +290,7 @@ pub enum Handle {
 }
 
 /// The whole machine.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct World {
     pub folios: Vec<Folio>,
     pub inodes: Vec<Inode>,
@@ -452,6 +452,165 @@ impl World {
             }
         }
         out
+    }
+}
+
+// Hand-written `Clone` for the containers of a world: `clone_from` reuses the destination's
+// vectors, so the explorers, which clone a world per move, can recycle worlds instead of
+// allocating a dozen vectors each time (`check::dfs` keeps a pool). Each impl destructures
+// both sides, so a field added later without being copied does not compile.
+
+impl Clone for World {
+    fn clone(&self) -> World {
+        let World {
+            folios,
+            inodes,
+            blocks,
+            reserved_blocks,
+            handles,
+            tasks,
+            events,
+            pins_acquired,
+            pins_released,
+            labels,
+            crashed,
+            powered_off,
+            ram_frames,
+            dirtied,
+        } = self;
+        World {
+            folios: folios.clone(),
+            inodes: inodes.clone(),
+            blocks: blocks.clone(),
+            reserved_blocks: *reserved_blocks,
+            handles: handles.clone(),
+            tasks: tasks.clone(),
+            events: *events,
+            pins_acquired: *pins_acquired,
+            pins_released: *pins_released,
+            labels: *labels,
+            crashed: *crashed,
+            powered_off: *powered_off,
+            ram_frames: *ram_frames,
+            dirtied: dirtied.clone(),
+        }
+    }
+
+    fn clone_from(&mut self, source: &World) {
+        let World {
+            folios,
+            inodes,
+            blocks,
+            reserved_blocks,
+            handles,
+            tasks,
+            events,
+            pins_acquired,
+            pins_released,
+            labels,
+            crashed,
+            powered_off,
+            ram_frames,
+            dirtied,
+        } = self;
+        folios.clone_from(&source.folios);
+        inodes.clone_from(&source.inodes);
+        blocks.clone_from(&source.blocks);
+        *reserved_blocks = source.reserved_blocks;
+        handles.clone_from(&source.handles);
+        tasks.clone_from(&source.tasks);
+        *events = source.events;
+        *pins_acquired = source.pins_acquired;
+        *pins_released = source.pins_released;
+        *labels = source.labels;
+        *crashed = source.crashed;
+        *powered_off = source.powered_off;
+        *ram_frames = source.ram_frames;
+        dirtied.clone_from(&source.dirtied);
+    }
+}
+
+impl Clone for Inode {
+    fn clone(&self) -> Inode {
+        let Inode { size, pages, wb_err, dio_in_flight } = self;
+        Inode { size: *size, pages: pages.clone(), wb_err: *wb_err, dio_in_flight: *dio_in_flight }
+    }
+
+    fn clone_from(&mut self, source: &Inode) {
+        let Inode { size, pages, wb_err, dio_in_flight } = self;
+        *size = source.size;
+        pages.clone_from(&source.pages);
+        *wb_err = source.wb_err;
+        *dio_in_flight = source.dio_in_flight;
+    }
+}
+
+impl Clone for Handle {
+    fn clone(&self) -> Handle {
+        match self {
+            Handle::Undefined => Handle::Undefined,
+            Handle::Failed => Handle::Failed,
+            Handle::Map(v) => Handle::Map(v.clone()),
+            Handle::Pin(p) => Handle::Pin(p.clone()),
+            Handle::Lease(l) => Handle::Lease(l.clone()),
+            Handle::Odp(o) => Handle::Odp(o.clone()),
+        }
+    }
+
+    fn clone_from(&mut self, source: &Handle) {
+        match (self, source) {
+            (Handle::Map(a), Handle::Map(b)) => a.clone_from(b),
+            (Handle::Pin(a), Handle::Pin(b)) => a.clone_from(b),
+            (this, _) => *this = source.clone(),
+        }
+    }
+}
+
+impl Clone for Vma {
+    fn clone(&self) -> Vma {
+        let Vma { file, pgoff, shared, read_only, mapped, ptes } = self;
+        Vma {
+            file: *file,
+            pgoff: *pgoff,
+            shared: *shared,
+            read_only: *read_only,
+            mapped: *mapped,
+            ptes: ptes.clone(),
+        }
+    }
+
+    fn clone_from(&mut self, source: &Vma) {
+        let Vma { file, pgoff, shared, read_only, mapped, ptes } = self;
+        *file = source.file;
+        *pgoff = source.pgoff;
+        *shared = source.shared;
+        *read_only = source.read_only;
+        *mapped = source.mapped;
+        ptes.clone_from(&source.ptes);
+    }
+}
+
+impl Clone for Pinned {
+    fn clone(&self) -> Pinned {
+        let Pinned { how, write, pages, live, lease, resv } = self;
+        Pinned {
+            how: *how,
+            write: *write,
+            pages: pages.clone(),
+            live: *live,
+            lease: *lease,
+            resv: *resv,
+        }
+    }
+
+    fn clone_from(&mut self, source: &Pinned) {
+        let Pinned { how, write, pages, live, lease, resv } = self;
+        *how = source.how;
+        *write = source.write;
+        pages.clone_from(&source.pages);
+        *live = source.live;
+        *lease = source.lease;
+        *resv = source.resv;
     }
 }
 
