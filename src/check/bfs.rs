@@ -226,8 +226,8 @@ fn expand_part(job: &Job, from: usize, to: usize) -> Part {
                 w.as_ref().expect("not taken yet").clone()
             };
             model::step(&mut next, &mut cx, m);
-            reducer.canonicalize(&mut next);
-            let fp = fingerprint(&next);
+            let known = reducer.canonicalize(&mut next);
+            let fp = known.unwrap_or_else(|| fingerprint(&next));
             let new = if job.seen.contains(&fp) || !mine.insert(fp) {
                 None
             } else if job.live {

@@ -140,9 +140,9 @@ fn search(
             }
         };
         model::step(&mut w, &mut cx, m);
-        reducer.canonicalize(&mut w);
+        let known = reducer.canonicalize(&mut w);
         out.transitions += 1;
-        let fp = fingerprint(&w);
+        let fp = known.unwrap_or_else(|| fingerprint(&w));
         if visited.len() == visited.capacity()
             && !budget.fits(budget::set_growth::<u128>(visited.capacity()))
         {

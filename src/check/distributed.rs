@@ -645,9 +645,9 @@ fn search(worker: &mut timely::worker::Worker, flow: &mut Flow, job: &Job) -> An
                 for (i, &m) in moves.iter().enumerate() {
                     let mut next = w.clone();
                     model::step(&mut next, &mut cx, m);
-                    reducer.canonicalize(&mut next);
+                    let known = reducer.canonicalize(&mut next);
                     sent += 1;
-                    let fp = fingerprint(&next);
+                    let fp = known.unwrap_or_else(|| fingerprint(&next));
                     // A state in this worker's part of the visited set is known everywhere
                     // to be seen: not sent again. (Most successors are seen states; with
                     // P workers this catches about 1/P of them.)

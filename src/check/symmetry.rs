@@ -63,7 +63,7 @@ struct Component {
 
 /// A renaming: old number to new number, for every resource (the identity outside the
 /// components moved).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Renaming {
     threads: Vec<u8>,
     files: Vec<u8>,
@@ -379,6 +379,12 @@ impl Symmetry {
     /// position; `None` when their shapes differ.
     fn renaming(&self, moves: &[(&Component, &Component)]) -> Option<Renaming> {
         let mut r = self.identity.clone();
+        self.renaming_into(&mut r, moves).then_some(r)
+    }
+
+    /// `renaming`, into `r`'s vectors; false when the shapes differ.
+    fn renaming_into(&self, r: &mut Renaming, moves: &[(&Component, &Component)]) -> bool {
+        r.clone_from(&self.identity);
         for (a, b) in moves {
             if a.threads.len() != b.threads.len()
                 || a.files.len() != b.files.len()
@@ -386,7 +392,7 @@ impl Symmetry {
                 || a.events.len() != b.events.len()
                 || a.tags.len() != b.tags.len()
             {
-                return None;
+                return false;
             }
             for (x, y) in a.threads.iter().zip(&b.threads) {
                 r.threads[*x as usize] = *y;
@@ -404,7 +410,7 @@ impl Symmetry {
                 r.tags[*x as usize] = *y;
             }
         }
-        Some(r)
+        true
     }
 
     /// How many components are interchangeable, per class (for reports and tests).
@@ -412,9 +418,9 @@ impl Symmetry {
         self.classes.iter().map(Vec::len).collect()
     }
 
-    /// A key of component `c`'s state in `w` that does not depend on its resources' numbers.
-    fn key(&self, w: &World, c: &Component) -> Vec<u32> {
-        let mut k = Vec::with_capacity(32);
+    /// Appends to `k` a key of component `c`'s state in `w` that does not depend on its
+    /// resources' numbers.
+    fn key(&self, w: &World, c: &Component, k: &mut Vec<u32>) {
         for &t in &c.threads {
             let task = &w.tasks[t as usize];
             k.push(task.pc as u32 | (task.done as u32) << 8 | cont_kind(&task.cont) << 9);
@@ -447,36 +453,70 @@ impl Symmetry {
             ev |= ((w.events >> e) & 1) << i;
         }
         k.push(ev);
-        k
     }
 
     /// Puts `w` into the canonical form of its orbit; returns, for each task of the canonical
     /// world, the index of the task of `w` it is (`None`: nothing was renamed).
     pub fn canonicalize(&self, w: &mut World) -> Option<Vec<u8>> {
+        SCRATCH.with(|s| {
+            let s = &mut *s.borrow_mut();
+            self.canonical(w, s);
+            let same = s.from.iter().enumerate().all(|(i, &t)| i == t as usize);
+            (!same).then(|| s.from.clone())
+        })
+    }
+
+    /// `canonicalize` for the explorers, which do not need the tasks' origins: returns the
+    /// canonical world's fingerprint when choosing among equal keys computed it.
+    pub fn canonicalize_world(&self, w: &mut World) -> Option<u128> {
+        SCRATCH.with(|s| self.canonical(w, &mut s.borrow_mut()))
+    }
+
+    /// `canonicalize`, leaving the tasks' origins in `s.from`; returns the canonical world's
+    /// fingerprint when it was computed.
+    fn canonical(&self, w: &mut World, s: &mut Scratch) -> Option<u128> {
         debug_assert!(dirty_ptes_map_dirty_folios(w), "a dirty PTE over a clean file folio");
-        // Per class, the orders of its members that sort their keys.
-        let keys: Vec<Vec<Vec<u32>>> = self
-            .classes
-            .iter()
-            .map(|class| class.iter().map(|c| self.key(w, c)).collect())
-            .collect();
-        if keys.iter().all(|k| k.windows(2).all(|p| p[0] < p[1])) {
+        // Every member's key, one after the other; `ends[i]` ends member i's (classes in
+        // order, members in order).
+        s.keys.clear();
+        s.ends.clear();
+        for class in &self.classes {
+            for c in class {
+                self.key(w, c, &mut s.keys);
+                s.ends.push(s.keys.len());
+            }
+        }
+        let (keys, ends) = (&s.keys, &s.ends);
+        let key = |i: usize| &keys[if i == 0 { 0 } else { ends[i - 1] }..ends[i]];
+        let mut first = 0;
+        let mut strict = true;
+        for class in &self.classes {
+            strict &= (first + 1..first + class.len()).all(|i| key(i - 1) < key(i));
+            first += class.len();
+        }
+        if strict {
             // Every class is in strict key order already: the only renaming is the identity,
             // and only frames and blocks may need renumbering (what `rename` does for it).
-            renumber(w);
+            s.from.clear();
+            s.from.extend(0..w.tasks.len() as u8);
+            renumber(w, &mut s.maps);
             return None;
         }
+        // Per class, the orders of its members that sort their keys.
         let mut per_class: Vec<Vec<Vec<usize>>> = Vec::with_capacity(self.classes.len());
         let mut total = 1usize;
-        for keys in &keys {
-            let mut order: Vec<usize> = (0..keys.len()).collect();
-            order.sort_by(|a, b| keys[*a].cmp(&keys[*b]));
-            let orders = tie_orders(&order, keys);
+        let mut first = 0;
+        for class in &self.classes {
+            let class_keys: Vec<&[u32]> = (first..first + class.len()).map(key).collect();
+            first += class.len();
+            let mut order: Vec<usize> = (0..class_keys.len()).collect();
+            order.sort_by(|a, b| class_keys[*a].cmp(class_keys[*b]));
+            let orders = tie_orders(&order, &class_keys);
             total = total.saturating_mul(orders.len());
             per_class.push(orders);
         }
-        let mut best: Option<(u128, World, Vec<u8>)> = None;
         let mut choice = vec![0usize; per_class.len()];
+        let mut best: Option<u128> = None;
         for _ in 0..total {
             let mut moves: Vec<(&Component, &Component)> = Vec::new();
             for (ci, class) in self.classes.iter().enumerate() {
@@ -485,17 +525,20 @@ impl Symmetry {
                     moves.push((&class[member], &class[slot]));
                 }
             }
-            let r = self.renaming(&moves).expect("members of a class have one shape");
+            let ok = self.renaming_into(&mut s.renaming, &moves);
+            assert!(ok, "model bug: members of a class have one shape");
             if total == 1 {
-                let from = rename(w, &r);
-                let same = from.iter().enumerate().all(|(i, &t)| i == t as usize);
-                return (!same).then_some(from);
+                rename(w, &s.renaming, &mut s.from, &mut s.maps);
+                return None;
             }
-            let mut cand = w.clone();
-            let from = rename(&mut cand, &r);
-            let fp = super::fingerprint::fingerprint(&cand);
-            if best.as_ref().is_none_or(|b| fp < b.0) {
-                best = Some((fp, cand, from));
+            let cand = s.cand.get_or_insert_with(|| w.clone());
+            cand.clone_from(w);
+            rename(cand, &s.renaming, &mut s.cand_from, &mut s.maps);
+            let fp = super::fingerprint::fingerprint(cand);
+            if best.is_none_or(|b| fp < b) {
+                best = Some(fp);
+                std::mem::swap(&mut s.cand, &mut s.best);
+                std::mem::swap(&mut s.cand_from, &mut s.from);
             }
             // The next combination of tie orders.
             for (ci, c) in choice.iter_mut().enumerate() {
@@ -506,11 +549,38 @@ impl Symmetry {
                 *c = 0;
             }
         }
-        let (_, cand, from) = best.expect("at least one candidate");
-        *w = cand;
-        let same = from.iter().enumerate().all(|(i, &t)| i == t as usize);
-        (!same).then_some(from)
+        // The best candidate becomes `w`; `w`'s old value stays as scratch.
+        std::mem::swap(w, s.best.as_mut().expect("at least one candidate"));
+        best
     }
+}
+
+/// What canonicalizing a world needs besides the world, kept from one call to the next (per
+/// thread) so that canonicalizing allocates nothing once warm.
+#[derive(Default)]
+struct Scratch {
+    /// The members' keys, concatenated, and where each ends.
+    keys: Vec<u32>,
+    ends: Vec<usize>,
+    renaming: Renaming,
+    /// For each task of the canonical world, the task of the world before it is.
+    from: Vec<u8>,
+    /// A candidate renaming's world and origins, and the best one so far.
+    cand: Option<World>,
+    cand_from: Vec<u8>,
+    best: Option<World>,
+    maps: Maps,
+}
+
+/// The new numbers of frames and blocks during `renumber` (`u16::MAX`: not numbered yet).
+#[derive(Default)]
+struct Maps {
+    frames: Vec<u16>,
+    blocks: Vec<u16>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
 /// No PTE is dirty over a clean file folio, so reclaim (`try_to_unmap()`) never dirties a
@@ -570,7 +640,7 @@ fn cont_kind(c: &Cont) -> u32 {
 }
 
 /// Every order of `sorted` that keeps keys sorted (members with equal keys in any order).
-fn tie_orders(sorted: &[usize], keys: &[Vec<u32>]) -> Vec<Vec<usize>> {
+fn tie_orders(sorted: &[usize], keys: &[&[u32]]) -> Vec<Vec<usize>> {
     let mut out: Vec<Vec<usize>> = vec![Vec::new()];
     let mut i = 0;
     while i < sorted.len() {
@@ -693,9 +763,9 @@ fn map_cont(r: &Renaming, c: &mut Cont) {
     }
 }
 
-/// Renames `w` by `r` in place; returns, for each of its tasks, the index of the task of the
-/// world before it comes from.
-fn rename(w: &mut World, r: &Renaming) -> Vec<u8> {
+/// Renames `w` by `r` in place; sets `from`, for each of its tasks, to the index of the task
+/// of the world before it comes from.
+fn rename(w: &mut World, r: &Renaming, from: &mut Vec<u8>, maps: &mut Maps) {
     for f in &mut w.folios {
         if let Owner::File { file, .. } = &mut f.owner {
             *file = map_file(r, *file);
@@ -728,7 +798,8 @@ fn rename(w: &mut World, r: &Renaming) -> Vec<u8> {
         map_cont(r, &mut t.cont);
     }
     // Threads go to their renamed positions; queued work is sorted again.
-    let mut from: Vec<u8> = (0..w.tasks.len() as u8).collect();
+    from.clear();
+    from.extend(0..w.tasks.len() as u8);
     for (i, &to) in r.threads.iter().enumerate().take(threads) {
         from[to as usize] = i as u8;
     }
@@ -754,8 +825,7 @@ fn rename(w: &mut World, r: &Renaming) -> Vec<u8> {
     for f in &mut w.dirtied {
         *f = map_file(r, *f);
     }
-    renumber(w);
-    from
+    renumber(w, maps);
 }
 
 /// Frames and blocks numbered in the order a walk of the world meets them: the files' pages
@@ -763,56 +833,42 @@ fn rename(w: &mut World, r: &Renaming) -> Vec<u8> {
 /// pinned pages and target blocks); then any other frame or block in use, then the free ones.
 /// A free frame (nothing references it, see `frames_renumberable`) is a pristine one: its
 /// generation, which nothing can compare with any more, is reset.
-fn renumber(w: &mut World) {
+fn renumber(w: &mut World, maps: &mut Maps) {
     let nf = w.folios.len();
     let nb = w.blocks.len();
-    let mut fmap = vec![u16::MAX; nf];
-    let mut bmap = vec![u16::MAX; nb];
-    let (mut fnext, mut bnext) = (0u16, 0u16);
-    let mut frame = |f: FolioId, fmap: &mut Vec<u16>| {
-        if fmap[f.0 as usize] == u16::MAX {
-            fmap[f.0 as usize] = fnext;
-            fnext += 1;
-        }
-    };
-    let mut block = |b: BlockId, bmap: &mut Vec<u16>| {
-        if bmap[b.0 as usize] == u16::MAX {
-            bmap[b.0 as usize] = bnext;
-            bnext += 1;
+    let mut frames = Numbering::new(&mut maps.frames, nf);
+    let mut blocks = Numbering::new(&mut maps.blocks, nb);
+    let pinned = |p: &Pinned, frames: &mut Numbering| {
+        for (f, _) in &p.pages {
+            frames.see(f.0);
         }
     };
     for inode in &w.inodes {
         for p in &inode.pages {
             if let Some(f) = p.folio {
-                frame(f, &mut fmap);
+                frames.see(f.0);
             }
             if let Some(b) = p.block {
-                block(b, &mut bmap);
+                blocks.see(b.0);
             }
             if let Some(b) = p.durable_block {
-                block(b, &mut bmap);
+                blocks.see(b.0);
             }
         }
     }
-    let pinned =
-        |p: &Pinned, fmap: &mut Vec<u16>, frame: &mut dyn FnMut(FolioId, &mut Vec<u16>)| {
-            for (f, _) in &p.pages {
-                frame(*f, fmap);
-            }
-        };
     for h in &w.handles {
         match h {
             Handle::Map(v) => {
                 for pte in &v.ptes {
                     if let Some(f) = pte.folio {
-                        frame(f, &mut fmap);
+                        frames.see(f.0);
                     }
                 }
             }
-            Handle::Pin(p) => pinned(p, &mut fmap, &mut frame),
+            Handle::Pin(p) => pinned(p, &mut frames),
             Handle::Odp(o) => {
                 for (f, _) in o.dev.iter().flatten() {
-                    frame(*f, &mut fmap);
+                    frames.see(f.0);
                 }
             }
             _ => {}
@@ -821,50 +877,50 @@ fn renumber(w: &mut World) {
     for t in &w.tasks {
         match &t.kind {
             TaskKind::Bio { folio, block: b, .. } => {
-                frame(*folio, &mut fmap);
-                block(*b, &mut bmap);
+                frames.see(folio.0);
+                blocks.see(b.0);
             }
-            TaskKind::Fixup { folio, .. } => frame(*folio, &mut fmap),
+            TaskKind::Fixup { folio, .. } => frames.see(folio.0),
             TaskKind::Dio { buffer, target, .. } => {
-                pinned(buffer, &mut fmap, &mut frame);
+                pinned(buffer, &mut frames);
                 if let Some(b) = target {
-                    block(*b, &mut bmap);
+                    blocks.see(b.0);
                 }
             }
-            TaskKind::DirtyWork { pages, .. } => pinned(pages, &mut fmap, &mut frame),
+            TaskKind::DirtyWork { pages, .. } => pinned(pages, &mut frames),
             TaskKind::Thread { .. } => {}
         }
         match &t.cont {
             Cont::RemoteWrite { pinned: p, .. } | Cont::DioWait { release: Some(p), .. } => {
-                pinned(p, &mut fmap, &mut frame)
+                pinned(p, &mut frames)
             }
             _ => {}
         }
     }
     for (i, f) in w.folios.iter().enumerate() {
         if f.owner != Owner::Free {
-            frame(FolioId(i as u16), &mut fmap);
+            frames.see(i as u16);
         }
     }
     for (i, b) in w.blocks.iter().enumerate() {
         if b.owner.is_some() {
-            block(BlockId(i as u16), &mut bmap);
+            blocks.see(i as u16);
         }
     }
     for i in 0..nf {
-        if fmap[i] == u16::MAX {
+        if frames.map[i] == u16::MAX {
             debug_assert!(w.folios[i].owner == Owner::Free, "every frame in use is numbered");
             w.folios[i].generation = 0;
         }
-        frame(FolioId(i as u16), &mut fmap);
+        frames.see(i as u16);
     }
     for i in 0..nb {
-        block(BlockId(i as u16), &mut bmap);
+        blocks.see(i as u16);
     }
-    let identity = |m: &[u16]| m.iter().enumerate().all(|(i, &x)| i == x as usize);
-    if identity(&fmap) && identity(&bmap) {
+    if frames.identity && blocks.identity {
         return;
     }
+    let (fmap, bmap) = (&*frames.map, &*blocks.map);
     let f = |x: FolioId| FolioId(fmap[x.0 as usize]);
     let b = |x: BlockId| BlockId(bmap[x.0 as usize]);
     let map_pinned = |p: &mut Pinned| {
@@ -872,8 +928,8 @@ fn renumber(w: &mut World) {
             *x = f(*x);
         }
     };
-    permute(&mut w.folios, &fmap);
-    permute(&mut w.blocks, &bmap);
+    permute(&mut w.folios, fmap);
+    permute(&mut w.blocks, bmap);
     for inode in &mut w.inodes {
         for p in &mut inode.pages {
             p.folio = p.folio.map(f);
@@ -916,6 +972,32 @@ fn renumber(w: &mut World) {
                 map_pinned(p)
             }
             _ => {}
+        }
+    }
+}
+
+/// Numbers frames (or blocks) in the order they are seen.
+struct Numbering<'a> {
+    /// Old number to new number, `u16::MAX` until seen.
+    map: &'a mut Vec<u16>,
+    next: u16,
+    /// Every number seen so far kept its old one.
+    identity: bool,
+}
+
+impl<'a> Numbering<'a> {
+    fn new(map: &'a mut Vec<u16>, n: usize) -> Numbering<'a> {
+        map.clear();
+        map.resize(n, u16::MAX);
+        Numbering { map, next: 0, identity: true }
+    }
+
+    fn see(&mut self, old: u16) {
+        let slot = &mut self.map[old as usize];
+        if *slot == u16::MAX {
+            *slot = self.next;
+            self.identity &= self.next == old;
+            self.next += 1;
         }
     }
 }
@@ -994,7 +1076,7 @@ mod tests {
 
     #[test]
     fn equal_keys_are_tried_in_every_order() {
-        let keys = vec![vec![1], vec![0], vec![1]];
+        let keys: Vec<&[u32]> = vec![&[1], &[0], &[1]];
         let orders = tie_orders(&[1, 0, 2], &keys);
         assert_eq!(orders, vec![vec![1, 0, 2], vec![1, 2, 0]]);
     }
