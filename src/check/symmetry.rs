@@ -379,11 +379,15 @@ impl Symmetry {
     /// position; `None` when their shapes differ.
     fn renaming(&self, moves: &[(&Component, &Component)]) -> Option<Renaming> {
         let mut r = self.identity.clone();
-        self.renaming_into(&mut r, moves).then_some(r)
+        self.renaming_into(&mut r, moves.iter().copied()).then_some(r)
     }
 
     /// `renaming`, into `r`'s vectors; false when the shapes differ.
-    fn renaming_into(&self, r: &mut Renaming, moves: &[(&Component, &Component)]) -> bool {
+    fn renaming_into<'c>(
+        &self,
+        r: &mut Renaming,
+        moves: impl IntoIterator<Item = (&'c Component, &'c Component)>,
+    ) -> bool {
         r.clone_from(&self.identity);
         for (a, b) in moves {
             if a.threads.len() != b.threads.len()
@@ -502,30 +506,42 @@ impl Symmetry {
             renumber(w, &mut s.maps);
             return None;
         }
-        // Per class, the orders of its members that sort their keys.
-        let mut per_class: Vec<Vec<Vec<usize>>> = Vec::with_capacity(self.classes.len());
+        // Per class, its members sorted by key (stable: equal keys in member order), and the
+        // runs of equal keys, whose members are tried in every order.
+        s.order.clear();
+        s.ties.clear();
         let mut total = 1usize;
         let mut first = 0;
-        for class in &self.classes {
-            let class_keys: Vec<&[u32]> = (first..first + class.len()).map(key).collect();
+        for (ci, class) in self.classes.iter().enumerate() {
+            let base = s.order.len();
+            s.order.extend(0..class.len());
+            let order = &mut s.order[base..];
+            order.sort_by(|a, b| key(first + a).cmp(key(first + b)));
+            let mut i = 0;
+            while i < order.len() {
+                let mut j = i + 1;
+                while j < order.len() && key(first + order[j]) == key(first + order[i]) {
+                    j += 1;
+                }
+                if j - i > 1 {
+                    s.ties.push((base + i, base + j, ci));
+                    total = total.saturating_mul((1..=j - i).product());
+                }
+                i = j;
+            }
             first += class.len();
-            let mut order: Vec<usize> = (0..class_keys.len()).collect();
-            order.sort_by(|a, b| class_keys[*a].cmp(class_keys[*b]));
-            let orders = tie_orders(&order, &class_keys);
-            total = total.saturating_mul(orders.len());
-            per_class.push(orders);
         }
-        let mut choice = vec![0usize; per_class.len()];
         let mut best: Option<u128> = None;
         for _ in 0..total {
-            let mut moves: Vec<(&Component, &Component)> = Vec::new();
-            for (ci, class) in self.classes.iter().enumerate() {
-                let order = &per_class[ci][choice[ci]];
-                for (slot, &member) in order.iter().enumerate() {
-                    moves.push((&class[member], &class[slot]));
-                }
-            }
-            let ok = self.renaming_into(&mut s.renaming, &moves);
+            // Each class's member in slot i of its order moves to member i's resources.
+            let order = &s.order;
+            let mut base = 0;
+            let moves = self.classes.iter().flat_map(|class| {
+                let members = &order[base..base + class.len()];
+                base += class.len();
+                members.iter().enumerate().map(move |(slot, &m)| (&class[m], &class[slot]))
+            });
+            let ok = self.renaming_into(&mut s.renaming, moves);
             assert!(ok, "model bug: members of a class have one shape");
             if total == 1 {
                 rename(w, &s.renaming, &mut s.from, &mut s.maps);
@@ -540,14 +556,7 @@ impl Symmetry {
                 std::mem::swap(&mut s.cand, &mut s.best);
                 std::mem::swap(&mut s.cand_from, &mut s.from);
             }
-            // The next combination of tie orders.
-            for (ci, c) in choice.iter_mut().enumerate() {
-                *c += 1;
-                if *c < per_class[ci].len() {
-                    break;
-                }
-                *c = 0;
-            }
+            next_tie_order(&mut s.order, &s.ties);
         }
         // The best candidate becomes `w`; `w`'s old value stays as scratch.
         std::mem::swap(w, s.best.as_mut().expect("at least one candidate"));
@@ -562,6 +571,10 @@ struct Scratch {
     /// The members' keys, concatenated, and where each ends.
     keys: Vec<u32>,
     ends: Vec<usize>,
+    /// The members of every class in the order tried (classes one after the other), and the
+    /// runs of equal keys in it.
+    order: Vec<usize>,
+    ties: Vec<(usize, usize, usize)>,
     renaming: Renaming,
     /// For each task of the canonical world, the task of the world before it is.
     from: Vec<u8>,
@@ -639,44 +652,36 @@ fn cont_kind(c: &Cont) -> u32 {
     }
 }
 
-/// Every order of `sorted` that keeps keys sorted (members with equal keys in any order).
-fn tie_orders(sorted: &[usize], keys: &[&[u32]]) -> Vec<Vec<usize>> {
-    let mut out: Vec<Vec<usize>> = vec![Vec::new()];
+/// Steps `order` to the next order that keeps keys sorted: runs of equal keys (`ties`, each
+/// `(start, end, class)`) count like the digits of an odometer, the first class fastest and,
+/// within a class, the last run fastest, each run going through its permutations in
+/// lexicographic order from sorted (members with equal keys start in member order). Returns false
+/// after the last order, with `order` back at the first.
+fn next_tie_order(order: &mut [usize], ties: &[(usize, usize, usize)]) -> bool {
     let mut i = 0;
-    while i < sorted.len() {
-        let mut j = i + 1;
-        while j < sorted.len() && keys[sorted[j]] == keys[sorted[i]] {
-            j += 1;
-        }
-        let perms = permutations(&sorted[i..j]);
-        let mut next = Vec::with_capacity(out.len() * perms.len());
-        for prefix in &out {
-            for p in &perms {
-                let mut v = prefix.clone();
-                v.extend_from_slice(p);
-                next.push(v);
+    while i < ties.len() {
+        let class = ties[i].2;
+        let end = i + ties[i..].iter().take_while(|t| t.2 == class).count();
+        for &(a, b, _) in ties[i..end].iter().rev() {
+            if next_permutation(&mut order[a..b]) {
+                return true;
             }
         }
-        out = next;
-        i = j;
+        i = end;
     }
-    out
+    false
 }
 
-fn permutations(xs: &[usize]) -> Vec<Vec<usize>> {
-    if xs.len() <= 1 {
-        return vec![xs.to_vec()];
-    }
-    let mut out = Vec::new();
-    for i in 0..xs.len() {
-        let mut rest = xs.to_vec();
-        let x = rest.remove(i);
-        for mut p in permutations(&rest) {
-            p.insert(0, x);
-            out.push(p);
-        }
-    }
-    out
+/// The next permutation of `v` in lexicographic order; false (and `v` sorted) after the last.
+fn next_permutation(v: &mut [usize]) -> bool {
+    let Some(i) = (1..v.len()).rev().find(|&i| v[i - 1] < v[i]) else {
+        v.reverse();
+        return false;
+    };
+    let j = (i..v.len()).rev().find(|&j| v[j] > v[i - 1]).expect("v[i] is greater");
+    v.swap(i - 1, j);
+    v[i..].reverse();
+    true
 }
 
 fn map_data(r: &Renaming, d: Data) -> Data {
@@ -1064,7 +1069,7 @@ pub fn concrete_path(
 
 #[cfg(test)]
 mod tests {
-    use super::{permute, tie_orders};
+    use super::{next_tie_order, permute};
 
     #[test]
     fn permute_moves_each_element_to_its_place() {
@@ -1076,8 +1081,46 @@ mod tests {
 
     #[test]
     fn equal_keys_are_tried_in_every_order() {
-        let keys: Vec<&[u32]> = vec![&[1], &[0], &[1]];
-        let orders = tie_orders(&[1, 0, 2], &keys);
-        assert_eq!(orders, vec![vec![1, 0, 2], vec![1, 2, 0]]);
+        // Members 1, 0, 2 sorted by key, 0 and 2 tied: two orders.
+        let mut order = vec![1, 0, 2];
+        assert!(next_tie_order(&mut order, &[(1, 3, 0)]));
+        assert_eq!(order, vec![1, 2, 0]);
+        assert!(!next_tie_order(&mut order, &[(1, 3, 0)]));
+        assert_eq!(order, vec![1, 0, 2]);
+        // Two classes: [a a b b] (runs 0..2 and 2..4) then [c c c]: the first class fastest,
+        // its last run fastest, every run in lexicographic order; 2 * 2 * 6 orders in all.
+        let ties = [(0, 2, 0), (2, 4, 0), (4, 7, 1)];
+        let mut order = vec![0, 1, 2, 3, 0, 1, 2];
+        let mut seen = vec![order.clone()];
+        while next_tie_order(&mut order, &ties) {
+            seen.push(order.clone());
+        }
+        assert_eq!(order, vec![0, 1, 2, 3, 0, 1, 2]);
+        let mut expected = Vec::new();
+        for third in permutations(&[0, 1, 2]) {
+            for first in permutations(&[0, 1]) {
+                for second in permutations(&[2, 3]) {
+                    expected.push([first.clone(), second, third.clone()].concat());
+                }
+            }
+        }
+        assert_eq!(seen, expected);
+    }
+
+    /// Every order of `xs`, lexicographic when `xs` is sorted.
+    fn permutations(xs: &[usize]) -> Vec<Vec<usize>> {
+        if xs.len() <= 1 {
+            return vec![xs.to_vec()];
+        }
+        let mut out = Vec::new();
+        for i in 0..xs.len() {
+            let mut rest = xs.to_vec();
+            let x = rest.remove(i);
+            for mut p in permutations(&rest) {
+                p.insert(0, x);
+                out.push(p);
+            }
+        }
+        out
     }
 }
