@@ -388,7 +388,13 @@ impl Symmetry {
         r: &mut Renaming,
         moves: impl IntoIterator<Item = (&'c Component, &'c Component)>,
     ) -> bool {
-        r.clone_from(&self.identity);
+        // Field by field: a derived `clone_from` would allocate anew.
+        let id = &self.identity;
+        r.threads.clone_from(&id.threads);
+        r.files.clone_from(&id.files);
+        r.handles.clone_from(&id.handles);
+        r.events.clone_from(&id.events);
+        r.tags.clone_from(&id.tags);
         for (a, b) in moves {
             if a.threads.len() != b.threads.len()
                 || a.files.len() != b.files.len()

@@ -20,7 +20,7 @@ use crate::scenario::FsKind;
 
 /// A writeback pass in progress: its scope, mode, cursor and, for integrity writeback, the
 /// accepted data of every page when it began (what the fsync oracle holds it to).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Wb {
     /// One file, or every file (`sync`, `writeback` without a file).
     pub scope: Option<FileId>,
@@ -40,6 +40,40 @@ pub struct Wb {
     /// fsync and msync report (and clear) the mapping's error; sync(2) returns void and leaves
     /// errors for a later fsync (`filemap_fdatawait_keep_errors()`).
     pub reports_errors: bool,
+}
+
+// Hand-written so that `clone_from` (the explorers copy worlds into recycled ones) reuses the
+// snapshot's vector.
+impl Clone for Wb {
+    fn clone(&self) -> Wb {
+        let Wb { scope, range, sync, file, index, visited, waiting, snapshot, reports_errors } =
+            self;
+        Wb {
+            scope: *scope,
+            range: *range,
+            sync: *sync,
+            file: *file,
+            index: *index,
+            visited: *visited,
+            waiting: *waiting,
+            snapshot: snapshot.clone(),
+            reports_errors: *reports_errors,
+        }
+    }
+
+    fn clone_from(&mut self, source: &Wb) {
+        let Wb { scope, range, sync, file, index, visited, waiting, snapshot, reports_errors } =
+            self;
+        *scope = source.scope;
+        *range = source.range;
+        *sync = source.sync;
+        *file = source.file;
+        *index = source.index;
+        *visited = source.visited;
+        *waiting = source.waiting;
+        snapshot.clone_from(&source.snapshot);
+        *reports_errors = source.reports_errors;
+    }
 }
 
 /// A modeled `BUG()` fired during writeback: the machine is down (the world records it).
