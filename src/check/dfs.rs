@@ -144,7 +144,7 @@ fn search(
         out.transitions += 1;
         let fp = known.unwrap_or_else(|| fingerprint(&w));
         if visited.len() == visited.capacity()
-            && !budget.fits(budget::set_growth::<u128>(visited.capacity()))
+            && !budget.fits(visited.growth_bytes())
         {
             out.stop(budget.reason());
             break;

@@ -48,27 +48,123 @@ pub fn fingerprint(w: &World) -> u128 {
     })
 }
 
-/// A set of fingerprints. Fingerprints are already uniformly random, so the set's hash is the
-/// fingerprint's low 64 bits, not a second hash of them.
-pub type FingerprintSet = std::collections::HashSet<u128, std::hash::BuildHasherDefault<Low64>>;
+/// The set of visited fingerprints of the depth-first search: open addressing with linear
+/// probing in one array of fingerprints, indexed by a fingerprint's low bits (fingerprints are
+/// already uniformly random). A lookup reads one slot, usually in one cache line, where a
+/// hashbrown set reads a control group and then the slot: the set is far larger than the
+/// caches and was a tenth of the search's time. Slot value 0 means empty; the fingerprint 0
+/// is kept apart. The table doubles when three quarters full.
+pub struct FingerprintSet {
+    slots: Vec<u128>,
+    len: usize,
+    zero: bool,
+}
 
-/// The hasher of [`FingerprintSet`]: it keeps the low 64 bits of the one `u128` it is given.
-#[derive(Default)]
-pub struct Low64(u64);
+impl Default for FingerprintSet {
+    fn default() -> Self {
+        FingerprintSet { slots: vec![0; 16], len: 0, zero: false }
+    }
+}
 
-impl Hasher for Low64 {
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `u128` keys reach this hasher; any other input still hashes, by folding.
-        for chunk in bytes.chunks(8) {
-            let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
-            self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(b);
+impl FingerprintSet {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// How many fingerprints fit before the table grows.
+    pub fn capacity(&self) -> usize {
+        self.slots.len() / 4 * 3
+    }
+
+    /// Bytes the next growth allocates (the old table is still held while the new one fills).
+    pub fn growth_bytes(&self) -> u64 {
+        (2 * self.slots.len() * std::mem::size_of::<u128>()) as u64
+    }
+
+    /// Adds `fp`; false when it was there already.
+    pub fn insert(&mut self, fp: u128) -> bool {
+        if fp == 0 {
+            let new = !std::mem::replace(&mut self.zero, true);
+            self.len += new as usize;
+            return new;
+        }
+        if self.len >= self.capacity() {
+            self.grow();
+        }
+        if Self::place(&mut self.slots, fp) {
+            self.len += 1;
+            true
+        } else {
+            false
         }
     }
-    fn write_u128(&mut self, i: u128) {
-        self.0 = i as u64;
+
+    pub fn contains(&self, fp: u128) -> bool {
+        if fp == 0 {
+            return self.zero;
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = fp as usize & mask;
+        loop {
+            match self.slots[i] {
+                0 => return false,
+                s if s == fp => return true,
+                _ => i = (i + 1) & mask,
+            }
+        }
     }
-    fn finish(&self) -> u64 {
-        self.0
+
+    /// Puts `fp` (not 0) in the first free slot of its probe sequence; false when it is there.
+    #[inline]
+    fn place(slots: &mut [u128], fp: u128) -> bool {
+        let mask = slots.len() - 1;
+        let mut i = fp as usize & mask;
+        loop {
+            match slots[i] {
+                0 => {
+                    slots[i] = fp;
+                    return true;
+                }
+                s if s == fp => return false,
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
+
+    #[cold]
+    fn grow(&mut self) {
+        let mut slots = vec![0u128; 2 * self.slots.len()];
+        for &fp in self.slots.iter().filter(|&&fp| fp != 0) {
+            Self::place(&mut slots, fp);
+        }
+        self.slots = slots;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FingerprintSet;
+
+    #[test]
+    fn the_set_keeps_every_fingerprint_once_across_growth() {
+        let mut set = FingerprintSet::default();
+        // Fingerprints sharing their low bits probe past each other; 0 is kept apart.
+        let fps: Vec<u128> =
+            (0..1000u128).map(|i| (i * 0x9e37_79b9_7f4a_7c15) << 64 | (i % 7) << 3).collect();
+        for &fp in &fps {
+            assert!(!set.contains(fp));
+            assert!(set.insert(fp));
+            assert!(set.len() <= set.capacity() || set.len() == 1);
+        }
+        for &fp in &fps {
+            assert!(set.contains(fp) && !set.insert(fp));
+        }
+        assert_eq!(set.len(), fps.len());
+        assert!(set.capacity() >= fps.len() && set.growth_bytes() >= 2 * 16 * 1024);
+        assert!(!set.contains(1) && set.insert(1) && set.contains(1));
     }
 }
