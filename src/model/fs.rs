@@ -303,7 +303,7 @@ pub fn check_private(
 /// block is freed when the write completes), or allocate now (ext3). On ENOSPC,
 /// `mapping_set_error()`: the folio stays clean, the error waits for the next fsync.
 pub fn map_blocks(w: &mut World, cx: &mut Cx, file: FileId, index: u8) -> MapOutcome {
-    let page = w.page(file, index).clone();
+    let page = *w.page(file, index);
     if cow(cx.prog.fs) {
         w.folio_mut(page.folio.expect("writeback of a cached page")).private = false;
         if page.reserved {
