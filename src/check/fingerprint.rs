@@ -3,13 +3,14 @@
 //! state, with a probability below 10^-20 for the state counts pincheck reaches.
 
 use crate::model::World;
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::hash::{Hash, Hasher};
 
-/// Collects the bytes `Hash` feeds a hasher, to hash them in one pass.
-struct Bytes<'a>(&'a mut Vec<u8>);
+/// Collects the bytes `Hash` feeds a hasher, to hash them in one pass. It owns its buffer
+/// (taken from the thread's and given back), so a write reaches the vector's fields directly.
+struct Bytes(Vec<u8>);
 
-impl Hasher for Bytes<'_> {
+impl Hasher for Bytes {
     fn write(&mut self, bytes: &[u8]) {
         self.0.extend_from_slice(bytes);
     }
@@ -35,16 +36,18 @@ impl Hasher for Bytes<'_> {
 }
 
 thread_local! {
-    static BUFFER: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(4096));
+    static BUFFER: Cell<Vec<u8>> = Cell::new(Vec::with_capacity(4096));
 }
 
 /// The fingerprint of a world.
 pub fn fingerprint(w: &World) -> u128 {
     BUFFER.with(|b| {
-        let mut buf = b.borrow_mut();
-        buf.clear();
-        w.hash(&mut Bytes(&mut buf));
-        xxhash_rust::xxh3::xxh3_128(&buf)
+        let mut bytes = Bytes(b.take());
+        bytes.0.clear();
+        w.hash(&mut bytes);
+        let fp = xxhash_rust::xxh3::xxh3_128(&bytes.0);
+        b.set(bytes.0);
+        fp
     })
 }
 
@@ -147,7 +150,43 @@ impl FingerprintSet {
 
 #[cfg(test)]
 mod tests {
-    use super::FingerprintSet;
+    use super::{fingerprint, FingerprintSet};
+    use crate::model::world::{Folio, World};
+    use std::hash::{Hash, Hasher};
+
+    /// XXH3-128 of the bytes a world's `Hash` writes, collected the plain way (lengths as u32).
+    fn reference(w: &World) -> u128 {
+        struct Plain(Vec<u8>);
+        impl Hasher for Plain {
+            fn write(&mut self, bytes: &[u8]) {
+                self.0.extend_from_slice(bytes);
+            }
+            fn write_usize(&mut self, i: usize) {
+                self.0.extend_from_slice(&(i as u32).to_le_bytes());
+            }
+            fn finish(&self) -> u64 {
+                0
+            }
+        }
+        let mut p = Plain(Vec::new());
+        w.hash(&mut p);
+        xxhash_rust::xxh3::xxh3_128(&p.0)
+    }
+
+    #[test]
+    fn fingerprints_hash_exactly_the_bytes_hash_writes() {
+        let source = crate::family::pairs(2).expect("two pairs");
+        let sc = crate::scenario::parse::parse("pairs2.pin", &source).expect("parses");
+        let prog = crate::model::program::compile(&sc).expect("compiles");
+        let small = prog.initial.clone();
+        let mut big = small.clone();
+        // Past the buffer's first 4 KiB: it grows, then serves a small world again.
+        big.folios.resize(big.folios.len() + 400, Folio::free());
+        for w in [&small, &big, &small] {
+            assert_eq!(fingerprint(w), reference(w));
+        }
+        assert_ne!(fingerprint(&small), fingerprint(&big));
+    }
 
     #[test]
     fn the_set_keeps_every_fingerprint_once_across_growth() {
