@@ -143,9 +143,7 @@ fn search(
         let known = reducer.canonicalize(&mut w);
         out.transitions += 1;
         let fp = known.unwrap_or_else(|| fingerprint(&w));
-        if visited.len() == visited.capacity()
-            && !budget.fits(visited.growth_bytes())
-        {
+        if visited.len() == visited.capacity() && !budget.fits(visited.growth_bytes()) {
             out.stop(budget.reason());
             break;
         }
