@@ -301,7 +301,15 @@ fn enter(
 
 /// Explores the moves of `work` and everything below them not visited yet, handing moves to
 /// idle threads on the way.
-fn search(work: Work, cx: &mut Cx, reducer: &Reducer, shared: &Shared, found: &mut Found) {
+/// `pool` holds worlds no longer needed (successors visited before), reused by `clone_from`.
+fn search(
+    work: Work,
+    cx: &mut Cx,
+    reducer: &Reducer,
+    shared: &Shared,
+    found: &mut Found,
+    pool: &mut Vec<World>,
+) {
     let opts = shared.opts;
     let mut path = work.path;
     let base = path.len();
@@ -320,14 +328,25 @@ fn search(work: Work, cx: &mut Cx, reducer: &Reducer, shared: &Shared, found: &m
         let mut w = if top.next == top.moves.len() {
             top.world.take().expect("the last move takes the world once")
         } else {
-            top.world.clone().expect("the world is there until its last move")
+            let from = top.world.as_ref().expect("the world is there until its last move");
+            match pool.pop() {
+                Some(mut w) => {
+                    w.clone_from(from);
+                    w
+                }
+                None => from.clone(),
+            }
         };
         model::step(&mut w, cx, m);
-        reducer.canonicalize(&mut w);
+        let known = reducer.canonicalize(&mut w);
         found.transitions += 1;
-        let n = match shared.visited.insert(fingerprint(&w), shared.budget) {
+        let fp = known.unwrap_or_else(|| fingerprint(&w));
+        let n = match shared.visited.insert(fp, shared.budget) {
             Insert::Full => return shared.stop(shared.budget.reason()),
-            Insert::Seen => continue,
+            Insert::Seen => {
+                pool.push(w);
+                continue;
+            }
             Insert::New(n) => n,
         };
         if n > opts.max_states as u64 {
@@ -381,8 +400,9 @@ fn worker(prog: &Program, policy: &Policy, shared: &Shared) -> Found {
     let mut cx = Cx::new(prog, policy);
     let reducer = Reducer::new(&cx, shared.opts.reduce, shared.opts.crash);
     let mut found = Found::default();
+    let mut pool = Vec::new();
     while let Some(work) = shared.take() {
-        search(work, &mut cx, &reducer, shared, &mut found);
+        search(work, &mut cx, &reducer, shared, &mut found, &mut pool);
     }
     found
 }
