@@ -64,8 +64,10 @@ pub struct FingerprintSet {
 }
 
 impl Default for FingerprintSet {
+    /// Empty, without a table: the first insertion allocates it (and is checked against the
+    /// memory bound, as the growths after it).
     fn default() -> Self {
-        FingerprintSet { slots: vec![0; 16], len: 0, zero: false }
+        FingerprintSet { slots: Vec::new(), len: 0, zero: false }
     }
 }
 
@@ -78,14 +80,19 @@ impl FingerprintSet {
         self.len == 0
     }
 
-    /// How many fingerprints fit before the table grows.
+    /// How many fingerprints fit before the table grows (the fingerprint 0 takes no slot).
     pub fn capacity(&self) -> usize {
-        self.slots.len() / 4 * 3
+        self.slots.len() / 4 * 3 + self.zero as usize
     }
 
     /// Bytes the next growth allocates (the old table is still held while the new one fills).
     pub fn growth_bytes(&self) -> u64 {
-        (2 * self.slots.len() * std::mem::size_of::<u128>()) as u64
+        (Self::grown(self.slots.len()) * std::mem::size_of::<u128>()) as u64
+    }
+
+    /// The table size after growing from `slots`.
+    fn grown(slots: usize) -> usize {
+        (2 * slots).max(16)
     }
 
     /// Adds `fp`; false when it was there already.
@@ -109,6 +116,9 @@ impl FingerprintSet {
     pub fn contains(&self, fp: u128) -> bool {
         if fp == 0 {
             return self.zero;
+        }
+        if self.slots.is_empty() {
+            return false;
         }
         let mask = self.slots.len() - 1;
         let mut i = fp as usize & mask;
@@ -140,7 +150,7 @@ impl FingerprintSet {
 
     #[cold]
     fn grow(&mut self) {
-        let mut slots = vec![0u128; 2 * self.slots.len()];
+        let mut slots = vec![0u128; Self::grown(self.slots.len())];
         for &fp in self.slots.iter().filter(|&&fp| fp != 0) {
             Self::place(&mut slots, fp);
         }
@@ -191,6 +201,7 @@ mod tests {
     #[test]
     fn the_set_keeps_every_fingerprint_once_across_growth() {
         let mut set = FingerprintSet::default();
+        assert!(set.capacity() == 0 && !set.contains(5) && set.growth_bytes() == 16 * 16);
         // Fingerprints sharing their low bits probe past each other; 0 is kept apart.
         let fps: Vec<u128> =
             (0..1000u128).map(|i| (i * 0x9e37_79b9_7f4a_7c15) << 64 | (i % 7) << 3).collect();

@@ -52,6 +52,7 @@
 
 use super::bfs::Progress;
 use super::budget::{self, Budget};
+use super::fingerprint::FingerprintSet;
 use super::reduce::Reducer;
 use super::{
     crash, dfs, fingerprint::fingerprint, interrupted, Exploration, ExploreOptions, Findings,
@@ -60,7 +61,7 @@ use crate::limits;
 use crate::model::label::Costs;
 use crate::model::{self, Cx, LabelSet, Move, Program, World};
 use crate::policy::Policy;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use std::cmp::Ordering as Order;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -81,7 +82,7 @@ struct Padded<T>(T);
 
 /// The fingerprints of the states reached, shared by all threads.
 struct Visited {
-    shards: Vec<Padded<Mutex<FxHashSet<u128>>>>,
+    shards: Vec<Padded<Mutex<FingerprintSet>>>,
     len: Padded<AtomicU64>,
 }
 
@@ -96,17 +97,15 @@ enum Insert {
 impl Visited {
     fn new() -> Visited {
         Visited {
-            shards: (0..SHARDS).map(|_| Padded(Mutex::new(FxHashSet::default()))).collect(),
+            shards: (0..SHARDS).map(|_| Padded(Mutex::new(FingerprintSet::default()))).collect(),
             len: Padded(AtomicU64::new(0)),
         }
     }
 
     fn insert(&self, fp: u128, budget: &Budget) -> Insert {
-        // The top bits choose the shard; the set hashes the whole fingerprint.
+        // The top bits choose the shard; the set indexes by the low bits.
         let mut shard = lock(&self.shards[(fp >> 122) as usize % SHARDS].0);
-        if shard.len() == shard.capacity()
-            && !budget.fits(budget::set_growth::<u128>(shard.capacity()))
-        {
+        if shard.len() == shard.capacity() && !budget.fits(shard.growth_bytes()) {
             return Insert::Full;
         }
         if !shard.insert(fp) {
