@@ -27,12 +27,36 @@ use crate::limits;
 use crate::model::{self, Cx, LabelSet, Move, Program, World};
 use crate::policy::Policy;
 
-/// A state on the current path and the moves out of it still to take.
-struct Frame {
+/// A state on the current path and the moves out of it still to take (also a state on one
+/// thread's path in `parallel_dfs`).
+pub(super) struct Frame {
     /// Taken by the last move.
-    world: Option<World>,
-    moves: Vec<Move>,
-    next: usize,
+    pub(super) world: Option<World>,
+    pub(super) moves: Vec<Move>,
+    pub(super) next: usize,
+}
+
+impl Frame {
+    /// The next move out of this state and the world to take it in: a copy of the state (into
+    /// a world recycled from `pool` when there is one), or the state itself for the last move.
+    /// `None` once every move is taken.
+    pub(super) fn take_move(&mut self, pool: &mut Vec<World>) -> Option<(Move, World)> {
+        let m = *self.moves.get(self.next)?;
+        self.next += 1;
+        let w = if self.next == self.moves.len() {
+            self.world.take().expect("the last move takes the world once")
+        } else {
+            let from = self.world.as_ref().expect("the world is there until its last move");
+            match pool.pop() {
+                Some(mut w) => {
+                    w.clone_from(from);
+                    w
+                }
+                None => from.clone(),
+            }
+        };
+        Some((m, w))
+    }
 }
 
 /// Records what state `w` (reached by `path`) shows, and returns its frame, or `None` when
@@ -120,24 +144,10 @@ fn search(
         stack.clear();
     }
     while let Some(top) = stack.last_mut() {
-        if top.next == top.moves.len() {
+        let Some((m, mut w)) = top.take_move(&mut pool) else {
             stack.pop();
             path.pop();
             continue;
-        }
-        let m = top.moves[top.next];
-        top.next += 1;
-        let mut w = if top.next == top.moves.len() {
-            top.world.take().expect("the last move takes the world once")
-        } else {
-            let from = top.world.as_ref().expect("the world is there until its last move");
-            match pool.pop() {
-                Some(mut w) => {
-                    w.clone_from(from);
-                    w
-                }
-                None => from.clone(),
-            }
         };
         model::step(&mut w, &mut cx, m);
         let known = reducer.canonicalize(&mut w);

@@ -52,6 +52,7 @@
 
 use super::bfs::Progress;
 use super::budget::{self, Budget};
+use super::dfs::Frame;
 use super::fingerprint::FingerprintSet;
 use super::reduce::Reducer;
 use super::{
@@ -202,13 +203,6 @@ impl Shared<'_> {
     }
 }
 
-/// A state on a thread's current path and the moves out of it still to take.
-struct Frame {
-    world: Option<World>,
-    moves: Vec<Move>,
-    next: usize,
-}
-
 /// The least path that recorded a label set (see the module's witness rule).
 #[derive(Clone)]
 struct Candidate {
@@ -315,26 +309,12 @@ fn search(
     // `stack[i]` is the state `path[..base + i]` reaches.
     let mut stack = vec![Frame { world: Some(work.world), moves: work.moves, next: 0 }];
     while let Some(top) = stack.last_mut() {
-        if top.next == top.moves.len() {
+        let Some((m, mut w)) = top.take_move(pool) else {
             stack.pop();
             if !stack.is_empty() {
                 path.pop();
             }
             continue;
-        }
-        let m = top.moves[top.next];
-        top.next += 1;
-        let mut w = if top.next == top.moves.len() {
-            top.world.take().expect("the last move takes the world once")
-        } else {
-            let from = top.world.as_ref().expect("the world is there until its last move");
-            match pool.pop() {
-                Some(mut w) => {
-                    w.clone_from(from);
-                    w
-                }
-                None => from.clone(),
-            }
         };
         model::step(&mut w, cx, m);
         let known = reducer.canonicalize(&mut w);
