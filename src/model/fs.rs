@@ -364,8 +364,8 @@ pub fn commit_freed_blocks(w: &mut World, cx: &Cx) {
         let Some((file, index)) = w.blocks[i].owner else { continue };
         let b = BlockId(i as u16);
         // The page may be gone (truncated since): its replaced block is freed all the same.
-        let page = w.inodes[file.0 as usize].pages.get(index as usize).cloned();
-        if page.as_ref().is_some_and(|p| p.block == Some(b)) {
+        let page = w.inodes[file.0 as usize].pages.get(index as usize).copied();
+        if page.is_some_and(|p| p.block == Some(b)) {
             continue;
         }
         w.free_block(b);
