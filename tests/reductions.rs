@@ -25,6 +25,7 @@ fn variants() -> Vec<(&'static str, Reductions)> {
         ("generations", Reductions { generations: true, ..none }),
         ("independence", Reductions { independence: true, ..none }),
         ("symmetry", Reductions { symmetry: true, ..none }),
+        ("signals", Reductions { signals: true, ..none }),
         ("all", Reductions::ALL),
     ]
 }

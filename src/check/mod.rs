@@ -26,6 +26,7 @@ pub mod random;
 pub mod reduce;
 pub mod replay;
 pub mod schedule;
+pub mod signals;
 mod stored;
 pub mod symmetry;
 

@@ -4,6 +4,8 @@
 //! - `invisible` (`invisible.rs`): an invisible thread step alone is a persistent set.
 //! - `generations` (`generations.rs`): frame generations are renumbered canonically (only
 //!   whether a reference's generation is the frame's current one is ever observed).
+//! - `signals` (`signals.rs`): a thread's `signal` step alone is a persistent set (it sets an
+//!   event bit only `wait`s read, and no step clears).
 //! - `independence` (`independence.rs`): persistent sets from the footprints of steps: moves
 //!   of tasks whose every future step touches nothing the chosen moves touch are postponed;
 //!   this is what lets independent bio completions (a `sync` over many pages) run in one order.
@@ -21,15 +23,27 @@ pub struct Reductions {
     pub generations: bool,
     pub independence: bool,
     pub symmetry: bool,
+    pub signals: bool,
 }
 
 impl Reductions {
-    pub const ALL: Reductions =
-        Reductions { invisible: true, generations: true, independence: true, symmetry: true };
-    pub const NONE: Reductions =
-        Reductions { invisible: false, generations: false, independence: false, symmetry: false };
+    pub const ALL: Reductions = Reductions {
+        invisible: true,
+        generations: true,
+        independence: true,
+        symmetry: true,
+        signals: true,
+    };
+    pub const NONE: Reductions = Reductions {
+        invisible: false,
+        generations: false,
+        independence: false,
+        symmetry: false,
+        signals: false,
+    };
     /// The names `--reduce` takes, in order.
-    pub const NAMES: [&'static str; 4] = ["invisible", "generations", "independence", "symmetry"];
+    pub const NAMES: [&'static str; 5] =
+        ["invisible", "generations", "independence", "symmetry", "signals"];
 
     /// Parses `--reduce LIST`: comma-separated names, `all` or `none`.
     pub fn parse(list: &str) -> Result<Reductions, String> {
@@ -42,6 +56,7 @@ impl Reductions {
                 "generations" => r.generations = true,
                 "independence" => r.independence = true,
                 "symmetry" => r.symmetry = true,
+                "signals" => r.signals = true,
                 _ => {
                     return Err(format!(
                         "unknown reduction `{name}`: expected a comma-separated list of {}, \
@@ -56,7 +71,7 @@ impl Reductions {
 
     /// The names of the reductions switched on, comma-separated (`none` for none).
     pub fn names(&self) -> String {
-        let on = [self.invisible, self.generations, self.independence, self.symmetry];
+        let on = [self.invisible, self.generations, self.independence, self.symmetry, self.signals];
         let names: Vec<&str> =
             Reductions::NAMES.iter().zip(on).filter(|(_, on)| *on).map(|(n, _)| *n).collect();
         if names.is_empty() {
@@ -78,6 +93,8 @@ impl Default for Reductions {
 /// What the reductions need that does not change from state to state.
 pub struct Reducer {
     on: Reductions,
+    /// The `signals` reduction applies to this program.
+    signals: bool,
     independence: Option<super::independence::Footprints>,
     symmetry: Option<super::symmetry::Symmetry>,
 }
@@ -89,7 +106,8 @@ impl Reducer {
         let independence =
             (on.independence && !crash).then(|| super::independence::Footprints::new(cx)).flatten();
         let symmetry = on.symmetry.then(|| super::symmetry::Symmetry::new(cx, crash)).flatten();
-        Reducer { on, independence, symmetry }
+        let signals = on.signals && super::signals::applies(cx);
+        Reducer { on, signals, independence, symmetry }
     }
 
     /// The moves to explore from `w`: a persistent subset of `model::moves`, or all of them.
@@ -100,6 +118,11 @@ impl Reducer {
         }
         if self.on.invisible {
             if let Some(m) = super::invisible::persistent(w, cx, &all) {
+                return vec![m];
+            }
+        }
+        if self.signals {
+            if let Some(m) = super::signals::persistent(w, cx, &all) {
                 return vec![m];
             }
         }
@@ -146,7 +169,8 @@ mod tests {
         assert_eq!(Reductions::parse("none").unwrap(), Reductions::NONE);
         let r = Reductions::parse("invisible, independence").unwrap();
         assert_eq!(r.names(), "invisible,independence");
-        assert_eq!(Reductions::ALL.names(), "invisible,generations,independence,symmetry");
+        assert_eq!(Reductions::ALL.names(), "invisible,generations,independence,symmetry,signals");
+        assert_eq!(Reductions::parse("signals").unwrap().names(), "signals");
         assert!(Reductions::parse("symmetric").unwrap_err().contains("unknown reduction"));
     }
 }
