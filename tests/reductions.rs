@@ -26,6 +26,7 @@ fn variants() -> Vec<(&'static str, Reductions)> {
         ("independence", Reductions { independence: true, ..none }),
         ("symmetry", Reductions { symmetry: true, ..none }),
         ("signals", Reductions { signals: true, ..none }),
+        ("late-skips", Reductions { late_skips: true, ..none }),
         ("all", Reductions::ALL),
     ]
 }

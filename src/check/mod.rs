@@ -20,6 +20,7 @@ pub mod fingerprint;
 pub mod generations;
 pub mod independence;
 pub mod invisible;
+pub mod late_skips;
 mod parallel_dfs;
 pub mod pct;
 pub mod random;

@@ -6,6 +6,8 @@
 //!   whether a reference's generation is the frame's current one is ever observed).
 //! - `signals` (`signals.rs`): a thread's `signal` step alone is a persistent set (it sets an
 //!   event bit only `wait`s read, and no step clears).
+//! - `late-skips` (`late_skips.rs`): a thread that can only repeat one `maybe` statement skips
+//!   it only when nothing else can move.
 //! - `independence` (`independence.rs`): persistent sets from the footprints of steps: moves
 //!   of tasks whose every future step touches nothing the chosen moves touch are postponed;
 //!   this is what lets independent bio completions (a `sync` over many pages) run in one order.
@@ -24,6 +26,7 @@ pub struct Reductions {
     pub independence: bool,
     pub symmetry: bool,
     pub signals: bool,
+    pub late_skips: bool,
 }
 
 impl Reductions {
@@ -33,6 +36,7 @@ impl Reductions {
         independence: true,
         symmetry: true,
         signals: true,
+        late_skips: true,
     };
     pub const NONE: Reductions = Reductions {
         invisible: false,
@@ -40,10 +44,11 @@ impl Reductions {
         independence: false,
         symmetry: false,
         signals: false,
+        late_skips: false,
     };
     /// The names `--reduce` takes, in order.
-    pub const NAMES: [&'static str; 5] =
-        ["invisible", "generations", "independence", "symmetry", "signals"];
+    pub const NAMES: [&'static str; 6] =
+        ["invisible", "generations", "independence", "symmetry", "signals", "late-skips"];
 
     /// Parses `--reduce LIST`: comma-separated names, `all` or `none`.
     pub fn parse(list: &str) -> Result<Reductions, String> {
@@ -57,6 +62,7 @@ impl Reductions {
                 "independence" => r.independence = true,
                 "symmetry" => r.symmetry = true,
                 "signals" => r.signals = true,
+                "late-skips" => r.late_skips = true,
                 _ => {
                     return Err(format!(
                         "unknown reduction `{name}`: expected a comma-separated list of {}, \
@@ -95,6 +101,7 @@ pub struct Reducer {
     on: Reductions,
     /// The `signals` reduction applies to this program.
     signals: bool,
+    late_skips: Option<super::late_skips::LateSkips>,
     independence: Option<super::independence::Footprints>,
     symmetry: Option<super::symmetry::Symmetry>,
 }
@@ -107,7 +114,8 @@ impl Reducer {
             (on.independence && !crash).then(|| super::independence::Footprints::new(cx)).flatten();
         let symmetry = on.symmetry.then(|| super::symmetry::Symmetry::new(cx, crash)).flatten();
         let signals = on.signals && super::signals::applies(cx);
-        Reducer { on, signals, independence, symmetry }
+        let late_skips = on.late_skips.then(|| super::late_skips::LateSkips::new(cx)).flatten();
+        Reducer { on, signals, late_skips, independence, symmetry }
     }
 
     /// The moves to explore from `w`: a persistent subset of `model::moves`, or all of them.
@@ -130,6 +138,12 @@ impl Reducer {
             if let Some(some) = fp.persistent(w, cx, &all) {
                 return some;
             }
+        }
+        // Only where no persistent set was taken (late_skips.rs, "With the persistent-set
+        // reductions").
+        let mut all = all;
+        if let Some(l) = &self.late_skips {
+            l.filter(w, &mut all);
         }
         all
     }
