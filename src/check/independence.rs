@@ -231,22 +231,36 @@ impl Footprints {
         if enabled.len() < 2 {
             return None;
         }
+        // Only a set smaller than every enabled task, and than the best so far (ties keep the
+        // first), can be chosen: a seed's growth stops as soon as it reaches that size, which
+        // changes no choice (the closure only grows) and spares growing sets that pull in
+        // every task (kswapd's reclaim touches every page).
         let mut best: Option<Vec<usize>> = None;
         for &seed in &enabled {
-            let Some(set) = self.closure(w, cx, seed, &enabled) else { continue };
-            if best.as_ref().is_none_or(|b| set.len() < b.len()) {
-                best = Some(set);
-            }
+            let bound = best.as_ref().map_or(enabled.len(), |b| b.len());
+            let Some(set) = self.closure(w, cx, seed, &enabled, bound) else { continue };
+            best = Some(set);
             if best.as_ref().is_some_and(|b| b.len() == 1) {
                 break;
             }
         }
-        let best = best.filter(|b| b.len() < enabled.len())?;
+        let best = best?;
         Some(moves.iter().copied().filter(|m| best.contains(&(m.task as usize))).collect())
     }
 
-    /// The set of tasks grown from `seed`, or `None` if a blocked task conflicts with it.
-    fn closure(&self, w: &World, cx: &Cx, seed: usize, enabled: &[usize]) -> Option<Vec<usize>> {
+    /// The set of tasks grown from `seed`, or `None` if a blocked task conflicts with it or it
+    /// reaches `bound` tasks.
+    fn closure(
+        &self,
+        w: &World,
+        cx: &Cx,
+        seed: usize,
+        enabled: &[usize],
+        bound: usize,
+    ) -> Option<Vec<usize>> {
+        if bound <= 1 {
+            return None;
+        }
         let mut set = vec![seed];
         let mut touched = self.current(w, cx, seed);
         'grow: loop {
@@ -257,7 +271,7 @@ impl Footprints {
                 if !self.future(w, cx, u, &set).conflicts(&touched) {
                     continue;
                 }
-                if !enabled.contains(&u) {
+                if !enabled.contains(&u) || set.len() + 1 >= bound {
                     return None;
                 }
                 set.push(u);
