@@ -219,6 +219,12 @@ impl Wb {
                 return Ok(WbStep::Done(None));
             }
             self.waiting = true;
+            // The cursor is dead from here on: a waiting pass reads only its scope, range,
+            // snapshot and error flag (`ready`, the flush below, `take_error`,
+            // `oracle::check_synced`). Clearing it makes two passes that wait on the same
+            // folios one state, however far their cursors got (a dead-variable reset, as for a
+            // free frame's generation).
+            (self.file, self.index, self.visited) = (Wb::NO_FILE, 0, 0);
             if self.any_under_writeback(w) {
                 return Ok(WbStep::Continue);
             }
