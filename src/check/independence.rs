@@ -182,17 +182,8 @@ impl Footprints {
         let prog = cx.prog;
         let kind = prog.fs.kind;
         let excluded_fs = matches!(kind, FsKind::Btrfs | FsKind::Ext4Dax | FsKind::XfsDax);
-        let excluded_op = |s: &CStmt| {
-            matches!(
-                s.op,
-                COp::Truncate { .. }
-                    | COp::Punch { .. }
-                    | COp::Fallocate { .. }
-                    | COp::Lease { .. }
-                    | COp::Unlease { .. }
-                    | COp::RegMr { odp: true, .. }
-            )
-        };
+        let excluded_op =
+            |s: &CStmt| s.op.is_layout_op() || matches!(s.op, COp::RegMr { odp: true, .. });
         let any_excluded =
             prog.threads.iter().any(|t| t.on_break.is_some() || t.body.iter().any(excluded_op));
         if cx.policy.mutation.is_some() || excluded_fs || any_excluded {

@@ -45,7 +45,7 @@
 //! `on break` block in the program): moving a skip there would move a tick of the lease-break
 //! clock.
 
-use crate::model::program::{COp, CStmt};
+use crate::model::program::CStmt;
 use crate::model::task::{Cont, TaskKind};
 use crate::model::{Cx, Move, World};
 
@@ -59,16 +59,7 @@ impl LateSkips {
     /// deferred statement, or lease-break time in the program).
     pub fn new(cx: &Cx) -> Option<LateSkips> {
         let prog = cx.prog;
-        let times = |s: &CStmt| {
-            matches!(
-                s.op,
-                COp::Truncate { .. }
-                    | COp::Punch { .. }
-                    | COp::Fallocate { .. }
-                    | COp::Lease { .. }
-                    | COp::Unlease { .. }
-            )
-        };
+        let times = |s: &CStmt| s.op.is_layout_op();
         if prog.threads.iter().any(|t| t.on_break.is_some() || t.body.iter().any(times)) {
             return None;
         }

@@ -45,16 +45,7 @@ use crate::model::{Cx, Move, World};
 /// steps as lease-break time.
 pub fn applies(cx: &Cx) -> bool {
     let prog = cx.prog;
-    let times = |s: &CStmt| {
-        matches!(
-            s.op,
-            COp::Truncate { .. }
-                | COp::Punch { .. }
-                | COp::Fallocate { .. }
-                | COp::Lease { .. }
-                | COp::Unlease { .. }
-        )
-    };
+    let times = |s: &CStmt| s.op.is_layout_op();
     let stmts = || prog.threads.iter().flat_map(|t| &t.body);
     !prog.threads.iter().any(|t| t.on_break.is_some())
         && !stmts().any(times)

@@ -649,17 +649,11 @@ fn frames_renumberable(prog: &Program) -> bool {
     let fs_ok =
         !matches!(prog.fs.kind, FsKind::Btrfs | FsKind::Ext4Dax | FsKind::XfsDax | FsKind::Tmpfs);
     let op_ok = |s: &CStmt| {
-        !matches!(
-            s.op,
-            COp::Truncate { .. }
-                | COp::Punch { .. }
-                | COp::Fallocate { .. }
-                | COp::Lease { .. }
-                | COp::Unlease { .. }
-                | COp::RegMr { odp: true, .. }
-                | COp::Reclaim { max: Some(_) }
-                | COp::Crash
-        )
+        !s.op.is_layout_op()
+            && !matches!(
+                s.op,
+                COp::RegMr { odp: true, .. } | COp::Reclaim { max: Some(_) } | COp::Crash
+            )
     };
     fs_ok && prog.threads.iter().all(|t| t.on_break.is_none() && t.body.iter().all(op_ok))
 }

@@ -47,6 +47,20 @@ pub enum COp {
 }
 
 impl COp {
+    /// Truncate, punch, fallocate, lease and unlease: the operations that change a file's
+    /// layout or take or drop a layout lease. Several reductions are off where they appear
+    /// (their steps count as lease-break time, or free blocks).
+    pub fn is_layout_op(&self) -> bool {
+        matches!(
+            self,
+            COp::Truncate { .. }
+                | COp::Punch { .. }
+                | COp::Fallocate { .. }
+                | COp::Lease { .. }
+                | COp::Unlease { .. }
+        )
+    }
+
     /// Handles the operation uses (not the one it defines).
     pub fn uses(&self) -> Vec<HandleId> {
         match *self {
