@@ -77,6 +77,11 @@ impl Set {
     };
 
     fn union(mut self, o: &Set) -> Set {
+        self.union_with(o);
+        self
+    }
+
+    fn union_with(&mut self, o: &Set) {
         for (a, b) in self.pages.iter_mut().zip(o.pages) {
             *a |= b;
         }
@@ -84,7 +89,6 @@ impl Set {
         self.handles |= o.handles;
         self.events |= o.events;
         self.alloc |= o.alloc;
-        self
     }
 
     fn meets(&self, o: &Set) -> bool {
@@ -134,6 +138,11 @@ impl Footprint {
 
     fn union(self, o: &Footprint) -> Footprint {
         Footprint { read: self.read.union(&o.read), write: self.write.union(&o.write) }
+    }
+
+    fn union_with(&mut self, o: &Footprint) {
+        self.read.union_with(&o.read);
+        self.write.union_with(&o.write);
     }
 
     /// Two footprints conflict when one writes what the other reads or writes.
@@ -226,21 +235,33 @@ impl Footprints {
         // first), can be chosen: a seed's growth stops as soon as it reaches that size, which
         // changes no choice (the closure only grows) and spares growing sets that pull in
         // every task (kswapd's reclaim touches every page).
-        let mut best: Option<Vec<usize>> = None;
-        for &seed in &enabled {
-            let bound = best.as_ref().map_or(enabled.len(), |b| b.len());
-            let Some(set) = self.closure(w, cx, seed, &enabled, bound) else { continue };
-            best = Some(set);
-            if best.as_ref().is_some_and(|b| b.len() == 1) {
-                break;
+        CACHE.with(|cache| {
+            let cache = &mut *cache.borrow_mut();
+            cache.reset(w.tasks.len());
+            let mut best: Option<Vec<usize>> = None;
+            for &seed in &enabled {
+                let bound = best.as_ref().map_or(enabled.len(), |b| b.len());
+                let Some(set) = self.closure(w, cx, seed, &enabled, bound, cache) else {
+                    continue;
+                };
+                best = Some(set);
+                if best.as_ref().is_some_and(|b| b.len() == 1) {
+                    break;
+                }
             }
-        }
-        let best = best?;
-        Some(moves.iter().copied().filter(|m| best.contains(&(m.task as usize))).collect())
+            let best = best?;
+            Some(moves.iter().copied().filter(|m| best.contains(&(m.task as usize))).collect())
+        })
     }
 
     /// The set of tasks grown from `seed`, or `None` if a blocked task conflicts with it or it
     /// reaches `bound` tasks.
+    ///
+    /// A task whose next step conflicts with what every other unfinished task may still do
+    /// (writeback or reclaim over every page) ends the growth at once: from there every
+    /// unfinished task joins, and they are at least `bound` (every enabled task), so the
+    /// growth would reach `bound` or a blocked task, step by step. Returning early gives the
+    /// same answer without the steps.
     fn closure(
         &self,
         w: &World,
@@ -248,25 +269,29 @@ impl Footprints {
         seed: usize,
         enabled: &[usize],
         bound: usize,
+        cache: &mut Cache,
     ) -> Option<Vec<usize>> {
-        if bound <= 1 {
+        if bound <= 1 || cache.blocks_all(self, w, cx, seed) {
             return None;
         }
         let mut set = vec![seed];
-        let mut touched = self.current(w, cx, seed);
+        let mut touched = *cache.current(self, w, cx, seed);
         'grow: loop {
             for u in 0..w.tasks.len() {
                 if set.contains(&u) || w.tasks[u].done {
                     continue;
                 }
-                if !self.future(w, cx, u, &set).conflicts(&touched) {
+                if !cache.conflicts(self, w, cx, u, &set, &touched) {
                     continue;
                 }
                 if !enabled.contains(&u) || set.len() + 1 >= bound {
                     return None;
                 }
+                if cache.blocks_all(self, w, cx, u) {
+                    return None;
+                }
                 set.push(u);
-                touched = touched.union(&self.current(w, cx, u));
+                touched.union_with(cache.current(self, w, cx, u));
                 continue 'grow;
             }
             return Some(set);
@@ -294,6 +319,73 @@ impl Footprints {
             Cont::Writeback(wb) if wb.sync && waits_for(w, wb, set) => pass_remaining(w, cx, wb),
             _ => whole,
         }
+    }
+}
+
+/// The footprints of one state's tasks, each computed once however many seeds read it: what
+/// a task's next step touches, what it may touch before any move of a set (the same for every
+/// set, except an integrity writeback pass's, which depends on the set through the bios it
+/// waits for), and whether its next step conflicts with every other unfinished task's future.
+/// Kept per explorer thread and reset for each state, so it allocates nothing once warm.
+#[derive(Default)]
+struct Cache {
+    current: Vec<Option<Footprint>>,
+    future: Vec<Option<Footprint>>,
+    blocks_all: Vec<Option<bool>>,
+}
+
+thread_local! {
+    static CACHE: std::cell::RefCell<Cache> = std::cell::RefCell::new(Cache::default());
+}
+
+impl Cache {
+    fn reset(&mut self, tasks: usize) {
+        for v in [&mut self.current, &mut self.future] {
+            v.clear();
+            v.resize(tasks, None);
+        }
+        self.blocks_all.clear();
+        self.blocks_all.resize(tasks, None);
+    }
+
+    fn current(&mut self, fps: &Footprints, w: &World, cx: &Cx, t: usize) -> &Footprint {
+        self.current[t].get_or_insert_with(|| fps.current(w, cx, t))
+    }
+
+    /// Whether task `u`'s future, before a move of `set`, conflicts with `touched`.
+    fn conflicts(
+        &mut self,
+        fps: &Footprints,
+        w: &World,
+        cx: &Cx,
+        u: usize,
+        set: &[usize],
+        touched: &Footprint,
+    ) -> bool {
+        if matches!(&w.tasks[u].cont, Cont::Writeback(wb) if wb.sync) {
+            return fps.future(w, cx, u, set).conflicts(touched);
+        }
+        self.future[u].get_or_insert_with(|| fps.future(w, cx, u, set)).conflicts(touched)
+    }
+
+    /// Whether task `g`'s next step conflicts with everything every other unfinished task may
+    /// still do, whatever set it is in: with an integrity pass's smaller future too (the one
+    /// it has once it waits for a bio of the set).
+    fn blocks_all(&mut self, fps: &Footprints, w: &World, cx: &Cx, g: usize) -> bool {
+        if let Some(b) = self.blocks_all[g] {
+            return b;
+        }
+        let cur = *self.current(fps, w, cx, g);
+        let b = (0..w.tasks.len()).filter(|&u| u != g && !w.tasks[u].done).all(|u| {
+            let whole = *self.future[u].get_or_insert_with(|| fps.future(w, cx, u, &[]));
+            let waiting = match &w.tasks[u].cont {
+                Cont::Writeback(wb) if wb.sync => pass_remaining(w, cx, wb),
+                _ => whole,
+            };
+            whole.conflicts(&cur) && waiting.conflicts(&cur)
+        });
+        self.blocks_all[g] = Some(b);
+        b
     }
 }
 
