@@ -37,12 +37,29 @@ const LIVE_LEVEL_MAX: usize = if cfg!(test) { 8 } else { 4096 };
 /// (Small in unit tests, so that levels span many chunks and many are encoded.)
 const CHUNK_BYTES: usize = if cfg!(test) { 4096 } else { 1 << 20 };
 
-/// Where an encoded world is: its chunk (in the level's list) and its bytes in that chunk.
+/// Uncompressed bytes of one frame: encoded worlds are gathered into frames of about this size,
+/// and each frame is compressed (LZ4, whose window is 64 KiB) into a chunk. Worlds of one level
+/// differ in a few fields, so a frame compresses several times over.
+const FRAME_BYTES: usize = if cfg!(test) { 1024 } else { 64 << 10 };
+
+/// Where an encoded world is: its frame (in the level's list) and its bytes in that frame,
+/// uncompressed.
 #[derive(Clone, Copy, Debug)]
 struct Loc {
+    frame: u32,
+    start: u32,
+    len: u32,
+}
+
+/// A frame: its bytes in a chunk, LZ4-compressed (`raw` bytes uncompressed) or, for the last
+/// frame of a worker's part, as they are (`packed` false).
+#[derive(Clone, Copy, Debug)]
+struct Frame {
     chunk: u32,
     start: u32,
     len: u32,
+    raw: u32,
+    packed: bool,
 }
 
 /// Chunks handed back by an expanded level, for the next ones to fill.
@@ -75,33 +92,114 @@ impl Pool {
     }
 }
 
-/// Encoded worlds in chunks that never reallocate.
+/// Encoded worlds in compressed frames, in chunks that never reallocate.
 #[derive(Default)]
 struct Arena {
     chunks: Vec<Vec<u8>>,
+    frames: Vec<Frame>,
+    /// The frame being filled, uncompressed (a worker's only).
+    open: Vec<u8>,
+    /// Where a frame is compressed before it is copied into a chunk.
+    packed: Vec<u8>,
 }
 
 impl Arena {
     /// Appends `bytes`; `None` when a new chunk would not fit under the memory bound.
     fn push(&mut self, bytes: &[u8], pool: &Pool, budget: &Budget) -> Option<Loc> {
-        let fits = self.chunks.last().is_some_and(|c| c.capacity() - c.len() >= bytes.len());
+        if !self.open.is_empty() && self.open.len() + bytes.len() > FRAME_BYTES {
+            self.seal(pool, budget)?;
+        }
+        let start = self.open.len();
+        self.open.extend_from_slice(bytes);
+        // A frame holds at most max(FRAME_BYTES, one world's encoding) bytes: far below 4 GiB.
+        Some(Loc { frame: self.frames.len() as u32, start: start as u32, len: bytes.len() as u32 })
+    }
+
+    /// Compresses the open frame into a chunk; `None` when a new chunk would not fit under the
+    /// memory bound.
+    fn seal(&mut self, pool: &Pool, budget: &Budget) -> Option<()> {
+        let raw = self.open.len();
+        self.packed.resize(lz4_flex::block::get_maximum_output_size(raw), 0);
+        let len = lz4_flex::block::compress_into(&self.open, &mut self.packed)
+            .expect("the output holds the largest compression of the frame");
+        let (chunk, start) = self.room(len, pool, budget)?;
+        self.chunks[chunk].extend_from_slice(&self.packed[..len]);
+        self.frames.push(Frame {
+            chunk: chunk as u32,
+            start: start as u32,
+            len: len as u32,
+            raw: raw as u32,
+            packed: true,
+        });
+        self.open.clear();
+        Some(())
+    }
+
+    /// A chunk with `len` bytes free, and where they start.
+    fn room(&mut self, len: usize, pool: &Pool, budget: &Budget) -> Option<(usize, usize)> {
+        let fits = self.chunks.last().is_some_and(|c| c.capacity() - c.len() >= len);
         if !fits {
             if !budget.fits(CHUNK_BYTES as u64) {
                 return None;
             }
-            self.chunks.push(pool.take(bytes.len()));
+            self.chunks.push(pool.take(len));
         }
         let chunk = self.chunks.len() - 1;
-        let c = &mut self.chunks[chunk];
-        let start = c.len();
-        c.extend_from_slice(bytes);
-        // A chunk holds at most max(CHUNK_BYTES, one world's encoding) bytes: far below 4 GiB.
-        Some(Loc { chunk: chunk as u32, start: start as u32, len: bytes.len() as u32 })
+        Some((chunk, self.chunks[chunk].len()))
     }
 
-    fn get(&self, l: Loc) -> &[u8] {
-        &self.chunks[l.chunk as usize][l.start as usize..(l.start + l.len) as usize]
+    /// Ends the worker's filling: the open frame becomes a chunk of its own, uncompressed
+    /// (its memory is already held, so this needs none more).
+    fn close(&mut self) {
+        if self.open.is_empty() {
+            return;
+        }
+        let open = std::mem::take(&mut self.open);
+        self.frames.push(Frame {
+            chunk: self.chunks.len() as u32,
+            start: 0,
+            len: open.len() as u32,
+            raw: open.len() as u32,
+            packed: false,
+        });
+        self.chunks.push(open);
     }
+
+    /// The bytes of `l`, decompressing its frame into `un` unless it is there already.
+    fn get<'a>(&'a self, l: Loc, un: &'a mut Unpacked) -> &'a [u8] {
+        let f = self.frames[l.frame as usize];
+        let stored = &self.chunks[f.chunk as usize][f.start as usize..(f.start + f.len) as usize];
+        let bytes = if !f.packed {
+            stored
+        } else {
+            if un.frame != Some(l.frame) {
+                un.bytes.resize(f.raw as usize, 0);
+                let n = lz4_flex::block::decompress_into(stored, &mut un.bytes)
+                    .expect("a frame decompresses from its own compression");
+                debug_assert_eq!(n, f.raw as usize);
+                un.frame = Some(l.frame);
+            }
+            &un.bytes[..]
+        };
+        &bytes[l.start as usize..(l.start + l.len) as usize]
+    }
+
+    /// Appends `other`'s frames (and their chunks) after this arena's; returns the number of
+    /// frames before them, to add to `other`'s frame numbers.
+    fn append(&mut self, other: &mut Arena) -> u32 {
+        let (chunks, frames) = (self.chunks.len() as u32, self.frames.len() as u32);
+        self.chunks.append(&mut other.chunks);
+        self.frames.extend(other.frames.drain(..).map(|f| Frame { chunk: f.chunk + chunks, ..f }));
+        frames
+    }
+}
+
+/// The frame a worker decompressed last: the states of a part are read in order, so each
+/// frame is decompressed about once.
+#[derive(Default)]
+struct Unpacked {
+    frame: Option<u32>,
+    bytes: Vec<u8>,
 }
 
 /// A level of the search: its states' ids and their worlds, live (`live`) or encoded (`locs`
@@ -119,9 +217,9 @@ impl Level {
         self.ids.len()
     }
 
-    fn world(&self, i: usize) -> World {
+    fn world(&self, i: usize, un: &mut Unpacked) -> World {
         if self.live.is_empty() {
-            stored::decode(self.arena.get(self.locs[i]))
+            stored::decode(self.arena.get(self.locs[i], un))
         } else {
             self.live[i].clone()
         }
@@ -132,6 +230,7 @@ impl Level {
         self.ids.clear();
         self.live.clear();
         self.locs.clear();
+        self.arena.frames.clear();
         pool.give(self.arena.chunks.drain(..));
     }
 }
@@ -143,12 +242,14 @@ enum New {
     Encoded(Loc),
 }
 
-/// A move, the fingerprint of the state it leads to, and that state when the worker stored
-/// it (it was in no earlier level and not stored before by this worker in this level).
+/// A move, the fingerprint of the state it leads to, and that state, which the worker stored
+/// (it was in no earlier level and not stored before by this worker in this level). Moves to
+/// states seen before are only counted: most moves are, and the level's memory is what bounds
+/// the search.
 struct Succ {
     fp: u128,
     m: Move,
-    new: Option<New>,
+    new: New,
 }
 
 /// One worker's expansion of a contiguous part of a level.
@@ -159,8 +260,9 @@ struct Part {
     /// States of the part expanded (all of them unless the memory bound or an interrupt
     /// stopped the worker).
     done: usize,
-    /// Successors of each expanded state, in order: state `i` has `counts[i]` of them.
-    counts: Vec<u32>,
+    /// Per expanded state, in order: its moves, and how many of them lead to a state stored
+    /// (in `succs`).
+    counts: Vec<(u32, u32)>,
     succs: Vec<Succ>,
     /// Labels of interleavings ending at state `i` of the part.
     ends: Vec<(usize, LabelSet)>,
@@ -189,6 +291,7 @@ fn expand_part(job: &Job, from: usize, to: usize) -> Part {
     let mut part = Part { len: to - from, ..Part::default() };
     let mut mine: FxHashSet<u128> = FxHashSet::default();
     let mut scratch = Vec::new();
+    let mut un = Unpacked::default();
     for i in from..to {
         let k = i - from;
         if k as u64 % budget::CHECK_EVERY == 0
@@ -200,7 +303,7 @@ fn expand_part(job: &Job, from: usize, to: usize) -> Part {
         {
             break;
         }
-        let w = job.level.world(i);
+        let w = job.level.world(i, &mut un);
         if job.opts.crash {
             for (suffix, labels) in crash::outcomes(&w, &mut cx) {
                 part.crashes.push((k, suffix, labels));
@@ -211,7 +314,7 @@ fn expand_part(job: &Job, from: usize, to: usize) -> Part {
             let mut end = w;
             model::finish(&mut end, &mut cx);
             part.ends.push((k, end.labels));
-            part.counts.push(0);
+            part.counts.push((0, 0));
             part.done = k + 1;
             continue;
         }
@@ -229,14 +332,14 @@ fn expand_part(job: &Job, from: usize, to: usize) -> Part {
             let known = reducer.canonicalize(&mut next);
             let fp = known.unwrap_or_else(|| fingerprint(&next));
             let new = if job.seen.contains(&fp) || !mine.insert(fp) {
-                None
+                continue;
             } else if job.live {
                 part.live.push(next);
-                Some(New::Live)
+                New::Live
             } else {
                 stored::encode_into(&next, &mut scratch);
                 match part.arena.push(&scratch, job.pool, job.budget) {
-                    Some(loc) => Some(New::Encoded(loc)),
+                    Some(loc) => New::Encoded(loc),
                     None => {
                         full = true;
                         break;
@@ -251,9 +354,10 @@ fn expand_part(job: &Job, from: usize, to: usize) -> Part {
             part.crashes.retain(|c| c.0 < k);
             break;
         }
-        part.counts.push(moves.len() as u32);
+        part.counts.push((moves.len() as u32, (part.succs.len() - before) as u32));
         part.done = k + 1;
     }
+    part.arena.close();
     part
 }
 
@@ -378,13 +482,12 @@ pub(super) fn explore(
         let parts = expand_level(&job);
         next.clear(&pool);
         for (from, mut part) in parts {
-            let base = next.arena.chunks.len() as u32;
-            next.arena.chunks.append(&mut part.arena.chunks);
+            let base = next.arena.append(&mut part.arena);
             let mut live_worlds = part.live.into_iter();
             let mut ends = part.ends.iter().peekable();
             let mut crashes = part.crashes.iter().peekable();
             let mut succs = part.succs.into_iter();
-            for (k, &count) in part.counts.iter().enumerate() {
+            for (k, &(moves, stored)) in part.counts.iter().enumerate() {
                 let id = level.ids[from + k];
                 while let Some((_, suffix, labels)) = crashes.next_if(|c| c.0 == k) {
                     found.record(labels, || path(&parents, id), Some(suffix));
@@ -392,15 +495,13 @@ pub(super) fn explore(
                 if let Some((_, labels)) = ends.next_if(|e| e.0 == k) {
                     found.record(labels, || path(&parents, id), None);
                 }
-                for s in succs.by_ref().take(count as usize) {
-                    out.transitions += 1;
-                    let world = match s.new {
-                        Some(New::Live) => {
-                            Some(live_worlds.next().expect("one world per New::Live"))
-                        }
-                        _ => None,
+                out.transitions += moves as u64;
+                for s in succs.by_ref().take(stored as usize) {
+                    let new = s.new;
+                    let world = match new {
+                        New::Live => Some(live_worlds.next().expect("one world per New::Live")),
+                        New::Encoded(_) => None,
                     };
-                    let Some(new) = s.new else { continue };
                     if visited.len() == visited.capacity()
                         && !budget.fits(budget::set_growth::<u128>(visited.capacity()))
                     {
@@ -431,7 +532,7 @@ pub(super) fn explore(
                     next.ids.push((parents.len() - 1) as u32);
                     match (new, world) {
                         (New::Encoded(loc), _) => {
-                            next.locs.push(Loc { chunk: loc.chunk + base, ..loc })
+                            next.locs.push(Loc { frame: loc.frame + base, ..loc })
                         }
                         (New::Live, Some(w)) => next.live.push(w),
                         (New::Live, None) => unreachable!("a live successor has its world"),
