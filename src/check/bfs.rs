@@ -75,9 +75,11 @@ impl Pool {
         }
     }
 
+    /// Takes back chunks for reuse; a worker's last, uncompressed frame (smaller than a chunk)
+    /// is freed instead.
     fn give(&self, chunks: impl IntoIterator<Item = Vec<u8>>) {
         if let Ok(mut p) = self.0.lock() {
-            p.extend(chunks.into_iter().map(|mut c| {
+            p.extend(chunks.into_iter().filter(|c| c.capacity() >= CHUNK_BYTES).map(|mut c| {
                 c.clear();
                 c
             }));

@@ -275,7 +275,7 @@ impl Footprints {
             return None;
         }
         let mut set = vec![seed];
-        let mut touched = *cache.current(self, w, cx, seed);
+        let mut touched = cache.current(self, w, cx, seed);
         'grow: loop {
             for u in 0..w.tasks.len() {
                 if set.contains(&u) || w.tasks[u].done {
@@ -291,7 +291,7 @@ impl Footprints {
                     return None;
                 }
                 set.push(u);
-                touched.union_with(cache.current(self, w, cx, u));
+                touched.union_with(&cache.current(self, w, cx, u));
                 continue 'grow;
             }
             return Some(set);
@@ -326,30 +326,54 @@ impl Footprints {
 /// a task's next step touches, what it may touch before any move of a set (the same for every
 /// set, except an integrity writeback pass's, which depends on the set through the bios it
 /// waits for), and whether its next step conflicts with every other unfinished task's future.
-/// Kept per explorer thread and reset for each state, so it allocates nothing once warm.
+/// Kept per explorer thread; an entry belongs to the state whose `stamp` it carries, so moving
+/// on to the next state writes nothing.
 #[derive(Default)]
 struct Cache {
-    current: Vec<Option<Footprint>>,
-    future: Vec<Option<Footprint>>,
-    blocks_all: Vec<Option<bool>>,
+    stamp: u32,
+    current: Vec<(u32, Footprint)>,
+    future: Vec<(u32, Footprint)>,
+    blocks_all: Vec<(u32, bool)>,
 }
 
 thread_local! {
     static CACHE: std::cell::RefCell<Cache> = std::cell::RefCell::new(Cache::default());
 }
 
+/// The entry of `slot` for state `stamp`, computed by `f` unless it is there already.
+fn memo<T: Copy>(slot: &mut (u32, T), stamp: u32, f: impl FnOnce() -> T) -> T {
+    if slot.0 != stamp {
+        *slot = (stamp, f());
+    }
+    slot.1
+}
+
 impl Cache {
+    /// Starts a new state with `tasks` tasks.
     fn reset(&mut self, tasks: usize) {
-        for v in [&mut self.current, &mut self.future] {
-            v.clear();
-            v.resize(tasks, None);
+        self.stamp = self.stamp.wrapping_add(1);
+        if self.stamp == 0 {
+            // Once every 2^32 states: no entry may carry the new stamp from long ago.
+            self.current.clear();
+            self.future.clear();
+            self.blocks_all.clear();
+            self.stamp = 1;
         }
-        self.blocks_all.clear();
-        self.blocks_all.resize(tasks, None);
+        if self.current.len() < tasks {
+            self.current.resize(tasks, (0, Footprint::default()));
+            self.future.resize(tasks, (0, Footprint::default()));
+            self.blocks_all.resize(tasks, (0, false));
+        }
     }
 
-    fn current(&mut self, fps: &Footprints, w: &World, cx: &Cx, t: usize) -> &Footprint {
-        self.current[t].get_or_insert_with(|| fps.current(w, cx, t))
+    fn current(&mut self, fps: &Footprints, w: &World, cx: &Cx, t: usize) -> Footprint {
+        memo(&mut self.current[t], self.stamp, || fps.current(w, cx, t))
+    }
+
+    /// What task `u` may touch in any step it can take before a move of any set, for a task
+    /// that is not an integrity writeback pass.
+    fn whole(&mut self, fps: &Footprints, w: &World, cx: &Cx, u: usize) -> Footprint {
+        memo(&mut self.future[u], self.stamp, || fps.future(w, cx, u, &[]))
     }
 
     /// Whether task `u`'s future, before a move of `set`, conflicts with `touched`.
@@ -365,26 +389,26 @@ impl Cache {
         if matches!(&w.tasks[u].cont, Cont::Writeback(wb) if wb.sync) {
             return fps.future(w, cx, u, set).conflicts(touched);
         }
-        self.future[u].get_or_insert_with(|| fps.future(w, cx, u, set)).conflicts(touched)
+        self.whole(fps, w, cx, u).conflicts(touched)
     }
 
     /// Whether task `g`'s next step conflicts with everything every other unfinished task may
     /// still do, whatever set it is in: with an integrity pass's smaller future too (the one
     /// it has once it waits for a bio of the set).
     fn blocks_all(&mut self, fps: &Footprints, w: &World, cx: &Cx, g: usize) -> bool {
-        if let Some(b) = self.blocks_all[g] {
-            return b;
+        if self.blocks_all[g].0 == self.stamp {
+            return self.blocks_all[g].1;
         }
-        let cur = *self.current(fps, w, cx, g);
+        let cur = self.current(fps, w, cx, g);
         let b = (0..w.tasks.len()).filter(|&u| u != g && !w.tasks[u].done).all(|u| {
-            let whole = *self.future[u].get_or_insert_with(|| fps.future(w, cx, u, &[]));
+            let whole = self.whole(fps, w, cx, u);
             let waiting = match &w.tasks[u].cont {
                 Cont::Writeback(wb) if wb.sync => pass_remaining(w, cx, wb),
                 _ => whole,
             };
             whole.conflicts(&cur) && waiting.conflicts(&cur)
         });
-        self.blocks_all[g] = Some(b);
+        self.blocks_all[g] = (self.stamp, b);
         b
     }
 }
