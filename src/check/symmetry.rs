@@ -78,6 +78,9 @@ pub struct Symmetry {
     /// Classes of at least two interchangeable components.
     classes: Vec<Vec<Component>>,
     identity: Renaming,
+    /// The threads no renaming moves (in no class: kswapd, the flusher, components alone of
+    /// their kind), whose writeback passes a component's key reads.
+    fixed: Vec<u8>,
 }
 
 /// The largest class: its members' equal keys are tried in every order (6! = 720 at most),
@@ -357,7 +360,7 @@ impl Symmetry {
             events: (0..ne as u8).collect(),
             tags: (0..ntags as u16).collect(),
         };
-        let mut sym = Symmetry { classes: Vec::new(), identity };
+        let mut sym = Symmetry { classes: Vec::new(), identity, fixed: Vec::new() };
         // Classes: each component joins the first class whose first member it swaps with.
         let mut classes: Vec<Vec<Component>> = Vec::new();
         'comp: for c in comps.into_values() {
@@ -371,6 +374,9 @@ impl Symmetry {
             classes.push(vec![c]);
         }
         sym.classes = classes.into_iter().filter(|c| c.len() > 1).collect();
+        sym.fixed = (0..nt as u8)
+            .filter(|t| !sym.classes.iter().flatten().any(|c| c.threads.contains(t)))
+            .collect();
         // Without interchangeable components, frames and blocks are still renumbered.
         Some(sym)
     }
@@ -464,6 +470,37 @@ impl Symmetry {
                 }
             }
             k.push(w.dirtied.iter().position(|d| d.0 == f).map_or(u32::MAX, |i| i as u32));
+            // How the rest of the world refers to the file: the writeback passes of threads no
+            // renaming moves (in the file, and where; finished with it; its pages in the
+            // pass's snapshot), and the queued work on its pages (counted, pages as bits:
+            // independent of the queue's order). These move with the file under a renaming,
+            // and they part components whose own state is alike, so fewer renamings tie.
+            for &t in &self.fixed {
+                if let Cont::Writeback(wb) = &w.tasks[t as usize].cont {
+                    let here = wb.file == f;
+                    let snapshot = wb.snapshot.iter().filter(|e| e.0 .0 == f).count() as u32;
+                    k.push(
+                        here as u32
+                            | (((wb.visited >> f) & 1) as u32) << 1
+                            | (if here { wb.index as u32 } else { 0 }) << 2
+                            | snapshot.min(0xFF) << 10,
+                    );
+                }
+            }
+            let (mut bios, mut pages) = (0u32, 0u64);
+            for task in &w.tasks {
+                match task.kind {
+                    TaskKind::Bio { file, index, .. } | TaskKind::Fixup { file, index, .. }
+                        if file.0 == f =>
+                    {
+                        bios += 1;
+                        pages |= 1 << index.min(63);
+                    }
+                    _ => {}
+                }
+            }
+            k.push(bios);
+            k.push(pages as u32 ^ (pages >> 32) as u32);
         }
         for &h in &c.handles {
             k.push(match &w.handles[h as usize] {
