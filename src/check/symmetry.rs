@@ -32,9 +32,10 @@
 //! shortest; the persistent-set reductions choose among the moves of the canonical world,
 //! which is a world of the unreduced graph, so their arguments apply unchanged.
 //!
-//! The canonical world. Each component gets a key computed from its own state only, with its
-//! own resources numbered locally (its threads' positions, its files' pages, frames and blocks,
-//! its handles' kinds, its events): renaming moves keys with the components. The renamings that
+//! The canonical world. Each component gets a key computed from its own state, with its own
+//! resources numbered locally (its threads' positions, its files' pages, frames and blocks,
+//! its handles' kinds, its events), and from how the threads no renaming moves and the queued
+//! work refer to its files: renaming moves keys with the components. The renamings that
 //! put every class in key order are tried, and the one whose world has the smallest fingerprint
 //! is kept: the same world for every member of an orbit (the candidates of π(w) are those of
 //! w). Equal keys are rare (two components in the same state with the same frames), so usually
