@@ -38,8 +38,8 @@
 //! work refer to its files: renaming moves keys with the components. The renamings that
 //! put every class in key order are tried, and the one whose world has the smallest fingerprint
 //! is kept: the same world for every member of an orbit (the candidates of π(w) are those of
-//! w). Equal keys are rare (two components in the same state with the same frames), so usually
-//! one renaming is applied.
+//! w). Equal keys are the minority (about one canonicalization in ten on four pairs, nearly
+//! always two components alike in everything), so usually one renaming is applied.
 //!
 //! Witnesses. The search records paths of moves between canonical worlds. [`concrete_path`]
 //! maps one back: it replays the path from the real initial world, canonicalizes the real
