@@ -77,7 +77,14 @@ impl Reductions {
 
     /// The names of the reductions switched on, comma-separated (`none` for none).
     pub fn names(&self) -> String {
-        let on = [self.invisible, self.generations, self.independence, self.symmetry, self.signals];
+        let on = [
+            self.invisible,
+            self.generations,
+            self.independence,
+            self.symmetry,
+            self.signals,
+            self.late_skips,
+        ];
         let names: Vec<&str> =
             Reductions::NAMES.iter().zip(on).filter(|(_, on)| *on).map(|(n, _)| *n).collect();
         if names.is_empty() {
@@ -183,7 +190,11 @@ mod tests {
         assert_eq!(Reductions::parse("none").unwrap(), Reductions::NONE);
         let r = Reductions::parse("invisible, independence").unwrap();
         assert_eq!(r.names(), "invisible,independence");
-        assert_eq!(Reductions::ALL.names(), "invisible,generations,independence,symmetry,signals");
+        assert_eq!(
+            Reductions::ALL.names(),
+            "invisible,generations,independence,symmetry,signals,late-skips"
+        );
+        assert_eq!(Reductions::parse("late-skips").unwrap().names(), "late-skips");
         assert_eq!(Reductions::parse("signals").unwrap().names(), "signals");
         assert!(Reductions::parse("symmetric").unwrap_err().contains("unknown reduction"));
     }
