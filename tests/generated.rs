@@ -196,6 +196,7 @@ fn generated_scenarios_explore_without_panics_and_witnesses_replay() {
 ///   page the design left dirty and unwritten for want of space for its next write
 ///   (`pinned-writeback-rereserves`: ENOSPC recorded on the file, the data still in memory,
 ///   pinned for ever); see [`withheld_for_space`].
+///
 /// Every failure is collected, so one run lists them all. PINCHECK_GENERATED_WP=N runs N
 /// scenarios instead of 200.
 #[test]

@@ -172,7 +172,7 @@ pub fn pad(s: &str, width: usize) -> String {
     let n = s.chars().count();
     let mut out = String::with_capacity(s.len() + width.saturating_sub(n));
     out.push_str(s);
-    out.extend(std::iter::repeat(' ').take(width.saturating_sub(n)));
+    out.extend(std::iter::repeat_n(' ', width.saturating_sub(n)));
     out
 }
 

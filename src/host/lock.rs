@@ -37,7 +37,7 @@ fn lock_file(p: &std::path::Path) -> Result<File, String> {
         .create(true)
         .truncate(false)
         .write(true)
-        .open(&p)
+        .open(p)
         .map_err(|e| format!("{}: {e}", p.display()))?;
     // SAFETY: flock() on a descriptor this function owns; no memory is passed.
     let try_now = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };

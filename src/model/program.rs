@@ -184,7 +184,7 @@ pub fn compile(sc: &Scenario) -> Result<Program, Diag> {
     let kind = sc.fs.kind;
     // On DAX every block is a page frame too, after the memory frames, and the zero page.
     const _: () = assert!(
-        limits::MEMORY_FRAMES_MAX + limits::DISK_BLOCKS_MAX + 1 <= u16::MAX as u32,
+        limits::MEMORY_FRAMES_MAX + limits::DISK_BLOCKS_MAX < u16::MAX as u32,
         "every frame has a FolioId"
     );
     let mut names = Names {

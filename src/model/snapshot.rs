@@ -314,10 +314,13 @@ impl Snapshot {
             });
             for (i, p) in inode.pages.iter().enumerate() {
                 let at = Some((file, i as u8));
-                if p.folio.is_none() && p.block.is_none() && p.durable_block.is_none() {
-                    if p.accepted == Data::default() && !p.reserved {
-                        continue;
-                    }
+                if p.folio.is_none()
+                    && p.block.is_none()
+                    && p.durable_block.is_none()
+                    && p.accepted == Data::default()
+                    && !p.reserved
+                {
+                    continue;
                 }
                 pages.push(PageRow {
                     page: page_name(prog, file, i as u8),

@@ -250,6 +250,6 @@ pub fn page(reports: &[ScenarioReport], title: &str) -> String {
     }
     s.push_str("</ul></main>");
     s.push_str("<aside id=\"state\"><h3 id=\"statehead\">The machine after a step</h3><pre id=\"statetext\">Click a step of a diagram (or hover it for a tooltip) to see the folios (D dirty, W writeback, P private; ref, pins, mapcount), the PTEs, the file pages, the disk blocks (volatile cache and durable), the handles and the queued work after it.</pre></aside>");
-    let _ = write!(s, "<script>{SCRIPT}</script></body></html>\n");
+    let _ = writeln!(s, "<script>{SCRIPT}</script></body></html>");
     s
 }
