@@ -267,7 +267,14 @@ impl Footprints {
     /// a set, which is what trying each of them finds, step by step. (The flusher or kswapd at
     /// a `maybe writeback` or `maybe reclaim`: every state of the N-pair family until both are
     /// done.)
-    fn dominates(&self, w: &World, cx: &Cx, g: usize, enabled: &[usize], cache: &mut Cache) -> bool {
+    fn dominates(
+        &self,
+        w: &World,
+        cx: &Cx,
+        g: usize,
+        enabled: &[usize],
+        cache: &mut Cache,
+    ) -> bool {
         if matches!(&w.tasks[g].cont, Cont::Writeback(wb) if wb.sync) {
             return false;
         }

@@ -79,7 +79,7 @@ pub enum Cont {
     LayoutWait { waited: u8 },
 }
 
-#[derive(Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Task {
     pub kind: TaskKind,
     /// The statement a thread is at.
@@ -110,6 +110,53 @@ impl Clone for Task {
             (cont, from) => *cont = from.clone(),
         }
         *done = source.done;
+    }
+}
+
+// A hand-written `Hash`, as for the small structs of `world.rs`: a fingerprint hashes every
+// task of every world, most of them threads at the start of a statement or bios, and the
+// derived one writes each field and discriminant apart. Here one word holds the variants, the
+// statement and the small fields (each in its own bits, so equal words mean equal fields);
+// what follows it is fixed by the variants.
+impl std::hash::Hash for Task {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let cont = match self.cont {
+            Cont::Start => 0u64,
+            Cont::Writeback(_) => 1,
+            Cont::LayoutWait { .. } => 2,
+            Cont::DioWait { .. } => 3,
+            Cont::RemoteWrite { .. } => 4,
+        };
+        let head = cont << 3 | (self.pc as u64) << 8 | (self.done as u64) << 16;
+        let opt = |d: Option<Data>| match d {
+            None => 0u128,
+            Some(d) => {
+                1 | ((d.tag.0 as u128) | (d.ver as u128) << 16 | (d.origin as u128) << 32) << 1
+            }
+        };
+        match &self.kind {
+            TaskKind::Thread { thread } => h.write_u64(head | (*thread as u64) << 24),
+            TaskKind::Bio { file, index, folio, block, csum, bounce, cow } => {
+                h.write_u64(
+                    head | 1
+                        | (file.0 as u64) << 24
+                        | (*index as u64) << 32
+                        | (*cow as u64) << 40
+                        | (folio.0 as u64) << 48,
+                );
+                h.write_u128(block.0 as u128 | opt(*csum) << 16 | opt(*bounce) << 66);
+            }
+            TaskKind::Fixup { file, index, folio } => h.write_u64(
+                head | 2 | (file.0 as u64) << 24 | (*index as u64) << 32 | (folio.0 as u64) << 40,
+            ),
+            kind @ (TaskKind::Dio { .. } | TaskKind::DirtyWork { .. }) => {
+                h.write_u64(head | 3);
+                kind.hash(h);
+            }
+        }
+        if cont != 0 {
+            self.cont.hash(h);
+        }
     }
 }
 

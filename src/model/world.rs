@@ -162,7 +162,7 @@ pub struct FilePage {
     pub pin_resv: u8,
 }
 
-#[derive(Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Inode {
     /// i_size in pages.
     pub size: u8,
@@ -212,7 +212,7 @@ pub struct Pte {
 }
 
 /// A mapping created by `mmap` (a VMA and its PTEs).
-#[derive(Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Vma {
     pub file: FileId,
     /// First file page mapped.
@@ -236,7 +236,7 @@ pub enum GupRef {
 
 /// References held on a range of pages through GUP: a `pin` handle, an RDMA MR, or the
 /// short-term pin of an O_DIRECT or `process_vm_writev()` call.
-#[derive(Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Pinned {
     pub how: GupRef,
     /// FOLL_WRITE was set: the device may write, and the release dirties the pages.
@@ -642,15 +642,13 @@ impl std::hash::Hash for Folio {
             Owner::Orphan => 2,
             Owner::Anon => 3,
         };
-        h.write_u64(owner | (self.refcount as u64) << 32);
-        h.write_u64(
-            self.mapcount as u64
-                | (self.dirty as u64) << 16
-                | (self.writeback as u64) << 17
-                | (self.private as u64) << 18
-                | (self.fs_knows as u64) << 19
-                | (self.generation as u64) << 24,
-        );
+        let flags = self.mapcount as u64
+            | (self.dirty as u64) << 16
+            | (self.writeback as u64) << 17
+            | (self.private as u64) << 18
+            | (self.fs_knows as u64) << 19
+            | (self.generation as u64) << 24;
+        h.write_u128((owner | (self.refcount as u64) << 32) as u128 | (flags as u128) << 64);
         h.write_u64(pack_data(self.data));
     }
 }
@@ -661,21 +659,72 @@ impl std::hash::Hash for FilePage {
             pack_option(self.folio, |f| f.0 as u64)
                 | pack_option(self.block, |b| b.0 as u64) << 17
                 | pack_option(self.durable_block, |b| b.0 as u64) << 34
-                | (self.reserved as u64) << 51,
+                | (self.reserved as u64) << 51
+                | (self.pin_resv as u64) << 52,
         );
-        h.write_u32(pack_option(self.excused_ver, |v| v as u64) as u32);
-        h.write_u8(self.pin_resv);
-        h.write_u64(pack_data(self.accepted));
-        h.write_u64(pack_data(self.synced));
+        h.write_u128(
+            pack_data(self.accepted) as u128
+                | (pack_data(self.synced) as u128) << 48
+                | (pack_option(self.excused_ver, |v| v as u64) as u128) << 96,
+        );
     }
 }
 
 impl std::hash::Hash for Block {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
         let owner = pack_option(self.owner, |(f, i)| f.0 as u64 | (i as u64) << 8);
-        h.write_u32(owner as u32);
-        h.write_u64(pack_content(self.durable));
-        h.write_u64(pack_option(self.cached, pack_content));
+        h.write_u128(
+            owner as u128
+                | (pack_content(self.durable) as u128) << 17
+                | (pack_option(self.cached, pack_content) as u128) << 66,
+        );
+    }
+}
+
+impl std::hash::Hash for Inode {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let err = pack_option(self.wb_err, |e| e as u64);
+        h.write_u64(
+            self.size as u64
+                | (self.dio_in_flight as u64) << 8
+                | err << 16
+                | (self.pages.len() as u64) << 32,
+        );
+        for p in &self.pages {
+            p.hash(h);
+        }
+    }
+}
+
+impl std::hash::Hash for Vma {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        h.write_u64(
+            self.file.0 as u64
+                | (self.pgoff as u64) << 8
+                | (self.shared as u64) << 16
+                | (self.read_only as u64) << 17
+                | (self.mapped as u64) << 18
+                | (self.ptes.len() as u64) << 32,
+        );
+        for p in &self.ptes {
+            p.hash(h);
+        }
+    }
+}
+
+impl std::hash::Hash for Pinned {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        h.write_u64(
+            self.how as u64
+                | (self.write as u64) << 1
+                | (self.live as u64) << 2
+                | (self.resv as u64) << 3
+                | pack_option(self.lease, |l| l.0 as u64) << 4
+                | (self.pages.len() as u64) << 32,
+        );
+        for &(f, generation) in &self.pages {
+            h.write_u32(f.0 as u32 | (generation as u32) << 16);
+        }
     }
 }
 
@@ -780,6 +829,161 @@ mod tests {
             Pte { folio: Some(FolioId(u16::MAX)), ..Pte::default() },
             Pte { writable: true, ..Pte::default() },
             Pte { dirty: true, ..Pte::default() },
+            Pte { folio: Some(FolioId(u16::MAX)), writable: true, dirty: true },
+        ]);
+        let page = FilePage { folio: Some(FolioId(3)), synced: D, ..p };
+        let inode = |size, pages: Vec<FilePage>, wb_err, dio_in_flight| Inode {
+            size,
+            pages,
+            wb_err,
+            dio_in_flight,
+        };
+        use super::super::label::Errno;
+        all_distinct(&[
+            inode(0, vec![], None, 0),
+            inode(u8::MAX, vec![], None, 0),
+            inode(0, vec![p], None, 0),
+            inode(0, vec![page], None, 0),
+            inode(0, vec![p, p], None, 0),
+            inode(0, vec![], Some(Errno::Efault), 0),
+            inode(0, vec![], Some(Errno::Etxtbsy), 0),
+            inode(0, vec![], None, u8::MAX),
+        ]);
+        let vma = Vma {
+            file: FileId(0),
+            pgoff: 0,
+            shared: false,
+            read_only: false,
+            mapped: false,
+            ptes: vec![],
+        };
+        let pte = Pte { folio: Some(FolioId(1)), writable: true, dirty: false };
+        all_distinct(&[
+            Vma { ptes: vec![], ..vma },
+            Vma { file: FileId(u8::MAX), ptes: vec![], ..vma },
+            Vma { pgoff: u8::MAX, ptes: vec![], ..vma },
+            Vma { shared: true, ptes: vec![], ..vma },
+            Vma { read_only: true, ptes: vec![], ..vma },
+            Vma { mapped: true, ptes: vec![], ..vma },
+            Vma { ptes: vec![Pte::default()], ..vma },
+            Vma { ptes: vec![pte], ..vma },
+            Vma { ptes: vec![pte, pte], ..vma },
+        ]);
+        let pin = Pinned {
+            how: GupRef::Get,
+            write: false,
+            pages: vec![],
+            live: false,
+            lease: None,
+            resv: false,
+        };
+        all_distinct(&[
+            Pinned { pages: vec![], ..pin.clone() },
+            Pinned { how: GupRef::Pin, ..pin.clone() },
+            Pinned { write: true, ..pin.clone() },
+            Pinned { pages: vec![(FolioId(0), 0)], ..pin.clone() },
+            Pinned { pages: vec![(FolioId(u16::MAX), 0)], ..pin.clone() },
+            Pinned { pages: vec![(FolioId(0), u16::MAX)], ..pin.clone() },
+            Pinned { pages: vec![(FolioId(0), 0), (FolioId(0), 0)], ..pin.clone() },
+            Pinned { live: true, ..pin.clone() },
+            Pinned { lease: Some(HandleId(0)), ..pin.clone() },
+            Pinned { lease: Some(HandleId(u8::MAX)), ..pin.clone() },
+            Pinned { resv: true, ..pin.clone() },
+        ]);
+    }
+
+    #[test]
+    fn task_hashes_tell_every_field_apart() {
+        use super::super::task::{Cont, Task, TaskKind};
+        use super::super::writeback::Wb;
+        let wb = Wb {
+            scope: None,
+            range: None,
+            sync: false,
+            file: Wb::NO_FILE,
+            index: 0,
+            visited: 0,
+            waiting: false,
+            snapshot: vec![],
+            reports_errors: false,
+        };
+        let d = Some(D);
+        let bio = |file, index, folio, block, csum, bounce, cow| TaskKind::Bio {
+            file: FileId(file),
+            index,
+            folio: FolioId(folio),
+            block: BlockId(block),
+            csum,
+            bounce,
+            cow,
+        };
+        let task = |kind, pc, cont, done| Task { kind, pc, cont, done };
+        let thread = |t| TaskKind::Thread { thread: t };
+        let pin = Pinned {
+            how: GupRef::Pin,
+            write: true,
+            pages: vec![],
+            live: true,
+            lease: None,
+            resv: false,
+        };
+        all_distinct(&[
+            task(thread(0), 0, Cont::Start, false),
+            task(thread(u8::MAX), 0, Cont::Start, false),
+            task(thread(0), u8::MAX, Cont::Start, false),
+            task(thread(0), 0, Cont::Start, true),
+            task(thread(0), 0, Cont::LayoutWait { waited: 0 }, false),
+            task(thread(0), 0, Cont::LayoutWait { waited: u8::MAX }, false),
+            task(thread(0), 0, Cont::Writeback(wb), false),
+            task(thread(0), 0, Cont::DioWait { done: false, release: None, error: None }, false),
+            task(thread(0), 0, Cont::RemoteWrite { pinned: pin.clone(), tag: Tag(0) }, false),
+            task(bio(0, 0, 0, 0, None, None, false), 0, Cont::Start, false),
+            task(bio(u8::MAX, 0, 0, 0, None, None, false), 0, Cont::Start, false),
+            task(bio(0, u8::MAX, 0, 0, None, None, false), 0, Cont::Start, false),
+            task(bio(0, 0, u16::MAX, 0, None, None, false), 0, Cont::Start, false),
+            task(bio(0, 0, 0, u16::MAX, None, None, false), 0, Cont::Start, false),
+            task(bio(0, 0, 0, 0, d, None, false), 0, Cont::Start, false),
+            task(bio(0, 0, 0, 0, Some(Data::default()), None, false), 0, Cont::Start, false),
+            task(bio(0, 0, 0, 0, None, d, false), 0, Cont::Start, false),
+            task(bio(0, 0, 0, 0, None, Some(Data::default()), false), 0, Cont::Start, false),
+            task(bio(0, 0, 0, 0, d, d, false), 0, Cont::Start, false),
+            task(bio(0, 0, 0, 0, None, None, true), 0, Cont::Start, false),
+            task(
+                TaskKind::Fixup { file: FileId(0), index: 0, folio: FolioId(0) },
+                0,
+                Cont::Start,
+                false,
+            ),
+            task(
+                TaskKind::Fixup { file: FileId(1), index: 0, folio: FolioId(0) },
+                0,
+                Cont::Start,
+                false,
+            ),
+            task(
+                TaskKind::Fixup { file: FileId(0), index: 1, folio: FolioId(0) },
+                0,
+                Cont::Start,
+                false,
+            ),
+            task(
+                TaskKind::Fixup { file: FileId(0), index: 0, folio: FolioId(u16::MAX) },
+                0,
+                Cont::Start,
+                false,
+            ),
+            task(
+                TaskKind::DirtyWork { thread: 0, pc: 0, pages: pin.clone() },
+                0,
+                Cont::Start,
+                false,
+            ),
+            task(
+                TaskKind::DirtyWork { thread: 1, pc: 0, pages: pin.clone() },
+                0,
+                Cont::Start,
+                false,
+            ),
         ]);
     }
 }
