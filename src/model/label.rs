@@ -183,15 +183,48 @@ impl Costs {
 }
 
 /// The labels one interleaving has reached so far, and what it cost.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LabelSet {
     outcomes: u8,
     /// Bit `op * ERRNO_BITS + errno`.
     errors: [u64; 8],
     /// Not a label: `minus`, `is_empty` and `names` ignore it; `union` takes the maxima.
     pub costs: Costs,
+}
+
+// Hand-written: every world's fingerprint hashes its labels; the derived `Hash` writes the 8
+// error words and the 8 counters one by one.
+impl std::hash::Hash for LabelSet {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let LabelSet { outcomes: _, errors, costs: _ } = self;
+        let mut bytes = [0u8; 8 * 8 + 8 + 1];
+        for (i, e) in errors.iter().enumerate() {
+            bytes[8 * i..8 * i + 8].copy_from_slice(&e.to_le_bytes());
+        }
+        // Every field by name: a counter added to `Costs` must be added here.
+        let Costs {
+            bounce_copies,
+            kept_dirty,
+            reserved_peak,
+            pin_reserved_peak,
+            pin_reserved_syncs,
+            lease_breaks,
+            revocations,
+            waits,
+        } = self.costs;
+        bytes[64..72].copy_from_slice(&[
+            bounce_copies,
+            kept_dirty,
+            reserved_peak,
+            pin_reserved_peak,
+            pin_reserved_syncs,
+            lease_breaks,
+            revocations,
+            waits,
+        ]);
+        bytes[72] = self.outcomes;
+        h.write(&bytes);
+    }
 }
 
 impl LabelSet {

@@ -120,21 +120,22 @@ impl Clone for Task {
 // what follows it is fixed by the variants.
 impl std::hash::Hash for Task {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        let cont = match self.cont {
+        let Task { kind, pc, cont: whole, done } = self;
+        let cont = match whole {
             Cont::Start => 0u64,
             Cont::Writeback(_) => 1,
             Cont::LayoutWait { .. } => 2,
             Cont::DioWait { .. } => 3,
             Cont::RemoteWrite { .. } => 4,
         };
-        let head = cont << 3 | (self.pc as u64) << 8 | (self.done as u64) << 16;
+        let head = cont << 3 | (*pc as u64) << 8 | (*done as u64) << 16;
         let opt = |d: Option<Data>| match d {
             None => 0u128,
             Some(d) => {
                 1 | ((d.tag.0 as u128) | (d.ver as u128) << 16 | (d.origin as u128) << 32) << 1
             }
         };
-        match &self.kind {
+        match kind {
             TaskKind::Thread { thread } => h.write_u64(head | (*thread as u64) << 24),
             TaskKind::Bio { file, index, folio, block, csum, bounce, cow } => {
                 h.write_u64(
@@ -155,7 +156,7 @@ impl std::hash::Hash for Task {
             }
         }
         if cont != 0 {
-            self.cont.hash(h);
+            whole.hash(h);
         }
     }
 }

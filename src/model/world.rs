@@ -290,7 +290,7 @@ pub enum Handle {
 }
 
 /// The whole machine.
-#[derive(Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct World {
     pub folios: Vec<Folio>,
     pub inodes: Vec<Inode>,
@@ -681,16 +681,62 @@ impl std::hash::Hash for Block {
     }
 }
 
+impl std::hash::Hash for World {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let World {
+            folios,
+            inodes,
+            blocks,
+            reserved_blocks,
+            handles,
+            tasks,
+            events,
+            pins_acquired,
+            pins_released,
+            labels,
+            crashed,
+            powered_off,
+            ram_frames,
+            dirtied,
+        } = self;
+        const _: () = assert!(crate::limits::FILES_MAX <= 8, "`dirtied` packs into a word");
+        let dirtied =
+            dirtied.iter().enumerate().fold(0u64, |a, (i, f)| a | (f.0 as u64) << (8 * i));
+        h.write_u128(
+            *reserved_blocks as u128
+                | (*events as u128) << 16
+                | (*pins_acquired as u128) << 48
+                | (*pins_released as u128) << 64
+                | (*crashed as u128) << 80
+                | (*powered_off as u128) << 81
+                | (*ram_frames as u128) << 88
+                | (self.dirtied.len() as u128) << 96,
+        );
+        // The lengths, then the elements (lengths below 2^16: `limits.rs`).
+        h.write_u64(
+            folios.len() as u64
+                | (inodes.len() as u64) << 16
+                | (blocks.len() as u64) << 32
+                | (handles.len() as u64) << 48,
+        );
+        h.write_u64(dirtied | (tasks.len() as u64) << 56);
+        std::hash::Hash::hash_slice(folios, h);
+        std::hash::Hash::hash_slice(inodes, h);
+        std::hash::Hash::hash_slice(blocks, h);
+        std::hash::Hash::hash_slice(handles, h);
+        std::hash::Hash::hash_slice(tasks, h);
+        labels.hash(h);
+    }
+}
+
 impl std::hash::Hash for Inode {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        let err = pack_option(self.wb_err, |e| e as u64);
+        let Inode { size, pages, wb_err, dio_in_flight } = self;
+        let err = pack_option(*wb_err, |e| e as u64);
         h.write_u64(
-            self.size as u64
-                | (self.dio_in_flight as u64) << 8
-                | err << 16
-                | (self.pages.len() as u64) << 32,
+            *size as u64 | (*dio_in_flight as u64) << 8 | err << 16 | (pages.len() as u64) << 32,
         );
-        for p in &self.pages {
+        for p in pages {
             p.hash(h);
         }
     }
@@ -698,15 +744,16 @@ impl std::hash::Hash for Inode {
 
 impl std::hash::Hash for Vma {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let Vma { file, pgoff, shared, read_only, mapped, ptes } = self;
         h.write_u64(
-            self.file.0 as u64
-                | (self.pgoff as u64) << 8
-                | (self.shared as u64) << 16
-                | (self.read_only as u64) << 17
-                | (self.mapped as u64) << 18
-                | (self.ptes.len() as u64) << 32,
+            file.0 as u64
+                | (*pgoff as u64) << 8
+                | (*shared as u64) << 16
+                | (*read_only as u64) << 17
+                | (*mapped as u64) << 18
+                | (ptes.len() as u64) << 32,
         );
-        for p in &self.ptes {
+        for p in ptes {
             p.hash(h);
         }
     }
@@ -714,15 +761,16 @@ impl std::hash::Hash for Vma {
 
 impl std::hash::Hash for Pinned {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let Pinned { how, write, pages, live, lease, resv } = self;
         h.write_u64(
-            self.how as u64
-                | (self.write as u64) << 1
-                | (self.live as u64) << 2
-                | (self.resv as u64) << 3
-                | pack_option(self.lease, |l| l.0 as u64) << 4
-                | (self.pages.len() as u64) << 32,
+            *how as u64
+                | (*write as u64) << 1
+                | (*live as u64) << 2
+                | (*resv as u64) << 3
+                | pack_option(*lease, |l| l.0 as u64) << 4
+                | (pages.len() as u64) << 32,
         );
-        for &(f, generation) in &self.pages {
+        for &(f, generation) in pages {
             h.write_u32(f.0 as u32 | (generation as u32) << 16);
         }
     }
@@ -889,6 +937,26 @@ mod tests {
             Pinned { lease: Some(HandleId(0)), ..pin.clone() },
             Pinned { lease: Some(HandleId(u8::MAX)), ..pin.clone() },
             Pinned { resv: true, ..pin.clone() },
+        ]);
+    }
+
+    #[test]
+    fn label_hashes_tell_every_field_apart() {
+        use super::super::label::{Errno, LabelSet, Outcome};
+        let with = |f: &dyn Fn(&mut LabelSet)| {
+            let mut l = LabelSet::default();
+            f(&mut l);
+            l
+        };
+        all_distinct(&[
+            LabelSet::default(),
+            with(&|l| l.add(Outcome::Bug)),
+            with(&|l| l.add(Outcome::Warn)),
+            with(&|l| l.add_error("reg-mr", Errno::Efault)),
+            with(&|l| l.add_error("fsync", Errno::Eio)),
+            with(&|l| l.costs.bounce_copies = 1),
+            with(&|l| l.costs.waits = 255),
+            with(&|l| l.costs.revocations = 1),
         ]);
     }
 

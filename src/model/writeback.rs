@@ -289,9 +289,12 @@ pub fn dirty_order(w: &World) -> Vec<FileId> {
 /// Brings [`World::dirtied`] up to date after a step: files cleaned leave it, files dirtied
 /// join its end.
 pub fn note_dirtied(w: &mut World) {
-    let order = dirty_order(w);
-    if order != w.dirtied {
-        w.dirtied = order;
+    // Most steps clean no listed file and dirty no unlisted one: then the order stands, and
+    // no list is built.
+    let stale = w.dirtied.iter().any(|f| !has_dirty(w, f.0 as usize))
+        || (0..w.inodes.len()).any(|fi| has_dirty(w, fi) && !w.dirtied.contains(&FileId(fi as u8)));
+    if stale {
+        w.dirtied = dirty_order(w);
     }
 }
 
