@@ -437,7 +437,7 @@ impl Symmetry {
 
     /// Appends to `k` a key of component `c`'s state in `w` that does not depend on its
     /// resources' numbers.
-    fn key(&self, w: &World, c: &Component, k: &mut Vec<u32>) {
+    fn key(&self, w: &World, c: &Component, refs: &[u32], k: &mut Vec<u32>) {
         for &t in &c.threads {
             let task = &w.tasks[t as usize];
             k.push(task.pc as u32 | (task.done as u32) << 8 | cont_kind(&task.cont) << 9);
@@ -471,37 +471,9 @@ impl Symmetry {
                 }
             }
             k.push(w.dirtied.iter().position(|d| d.0 == f).map_or(u32::MAX, |i| i as u32));
-            // How the rest of the world refers to the file: the writeback passes of threads no
-            // renaming moves (in the file, and where; finished with it; its pages in the
-            // pass's snapshot), and the queued work on its pages (counted, pages as bits:
-            // independent of the queue's order). These move with the file under a renaming,
-            // and they part components whose own state is alike, so fewer renamings tie.
-            for &t in &self.fixed {
-                if let Cont::Writeback(wb) = &w.tasks[t as usize].cont {
-                    let here = wb.file == f;
-                    let snapshot = wb.snapshot.iter().filter(|e| e.0 .0 == f).count() as u32;
-                    k.push(
-                        here as u32
-                            | (((wb.visited >> f) & 1) as u32) << 1
-                            | (if here { wb.index as u32 } else { 0 }) << 2
-                            | snapshot.min(0xFF) << 10,
-                    );
-                }
-            }
-            let (mut bios, mut pages) = (0u32, 0u64);
-            for task in &w.tasks {
-                match task.kind {
-                    TaskKind::Bio { file, index, .. } | TaskKind::Fixup { file, index, .. }
-                        if file.0 == f =>
-                    {
-                        bios += 1;
-                        pages |= 1 << index.min(63);
-                    }
-                    _ => {}
-                }
-            }
-            k.push(bios);
-            k.push(pages as u32 ^ (pages >> 32) as u32);
+            // How the rest of the world refers to the file (`refs`).
+            let per = refs.len() / w.inodes.len();
+            k.extend_from_slice(&refs[f as usize * per..(f as usize + 1) * per]);
         }
         for &h in &c.handles {
             k.push(match &w.handles[h as usize] {
@@ -518,6 +490,51 @@ impl Symmetry {
             ev |= ((w.events >> e) & 1) << i;
         }
         k.push(ev);
+    }
+
+    /// How the rest of the world refers to each file, for the keys: per file (`per` words
+    /// each, file after file), the writeback passes of threads no renaming moves (in the file,
+    /// and where; finished with it; its pages in the pass's snapshot), then the queued work
+    /// on its pages (counted, pages as bits: independent of the queue's order). These move
+    /// with the file under a renaming, and they part components whose own state is alike, so
+    /// fewer renamings tie. One pass over the tasks and the snapshots for all files.
+    fn file_refs(&self, w: &World, refs: &mut Vec<u32>) {
+        let nf = w.inodes.len();
+        let passes: usize = self
+            .fixed
+            .iter()
+            .filter(|&&t| matches!(w.tasks[t as usize].cont, Cont::Writeback(_)))
+            .count();
+        let per = passes + 2;
+        refs.clear();
+        refs.resize(nf * per, 0);
+        let mut slot = 0;
+        for &t in &self.fixed {
+            let Cont::Writeback(wb) = &w.tasks[t as usize].cont else { continue };
+            for e in &wb.snapshot {
+                let r = &mut refs[e.0 .0 as usize * per + slot];
+                *r = (*r + (1 << 10)).min(0xFF << 10);
+            }
+            for f in 0..nf {
+                let here = wb.file == f as u8;
+                refs[f * per + slot] |= here as u32
+                    | (((wb.visited >> f) & 1) as u32) << 1
+                    | (if here { wb.index as u32 } else { 0 }) << 2;
+            }
+            slot += 1;
+        }
+        let mut pages = [0u64; crate::limits::FILES_MAX];
+        for task in &w.tasks {
+            if let TaskKind::Bio { file, index, .. } | TaskKind::Fixup { file, index, .. } =
+                task.kind
+            {
+                refs[file.0 as usize * per + passes] += 1;
+                pages[file.0 as usize] |= 1 << index.min(63);
+            }
+        }
+        for (f, p) in pages.iter().enumerate().take(nf) {
+            refs[f * per + passes + 1] = *p as u32 ^ (*p >> 32) as u32;
+        }
     }
 
     /// Puts `w` into the canonical form of its orbit; returns, for each task of the canonical
@@ -545,9 +562,10 @@ impl Symmetry {
         // order, members in order).
         s.keys.clear();
         s.ends.clear();
+        self.file_refs(w, &mut s.refs);
         for class in &self.classes {
             for c in class {
-                self.key(w, c, &mut s.keys);
+                self.key(w, c, &s.refs, &mut s.keys);
                 s.ends.push(s.keys.len());
             }
         }
@@ -631,6 +649,8 @@ impl Symmetry {
 struct Scratch {
     /// The members' keys, concatenated, and where each ends.
     keys: Vec<u32>,
+    /// `Symmetry::file_refs`.
+    refs: Vec<u32>,
     ends: Vec<usize>,
     /// The members of every class in the order tried (classes one after the other), and the
     /// runs of equal keys in it.
@@ -651,6 +671,9 @@ struct Scratch {
 struct Maps {
     frames: Vec<u16>,
     blocks: Vec<u16>,
+    /// The queued work's sort in `rename`: old positions in new order, and new positions.
+    order: Vec<u8>,
+    to: Vec<u8>,
 }
 
 thread_local! {
@@ -873,14 +896,17 @@ fn rename(w: &mut World, r: &Renaming, from: &mut Vec<u8>, maps: &mut Maps) {
     permute_u8(&mut w.tasks[..threads], &r.threads[..threads]);
     if threads < w.tasks.len() {
         // A stable sort of the queued work, carrying each task's origin along.
-        let mut order: Vec<u8> = (threads as u8..w.tasks.len() as u8).collect();
+        let (order, to) = (&mut maps.order, &mut maps.to);
+        order.clear();
+        order.extend(threads as u8..w.tasks.len() as u8);
         order.sort_by_key(|&i| w.tasks[i as usize].sort_key());
-        let mut to = vec![0u8; w.tasks.len() - threads];
+        to.clear();
+        to.resize(w.tasks.len() - threads, 0);
         for (slot, &i) in order.iter().enumerate() {
             from[threads + slot] = i;
             to[i as usize - threads] = slot as u8;
         }
-        permute_u8(&mut w.tasks[threads..], &to);
+        permute_u8(&mut w.tasks[threads..], to);
     }
     let mut events = 0u32;
     for (e, &to) in r.events.iter().enumerate() {
