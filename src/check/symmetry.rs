@@ -674,6 +674,9 @@ struct Maps {
     /// The queued work's sort in `rename`: old positions in new order, and new positions.
     order: Vec<u8>,
     to: Vec<u8>,
+    /// Copies of the frames and blocks while they are renumbered.
+    folios: Vec<Folio>,
+    blocks_copy: Vec<Block>,
 }
 
 thread_local! {
@@ -770,6 +773,10 @@ fn next_permutation(v: &mut [usize]) -> bool {
 }
 
 fn map_data(r: &Renaming, d: Data) -> Data {
+    if d == Data::default() {
+        // The zeroes of a hole (tag 0, a constant, no page of origin): most of a disk.
+        return d;
+    }
     let files = crate::limits::FILES_MAX as u16 * crate::limits::FILE_PAGES_MAX as u16;
     let origin = if d.origin == 0 || d.origin == Data::STALE || d.origin > files {
         d.origin
@@ -1034,8 +1041,12 @@ fn renumber(w: &mut World, maps: &mut Maps) {
             *x = f(*x);
         }
     };
-    permute(&mut w.folios, fmap);
-    permute(&mut w.blocks, bmap);
+    if !frames.identity {
+        permute_copy(&mut w.folios, fmap, &mut maps.folios);
+    }
+    if !blocks.identity {
+        permute_copy(&mut w.blocks, bmap, &mut maps.blocks_copy);
+    }
     for inode in &mut w.inodes {
         for p in &mut inode.pages {
             p.folio = p.folio.map(f);
@@ -1108,33 +1119,38 @@ impl<'a> Numbering<'a> {
     }
 }
 
-/// Moves element `i` of `v` to `to[i]`, in place (`to` is a permutation).
-fn permute<T>(v: &mut [T], to: &[u16]) {
-    permute_by(v, |i| to[i] as usize)
-}
-
-fn permute_u8<T>(v: &mut [T], to: &[u8]) {
-    permute_by(v, |i| to[i] as usize)
-}
-
-fn permute_by<T>(v: &mut [T], to: impl Fn(usize) -> usize) {
-    if (0..v.len()).all(|i| to(i) == i) {
-        return;
+/// Moves element `i` of `v` to `to[i]` (`to` is a permutation), through a copy in `tmp`:
+/// for the frames and blocks, small `Copy` structs, a copy and a scatter cost less than
+/// following cycles.
+fn permute_copy<T: Copy>(v: &mut [T], to: &[u16], tmp: &mut Vec<T>) {
+    tmp.clear();
+    tmp.extend_from_slice(v);
+    for (x, &i) in tmp.iter().zip(to) {
+        v[i as usize] = *x;
     }
-    // A bit per element: frames and blocks are the longest lists a world holds.
-    const BITS: usize =
-        (crate::limits::DISK_BLOCKS_MAX + 2 * crate::limits::MEMORY_FRAMES_MAX) as usize;
-    let mut done = [0u64; BITS.div_ceil(64)];
-    assert!(v.len() <= BITS, "model bug: {} elements to permute", v.len());
+}
+
+/// Moves element `i` of `v` to `to[i]`, in place (`to` is a permutation): files, handles and
+/// tasks, at most 64 of each (`limits.rs`), whose elements own vectors and are swapped, not
+/// copied, along each cycle.
+fn permute_u8<T>(v: &mut [T], to: &[u8]) {
+    const _: () = assert!(
+        crate::limits::FILES_MAX <= 64
+            && crate::limits::HANDLES_MAX <= 64
+            && crate::limits::TASKS_MAX <= 64,
+        "a word of bits marks the elements placed"
+    );
+    assert!(v.len() <= 64, "model bug: {} elements to permute", v.len());
+    let mut done = 0u64;
     for start in 0..v.len() {
-        if done[start / 64] >> (start % 64) & 1 != 0 {
+        if done >> start & 1 != 0 || to[start] as usize == start {
             continue;
         }
         // Follow the cycle through `start`: the element at `start` belongs at `to[start]`.
         let mut i = start;
-        while done[i / 64] >> (i % 64) & 1 == 0 {
-            done[i / 64] |= 1 << (i % 64);
-            let j = to(i);
+        while done >> i & 1 == 0 {
+            done |= 1 << i;
+            let j = to[i] as usize;
             if j != start {
                 v.swap(start, j);
             }
@@ -1170,13 +1186,16 @@ pub fn concrete_path(
 
 #[cfg(test)]
 mod tests {
-    use super::{next_tie_order, permute};
+    use super::{next_tie_order, permute_copy, permute_u8};
 
     #[test]
     fn permute_moves_each_element_to_its_place() {
         let to = [2u16, 0, 3, 1, 4];
         let mut v = vec!['a', 'b', 'c', 'd', 'e'];
-        permute(&mut v, &to);
+        permute_copy(&mut v, &to, &mut Vec::new());
+        assert_eq!(v, vec!['b', 'd', 'a', 'c', 'e']);
+        let mut v = vec!['a', 'b', 'c', 'd', 'e'];
+        permute_u8(&mut v, &to.map(|i| i as u8));
         assert_eq!(v, vec!['b', 'd', 'a', 'c', 'e']);
     }
 
