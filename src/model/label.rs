@@ -169,15 +169,27 @@ impl Costs {
 
     /// The counters as (name, value), in JSON and table order.
     pub fn fields(&self) -> [(&'static str, u8); 8] {
+        // Destructured, so that a counter added to the struct must be listed here (the
+        // fingerprint of a label set reads the counters from this list).
+        let Costs {
+            bounce_copies,
+            kept_dirty,
+            reserved_peak,
+            pin_reserved_peak,
+            pin_reserved_syncs,
+            lease_breaks,
+            revocations,
+            waits,
+        } = *self;
         [
-            ("bounce_copies", self.bounce_copies),
-            ("kept_dirty", self.kept_dirty),
-            ("reserved_peak", self.reserved_peak),
-            ("pin_reserved_peak", self.pin_reserved_peak),
-            ("pin_reserved_syncs", self.pin_reserved_syncs),
-            ("lease_breaks", self.lease_breaks),
-            ("revocations", self.revocations),
-            ("waits", self.waits),
+            ("bounce_copies", bounce_copies),
+            ("kept_dirty", kept_dirty),
+            ("reserved_peak", reserved_peak),
+            ("pin_reserved_peak", pin_reserved_peak),
+            ("pin_reserved_syncs", pin_reserved_syncs),
+            ("lease_breaks", lease_breaks),
+            ("revocations", revocations),
+            ("waits", waits),
         ]
     }
 }
@@ -201,27 +213,10 @@ impl std::hash::Hash for LabelSet {
         for (i, e) in errors.iter().enumerate() {
             bytes[8 * i..8 * i + 8].copy_from_slice(&e.to_le_bytes());
         }
-        // Every field by name: a counter added to `Costs` must be added here.
-        let Costs {
-            bounce_copies,
-            kept_dirty,
-            reserved_peak,
-            pin_reserved_peak,
-            pin_reserved_syncs,
-            lease_breaks,
-            revocations,
-            waits,
-        } = self.costs;
-        bytes[64..72].copy_from_slice(&[
-            bounce_copies,
-            kept_dirty,
-            reserved_peak,
-            pin_reserved_peak,
-            pin_reserved_syncs,
-            lease_breaks,
-            revocations,
-            waits,
-        ]);
+        // `fields` names every counter (a counter added to `Costs` must be added there).
+        for (i, (_, v)) in self.costs.fields().into_iter().enumerate() {
+            bytes[64 + i] = v;
+        }
         bytes[72] = self.outcomes;
         h.write(&bytes);
     }
