@@ -129,12 +129,7 @@ impl std::hash::Hash for Task {
             Cont::RemoteWrite { .. } => 4,
         };
         let head = cont << 3 | (*pc as u64) << 8 | (*done as u64) << 16;
-        let opt = |d: Option<Data>| match d {
-            None => 0u128,
-            Some(d) => {
-                1 | ((d.tag.0 as u128) | (d.ver as u128) << 16 | (d.origin as u128) << 32) << 1
-            }
-        };
+        let opt = |d: Option<Data>| pack_option(d, pack_data) as u128;
         match kind {
             TaskKind::Thread { thread } => h.write_u64(head | (*thread as u64) << 24),
             TaskKind::Bio { file, index, folio, block, csum, bounce, cow } => {

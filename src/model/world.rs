@@ -619,7 +619,7 @@ impl Clone for Pinned {
 // takes a few writes per struct instead of one per field. Equal values pack equally, as `Hash`
 // requires.
 
-fn pack_data(d: Data) -> u64 {
+pub(super) fn pack_data(d: Data) -> u64 {
     d.tag.0 as u64 | (d.ver as u64) << 16 | (d.origin as u64) << 32
 }
 
@@ -627,7 +627,7 @@ fn pack_content(c: BlockContent) -> u64 {
     pack_data(c.data) | (c.csum_ok as u64) << 48
 }
 
-fn pack_option<T>(o: Option<T>, f: impl FnOnce(T) -> u64) -> u64 {
+pub(super) fn pack_option<T>(o: Option<T>, f: impl FnOnce(T) -> u64) -> u64 {
     match o {
         None => 0,
         Some(x) => 1 | f(x) << 1,
