@@ -1,21 +1,30 @@
 //! Exhaustive exploration, depth-first, keeping only a 16-byte fingerprint per visited state
-//! and the live worlds of the current path: what `check::explore` runs when the breadth-first
-//! search would exceed the memory bound (its levels hold worlds, this holds one world per step
-//! of the current schedule).
+//! and the live worlds along the current path: what `check::explore` runs when the
+//! breadth-first search would exceed the memory bound (its levels hold worlds, this holds, for
+//! each step of the current schedule, the successors of that step's state still to descend
+//! into).
+//!
+//! How a state is expanded: all its moves are taken at once, each successor fingerprinted and
+//! its slot of the visited set prefetched, then the successors are looked up in move order;
+//! those not visited before are marked visited and kept, and the search descends into them one
+//! by one, in move order. Taking every move before the first lookup hides the cache miss a
+//! lookup in a table of millions of fingerprints costs (it was most of this search's own time).
 //!
 //! Why it finds every label the breadth-first search finds: both expand every state reachable
 //! from the initial world through the same move function (`reduce::Reducer::moves`, a function
-//! of the state alone, and the same canonical form, `Reducer::canonicalize`), each state once (a state is pruned only when its
-//! fingerprint was visited before, and a visited state is always expanded fully before the
-//! search ends: it is pushed on the stack when first seen and popped only after its last
-//! move). Labels are part of the state and are read at every visited state (`--crash`) and
-//! at every end state, so the two searches visit the same state set and record the same label
-//! set, with the same state and transition counts. Order does not matter: the state graph is
-//! acyclic and pruning depends on the state only.
+//! of the state alone, and the same canonical form, `Reducer::canonicalize`), each state once
+//! (a state is pruned only when its fingerprint was visited before, and a state marked
+//! visited is kept on the stack until the search descends into it and expands it fully, so
+//! every visited state is expanded before the search ends). Labels are part of the state and
+//! are read at every visited state (`--crash`) and at every end state, so the two searches
+//! visit the same state set and record the same label set, with the same state and transition
+//! counts. Order does not matter: the state graph is acyclic and pruning depends on the state
+//! only.
 //!
-//! Witnesses: the schedule on the stack when a label was first reached. It replays exactly
-//! (`replay`), but is not the shortest; labels the breadth-first search found before it
-//! stopped keep their shortest witnesses. `witnesses` runs this search until given labels
+//! Witnesses: the path by which the search first reached the state where a label was first
+//! recorded, in the order the search descends (moves in `Reducer::moves` order). It replays
+//! exactly (`replay`), but is not the shortest; labels the breadth-first search found before
+//! it stopped keep their shortest witnesses. `witnesses` runs this search until given labels
 //! have theirs: how the several-thread search (`parallel_dfs`) gives the same witnesses.
 
 use super::bfs::Progress;
@@ -59,8 +68,8 @@ impl Frame {
     }
 }
 
-/// Records what state `w` (reached by `path`) shows, and returns its frame, or `None` when
-/// the interleaving ends there (`w` then goes back to `pool`).
+/// Records what state `w` (reached by `path`) shows, and returns it with its moves, or `None`
+/// when the interleaving ends there (`w` then goes back to `pool`).
 fn enter(
     w: World,
     cx: &mut Cx,
@@ -69,7 +78,7 @@ fn enter(
     path: &[Move],
     found: &mut Findings,
     pool: &mut Vec<World>,
-) -> Option<Frame> {
+) -> Option<(World, Vec<Move>)> {
     if opts.crash {
         for (suffix, labels) in crash::outcomes(&w, cx) {
             found.record(&labels, || path.to_vec(), Some(&suffix));
@@ -83,7 +92,7 @@ fn enter(
         pool.push(end);
         return None;
     }
-    Some(Frame { world: Some(w), moves, next: 0 })
+    Some((w, moves))
 }
 
 pub(super) fn explore(
@@ -122,79 +131,166 @@ fn search(
     found: &mut Findings,
     until: Option<&LabelSet>,
 ) -> Exploration {
-    let mut out = Exploration::new("exhaustive");
-    let mut cx = Cx::new(prog, policy);
-    let mut progress = Progress::new(opts.progress);
-    let root = prog.initial.clone();
-    let mut visited = FingerprintSet::default();
-    visited.insert(fingerprint(&root));
-    out.states = 1;
-    // `path[i]` leads from `stack[i]` to `stack[i + 1]`.
-    let mut path: Vec<Move> = Vec::new();
-    let mut stack: Vec<Frame> = Vec::new();
+    let cx = Cx::new(prog, policy);
     let reducer = Reducer::new(&cx, opts.reduce, opts.crash);
-    // Worlds no longer needed (a successor visited before, an end state), reused by
-    // `clone_from` for the next successor: no allocation per move once the pool is warm.
-    let mut pool: Vec<World> = Vec::new();
-    stack.extend(enter(root, &mut cx, opts, &reducer, &path, found, &mut pool));
+    let mut s = Search {
+        cx,
+        reducer,
+        opts,
+        budget,
+        out: Exploration::new("exhaustive"),
+        progress: Progress::new(opts.progress),
+        visited: FingerprintSet::default(),
+        pool: Vec::new(),
+        reached: Vec::new(),
+    };
+    let root = prog.initial.clone();
+    s.visited.insert(fingerprint(&root));
+    s.out.states = 1;
+    // `stack[i]`: the successors of the state `path[..i]` reaches that were first reached by
+    // its moves and are still to be descended into, the next one last.
+    let mut path: Vec<Move> = Vec::new();
+    let mut stack: Vec<Vec<(Move, World)>> = Vec::new();
+    // Emptied successor lists, reused: no allocation per state once the search is deep.
+    let mut spare: Vec<Vec<(Move, World)>> = Vec::new();
     // Labels are only ever added: `until` is met once the witnesses recorded cover it.
     let mut witnessed = found.witnesses.len();
     let met = |found: &Findings| until.is_some_and(|want| want.minus(&found.labels).is_empty());
-    if met(found) {
-        stack.clear();
-    }
-    while let Some(top) = stack.last_mut() {
-        let Some((m, mut w)) = top.take_move(&mut pool) else {
-            stack.pop();
-            path.pop();
-            continue;
-        };
-        model::step(&mut w, &mut cx, m);
-        let known = reducer.canonicalize(&mut w);
-        out.transitions += 1;
-        let fp = known.unwrap_or_else(|| fingerprint(&w));
-        if visited.len() == visited.capacity() && !budget.fits(visited.growth_bytes()) {
-            out.stop(budget.reason());
-            break;
-        }
-        if !visited.insert(fp) {
-            pool.push(w);
-            continue;
-        }
-        out.states += 1;
-        if visited.len() > opts.max_states {
-            out.stop(format!("--max-states {} reached", opts.max_states));
-            break;
-        }
-        if out.states % budget::CHECK_EVERY == 0 {
-            if interrupted() {
-                out.stop("interrupted".to_string());
-                break;
+    // A state just reached for the first time, by `path`.
+    let mut at = (!met(found)).then_some(root);
+    loop {
+        if let Some(w) = at.take() {
+            match enter(w, &mut s.cx, opts, &s.reducer, &path, found, &mut s.pool) {
+                Some((w, moves)) => {
+                    let mut fresh = spare.pop().unwrap_or_default();
+                    if let Err(why) = s.expand(w, &moves, path.len(), &mut fresh) {
+                        s.out.stop(why);
+                        break;
+                    }
+                    stack.push(fresh);
+                }
+                None => {
+                    path.pop();
+                }
             }
-            if !budget.fits(0) {
-                out.stop(budget.reason());
-                break;
+            if found.witnesses.len() != witnessed {
+                witnessed = found.witnesses.len();
+                if met(found) {
+                    break;
+                }
             }
-            progress.show(out.states, path.len());
         }
-        if path.len() >= limits::STEPS_MAX {
-            out.stop(format!("a schedule longer than {} steps", limits::STEPS_MAX));
-            break;
-        }
-        path.push(m);
-        match enter(w, &mut cx, opts, &reducer, &path, found, &mut pool) {
-            Some(frame) => stack.push(frame),
+        let Some(top) = stack.last_mut() else { break };
+        match top.pop() {
+            Some((m, w)) => {
+                path.push(m);
+                at = Some(w);
+            }
             None => {
+                spare.extend(stack.pop());
                 path.pop();
             }
         }
-        if found.witnesses.len() != witnessed {
-            witnessed = found.witnesses.len();
-            if met(found) {
-                break;
-            }
-        }
     }
-    progress.done();
-    out
+    s.progress.done();
+    s.out
+}
+
+/// The one-thread search's state apart from its path.
+struct Search<'a> {
+    cx: Cx<'a>,
+    reducer: Reducer,
+    opts: &'a ExploreOptions,
+    budget: &'a Budget,
+    out: Exploration,
+    progress: Progress,
+    visited: FingerprintSet,
+    /// Worlds no longer needed (a successor visited before, an end state), reused by
+    /// `clone_from` for the next successor: no allocation per move once the pool is warm.
+    pool: Vec<World>,
+    /// Scratch: the successors of the state being expanded, with their fingerprints.
+    reached: Vec<(Move, World, u128)>,
+}
+
+impl Search<'_> {
+    /// Takes every move of `w` (`depth` steps from the initial world), then keeps in `fresh`,
+    /// the next to descend into last, the successors not visited before (and marks them
+    /// visited). All the moves are taken before the first lookup: each successor's slot of the
+    /// visited set is prefetched as soon as its fingerprint is known, and is in the cache when
+    /// the others are stepped and fingerprinted (the lookup was a cache miss per move, most of
+    /// this search's own time). `Err` when a limit stops the search.
+    fn expand(
+        &mut self,
+        w: World,
+        moves: &[Move],
+        depth: usize,
+        fresh: &mut Vec<(Move, World)>,
+    ) -> Result<(), String> {
+        let Some((&last, firsts)) = moves.split_last() else { return Ok(()) };
+        for &m in firsts {
+            let copy = match self.pool.pop() {
+                Some(mut copy) => {
+                    copy.clone_from(&w);
+                    copy
+                }
+                None => w.clone(),
+            };
+            self.take(copy, m);
+        }
+        self.take(w, last);
+        let mut reached = std::mem::take(&mut self.reached);
+        let kept = self.keep_fresh(&mut reached, depth, fresh);
+        reached.clear();
+        self.reached = reached;
+        fresh.reverse();
+        kept
+    }
+
+    /// Takes move `m` in `w` (a copy of the state it leaves), for `keep_fresh`.
+    fn take(&mut self, mut w: World, m: Move) {
+        model::step(&mut w, &mut self.cx, m);
+        let known = self.reducer.canonicalize(&mut w);
+        let fp = known.unwrap_or_else(|| fingerprint(&w));
+        self.visited.prefetch(fp);
+        self.out.transitions += 1;
+        self.reached.push((m, w, fp));
+    }
+
+    /// Marks the successors in `reached` visited, moving those not visited before to `fresh`
+    /// in order and the others to the pool.
+    fn keep_fresh(
+        &mut self,
+        reached: &mut Vec<(Move, World, u128)>,
+        depth: usize,
+        fresh: &mut Vec<(Move, World)>,
+    ) -> Result<(), String> {
+        for (m, w, fp) in reached.drain(..) {
+            let visited = &mut self.visited;
+            if visited.len() == visited.capacity() && !self.budget.fits(visited.growth_bytes()) {
+                return Err(self.budget.reason());
+            }
+            if !visited.insert(fp) {
+                self.pool.push(w);
+                continue;
+            }
+            self.out.states += 1;
+            if visited.len() > self.opts.max_states {
+                return Err(format!("--max-states {} reached", self.opts.max_states));
+            }
+            if self.out.states % budget::CHECK_EVERY == 0 {
+                if interrupted() {
+                    return Err("interrupted".to_string());
+                }
+                if !self.budget.fits(0) {
+                    return Err(self.budget.reason());
+                }
+                self.progress.show(self.out.states, depth + 1);
+            }
+            if depth >= limits::STEPS_MAX {
+                return Err(format!("a schedule longer than {} steps", limits::STEPS_MAX));
+            }
+            fresh.push((m, w));
+        }
+        Ok(())
+    }
 }
