@@ -113,7 +113,7 @@ impl FingerprintSet {
         }
     }
 
-/// Starts loading the slot `fp` probes first into the cache, so that an `insert` or
+    /// Starts loading the slot `fp` probes first into the cache, so that an `insert` or
     /// `contains` a few hundred nanoseconds later does not wait for memory: the table is far
     /// larger than the caches and probed at random, and that wait was most of the depth-first
     /// search's own time. A hint only (a growth in between makes it useless, not wrong).
