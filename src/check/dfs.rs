@@ -36,63 +36,28 @@ use crate::limits;
 use crate::model::{self, Cx, LabelSet, Move, Program, World};
 use crate::policy::Policy;
 
-/// A state on the current path and the moves out of it still to take (also a state on one
-/// thread's path in `parallel_dfs`).
-pub(super) struct Frame {
-    /// Taken by the last move.
-    pub(super) world: Option<World>,
-    pub(super) moves: Vec<Move>,
-    pub(super) next: usize,
-}
-
-impl Frame {
-    /// The next move out of this state and the world to take it in: a copy of the state (into
-    /// a world recycled from `pool` when there is one), or the state itself for the last move.
-    /// `None` once every move is taken.
-    pub(super) fn take_move(&mut self, pool: &mut Vec<World>) -> Option<(Move, World)> {
-        let m = *self.moves.get(self.next)?;
-        self.next += 1;
-        let w = if self.next == self.moves.len() {
-            self.world.take().expect("the last move takes the world once")
-        } else {
-            let from = self.world.as_ref().expect("the world is there until its last move");
-            match pool.pop() {
-                Some(mut w) => {
-                    w.clone_from(from);
-                    w
-                }
-                None => from.clone(),
-            }
-        };
-        Some((m, w))
-    }
-}
-
-/// Records what state `w` (reached by `path`) shows, and returns it with its moves, or `None`
-/// when the interleaving ends there (`w` then goes back to `pool`).
+/// Records what state `w` (reached by `path`) shows, and returns its moves, or `None` when the
+/// interleaving ends there (`w` is then finished: no longer a state to expand).
 fn enter(
-    w: World,
+    w: &mut World,
     cx: &mut Cx,
     opts: &ExploreOptions,
     reducer: &Reducer,
     path: &[Move],
     found: &mut Findings,
-    pool: &mut Vec<World>,
-) -> Option<(World, Vec<Move>)> {
+) -> Option<Vec<Move>> {
     if opts.crash {
-        for (suffix, labels) in crash::outcomes(&w, cx) {
+        for (suffix, labels) in crash::outcomes(w, cx) {
             found.record(&labels, || path.to_vec(), Some(&suffix));
         }
     }
-    let moves = reducer.moves(&w, cx);
+    let moves = reducer.moves(w, cx);
     if moves.is_empty() {
-        let mut end = w;
-        model::finish(&mut end, cx);
-        found.record(&end.labels, || path.to_vec(), None);
-        pool.push(end);
+        model::finish(w, cx);
+        found.record(&w.labels, || path.to_vec(), None);
         return None;
     }
-    Some((w, moves))
+    Some(moves)
 }
 
 pub(super) fn explore(
@@ -141,35 +106,36 @@ fn search(
         out: Exploration::new("exhaustive"),
         progress: Progress::new(opts.progress),
         visited: FingerprintSet::default(),
-        pool: Vec::new(),
+        worlds: Slab { worlds: Vec::new(), free: Vec::new() },
         reached: Vec::new(),
     };
-    let root = prog.initial.clone();
-    s.visited.insert(fingerprint(&root));
+    s.visited.insert(fingerprint(&prog.initial));
     s.out.states = 1;
     // `stack[i]`: the successors of the state `path[..i]` reaches that were first reached by
-    // its moves and are still to be descended into, the next one last.
+    // its moves and are still to be descended into (their slots), the next one last.
     let mut path: Vec<Move> = Vec::new();
-    let mut stack: Vec<Vec<(Move, World)>> = Vec::new();
+    let mut stack: Vec<Vec<(Move, Slot)>> = Vec::new();
     // Emptied successor lists, reused: no allocation per state once the search is deep.
-    let mut spare: Vec<Vec<(Move, World)>> = Vec::new();
+    let mut spare: Vec<Vec<(Move, Slot)>> = Vec::new();
     // Labels are only ever added: `until` is met once the witnesses recorded cover it.
     let mut witnessed = found.witnesses.len();
     let met = |found: &Findings| until.is_some_and(|want| want.minus(&found.labels).is_empty());
     // A state just reached for the first time, by `path`.
-    let mut at = (!met(found)).then_some(root);
+    let mut at = (!met(found)).then(|| s.worlds.add(prog.initial.clone()));
     loop {
-        if let Some(w) = at.take() {
-            match enter(w, &mut s.cx, opts, &s.reducer, &path, found, &mut s.pool) {
-                Some((w, moves)) => {
+        if let Some(slot) = at.take() {
+            let w = s.worlds.get_mut(slot);
+            match enter(w, &mut s.cx, opts, &s.reducer, &path, found) {
+                Some(moves) => {
                     let mut fresh = spare.pop().unwrap_or_default();
-                    if let Err(why) = s.expand(w, &moves, path.len(), &mut fresh) {
+                    if let Err(why) = s.expand(slot, &moves, path.len(), &mut fresh) {
                         s.out.stop(why);
                         break;
                     }
                     stack.push(fresh);
                 }
                 None => {
+                    s.worlds.free(slot);
                     path.pop();
                 }
             }
@@ -182,9 +148,9 @@ fn search(
         }
         let Some(top) = stack.last_mut() else { break };
         match top.pop() {
-            Some((m, w)) => {
+            Some((m, slot)) => {
                 path.push(m);
-                at = Some(w);
+                at = Some(slot);
             }
             None => {
                 spare.extend(stack.pop());
@@ -196,6 +162,53 @@ fn search(
     s.out
 }
 
+/// Where a world of the one-thread search lives in its `Slab`.
+type Slot = u32;
+
+/// The worlds of the one-thread search, in place: those on the stack, the one being expanded
+/// and its successors, and free ones, reused by `clone_from` for the next successor (no
+/// allocation per move once the search is warm). A move steps a world where it lies; only
+/// slot numbers move through the stack, not worlds (a `World` is a few hundred bytes of
+/// vector headers, and moving it in and out of the stack's lists was ~5% of the search).
+struct Slab {
+    worlds: Vec<World>,
+    free: Vec<Slot>,
+}
+
+impl Slab {
+    fn add(&mut self, w: World) -> Slot {
+        self.worlds.push(w);
+        (self.worlds.len() - 1) as Slot
+    }
+
+    fn get_mut(&mut self, slot: Slot) -> &mut World {
+        &mut self.worlds[slot as usize]
+    }
+
+    fn free(&mut self, slot: Slot) {
+        self.free.push(slot);
+    }
+
+    /// A slot holding a copy of the world in `from`.
+    fn copy(&mut self, from: Slot) -> Slot {
+        let Some(to) = self.free.pop() else {
+            let copy = self.worlds[from as usize].clone();
+            return self.add(copy);
+        };
+        let (from, to_index) = (from as usize, to as usize);
+        debug_assert_ne!(from, to_index, "a free slot is not in use");
+        let (source, target) = if from < to_index {
+            let (low, high) = self.worlds.split_at_mut(to_index);
+            (&low[from], &mut high[0])
+        } else {
+            let (low, high) = self.worlds.split_at_mut(from);
+            (&high[0], &mut low[to_index])
+        };
+        target.clone_from(source);
+        to
+    }
+}
+
 /// The one-thread search's state apart from its path.
 struct Search<'a> {
     cx: Cx<'a>,
@@ -205,39 +218,31 @@ struct Search<'a> {
     out: Exploration,
     progress: Progress,
     visited: FingerprintSet,
-    /// Worlds no longer needed (a successor visited before, an end state), reused by
-    /// `clone_from` for the next successor: no allocation per move once the pool is warm.
-    pool: Vec<World>,
+    worlds: Slab,
     /// Scratch: the successors of the state being expanded, with their fingerprints.
-    reached: Vec<(Move, World, u128)>,
+    reached: Vec<(Move, Slot, u128)>,
 }
 
 impl Search<'_> {
-    /// Takes every move of `w` (`depth` steps from the initial world), then keeps in `fresh`,
-    /// the next to descend into last, the successors not visited before (and marks them
-    /// visited). All the moves are taken before the first lookup: each successor's slot of the
-    /// visited set is prefetched as soon as its fingerprint is known, and is in the cache when
-    /// the others are stepped and fingerprinted (the lookup was a cache miss per move, most of
-    /// this search's own time). `Err` when a limit stops the search.
+    /// Takes every move of the world in `slot` (`depth` steps from the initial world), then
+    /// keeps in `fresh`, the next to descend into last, the successors not visited before (and
+    /// marks them visited). All the moves are taken before the first lookup: each successor's
+    /// slot of the visited set is prefetched as soon as its fingerprint is known, and is in the
+    /// cache when the others are stepped and fingerprinted (the lookup was a cache miss per
+    /// move, most of this search's own time). `Err` when a limit stops the search.
     fn expand(
         &mut self,
-        w: World,
+        slot: Slot,
         moves: &[Move],
         depth: usize,
-        fresh: &mut Vec<(Move, World)>,
+        fresh: &mut Vec<(Move, Slot)>,
     ) -> Result<(), String> {
         let Some((&last, firsts)) = moves.split_last() else { return Ok(()) };
         for &m in firsts {
-            let copy = match self.pool.pop() {
-                Some(mut copy) => {
-                    copy.clone_from(&w);
-                    copy
-                }
-                None => w.clone(),
-            };
+            let copy = self.worlds.copy(slot);
             self.take(copy, m);
         }
-        self.take(w, last);
+        self.take(slot, last);
         let mut reached = std::mem::take(&mut self.reached);
         let kept = self.keep_fresh(&mut reached, depth, fresh);
         reached.clear();
@@ -246,31 +251,32 @@ impl Search<'_> {
         kept
     }
 
-    /// Takes move `m` in `w` (a copy of the state it leaves), for `keep_fresh`.
-    fn take(&mut self, mut w: World, m: Move) {
-        model::step(&mut w, &mut self.cx, m);
-        let known = self.reducer.canonicalize(&mut w);
-        let fp = known.unwrap_or_else(|| fingerprint(&w));
+    /// Takes move `m` in the world in `slot` (a copy of the state it leaves), for `keep_fresh`.
+    fn take(&mut self, slot: Slot, m: Move) {
+        let w = self.worlds.get_mut(slot);
+        model::step(w, &mut self.cx, m);
+        let known = self.reducer.canonicalize(w);
+        let fp = known.unwrap_or_else(|| fingerprint(w));
         self.visited.prefetch(fp);
         self.out.transitions += 1;
-        self.reached.push((m, w, fp));
+        self.reached.push((m, slot, fp));
     }
 
     /// Marks the successors in `reached` visited, moving those not visited before to `fresh`
-    /// in order and the others to the pool.
+    /// in order and freeing the others' slots.
     fn keep_fresh(
         &mut self,
-        reached: &mut Vec<(Move, World, u128)>,
+        reached: &mut Vec<(Move, Slot, u128)>,
         depth: usize,
-        fresh: &mut Vec<(Move, World)>,
+        fresh: &mut Vec<(Move, Slot)>,
     ) -> Result<(), String> {
-        for (m, w, fp) in reached.drain(..) {
+        for (m, slot, fp) in reached.drain(..) {
             let visited = &mut self.visited;
             if visited.len() == visited.capacity() && !self.budget.fits(visited.growth_bytes()) {
                 return Err(self.budget.reason());
             }
             if !visited.insert(fp) {
-                self.pool.push(w);
+                self.worlds.free(slot);
                 continue;
             }
             self.out.states += 1;
@@ -289,7 +295,7 @@ impl Search<'_> {
             if depth >= limits::STEPS_MAX {
                 return Err(format!("a schedule longer than {} steps", limits::STEPS_MAX));
             }
-            fresh.push((m, w));
+            fresh.push((m, slot));
         }
         Ok(())
     }

@@ -52,7 +52,6 @@
 
 use super::bfs::Progress;
 use super::budget::{self, Budget};
-use super::dfs::Frame;
 use super::fingerprint::FingerprintSet;
 use super::reduce::Reducer;
 use super::{
@@ -67,6 +66,37 @@ use std::cmp::Ordering as Order;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+
+/// A state on one thread's path and the moves out of it still to take.
+struct Frame {
+    /// Taken by the last move.
+    world: Option<World>,
+    moves: Vec<Move>,
+    next: usize,
+}
+
+impl Frame {
+    /// The next move out of this state and the world to take it in: a copy of the state (into
+    /// a world recycled from `pool` when there is one), or the state itself for the last move.
+    /// `None` once every move is taken.
+    fn take_move(&mut self, pool: &mut Vec<World>) -> Option<(Move, World)> {
+        let m = *self.moves.get(self.next)?;
+        self.next += 1;
+        let w = if self.next == self.moves.len() {
+            self.world.take().expect("the last move takes the world once")
+        } else {
+            let from = self.world.as_ref().expect("the world is there until its last move");
+            match pool.pop() {
+                Some(mut w) => {
+                    w.clone_from(from);
+                    w
+                }
+                None => from.clone(),
+            }
+        };
+        Some((m, w))
+    }
+}
 
 /// Shards of the visited set, each behind its own lock (a power of two, well above the
 /// thread counts of a machine, so two threads rarely wait for the same shard).
