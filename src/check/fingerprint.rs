@@ -123,15 +123,16 @@ impl FingerprintSet {
             return;
         }
         let slot = &self.slots[fp as usize & (self.slots.len() - 1)];
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: a prefetch reads nothing the program sees and cannot fault; the address is
-        // a slot of this table.
-        unsafe {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            _mm_prefetch::<_MM_HINT_T0>((slot as *const u128).cast::<i8>());
+        prefetch_address(slot as *const u128 as usize);
+    }
+
+    /// Where the table is and the mask of its index (`0, 0` before the first insertion): for a
+    /// shared set's `prefetch` without its lock (`parallel_dfs`).
+    pub fn table(&self) -> (usize, usize) {
+        match self.slots.len() {
+            0 => (0, 0),
+            n => (self.slots.as_ptr() as usize, n - 1),
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = slot;
     }
 
     pub fn contains(&self, fp: u128) -> bool {
@@ -263,4 +264,20 @@ mod tests {
         assert!(set.capacity() >= fps.len() && set.growth_bytes() >= 2 * 16 * 1024);
         assert!(!set.contains(1) && set.insert(1) && set.contains(1));
     }
+}
+
+/// Starts loading the cache line at `address` (`FingerprintSet::prefetch`). A hint only: a
+/// prefetch reads nothing the program sees and cannot fault, so any address will do, even one
+/// no longer allocated.
+#[inline]
+pub fn prefetch_address(address: usize) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `_mm_prefetch` does not dereference its argument as far as the program can tell:
+    // it cannot fault (on an invalid address it does nothing) and its result is not observable.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>(address as *const i8);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = address;
 }

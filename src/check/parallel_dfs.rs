@@ -1,6 +1,6 @@
 //! Exhaustive exploration, depth-first, on several threads (`--explore depth-first --threads
 //! N`, N > 1): the one-thread search of `dfs` with a visited set shared by all threads and the
-//! unexplored moves of a thread's stack handed to threads that have none left.
+//! states of a thread's stack not yet entered handed to threads that have none left.
 //!
 //! Why it visits the same state set, counts the same states and transitions and reaches the
 //! same labels as the one-thread depth-first (`dfs`) and breadth-first (`bfs`) searches:
@@ -10,11 +10,12 @@
 //!   program, policy and reductions), and so do the labels recorded at a state (`--crash`
 //!   outcomes at every state, the finished labels at an end state).
 //! - One visited set of fingerprints for all threads (`Visited`); inserting a fingerprint is
-//!   atomic (its shard's lock), so exactly one thread inserts each reached state, and only that
-//!   thread expands it: it records its labels, and takes each of its moves once (a move is
-//!   taken by the thread holding the state's frame, or by the one thread it was handed to with
-//!   the frame's remaining moves; a frame's moves are handed on once and never taken again by
-//!   the donor).
+//!   atomic (its shard's lock), so exactly one thread inserts each reached state. That thread
+//!   keeps the state on its stack (a state is expanded at once, as in `dfs`: all its moves
+//!   taken, the successors' visited-set slots prefetched, then the successors inserted in move
+//!   order, and the new ones kept) until it enters it, or hands it to exactly one other thread
+//!   (with the rest of its list) and drops it; whoever enters it records its labels and takes
+//!   each of its moves once.
 //! - Every reachable state is inserted: a state is inserted when first reached, and a state
 //!   inserted is expanded before the search ends (the search ends when every thread is idle and
 //!   no work is queued, and a thread is idle only after its stack is empty), so by induction
@@ -67,37 +68,6 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
-/// A state on one thread's path and the moves out of it still to take.
-struct Frame {
-    /// Taken by the last move.
-    world: Option<World>,
-    moves: Vec<Move>,
-    next: usize,
-}
-
-impl Frame {
-    /// The next move out of this state and the world to take it in: a copy of the state (into
-    /// a world recycled from `pool` when there is one), or the state itself for the last move.
-    /// `None` once every move is taken.
-    fn take_move(&mut self, pool: &mut Vec<World>) -> Option<(Move, World)> {
-        let m = *self.moves.get(self.next)?;
-        self.next += 1;
-        let w = if self.next == self.moves.len() {
-            self.world.take().expect("the last move takes the world once")
-        } else {
-            let from = self.world.as_ref().expect("the world is there until its last move");
-            match pool.pop() {
-                Some(mut w) => {
-                    w.clone_from(from);
-                    w
-                }
-                None => from.clone(),
-            }
-        };
-        Some((m, w))
-    }
-}
-
 /// Shards of the visited set, each behind its own lock (a power of two, well above the
 /// thread counts of a machine, so two threads rarely wait for the same shard).
 const SHARDS: usize = 64;
@@ -113,8 +83,17 @@ struct Padded<T>(T);
 
 /// The fingerprints of the states reached, shared by all threads.
 struct Visited {
-    shards: Vec<Padded<Mutex<FingerprintSet>>>,
+    shards: Vec<Padded<Shard>>,
     len: Padded<AtomicU64>,
+}
+
+/// A shard of the visited set, and where its table is (`FingerprintSet::table`), published
+/// after each insertion for `Visited::prefetch` to read without the lock.
+#[derive(Default)]
+struct Shard {
+    set: Mutex<FingerprintSet>,
+    table: AtomicUsize,
+    mask: AtomicUsize,
 }
 
 enum Insert {
@@ -128,30 +107,54 @@ enum Insert {
 impl Visited {
     fn new() -> Visited {
         Visited {
-            shards: (0..SHARDS).map(|_| Padded(Mutex::new(FingerprintSet::default()))).collect(),
+            shards: (0..SHARDS).map(|_| Padded(Shard::default())).collect(),
             len: Padded(AtomicU64::new(0)),
         }
     }
 
+    /// The top bits choose the shard; the set indexes by the low bits.
+    fn shard(&self, fp: u128) -> &Shard {
+        &self.shards[(fp >> 122) as usize % SHARDS].0
+    }
+
     fn insert(&self, fp: u128, budget: &Budget) -> Insert {
-        // The top bits choose the shard; the set indexes by the low bits.
-        let mut shard = lock(&self.shards[(fp >> 122) as usize % SHARDS].0);
-        if shard.len() == shard.capacity() && !budget.fits(shard.growth_bytes()) {
+        let shard = self.shard(fp);
+        let mut set = lock(&shard.set);
+        if set.len() == set.capacity() && !budget.fits(set.growth_bytes()) {
             return Insert::Full;
         }
-        if !shard.insert(fp) {
+        let new = set.insert(fp);
+        let (table, mask) = set.table();
+        shard.table.store(table, Ordering::Relaxed);
+        shard.mask.store(mask, Ordering::Relaxed);
+        if !new {
             return Insert::Seen;
         }
         Insert::New(self.len.0.fetch_add(1, Ordering::Relaxed) + 1)
     }
+
+    /// `FingerprintSet::prefetch` without the shard's lock: the table's address and mask are
+    /// those last published, possibly of a table another thread has since replaced (or the two
+    /// read from different tables): the prefetch is then useless, never wrong (it cannot fault
+    /// and nothing reads what it loads).
+    fn prefetch(&self, fp: u128) {
+        let shard = self.shard(fp);
+        let table = shard.table.load(Ordering::Relaxed);
+        if table != 0 {
+            let mask = shard.mask.load(Ordering::Relaxed);
+            let slot = table.wrapping_add((fp as usize & mask) * std::mem::size_of::<u128>());
+            super::fingerprint::prefetch_address(slot);
+        }
+    }
 }
 
-/// Moves still to take from a state, handed from one thread to another.
+/// States to enter, handed from one thread to another: successors of one state, each with the
+/// move that reached it, the next to enter last. The thread that inserted them into the
+/// visited set gave them up with this.
 struct Work {
-    world: World,
-    /// From the initial world to `world`.
+    /// From the initial world to the state these succeed.
     path: Vec<Move>,
-    moves: Vec<Move>,
+    fresh: Vec<(Move, World)>,
 }
 
 #[derive(Default)]
@@ -216,19 +219,16 @@ impl Shared<'_> {
         }
     }
 
-    /// Hands the remaining moves of the lowest frame that has some (the largest subtree left)
-    /// to an idle thread, when one waits and no work is queued for it yet.
-    fn share(&self, stack: &mut [Frame], path: &[Move], base: usize) {
-        let Some(i) = stack.iter().position(|f| f.next < f.moves.len()) else { return };
+    /// Hands the states not yet entered of the lowest list that has some (the largest subtree
+    /// left) to an idle thread, when one waits and no work is queued for it yet.
+    fn share(&self, stack: &mut [Vec<(Move, World)>], path: &[Move], base: usize) {
+        let Some(i) = stack.iter().position(|fresh| !fresh.is_empty()) else { return };
         let mut q = lock(&self.queue);
         if q.done || q.work.len() >= q.idle {
             return;
         }
-        let f = &mut stack[i];
-        let moves = f.moves[f.next..].to_vec();
-        f.next = f.moves.len();
-        let world = f.world.take().expect("a frame with moves left holds its world");
-        q.work.push(Work { world, path: path[..base + i].to_vec(), moves });
+        let fresh = std::mem::take(&mut stack[i]);
+        q.work.push(Work { path: path[..base + i].to_vec(), fresh });
         self.wake.notify_one();
     }
 }
@@ -297,8 +297,8 @@ impl Found {
     }
 }
 
-/// Records what state `w` (reached by `path`) shows, and returns its frame, or `None` when the
-/// interleaving ends there (as `dfs` does).
+/// Records what state `w` (reached by `path`) shows, and returns it with its moves, or `None`
+/// when the interleaving ends there (as `dfs` does; `w` then goes back to `pool`).
 fn enter(
     w: World,
     cx: &mut Cx,
@@ -306,7 +306,8 @@ fn enter(
     reducer: &Reducer,
     path: &[Move],
     found: &mut Found,
-) -> Option<Frame> {
+    pool: &mut Vec<World>,
+) -> Option<(World, Vec<Move>)> {
     if opts.crash {
         for (suffix, labels) in crash::outcomes(&w, cx) {
             found.record(&labels, path, Some(&suffix));
@@ -317,70 +318,154 @@ fn enter(
         let mut end = w;
         model::finish(&mut end, cx);
         found.record(&end.labels, path, None);
+        pool.push(end);
         return None;
     }
-    Some(Frame { world: Some(w), moves, next: 0 })
+    Some((w, moves))
 }
 
-/// Explores the moves of `work` and everything below them not visited yet, handing moves to
-/// idle threads on the way.
-/// `pool` holds worlds no longer needed (successors visited before), reused by `clone_from`.
-fn search(
-    work: Work,
-    cx: &mut Cx,
-    reducer: &Reducer,
-    shared: &Shared,
-    found: &mut Found,
-    pool: &mut Vec<World>,
-) {
+/// One thread's own means.
+struct Local<'a> {
+    cx: Cx<'a>,
+    reducer: Reducer,
+    found: Found,
+    /// Worlds no longer needed (successors visited before, end states), reused by
+    /// `clone_from`: no allocation per move once the pool is warm.
+    pool: Vec<World>,
+    /// Scratch: the successors of the state being expanded, with their fingerprints.
+    reached: Vec<(Move, World, u128)>,
+    /// Emptied successor lists, reused.
+    spare: Vec<Vec<(Move, World)>>,
+}
+
+impl<'a> Local<'a> {
+    fn new(prog: &'a Program, policy: &'a Policy, opts: &ExploreOptions) -> Local<'a> {
+        let cx = Cx::new(prog, policy);
+        let reducer = Reducer::new(&cx, opts.reduce, opts.crash);
+        Local {
+            cx,
+            reducer,
+            found: Found::default(),
+            pool: Vec::new(),
+            reached: Vec::new(),
+            spare: Vec::new(),
+        }
+    }
+
+    /// Takes every move of `w` (reached by `depth` moves), then inserts the successors into
+    /// the visited set in move order and returns those this thread inserted, the next to
+    /// enter last (as `dfs::Search::expand`, the visited-set slots prefetched). `None` when
+    /// the search stops (a limit, which this stops it with, or another thread's stop).
+    fn expand(
+        &mut self,
+        shared: &Shared,
+        w: World,
+        moves: &[Move],
+        depth: usize,
+    ) -> Option<Vec<(Move, World)>> {
+        let mut fresh = self.spare.pop().unwrap_or_default();
+        let Some((&last, firsts)) = moves.split_last() else { return Some(fresh) };
+        for &m in firsts {
+            let copy = match self.pool.pop() {
+                Some(mut copy) => {
+                    copy.clone_from(&w);
+                    copy
+                }
+                None => w.clone(),
+            };
+            self.take(shared, copy, m);
+        }
+        self.take(shared, w, last);
+        let mut reached = std::mem::take(&mut self.reached);
+        let kept = self.keep_fresh(shared, &mut reached, depth, &mut fresh);
+        reached.clear();
+        self.reached = reached;
+        fresh.reverse();
+        kept.then_some(fresh)
+    }
+
+    fn take(&mut self, shared: &Shared, mut w: World, m: Move) {
+        model::step(&mut w, &mut self.cx, m);
+        let known = self.reducer.canonicalize(&mut w);
+        let fp = known.unwrap_or_else(|| fingerprint(&w));
+        shared.visited.prefetch(fp);
+        self.found.transitions += 1;
+        self.reached.push((m, w, fp));
+    }
+
+    /// Inserts the successors in `reached` into the visited set, in order, moving those this
+    /// thread inserted to `fresh` and the others to the pool. False when the search stops.
+    fn keep_fresh(
+        &mut self,
+        shared: &Shared,
+        reached: &mut Vec<(Move, World, u128)>,
+        depth: usize,
+        fresh: &mut Vec<(Move, World)>,
+    ) -> bool {
+        let opts = shared.opts;
+        for (m, w, fp) in reached.drain(..) {
+            let n = match shared.visited.insert(fp, shared.budget) {
+                Insert::Full => {
+                    shared.stop(shared.budget.reason());
+                    return false;
+                }
+                Insert::Seen => {
+                    self.pool.push(w);
+                    continue;
+                }
+                Insert::New(n) => n,
+            };
+            if n > opts.max_states as u64 {
+                shared.stop(format!("--max-states {} reached", opts.max_states));
+                return false;
+            }
+            if n % budget::CHECK_EVERY == 0 {
+                if interrupted() {
+                    shared.stop("interrupted".to_string());
+                    return false;
+                }
+                if !shared.budget.fits(0) {
+                    shared.stop(shared.budget.reason());
+                    return false;
+                }
+                if let Ok(mut p) = shared.progress.try_lock() {
+                    p.show(n, depth + 1);
+                }
+            }
+            if depth >= limits::STEPS_MAX {
+                shared.stop(format!("a schedule longer than {} steps", limits::STEPS_MAX));
+                return false;
+            }
+            fresh.push((m, w));
+        }
+        !shared.stopped()
+    }
+}
+
+/// Enters the states of `work` and explores everything below them not visited yet, handing
+/// states to idle threads on the way.
+fn search(work: Work, local: &mut Local, shared: &Shared) {
     let opts = shared.opts;
     let mut path = work.path;
     let base = path.len();
-    // `stack[i]` is the state `path[..base + i]` reaches.
-    let mut stack = vec![Frame { world: Some(work.world), moves: work.moves, next: 0 }];
+    // `stack[i]`: the successors, still to enter, of the state `path[..base + i]` reaches that
+    // this thread inserted (or was handed, for `stack[0]`), the next one last.
+    let mut stack = vec![work.fresh];
     while let Some(top) = stack.last_mut() {
-        let Some((m, mut w)) = top.take_move(pool) else {
-            stack.pop();
+        let Some((m, w)) = top.pop() else {
+            local.spare.extend(stack.pop());
             if !stack.is_empty() {
                 path.pop();
             }
             continue;
         };
-        model::step(&mut w, cx, m);
-        let known = reducer.canonicalize(&mut w);
-        found.transitions += 1;
-        let fp = known.unwrap_or_else(|| fingerprint(&w));
-        let n = match shared.visited.insert(fp, shared.budget) {
-            Insert::Full => return shared.stop(shared.budget.reason()),
-            Insert::Seen => {
-                pool.push(w);
-                continue;
-            }
-            Insert::New(n) => n,
-        };
-        if n > opts.max_states as u64 {
-            return shared.stop(format!("--max-states {} reached", opts.max_states));
-        }
-        if n % budget::CHECK_EVERY == 0 {
-            if interrupted() {
-                return shared.stop("interrupted".to_string());
-            }
-            if !shared.budget.fits(0) {
-                return shared.stop(shared.budget.reason());
-            }
-            if let Ok(mut p) = shared.progress.try_lock() {
-                p.show(n, path.len());
-            }
-        }
-        if shared.stopped() {
-            return;
-        }
-        if path.len() >= limits::STEPS_MAX {
-            return shared.stop(format!("a schedule longer than {} steps", limits::STEPS_MAX));
-        }
         path.push(m);
-        match enter(w, cx, opts, reducer, &path, found) {
-            Some(frame) => stack.push(frame),
+        let Local { cx, reducer, found, pool, .. } = local;
+        match enter(w, cx, opts, reducer, &path, found, pool) {
+            Some((w, moves)) => match local.expand(shared, w, &moves, path.len()) {
+                Some(fresh) => stack.push(fresh),
+                None => return,
+            },
             None => {
                 path.pop();
             }
@@ -406,14 +491,11 @@ impl Drop for StopOnPanic<'_, '_> {
 /// One thread: takes work until the search is over.
 fn worker(prog: &Program, policy: &Policy, shared: &Shared) -> Found {
     let _guard = StopOnPanic(shared);
-    let mut cx = Cx::new(prog, policy);
-    let reducer = Reducer::new(&cx, shared.opts.reduce, shared.opts.crash);
-    let mut found = Found::default();
-    let mut pool = Vec::new();
+    let mut local = Local::new(prog, policy, shared.opts);
     while let Some(work) = shared.take() {
-        search(work, &mut cx, &reducer, shared, &mut found, &mut pool);
+        search(work, &mut local, shared);
     }
-    found
+    local.found
 }
 
 pub(super) fn explore(
@@ -437,18 +519,18 @@ pub(super) fn explore(
         budget,
     };
     let root = prog.initial.clone();
-    let mut cx = Cx::new(prog, policy);
-    let reducer = Reducer::new(&cx, opts.reduce, opts.crash);
-    let mut first = Found::default();
-    // The initial world is inserted whatever the bound, as `dfs` does.
+    let mut first = Local::new(prog, policy, opts);
+    // The initial world is inserted whatever the bound, as `dfs` does, and expanded here.
     let roomy = Budget::new(Some(u64::MAX));
     let inserted = shared.visited.insert(fingerprint(&root), &roomy);
     assert!(matches!(inserted, Insert::New(1)), "the first state is new");
-    if let Some(frame) = enter(root, &mut cx, opts, &reducer, &[], &mut first) {
-        let world = frame.world.expect("a new frame holds its world");
-        lock(&shared.queue).work.push(Work { world, path: Vec::new(), moves: frame.moves });
+    let Local { cx, reducer, found, pool, .. } = &mut first;
+    if let Some((w, moves)) = enter(root, cx, opts, reducer, &[], found, pool) {
+        if let Some(fresh) = first.expand(&shared, w, &moves, 0) {
+            lock(&shared.queue).work.push(Work { path: Vec::new(), fresh });
+        }
     }
-    let mut found = vec![first];
+    let mut found = vec![first.found];
     std::thread::scope(|s| {
         let handles: Vec<_> =
             (0..opts.threads).map(|_| s.spawn(|| worker(prog, policy, &shared))).collect();
