@@ -939,3 +939,40 @@ fn a_btrfs_msync_covers_the_whole_file() {
     assert!(first_write("linux-6.18").contains("submit_bio: page 0 of f"));
     assert!(first_write("linux-6.18+btrfs-fsync-whole-file=no").contains("submit_bio: page 1 of f"));
 }
+
+/// `bench` takes `check`'s explorer and bounds, so a rate target is measured by it: the same
+/// states, transitions and completeness as `check` with those options, and a CPU time.
+#[test]
+fn bench_measures_the_exploration_check_runs() {
+    let p = "scenarios/ext4-rdma-strip.pin";
+    let flags = ["--policy", "linux-5.18", "--explore", "depth-first", "--threads", "1"];
+    let o = pincheck(&[&["check", p, "--json", "--no-reduction"][..], &flags].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let c: serde_json::Value = serde_json::from_str(text(&o.stdout).trim()).unwrap();
+    let o = pincheck(
+        &[&["bench", p, "--json", "--no-reduction", "--repeat", "1"][..], &flags].concat(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    let mut lines = out.lines();
+    let b: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    let total: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    assert_eq!(lines.next(), None, "one row (one policy) and the total: {out}");
+    for field in ["states", "transitions", "complete", "explorer", "policy"] {
+        assert_eq!(b[field], c[field], "{field}: bench {b} check {c}");
+    }
+    assert!(b["cpu_seconds"].as_f64().unwrap() >= 0.0);
+    assert!(b["states_per_cpu_sec"].as_f64().unwrap() > 0.0);
+    assert_eq!(total["states"], b["states"]);
+    // Reductions change the states bench counts as they do check's.
+    let o = pincheck(
+        &[&["bench", p, "--json", "--repeat", "1", "--reduce", "all"][..], &flags].concat(),
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(text(&o.stdout).lines().next().unwrap()).unwrap();
+    assert!(r["states"].as_u64().unwrap() < b["states"].as_u64().unwrap(), "{r} {b}");
+    let o = pincheck(&["bench", p, "--policy", "linux-9.9"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("unknown policy"), "{}", text(&o.stderr));
+    assert_no_panic(&o);
+}

@@ -94,14 +94,32 @@ pub struct ExploreArgs {
     pub format: ci::Format,
 }
 
+impl Explore {
+    pub fn mode(self) -> ExploreMode {
+        match self {
+            Explore::Auto => ExploreMode::Auto,
+            Explore::Exhaustive => ExploreMode::Exhaustive,
+            Explore::DepthFirst => ExploreMode::DepthFirst,
+            Explore::Random => ExploreMode::Random,
+            Explore::Pct => ExploreMode::Pct,
+        }
+    }
+}
+
+/// The reductions `--no-reduction` and `--reduce` ask for.
+pub fn reductions(
+    no_reduction: bool,
+    reduce: Option<pincheck::check::reduce::Reductions>,
+) -> pincheck::check::reduce::Reductions {
+    if no_reduction {
+        pincheck::check::reduce::Reductions::NONE
+    } else {
+        reduce.unwrap_or_default()
+    }
+}
+
 pub fn options(a: &ExploreArgs) -> ExploreOptions {
-    let mode = match a.explore {
-        Explore::Auto => ExploreMode::Auto,
-        Explore::Exhaustive => ExploreMode::Exhaustive,
-        Explore::DepthFirst => ExploreMode::DepthFirst,
-        Explore::Random => ExploreMode::Random,
-        Explore::Pct => ExploreMode::Pct,
-    };
+    let mode = a.explore.mode();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     ExploreOptions {
         mode,
@@ -113,11 +131,7 @@ pub fn options(a: &ExploreArgs) -> ExploreOptions {
         crash: a.crash,
         pct_depth: a.pct_depth,
         progress: true,
-        reduce: if a.no_reduction {
-            pincheck::check::reduce::Reductions::NONE
-        } else {
-            a.reduce.unwrap_or_default()
-        },
+        reduce: reductions(a.no_reduction, a.reduce),
         cluster: None,
     }
 }
