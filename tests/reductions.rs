@@ -368,6 +368,25 @@ fn symmetric_pairs_are_one_state() {
     }
 }
 
+/// `--crash` switches the symmetry reduction off (`Symmetry::new`), so the paths an explorer
+/// records under `--crash --reduce symmetry` are real ones. Mapping them back through the
+/// renaming a search without `--crash` would have done ran one pair's step as another task's
+/// and panicked; the catalogue has no interchangeable threads, so only pairs show it.
+#[test]
+fn crash_with_symmetry_asked_keeps_real_witnesses_on_symmetric_pairs() {
+    let text = pincheck::family::pairs(2)
+        .unwrap()
+        .replace("  maybe writeback\n  maybe writeback\n", "  maybe writeback\n")
+        .replace("  maybe reclaim\n  maybe reclaim\n", "  maybe reclaim\n");
+    let l = run::load(&Source { path: "pairs2.pin".into(), text }).unwrap();
+    let p = Policy::by_name("linux-5.18").unwrap();
+    for mode in [ExploreMode::Exhaustive, ExploreMode::DepthFirst] {
+        let crash = ExploreOptions { crash: true, mode, ..Default::default() };
+        let c = compare("pairs2 --crash", &l.program, &p, &crash, false);
+        assert!(c.incomplete.is_empty() && c.complete == 3, "{mode:?}: {:?}", c.incomplete);
+    }
+}
+
 /// `signals` and `late-skips` on two pairs (each pair signals twice; the flusher and kswapd
 /// end with two `maybe` passes each): the same labels as without them, witnesses that replay;
 /// `signals` takes states away and, where nothing stops the machine, keeps the end states

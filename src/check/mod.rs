@@ -184,9 +184,11 @@ struct Findings<'a> {
     /// Each label set ending an interleaving (no power failure), with how many times it was
     /// recorded: once per end state in the exhaustive search, which expands each state once.
     ends: BTreeMap<Vec<String>, u64>,
-    /// The paths recorded are between canonical worlds of these reductions (the exhaustive
-    /// explorers), not real ones (the sampling explorers): `symmetry` must map them back.
-    canonical: Option<reduce::Reductions>,
+    /// The paths recorded are between canonical worlds of these reductions, with `--crash` or
+    /// not (the exhaustive explorers; the reducer is built from both: `--crash` switches the
+    /// symmetry reduction off), not real ones (the sampling explorers): `symmetry` must map
+    /// them back.
+    canonical: Option<(reduce::Reductions, bool)>,
 }
 
 impl<'a> Findings<'a> {
@@ -235,9 +237,10 @@ impl<'a> Findings<'a> {
 impl Findings<'_> {
     /// The real path behind a path recorded by an explorer.
     fn real_path(&self, path: Vec<Move>) -> Vec<Move> {
-        let Some(on) = self.canonical.filter(|r| r.symmetry) else { return path };
+        let Some((on, crash)) = self.canonical.filter(|(r, _)| r.symmetry) else { return path };
         let cx = Cx::new(self.prog, self.policy);
-        let reducer = reduce::Reducer::new(&cx, on, false);
+        // The reducer the explorer ran: under `--crash` it renames nothing.
+        let reducer = reduce::Reducer::new(&cx, on, crash);
         if !reducer.renames() {
             return path;
         }
@@ -248,7 +251,7 @@ impl Findings<'_> {
 /// Explores `prog` under `policy`.
 pub fn explore(prog: &Program, policy: &Policy, opts: &ExploreOptions) -> Exploration {
     let mut findings = Findings::new(prog, policy);
-    findings.canonical = Some(opts.reduce);
+    findings.canonical = Some((opts.reduce, opts.crash));
     let mut out = match opts.mode {
         ExploreMode::Random => {
             findings.canonical = None;

@@ -28,9 +28,10 @@
 //!   recorded by its one inserter.
 //!
 //! Witnesses: those of the one-thread search (`dfs`), so that they too do not depend on the
-//! thread count. The one-thread search gives each label the path on its stack when it first
-//! recorded the label: the first, in depth-first order (moves in `Reducer::moves` order), of
-//! the paths to a state that records it. Which path a shared search reaches a state by first
+//! thread count. The one-thread search gives each label the path by which it first reached
+//! the first state, in the order it enters states (moves in `Reducer::moves` order), that
+//! records the label (not necessarily the first path to that state in depth-first order: a
+//! state is reached, and its path fixed, when its parent is expanded). Which path a shared search reaches a state by first
 //! depends on thread timing, so the threads cannot give that path; instead, once a complete
 //! search has found the labels, `dfs::witnesses` runs the one-thread search again, alone, and
 //! stops it as soon as every new label has its witness. That pass costs the states the
@@ -298,7 +299,7 @@ impl Found {
 }
 
 /// Records what state `w` (reached by `path`) shows, and returns it with its moves, or `None`
-/// when the interleaving ends there (as `dfs` does; `w` then goes back to `pool`).
+/// when the interleaving ends there (`w` then goes back to `pool`).
 fn enter(
     w: World,
     cx: &mut Cx,
