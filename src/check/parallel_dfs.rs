@@ -335,7 +335,7 @@ struct Local<'a> {
     pool: Vec<World>,
     /// Scratch: the successors of the state being expanded, with their fingerprints.
     reached: Vec<(Move, World, u128)>,
-    /// Emptied successor lists, reused.
+    /// Emptied successor lists, reused (no more than the path is deep).
     spare: Vec<Vec<(Move, World)>>,
 }
 
@@ -454,7 +454,13 @@ fn search(work: Work, local: &mut Local, shared: &Shared) {
     let mut stack = vec![work.fresh];
     while let Some(top) = stack.last_mut() {
         let Some((m, w)) = top.pop() else {
-            local.spare.extend(stack.pop());
+            // Kept up to the depth a thread's stack reaches; lists received from other threads
+            // would otherwise pile up, one per handover.
+            if local.spare.len() < stack.len() + base {
+                local.spare.extend(stack.pop());
+            } else {
+                stack.pop();
+            }
             if !stack.is_empty() {
                 path.pop();
             }
