@@ -336,16 +336,21 @@ fn independent_bio_completions_do_not_multiply_the_states() {
     }
 }
 
-/// Two interchangeable app/NIC pairs (`pincheck family pairs 2` without kswapd's second pass
-/// and the flusher's second pass, to stay small): the symmetry reduction finds them, keeps the
-/// labels, and its witnesses (mapped back from canonical worlds) replay.
-#[test]
-fn symmetric_pairs_are_one_state() {
+/// Two interchangeable app/NIC pairs: `pincheck family pairs 2` without kswapd's second pass
+/// and the flusher's second pass, to stay small.
+fn small_pairs2() -> run::Loaded {
     let text = pincheck::family::pairs(2)
         .unwrap()
         .replace("  maybe writeback\n  maybe writeback\n", "  maybe writeback\n")
         .replace("  maybe reclaim\n  maybe reclaim\n", "  maybe reclaim\n");
-    let l = run::load(&Source { path: "pairs2.pin".into(), text }).unwrap();
+    run::load(&Source { path: "pairs2.pin".into(), text }).unwrap()
+}
+
+/// On two interchangeable pairs (`small_pairs2`) the symmetry reduction finds them, keeps the
+/// labels, and its witnesses (mapped back from canonical worlds) replay.
+#[test]
+fn symmetric_pairs_are_one_state() {
+    let l = small_pairs2();
     for (pairs, orbit) in [(2, vec![2]), (3, vec![3])] {
         let text = pincheck::family::pairs(pairs).unwrap();
         let l = run::load(&Source { path: "pairs.pin".into(), text }).unwrap();
@@ -374,11 +379,7 @@ fn symmetric_pairs_are_one_state() {
 /// and panicked; the catalogue has no interchangeable threads, so only pairs show it.
 #[test]
 fn crash_with_symmetry_asked_keeps_real_witnesses_on_symmetric_pairs() {
-    let text = pincheck::family::pairs(2)
-        .unwrap()
-        .replace("  maybe writeback\n  maybe writeback\n", "  maybe writeback\n")
-        .replace("  maybe reclaim\n  maybe reclaim\n", "  maybe reclaim\n");
-    let l = run::load(&Source { path: "pairs2.pin".into(), text }).unwrap();
+    let l = small_pairs2();
     let p = Policy::by_name("linux-5.18").unwrap();
     for mode in [ExploreMode::Exhaustive, ExploreMode::DepthFirst] {
         let crash = ExploreOptions { crash: true, mode, ..Default::default() };
