@@ -280,23 +280,40 @@ impl Search<'_> {
                 continue;
             }
             self.out.states += 1;
-            if visited.len() > self.opts.max_states {
-                return Err(format!("--max-states {} reached", self.opts.max_states));
+            if let Some(why) = limit_at(self.out.states, depth, self.opts, self.budget) {
+                return Err(why);
             }
             if self.out.states % budget::CHECK_EVERY == 0 {
-                if interrupted() {
-                    return Err("interrupted".to_string());
-                }
-                if !self.budget.fits(0) {
-                    return Err(self.budget.reason());
-                }
                 self.progress.show(self.out.states, depth + 1);
-            }
-            if depth >= limits::STEPS_MAX {
-                return Err(format!("a schedule longer than {} steps", limits::STEPS_MAX));
             }
             fresh.push((m, slot));
         }
         Ok(())
     }
+}
+
+/// The limit a depth-first search (one thread or several) reaches on inserting its `n`th state,
+/// a successor of a state `depth` steps deep: `--max-states`, then, every `CHECK_EVERY` states,
+/// Ctrl-C and the memory bound, then the longest schedule.
+pub(super) fn limit_at(
+    n: u64,
+    depth: usize,
+    opts: &ExploreOptions,
+    budget: &Budget,
+) -> Option<String> {
+    if n > opts.max_states as u64 {
+        return Some(format!("--max-states {} reached", opts.max_states));
+    }
+    if n % budget::CHECK_EVERY == 0 {
+        if interrupted() {
+            return Some("interrupted".to_string());
+        }
+        if !budget.fits(0) {
+            return Some(budget.reason());
+        }
+    }
+    if depth >= limits::STEPS_MAX {
+        return Some(format!("a schedule longer than {} steps", limits::STEPS_MAX));
+    }
+    None
 }

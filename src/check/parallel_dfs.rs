@@ -59,7 +59,6 @@ use super::reduce::Reducer;
 use super::{
     crash, dfs, fingerprint::fingerprint, interrupted, Exploration, ExploreOptions, Findings,
 };
-use crate::limits;
 use crate::model::label::Costs;
 use crate::model::{self, Cx, LabelSet, Move, Program, World};
 use crate::policy::Policy;
@@ -403,7 +402,6 @@ impl<'a> Local<'a> {
         depth: usize,
         fresh: &mut Vec<(Move, World)>,
     ) -> bool {
-        let opts = shared.opts;
         for (m, w, fp) in reached.drain(..) {
             let n = match shared.visited.insert(fp, shared.budget) {
                 Insert::Full => {
@@ -416,26 +414,14 @@ impl<'a> Local<'a> {
                 }
                 Insert::New(n) => n,
             };
-            if n > opts.max_states as u64 {
-                shared.stop(format!("--max-states {} reached", opts.max_states));
+            if let Some(why) = dfs::limit_at(n, depth, shared.opts, shared.budget) {
+                shared.stop(why);
                 return false;
             }
             if n % budget::CHECK_EVERY == 0 {
-                if interrupted() {
-                    shared.stop("interrupted".to_string());
-                    return false;
-                }
-                if !shared.budget.fits(0) {
-                    shared.stop(shared.budget.reason());
-                    return false;
-                }
                 if let Ok(mut p) = shared.progress.try_lock() {
                     p.show(n, depth + 1);
                 }
-            }
-            if depth >= limits::STEPS_MAX {
-                shared.stop(format!("a schedule longer than {} steps", limits::STEPS_MAX));
-                return false;
             }
             fresh.push((m, w));
         }
