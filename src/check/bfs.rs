@@ -19,7 +19,11 @@
 use super::budget::{self, Budget};
 use super::reduce::Reducer;
 use super::stored;
-use super::{crash, fingerprint::fingerprint, interrupted, Exploration, ExploreOptions, Findings};
+use super::{
+    crash,
+    fingerprint::{fingerprint, fingerprint_mut},
+    interrupted, Exploration, ExploreOptions, Findings,
+};
 use crate::limits;
 use crate::model::{self, Cx, LabelSet, Move, Program, World};
 use crate::policy::Policy;
@@ -321,6 +325,10 @@ fn expand_part(job: &Job, from: usize, to: usize) -> Part {
             continue;
         }
         let before = part.succs.len();
+        // Its element hashes first (an encoded world has none): each successor, a copy of it
+        // stepped once, then rehashes only what its step touched (`fingerprint_mut`).
+        let mut w = w;
+        fingerprint_mut(&mut w);
         let mut w = Some(w);
         let mut full = false;
         for (j, &m) in moves.iter().enumerate() {
@@ -332,7 +340,7 @@ fn expand_part(job: &Job, from: usize, to: usize) -> Part {
             };
             model::step(&mut next, &mut cx, m);
             let known = reducer.canonicalize(&mut next);
-            let fp = known.unwrap_or_else(|| fingerprint(&next));
+            let fp = known.unwrap_or_else(|| fingerprint_mut(&mut next));
             let new = if job.seen.contains(&fp) || !mine.insert(fp) {
                 continue;
             } else if job.live {

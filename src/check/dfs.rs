@@ -29,7 +29,7 @@
 
 use super::bfs::Progress;
 use super::budget::{self, Budget};
-use super::fingerprint::{fingerprint, FingerprintSet};
+use super::fingerprint::{fingerprint_mut, FingerprintSet};
 use super::reduce::Reducer;
 use super::{crash, interrupted, Exploration, ExploreOptions, Findings};
 use crate::limits;
@@ -109,7 +109,8 @@ fn search(
         worlds: Slab { worlds: Vec::new(), free: Vec::new() },
         reached: Vec::new(),
     };
-    s.visited.insert(fingerprint(&prog.initial));
+    let mut root = prog.initial.clone();
+    s.visited.insert(fingerprint_mut(&mut root));
     s.out.states = 1;
     // `stack[i]`: the successors of the state `path[..i]` reaches that were first reached by
     // its moves and are still to be descended into (their slots), the next one last.
@@ -121,7 +122,7 @@ fn search(
     let mut witnessed = found.witnesses.len();
     let met = |found: &Findings| until.is_some_and(|want| want.minus(&found.labels).is_empty());
     // A state just reached for the first time, by `path`.
-    let mut at = (!met(found)).then(|| s.worlds.add(prog.initial.clone()));
+    let mut at = (!met(found)).then(|| s.worlds.add(root));
     loop {
         if let Some(slot) = at.take() {
             let w = s.worlds.get_mut(slot);
@@ -256,7 +257,7 @@ impl Search<'_> {
         let w = self.worlds.get_mut(slot);
         model::step(w, &mut self.cx, m);
         let known = self.reducer.canonicalize(w);
-        let fp = known.unwrap_or_else(|| fingerprint(w));
+        let fp = known.unwrap_or_else(|| fingerprint_mut(w));
         self.visited.prefetch(fp);
         self.out.transitions += 1;
         self.reached.push((m, slot, fp));

@@ -31,7 +31,11 @@
 
 use super::budget::Budget;
 use super::reduce::Reducer;
-use super::{crash, fingerprint::fingerprint, interrupted, stored, Exploration, ExploreOptions};
+use super::{
+    crash,
+    fingerprint::{fingerprint, fingerprint_mut},
+    interrupted, stored, Exploration, ExploreOptions,
+};
 use super::{Findings, LabelSet};
 use crate::limits;
 use crate::model::{self, label::Costs, Cx, Move, Program};
@@ -642,12 +646,16 @@ fn search(worker: &mut timely::worker::Worker, flow: &mut Flow, job: &Job) -> An
                     ended += 1;
                     continue;
                 }
+                // Its element hashes first (an encoded world has none): each successor then
+                // rehashes only what its step touched (`fingerprint_mut`).
+                let mut w = w;
+                fingerprint_mut(&mut w);
                 for (i, &m) in moves.iter().enumerate() {
                     let mut next = w.clone();
                     model::step(&mut next, &mut cx, m);
                     let known = reducer.canonicalize(&mut next);
                     sent += 1;
-                    let fp = known.unwrap_or_else(|| fingerprint(&next));
+                    let fp = known.unwrap_or_else(|| fingerprint_mut(&mut next));
                     // A state in this worker's part of the visited set is known everywhere
                     // to be seen: not sent again. (Most successors are seen states; with
                     // P workers this catches about 1/P of them.)

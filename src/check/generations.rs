@@ -18,7 +18,7 @@
 //! frame and reclaim scans frames in order, so frame numbers are observable in this model.
 
 use crate::model::task::{Cont, TaskKind};
-use crate::model::world::{Handle, Pinned, World};
+use crate::model::world::{FolioId, Handle, Pinned, World};
 
 const STALE: u16 = u16::MAX;
 
@@ -28,17 +28,38 @@ pub fn canonicalize(w: &mut World) {
         return; // nothing was freed yet, or already canonical: references are all current
     }
     let current: Vec<u16> = w.folios.iter().map(|f| f.generation).collect();
+    let canonical = |&(f, g): &(FolioId, u16)| if g == current[f.0 as usize] { 0 } else { STALE };
+    // Handles, tasks and frames are reached mutably only where a generation changes: the others
+    // keep their fingerprint hashes (`model::slots`).
+    let changes = |p: &Pinned| p.pages.iter().any(|pg| canonical(pg) != pg.1);
     let fix = |p: &mut Pinned| {
-        for (f, g) in &mut p.pages {
-            *g = if *g == current[f.0 as usize] { 0 } else { STALE };
+        for pg in &mut p.pages {
+            pg.1 = canonical(pg);
         }
     };
-    for h in &mut w.handles {
-        if let Handle::Pin(p) = h {
-            fix(p);
+    for i in 0..w.handles.len() {
+        if matches!(&w.handles[i], Handle::Pin(p) if changes(p)) {
+            if let Handle::Pin(p) = &mut w.handles[i] {
+                fix(p);
+            }
         }
     }
-    for t in &mut w.tasks {
+    for i in 0..w.tasks.len() {
+        let t = &w.tasks[i];
+        let kind = match &t.kind {
+            TaskKind::Dio { buffer: p, .. } | TaskKind::DirtyWork { pages: p, .. } => changes(p),
+            _ => false,
+        };
+        let cont = match &t.cont {
+            Cont::RemoteWrite { pinned: p, .. } | Cont::DioWait { release: Some(p), .. } => {
+                changes(p)
+            }
+            _ => false,
+        };
+        if !kind && !cont {
+            continue;
+        }
+        let t = &mut w.tasks[i];
         match &mut t.kind {
             TaskKind::Dio { buffer, .. } => fix(buffer),
             TaskKind::DirtyWork { pages, .. } => fix(pages),
@@ -50,7 +71,9 @@ pub fn canonicalize(w: &mut World) {
             _ => {}
         }
     }
-    for f in &mut w.folios {
-        f.generation = 0;
+    for i in 0..w.folios.len() {
+        if w.folios[i].generation != 0 {
+            w.folios[i].generation = 0;
+        }
     }
 }

@@ -57,7 +57,7 @@ use super::budget::{self, Budget};
 use super::fingerprint::FingerprintSet;
 use super::reduce::Reducer;
 use super::{
-    crash, dfs, fingerprint::fingerprint, interrupted, Exploration, ExploreOptions, Findings,
+    crash, dfs, fingerprint::fingerprint_mut, interrupted, Exploration, ExploreOptions, Findings,
 };
 use crate::model::label::Costs;
 use crate::model::{self, Cx, LabelSet, Move, Program, World};
@@ -387,7 +387,7 @@ impl<'a> Local<'a> {
     fn take(&mut self, shared: &Shared, mut w: World, m: Move) {
         model::step(&mut w, &mut self.cx, m);
         let known = self.reducer.canonicalize(&mut w);
-        let fp = known.unwrap_or_else(|| fingerprint(&w));
+        let fp = known.unwrap_or_else(|| fingerprint_mut(&mut w));
         shared.visited.prefetch(fp);
         self.found.transitions += 1;
         self.reached.push((m, w, fp));
@@ -511,11 +511,11 @@ pub(super) fn explore(
         opts,
         budget,
     };
-    let root = prog.initial.clone();
+    let mut root = prog.initial.clone();
     let mut first = Local::new(prog, policy, opts);
     // The initial world is inserted whatever the bound, as `dfs` does, and expanded here.
     let roomy = Budget::new(Some(u64::MAX));
-    let inserted = shared.visited.insert(fingerprint(&root), &roomy);
+    let inserted = shared.visited.insert(fingerprint_mut(&mut root), &roomy);
     assert!(matches!(inserted, Insert::New(1)), "the first state is new");
     let Local { cx, reducer, found, pool, .. } = &mut first;
     if let Some((w, moves)) = enter(root, cx, opts, reducer, &[], found, pool) {

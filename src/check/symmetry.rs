@@ -940,10 +940,14 @@ fn renumber(w: &mut World, maps: &mut Maps) {
     // from the pristine free ones, and the lowest free frame would depend on which component's
     // dead pin named which frame: the renaming of a world would allocate differently from the
     // world itself.
-    for h in &mut w.handles {
-        if let Handle::Pin(p) = h {
-            if !p.live {
-                p.pages.iter_mut().for_each(|pg| *pg = (FolioId(0), 0));
+    // (Handles, frames and blocks are reached mutably only where something changes: the others
+    // keep their fingerprint hashes, `model::slots`.)
+    for i in 0..w.handles.len() {
+        if let Handle::Pin(p) = &w.handles[i] {
+            if !p.live && p.pages.iter().any(|&pg| pg != (FolioId(0), 0)) {
+                if let Handle::Pin(p) = &mut w.handles[i] {
+                    p.pages.iter_mut().for_each(|pg| *pg = (FolioId(0), 0));
+                }
             }
         }
     }
@@ -1023,7 +1027,9 @@ fn renumber(w: &mut World, maps: &mut Maps) {
     for i in 0..nf {
         if frames.map[i] == u16::MAX {
             debug_assert!(w.folios[i].owner == Owner::Free, "every frame in use is numbered");
-            w.folios[i].generation = 0;
+            if w.folios[i].generation != 0 {
+                w.folios[i].generation = 0;
+            }
         }
         frames.see(i as u16);
     }

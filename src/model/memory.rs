@@ -300,6 +300,11 @@ pub fn mmu_notifier_invalidate(w: &mut World, cx: &mut Cx, map: HandleId, page: 
         return;
     }
     for h in 0..w.handles.len() {
+        // Only ODP registrations are reached mutably: the other handles keep their fingerprint
+        // hashes (`model::slots`).
+        if !matches!(w.handles[h], Handle::Odp(_)) {
+            continue;
+        }
         let Handle::Odp(mr) = &mut w.handles[h] else { continue };
         if mr.map != map || !mr.live || page < mr.start {
             continue;

@@ -376,8 +376,8 @@ fn initial_world(
     // One frame per block, and the zero page.
     let pmem = if dax { sc.disk_blocks as usize + 1 } else { 0 };
     let mut w = World {
-        folios: vec![Folio::free(); sc.memory_frames as usize + pmem],
-        inodes: Vec::new(),
+        folios: vec![Folio::free(); sc.memory_frames as usize + pmem].into(),
+        inodes: Slots::new(),
         blocks: vec![
             Block {
                 owner: None,
@@ -385,9 +385,10 @@ fn initial_world(
                 cached: None
             };
             sc.disk_blocks as usize
-        ],
+        ]
+        .into(),
         reserved_blocks: 0,
-        handles: vec![Handle::Undefined; names.handles.len()],
+        handles: vec![Handle::Undefined; names.handles.len()].into(),
         tasks: threads
             .iter()
             .enumerate()

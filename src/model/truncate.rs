@@ -191,8 +191,11 @@ pub fn tick(w: &mut World, cx: &Cx, stepped: Option<usize>) {
         if Some(t) == stepped {
             continue;
         }
-        if let Cont::LayoutWait { waited } = &mut w.tasks[t].cont {
-            *waited = waited.saturating_add(1).min(cx.policy.lease_break_steps);
+        // Only a waiting task is reached mutably: the others keep their fingerprint hashes.
+        if let Cont::LayoutWait { waited } = w.tasks[t].cont {
+            w.tasks[t].cont = Cont::LayoutWait {
+                waited: waited.saturating_add(1).min(cx.policy.lease_break_steps),
+            };
         }
     }
 }

@@ -6,6 +6,7 @@
 //! sibling modules named after the kernel files they mirror.
 
 use super::label::LabelSet;
+pub use super::slots::Slots;
 use super::task::Task;
 
 /// A page frame of the fixed pool (`memory N`).
@@ -292,13 +293,13 @@ pub enum Handle {
 /// The whole machine.
 #[derive(Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct World {
-    pub folios: Vec<Folio>,
-    pub inodes: Vec<Inode>,
-    pub blocks: Vec<Block>,
+    pub folios: Slots<Folio>,
+    pub inodes: Slots<Inode>,
+    pub blocks: Slots<Block>,
     /// Delayed-allocation reservations outstanding (blocks promised but not yet allocated).
     pub reserved_blocks: u16,
-    pub handles: Vec<Handle>,
-    pub tasks: Vec<Task>,
+    pub handles: Slots<Handle>,
+    pub tasks: Slots<Task>,
     /// Signalled events, a bit per event.
     pub events: u32,
     /// `/proc/vmstat` `nr_foll_pin_acquired` and `nr_foll_pin_released`.
@@ -681,8 +682,11 @@ impl std::hash::Hash for Block {
     }
 }
 
-impl std::hash::Hash for World {
-    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+impl World {
+    /// Hashes the world's own fields and the lengths of its element vectors, not the elements:
+    /// the fingerprint (`check::fingerprint`) hashes each element apart, with its place, so
+    /// that a step's successor rehashes only the elements the step touched (`Slots`).
+    pub fn hash_header<H: std::hash::Hasher>(&self, h: &mut H) {
         let World {
             folios,
             inodes,
@@ -712,7 +716,7 @@ impl std::hash::Hash for World {
                 | (*ram_frames as u128) << 88
                 | (self.dirtied.len() as u128) << 96,
         );
-        // The lengths, then the elements (lengths below 2^16: `limits.rs`).
+        // The lengths (below 2^16: `limits.rs`).
         h.write_u64(
             folios.len() as u64
                 | (inodes.len() as u64) << 16
@@ -720,12 +724,7 @@ impl std::hash::Hash for World {
                 | (handles.len() as u64) << 48,
         );
         h.write_u64(dirtied | (tasks.len() as u64) << 56);
-        std::hash::Hash::hash_slice(folios, h);
-        std::hash::Hash::hash_slice(inodes, h);
-        std::hash::Hash::hash_slice(blocks, h);
-        std::hash::Hash::hash_slice(handles, h);
-        std::hash::Hash::hash_slice(tasks, h);
-        labels.hash(h);
+        std::hash::Hash::hash(labels, h);
     }
 }
 

@@ -290,10 +290,11 @@ pub fn dirty_order(w: &World) -> Vec<FileId> {
 /// join its end.
 pub fn note_dirtied(w: &mut World) {
     // Most steps clean no listed file and dirty no unlisted one: then the order stands, and
-    // no list is built.
-    let stale = w.dirtied.iter().any(|f| !has_dirty(w, f.0 as usize))
-        || (0..w.inodes.len()).any(|fi| has_dirty(w, fi) && !w.dirtied.contains(&FileId(fi as u8)));
-    if stale {
+    // no list is built. One pass over the files: the dirty ones against the listed ones, a
+    // bit per file (FILES_MAX is 8).
+    let dirty = (0..w.inodes.len()).fold(0u32, |m, fi| m | (has_dirty(w, fi) as u32) << fi);
+    let listed = w.dirtied.iter().fold(0u32, |m, f| m | 1 << f.0);
+    if dirty != listed {
         w.dirtied = dirty_order(w);
     }
 }
@@ -517,9 +518,13 @@ pub fn blkdev_issue_flush(w: &mut World, cx: &mut Cx) {
     if cx.policy.mutated(Mutation::FsyncFlush) {
         return;
     }
-    for b in &mut w.blocks {
-        if let Some(c) = b.cached.take() {
+    // Blocks and inodes are reached mutably only where something changes: the others keep
+    // their fingerprint hashes (`model::slots`).
+    for i in 0..w.blocks.len() {
+        if let Some(c) = w.blocks[i].cached {
+            let b = &mut w.blocks[i];
             b.durable = c;
+            b.cached = None;
         }
     }
     for i in 0..w.blocks.len() {
@@ -529,8 +534,11 @@ pub fn blkdev_issue_flush(w: &mut World, cx: &mut Cx) {
         }
     }
     // fsync and sync commit the metadata with the flush: the mapping is durable too.
-    for inode in &mut w.inodes {
-        for p in &mut inode.pages {
+    for i in 0..w.inodes.len() {
+        if w.inodes[i].pages.iter().all(|p| p.durable_block == p.block) {
+            continue;
+        }
+        for p in &mut w.inodes[i].pages {
             p.durable_block = p.block;
         }
     }

@@ -1,0 +1,257 @@
+//! `Slots<T>`: a world's vector of folios, inodes, blocks, handles or tasks, with a cached value
+//! per element that every mutable access to the element forgets.
+//!
+//! The cache exists for one user, the fingerprint (`check::fingerprint`): a world's fingerprint
+//! is a sum of one hash per element, and a step changes a few elements, so an explorer that
+//! copies a world, steps the copy and fingerprints it rehashes only what the step touched
+//! (incremental hashing, as Nguyen and Ruys did for SPIN). The model never reads the cache.
+//!
+//! Why the cache cannot go stale: the elements are private, and every way to reach one mutably
+//! (`IndexMut`, `DerefMut` to the slice, `iter_mut`, `push`, `remove`, ...) first marks the
+//! elements it exposes as unknown (cached value 0). Shared access (`Index`, `Deref`, `iter`)
+//! leaves the cache alone, and the elements have no interior mutability. So a cached value that
+//! is not 0 was computed from the element as it still is. Debug builds (the tests) also check
+//! every fingerprint computed from the cache against one computed afresh
+//! (`check::fingerprint::fingerprint_mut`).
+
+use std::ops::{Deref, DerefMut, Index, IndexMut};
+use std::slice::SliceIndex;
+
+/// A vector of `T` with a cached `u128` per element (0: not known).
+pub struct Slots<T> {
+    items: Vec<T>,
+    cached: Vec<u128>,
+}
+
+impl<T> Slots<T> {
+    pub fn new() -> Slots<T> {
+        Slots { items: Vec::new(), cached: Vec::new() }
+    }
+
+    pub fn push(&mut self, item: T) {
+        self.items.push(item);
+        self.cached.push(0);
+    }
+
+    /// Removes element `i`; the elements after it move down and lose their cached values.
+    pub fn remove(&mut self, i: usize) -> T {
+        self.cached.remove(i);
+        self.cached[i..].fill(0);
+        self.items.remove(i)
+    }
+
+    pub fn iter_mut(&mut self) -> std::slice::IterMut<'_, T> {
+        self.cached.fill(0);
+        self.items.iter_mut()
+    }
+
+    pub fn resize(&mut self, n: usize, item: T)
+    where
+        T: Clone,
+    {
+        self.items.resize(n, item);
+        self.cached.resize(n, 0);
+    }
+
+    /// The sum (modulo 2^128) of the cached values, with every unknown one computed first by
+    /// `value(index, element)`, which must never return 0 (it would stay unknown) and must be a
+    /// function of its arguments only.
+    pub fn refresh(&mut self, mut value: impl FnMut(usize, &T) -> u128) -> u128 {
+        let mut sum = 0u128;
+        for (i, (c, item)) in self.cached.iter_mut().zip(&self.items).enumerate() {
+            if *c == 0 {
+                *c = value(i, item);
+            }
+            sum = sum.wrapping_add(*c);
+        }
+        sum
+    }
+
+    /// The cached values as they are (0: unknown).
+    pub fn cached(&self) -> &[u128] {
+        &self.cached
+    }
+}
+
+impl<T> Default for Slots<T> {
+    fn default() -> Slots<T> {
+        Slots::new()
+    }
+}
+
+impl<T> From<Vec<T>> for Slots<T> {
+    fn from(items: Vec<T>) -> Slots<T> {
+        let cached = vec![0; items.len()];
+        Slots { items, cached }
+    }
+}
+
+impl<T> FromIterator<T> for Slots<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Slots<T> {
+        Slots::from(iter.into_iter().collect::<Vec<T>>())
+    }
+}
+
+impl<T> Deref for Slots<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        &self.items
+    }
+}
+
+/// The whole slice, mutably: every cached value is forgotten.
+impl<T> DerefMut for Slots<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        self.cached.fill(0);
+        &mut self.items
+    }
+}
+
+impl<T, I: SliceIndex<[T]>> Index<I> for Slots<T> {
+    type Output = I::Output;
+    fn index(&self, i: I) -> &I::Output {
+        &self.items[i]
+    }
+}
+
+/// Elements, mutably: their cached values are forgotten.
+impl<T, I: SliceIndex<[T]> + Exposes> IndexMut<I> for Slots<T> {
+    fn index_mut(&mut self, i: I) -> &mut I::Output {
+        i.forget(&mut self.cached);
+        &mut self.items[i]
+    }
+}
+
+/// An index of `Slots`: which cached values the elements it reaches have.
+pub trait Exposes: Clone {
+    fn forget(&self, cached: &mut [u128]);
+}
+
+impl Exposes for usize {
+    fn forget(&self, cached: &mut [u128]) {
+        cached[*self] = 0;
+    }
+}
+
+macro_rules! exposes_ranges {
+    ($($range:ty),*) => {$(
+        impl Exposes for $range {
+            fn forget(&self, cached: &mut [u128]) {
+                cached[self.clone()].fill(0);
+            }
+        }
+    )*};
+}
+
+exposes_ranges!(
+    std::ops::Range<usize>,
+    std::ops::RangeFrom<usize>,
+    std::ops::RangeTo<usize>,
+    std::ops::RangeFull,
+    std::ops::RangeInclusive<usize>,
+    std::ops::RangeToInclusive<usize>
+);
+
+impl<'a, T> IntoIterator for &'a Slots<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.iter()
+    }
+}
+
+impl<'a, T> IntoIterator for &'a mut Slots<T> {
+    type Item = &'a mut T;
+    type IntoIter = std::slice::IterMut<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter_mut()
+    }
+}
+
+impl<T: Clone> Clone for Slots<T> {
+    fn clone(&self) -> Slots<T> {
+        Slots { items: self.items.clone(), cached: self.cached.clone() }
+    }
+
+    fn clone_from(&mut self, source: &Slots<T>) {
+        self.items.clone_from(&source.items);
+        self.cached.clone_from(&source.cached);
+    }
+}
+
+/// Equal elements; the caches do not matter.
+impl<T: PartialEq> PartialEq for Slots<T> {
+    fn eq(&self, other: &Slots<T>) -> bool {
+        self.items == other.items
+    }
+}
+
+impl<T: Eq> Eq for Slots<T> {}
+
+/// The elements, as a vector's.
+impl<T: std::fmt::Debug> std::fmt::Debug for Slots<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.items.fmt(f)
+    }
+}
+
+/// The elements, as a vector's: an encoded world carries no cache.
+impl<T: serde::Serialize> serde::Serialize for Slots<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.items.serialize(s)
+    }
+}
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Slots<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Slots<T>, D::Error> {
+        Vec::<T>::deserialize(d).map(Slots::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Slots;
+
+    fn known(s: &mut Slots<u32>) -> Vec<u128> {
+        let sum = s.refresh(|i, &x| (i as u128) << 64 | x as u128 | 1 << 100);
+        assert_eq!(sum, s.cached().iter().fold(0u128, |a, &c| a.wrapping_add(c)));
+        s.cached().to_vec()
+    }
+
+    #[test]
+    fn every_mutable_access_forgets_what_it_exposes() {
+        let mut s: Slots<u32> = vec![1, 2, 3, 4].into();
+        assert_eq!(s.cached(), &[0, 0, 0, 0]);
+        let all = known(&mut s);
+        assert!(s.cached().iter().all(|&c| c != 0));
+        let _ = (s[1], s.iter().count(), s.len(), &s[1..]);
+        assert_eq!(s.cached(), &all[..], "shared access keeps the cache");
+        s[2] += 1;
+        assert_eq!(s.cached(), &[all[0], all[1], 0, all[3]]);
+        known(&mut s);
+        s.remove(1);
+        assert_eq!((s.cached()[0], s.cached()[1], s.cached()[2]), (all[0], 0, 0));
+        known(&mut s);
+        s.push(9);
+        assert_eq!(s.cached()[3], 0);
+        known(&mut s);
+        s.iter_mut().count();
+        assert!(s.cached().iter().all(|&c| c == 0));
+        known(&mut s);
+        s[1..].sort();
+        assert!(s.cached()[0] != 0 && s.cached()[1..].iter().all(|&c| c == 0));
+        known(&mut s);
+        s.sort();
+        assert!(s.cached().iter().all(|&c| c == 0));
+        known(&mut s);
+        for x in &mut s {
+            *x += 1;
+        }
+        assert!(s.cached().iter().all(|&c| c == 0));
+        let fresh = known(&mut s);
+        let mut copy: Slots<u32> = Slots::new();
+        copy.clone_from(&s);
+        assert_eq!(copy.cached(), &fresh[..]);
+        assert_eq!(copy, s);
+    }
+}
