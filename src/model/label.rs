@@ -204,21 +204,24 @@ pub struct LabelSet {
     pub costs: Costs,
 }
 
-// Hand-written: every world's fingerprint hashes its labels; the derived `Hash` writes the 8
-// error words and the 8 counters one by one.
+// Hand-written: every world's fingerprint hashes its labels after every step; the derived
+// `Hash` writes the 8 error words and the 8 counters one by one. Here: the outcomes, the
+// counters, a bit per error word that is not 0, then those words only (most are 0): the bits
+// say which words follow, so equal bytes mean equal label sets.
 impl std::hash::Hash for LabelSet {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
         let LabelSet { outcomes: _, errors, costs: _ } = self;
-        let mut bytes = [0u8; 8 * 8 + 8 + 1];
-        for (i, e) in errors.iter().enumerate() {
-            bytes[8 * i..8 * i + 8].copy_from_slice(&e.to_le_bytes());
-        }
+        let mut head = [0u8; 8 + 2];
         // `fields` names every counter (a counter added to `Costs` must be added there).
         for (i, (_, v)) in self.costs.fields().into_iter().enumerate() {
-            bytes[64 + i] = v;
+            head[i] = v;
         }
-        bytes[72] = self.outcomes;
-        h.write(&bytes);
+        head[8] = self.outcomes;
+        head[9] = errors.iter().enumerate().fold(0u8, |m, (i, &e)| m | ((e != 0) as u8) << i);
+        h.write(&head);
+        for &e in errors.iter().filter(|&&e| e != 0) {
+            h.write_u64(e);
+        }
     }
 }
 
