@@ -17,31 +17,36 @@
 use std::ops::{Deref, DerefMut, Index, IndexMut};
 use std::slice::SliceIndex;
 
-/// A vector of `T` with a cached `u128` per element (0: not known).
+/// A vector of `T` with a cached `u128` per element (0: not known), and their sum.
 pub struct Slots<T> {
     items: Vec<T>,
     cached: Vec<u128>,
+    /// The sum of `cached`, modulo 2^128, kept up to date as values are forgotten and found.
+    sum: u128,
+    /// Some cached value may be 0 (not known): `refresh` has work to do.
+    unknown: bool,
 }
 
 impl<T> Slots<T> {
     pub fn new() -> Slots<T> {
-        Slots { items: Vec::new(), cached: Vec::new() }
+        Slots { items: Vec::new(), cached: Vec::new(), sum: 0, unknown: false }
     }
 
     pub fn push(&mut self, item: T) {
         self.items.push(item);
         self.cached.push(0);
+        self.unknown = true;
     }
 
     /// Removes element `i`; the elements after it move down and lose their cached values.
     pub fn remove(&mut self, i: usize) -> T {
+        self.forget(i..self.items.len());
         self.cached.remove(i);
-        self.cached[i..].fill(0);
         self.items.remove(i)
     }
 
     pub fn iter_mut(&mut self) -> std::slice::IterMut<'_, T> {
-        self.cached.fill(0);
+        self.forget(0..self.items.len());
         self.items.iter_mut()
     }
 
@@ -49,22 +54,34 @@ impl<T> Slots<T> {
     where
         T: Clone,
     {
+        self.forget(n.min(self.items.len())..self.items.len());
         self.items.resize(n, item);
         self.cached.resize(n, 0);
+        self.unknown = true;
+    }
+
+    /// Forgets the cached values of elements `range`, which the caller reaches mutably.
+    fn forget(&mut self, range: std::ops::Range<usize>) {
+        for c in &mut self.cached[range] {
+            self.sum = self.sum.wrapping_sub(std::mem::take(c));
+        }
+        self.unknown = true;
     }
 
     /// The sum (modulo 2^128) of the cached values, with every unknown one computed first by
     /// `value(index, element)`, which must never return 0 (it would stay unknown) and must be a
-    /// function of its arguments only.
+    /// function of its arguments only. Without unknown values, no element is read.
     pub fn refresh(&mut self, mut value: impl FnMut(usize, &T) -> u128) -> u128 {
-        let mut sum = 0u128;
-        for (i, (c, item)) in self.cached.iter_mut().zip(&self.items).enumerate() {
-            if *c == 0 {
-                *c = value(i, item);
+        if self.unknown {
+            for (i, (c, item)) in self.cached.iter_mut().zip(&self.items).enumerate() {
+                if *c == 0 {
+                    *c = value(i, item);
+                    self.sum = self.sum.wrapping_add(*c);
+                }
             }
-            sum = sum.wrapping_add(*c);
+            self.unknown = false;
         }
-        sum
+        self.sum
     }
 
     /// The cached values as they are (0: unknown).
@@ -82,7 +99,8 @@ impl<T> Default for Slots<T> {
 impl<T> From<Vec<T>> for Slots<T> {
     fn from(items: Vec<T>) -> Slots<T> {
         let cached = vec![0; items.len()];
-        Slots { items, cached }
+        let unknown = !items.is_empty();
+        Slots { items, cached, sum: 0, unknown }
     }
 }
 
@@ -102,7 +120,7 @@ impl<T> Deref for Slots<T> {
 /// The whole slice, mutably: every cached value is forgotten.
 impl<T> DerefMut for Slots<T> {
     fn deref_mut(&mut self) -> &mut [T] {
-        self.cached.fill(0);
+        self.forget(0..self.items.len());
         &mut self.items
     }
 }
@@ -117,40 +135,46 @@ impl<T, I: SliceIndex<[T]>> Index<I> for Slots<T> {
 /// Elements, mutably: their cached values are forgotten.
 impl<T, I: SliceIndex<[T]> + Exposes> IndexMut<I> for Slots<T> {
     fn index_mut(&mut self, i: I) -> &mut I::Output {
-        i.forget(&mut self.cached);
+        self.forget(i.exposed(self.items.len()));
         &mut self.items[i]
     }
 }
 
-/// An index of `Slots`: which cached values the elements it reaches have.
-pub trait Exposes: Clone {
-    fn forget(&self, cached: &mut [u128]);
+/// An index of `Slots`: the elements it reaches, in a vector of `len` (out of bounds: the
+/// indexing that follows panics as a slice's would).
+pub trait Exposes {
+    fn exposed(&self, len: usize) -> std::ops::Range<usize>;
 }
 
 impl Exposes for usize {
-    fn forget(&self, cached: &mut [u128]) {
-        cached[*self] = 0;
+    fn exposed(&self, len: usize) -> std::ops::Range<usize> {
+        (*self).min(len)..(*self + 1).min(len)
     }
 }
 
-macro_rules! exposes_ranges {
-    ($($range:ty),*) => {$(
-        impl Exposes for $range {
-            fn forget(&self, cached: &mut [u128]) {
-                cached[self.clone()].fill(0);
-            }
-        }
-    )*};
+impl Exposes for std::ops::Range<usize> {
+    fn exposed(&self, len: usize) -> std::ops::Range<usize> {
+        self.start.min(len)..self.end.min(len)
+    }
 }
 
-exposes_ranges!(
-    std::ops::Range<usize>,
-    std::ops::RangeFrom<usize>,
-    std::ops::RangeTo<usize>,
-    std::ops::RangeFull,
-    std::ops::RangeInclusive<usize>,
-    std::ops::RangeToInclusive<usize>
-);
+impl Exposes for std::ops::RangeFrom<usize> {
+    fn exposed(&self, len: usize) -> std::ops::Range<usize> {
+        self.start.min(len)..len
+    }
+}
+
+impl Exposes for std::ops::RangeTo<usize> {
+    fn exposed(&self, len: usize) -> std::ops::Range<usize> {
+        0..self.end.min(len)
+    }
+}
+
+impl Exposes for std::ops::RangeFull {
+    fn exposed(&self, len: usize) -> std::ops::Range<usize> {
+        0..len
+    }
+}
 
 impl<'a, T> IntoIterator for &'a Slots<T> {
     type Item = &'a T;
@@ -170,12 +194,16 @@ impl<'a, T> IntoIterator for &'a mut Slots<T> {
 
 impl<T: Clone> Clone for Slots<T> {
     fn clone(&self) -> Slots<T> {
-        Slots { items: self.items.clone(), cached: self.cached.clone() }
+        let Slots { items, cached, sum, unknown } = self;
+        Slots { items: items.clone(), cached: cached.clone(), sum: *sum, unknown: *unknown }
     }
 
     fn clone_from(&mut self, source: &Slots<T>) {
-        self.items.clone_from(&source.items);
-        self.cached.clone_from(&source.cached);
+        let Slots { items, cached, sum, unknown } = self;
+        items.clone_from(&source.items);
+        cached.clone_from(&source.cached);
+        *sum = source.sum;
+        *unknown = source.unknown;
     }
 }
 
@@ -248,6 +276,10 @@ mod tests {
             *x += 1;
         }
         assert!(s.cached().iter().all(|&c| c == 0));
+        known(&mut s);
+        s.resize(2, 7);
+        assert_eq!(known(&mut s).len(), 2, "a shrunk vector's sum leaves the dropped values out");
+        s.resize(4, 7);
         let fresh = known(&mut s);
         let mut copy: Slots<u32> = Slots::new();
         copy.clone_from(&s);
