@@ -15,6 +15,7 @@ use super::memory::folio_mkclean;
 use super::task::{Task, TaskKind};
 use super::world::*;
 use super::Cx;
+use crate::limits::FILES_MAX;
 use crate::policy::{Mutation, PinnedWriteback};
 use crate::scenario::FsKind;
 
@@ -157,7 +158,7 @@ impl Wb {
             }
         }
         dirty_order(w)
-            .into_iter()
+            .iter()
             .map(|f| f.0)
             .filter(|&fi| fi != self.file && self.visited & (1 << fi) == 0)
             .filter(|&fi| self.in_scope(fi as usize))
@@ -275,15 +276,49 @@ fn lowest_dirty_frame(w: &World, fi: usize) -> u16 {
 /// dirty frame (files first dirtied in the same step: reclaim, the only step that can dirty
 /// pages of several files, visits frames in order). Nothing here depends on file numbers,
 /// which is what lets the `symmetry` reduction rename files (docs/design.md §9).
-pub fn dirty_order(w: &World) -> Vec<FileId> {
-    let mut out: Vec<FileId> =
-        w.dirtied.iter().copied().filter(|f| has_dirty(w, f.0 as usize)).collect();
-    let mut new: Vec<usize> = (0..w.inodes.len())
-        .filter(|&fi| has_dirty(w, fi) && !out.contains(&FileId(fi as u8)))
-        .collect();
-    new.sort_by_key(|&fi| lowest_dirty_frame(w, fi));
-    out.extend(new.into_iter().map(|fi| FileId(fi as u8)));
+pub fn dirty_order(w: &World) -> DirtyOrder {
+    let mut out = DirtyOrder { files: [FileId(0); FILES_MAX], len: 0 };
+    let mut listed = 0u32;
+    for &f in &w.dirtied {
+        listed |= 1 << f.0;
+        if has_dirty(w, f.0 as usize) {
+            out.push(f);
+        }
+    }
+    // The others with a dirty page, by lowest dirty frame (a stable insertion: equal frames,
+    // which cannot happen, would keep file order).
+    let first_new = out.len as usize;
+    for fi in (0..w.inodes.len()).filter(|&fi| listed & (1 << fi) == 0 && has_dirty(w, fi)) {
+        let key = lowest_dirty_frame(w, fi);
+        out.push(FileId(fi as u8));
+        let mut i = out.len as usize - 1;
+        while i > first_new && lowest_dirty_frame(w, out.files[i - 1].0 as usize) > key {
+            out.files.swap(i - 1, i);
+            i -= 1;
+        }
+    }
     out
+}
+
+/// The files of [`dirty_order`], without allocating (it runs at every step of a writeback
+/// pass): at most `FILES_MAX`.
+pub struct DirtyOrder {
+    files: [FileId; FILES_MAX],
+    len: u8,
+}
+
+impl DirtyOrder {
+    fn push(&mut self, f: FileId) {
+        self.files[self.len as usize] = f;
+        self.len += 1;
+    }
+}
+
+impl std::ops::Deref for DirtyOrder {
+    type Target = [FileId];
+    fn deref(&self) -> &[FileId] {
+        &self.files[..self.len as usize]
+    }
 }
 
 /// Brings [`World::dirtied`] up to date after a step: files cleaned leave it, files dirtied
@@ -295,7 +330,9 @@ pub fn note_dirtied(w: &mut World) {
     let dirty = (0..w.inodes.len()).fold(0u32, |m, fi| m | (has_dirty(w, fi) as u32) << fi);
     let listed = w.dirtied.iter().fold(0u32, |m, f| m | 1 << f.0);
     if dirty != listed {
-        w.dirtied = dirty_order(w);
+        let order = dirty_order(w);
+        w.dirtied.clear();
+        w.dirtied.extend_from_slice(&order);
     }
 }
 
