@@ -4,13 +4,14 @@
 //!
 //! A fingerprint is a sum (modulo 2^128) of XXH3-128 hashes: one of the world's own fields
 //! (`World::hash_header`: the scalars, the lengths of its vectors, the labels) and one per
-//! element of each vector (folio, inode, block, handle, task), seeded with the element's kind
-//! and place, of the bytes the element's `Hash` writes. A step changes a few elements, and
-//! every element remembers its hash until something reaches it mutably (`model::slots`), so an
-//! explorer that copies a world, steps the copy and fingerprints it (`fingerprint_mut`) hashes
-//! only the header and the elements the step touched: incremental hashing, as Nguyen and Ruys
-//! did for SPIN ("Incremental Hashing for SPIN", SPIN 2008). It was 38% of the depth-first
-//! search's time when the fingerprint hashed the whole world's bytes in one pass.
+//! element of each vector (folio, inode, block, handle, task), of the bytes the element's
+//! `Hash` writes after a 4-byte prefix naming its kind and place. A step changes a few
+//! elements, and every element remembers its hash until something reaches it mutably
+//! (`model::slots`), so an explorer that copies a world, steps the copy and fingerprints it
+//! (`fingerprint_mut`) hashes only the header and the elements the step touched: incremental
+//! hashing, as Nguyen and Ruys did for SPIN ("Incremental Hashing for SPIN", SPIN 2008). It was
+//! 38% of the depth-first search's time when the fingerprint hashed the whole world's bytes in
+//! one pass.
 //!
 //! Why a sum is as good as one hash of everything: two different worlds differ in the header
 //! or in an element at some place (the header holds the lengths), so their fingerprints are
@@ -18,12 +19,19 @@
 //! equal modulo 2^128: for hashes that behave as random functions, a 2^-128 chance per pair of
 //! worlds, as for one hash. An element hash of 0 is made 1 (0 marks an unknown cached hash);
 //! that changes the chance by nothing measurable.
+//!
+//! Why the place is in the bytes and not in XXH3's seed: on inputs of 16 bytes or less, XXH3
+//! XORs the seed into the input before a fixed mixing, so `h(seed_i, x) == h(seed_j, x ^ d)`
+//! exactly, with `d` fixed by the two seeds. A block writes 16 bytes: with the place as seed,
+//! two worlds whose blocks at places `i` and `j` differ by `d` and the same `d` the other way
+//! round (file bits, a checksum flag, tag bits) had equal fingerprints (a review built such a
+//! pair). One seed for all, and the place in the bytes, leaves only XXH3 on different inputs.
 
 use crate::model::slots::Slots;
 use crate::model::World;
 use std::hash::{Hash, Hasher};
 use std::mem::MaybeUninit;
-use xxhash_rust::xxh3::xxh3_128_with_seed;
+use xxhash_rust::xxh3::xxh3_128;
 
 /// Collects the bytes `Hash` feeds a hasher, to hash them in one pass: on the stack while they
 /// fit (an element writes a few dozen bytes), in `spill` past that (an inode of many pages).
@@ -103,24 +111,26 @@ impl Hasher for Bytes {
     }
 }
 
-/// XXH3-128 of the bytes `write` feeds a hasher, with `seed`; never 0.
+/// XXH3-128 of the bytes `write` feeds a hasher after `prefix`; never 0.
 #[inline]
-fn hash_with(seed: u64, write: impl FnOnce(&mut Bytes)) -> u128 {
+fn hash_with(prefix: u32, write: impl FnOnce(&mut Bytes)) -> u128 {
     let mut bytes = Bytes::new();
+    bytes.write_u32(prefix);
     write(&mut bytes);
-    xxh3_128_with_seed(bytes.bytes(), seed).max(1)
+    xxh3_128(bytes.bytes()).max(1)
 }
 
-/// The seeds of the element hashes: the kind of element in the high byte, its place below.
-const FOLIO: u64 = 1 << 56;
-const INODE: u64 = 2 << 56;
-const BLOCK: u64 = 3 << 56;
-const HANDLE: u64 = 4 << 56;
-const TASK: u64 = 5 << 56;
+/// The prefixes of the hashes: the kind in the high byte, an element's place below (places
+/// are below 2^16: `limits.rs`); the header's is 0.
+const FOLIO: u32 = 1 << 24;
+const INODE: u32 = 2 << 24;
+const BLOCK: u32 = 3 << 24;
+const HANDLE: u32 = 4 << 24;
+const TASK: u32 = 5 << 24;
 
 /// The hash of the element at place `i` of a vector of kind `kind`.
-fn element<T: Hash>(kind: u64, i: usize, x: &T) -> u128 {
-    hash_with(kind | i as u64, |h| x.hash(h))
+fn element<T: Hash>(kind: u32, i: usize, x: &T) -> u128 {
+    hash_with(kind | i as u32, |h| x.hash(h))
 }
 
 fn header(w: &World) -> u128 {
@@ -128,7 +138,7 @@ fn header(w: &World) -> u128 {
 }
 
 /// The sum of the element hashes of `v`: those it remembers, the others computed.
-fn sum<T: Hash>(kind: u64, v: &Slots<T>) -> u128 {
+fn sum<T: Hash>(kind: u32, v: &Slots<T>) -> u128 {
     let mut s = 0u128;
     for (i, (&c, x)) in v.cached().iter().zip(v.iter()).enumerate() {
         s = s.wrapping_add(if c != 0 { c } else { element(kind, i, x) });
@@ -137,7 +147,7 @@ fn sum<T: Hash>(kind: u64, v: &Slots<T>) -> u128 {
 }
 
 /// The sum of the element hashes of `v`, computing and remembering those it does not know.
-fn refresh<T: Hash>(kind: u64, v: &mut Slots<T>) -> u128 {
+fn refresh<T: Hash>(kind: u32, v: &mut Slots<T>) -> u128 {
     v.refresh(|i, x| element(kind, i, x))
 }
 
@@ -170,7 +180,7 @@ pub fn fingerprint_mut(w: &mut World) -> u128 {
 
 /// The fingerprint of `w` from every element's hash computed again.
 pub fn afresh(w: &World) -> u128 {
-    fn all<T: Hash>(kind: u64, v: &[T]) -> u128 {
+    fn all<T: Hash>(kind: u32, v: &[T]) -> u128 {
         v.iter().enumerate().fold(0u128, |s, (i, x)| s.wrapping_add(element(kind, i, x)))
     }
     header(w)
@@ -378,16 +388,22 @@ mod tests {
     }
 
     /// The fingerprint as the module doc defines it, computed the plain way: the header's
-    /// XXH3-128 plus each element's, seeded with its kind and place, modulo 2^128.
+    /// XXH3-128 plus each element's, after a prefix of its kind and place, modulo 2^128.
     fn reference(w: &World) -> u128 {
-        use xxhash_rust::xxh3::xxh3_128_with_seed as xxh3;
-        fn elements<T: Hash>(kind: u64, v: &[T]) -> u128 {
+        use xxhash_rust::xxh3::xxh3_128 as xxh3;
+        fn prefixed(prefix: u32, write: impl FnOnce(&mut Plain)) -> Vec<u8> {
+            plain(|p| {
+                p.write(&prefix.to_le_bytes());
+                write(p)
+            })
+        }
+        fn elements<T: Hash>(kind: u32, v: &[T]) -> u128 {
             v.iter().enumerate().fold(0u128, |s, (i, x)| {
-                let h = xxh3(&plain(|p| x.hash(p)), kind << 56 | i as u64).max(1);
+                let h = xxh3(&prefixed(kind << 24 | i as u32, |p| x.hash(p))).max(1);
                 s.wrapping_add(h)
             })
         }
-        xxh3(&plain(|p| w.hash_header(p)), 0)
+        xxh3(&prefixed(0, |p| w.hash_header(p)))
             .max(1)
             .wrapping_add(elements(1, &w.folios))
             .wrapping_add(elements(2, &w.inodes))
@@ -433,6 +449,27 @@ mod tests {
         swapped.tasks.swap(0, 1);
         assert_ne!(fingerprint_mut(&mut swapped), before);
         assert_eq!(fingerprint(&swapped), reference(&swapped));
+    }
+
+    /// A review found exact collisions when an element's place was XXH3's seed: on 16-byte
+    /// inputs (a block) the seed is XORed into the input, so the block at place 0 hashed as the
+    /// block at place 2 with a few low bits flipped, and these two worlds had one fingerprint.
+    #[test]
+    fn blocks_that_trade_fields_across_places_stay_apart() {
+        use crate::model::world::{Block, BlockContent, Data, FileId, Tag};
+        let content = |tag, ver, origin, csum_ok| BlockContent {
+            data: Data { tag: Tag(tag), ver, origin },
+            csum_ok,
+        };
+        let block = |file, durable| Block { owner: Some((FileId(file), 3)), durable, cached: None };
+        let mut a = pairs2();
+        assert!(a.blocks.len() >= 3);
+        let mut b = a.clone();
+        a.blocks[0] = block(0, content(5, 1, 4, true));
+        a.blocks[2] = block(6, content(7, 2, 388, true));
+        b.blocks[0] = block(0, content(7, 2, 388, false));
+        b.blocks[2] = block(6, content(5, 1, 4, false));
+        assert_ne!(fingerprint(&a), fingerprint(&b));
     }
 
     #[test]
