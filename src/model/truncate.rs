@@ -193,9 +193,10 @@ pub fn tick(w: &mut World, cx: &Cx, stepped: Option<usize>) {
         }
         // Only a waiting task is reached mutably: the others keep their fingerprint hashes.
         if let Cont::LayoutWait { waited } = w.tasks[t].cont {
-            w.tasks[t].cont = Cont::LayoutWait {
-                waited: waited.saturating_add(1).min(cx.policy.lease_break_steps),
-            };
+            let next = waited.saturating_add(1).min(cx.policy.lease_break_steps);
+            if next != waited {
+                w.tasks[t].cont = Cont::LayoutWait { waited: next };
+            }
         }
     }
 }

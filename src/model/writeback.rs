@@ -567,7 +567,10 @@ pub fn blkdev_issue_flush(w: &mut World, cx: &mut Cx) {
     for i in 0..w.blocks.len() {
         let b = BlockId(i as u16);
         if let (Some(f), Some(_)) = (w.dax_frame(b), w.blocks[i].owner) {
-            w.blocks[i].durable = BlockContent { data: w.folio(f).data, csum_ok: true };
+            let durable = BlockContent { data: w.folio(f).data, csum_ok: true };
+            if w.blocks[i].durable != durable {
+                w.blocks[i].durable = durable;
+            }
         }
     }
     // fsync and sync commit the metadata with the flush: the mapping is durable too.
