@@ -148,7 +148,7 @@ pub trait Exposes {
 
 impl Exposes for usize {
     fn exposed(&self, len: usize) -> std::ops::Range<usize> {
-        (*self).min(len)..(*self + 1).min(len)
+        (*self).min(len)..self.saturating_add(1).min(len)
     }
 }
 
