@@ -1,9 +1,14 @@
 //! Criterion benchmarks of the hot path: one model step (clone, step), the fingerprint of a
-//! world, and a whole exhaustive exploration of a catalogue scenario.
+//! world (whole, and incremental after a step), and a whole exhaustive exploration of a
+//! catalogue scenario.
 //! Run with `cargo bench`; `pincheck bench` measures the catalogue end to end.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use pincheck::check::{explore, fingerprint::fingerprint, ExploreOptions};
+use pincheck::check::{
+    explore,
+    fingerprint::{fingerprint, fingerprint_mut},
+    ExploreOptions,
+};
 use pincheck::model::{self, Cx};
 use pincheck::policy::Policy;
 use pincheck::run;
@@ -32,7 +37,18 @@ fn benches(c: &mut Criterion) {
         })
     });
     c.bench_function("moves", |b| b.iter(|| model::moves(black_box(&w), &cx)));
+    // Every element hashed (a world that remembers no hash), then what an explorer pays per
+    // successor: a copy of a world whose hashes are known, stepped and fingerprinted again.
     c.bench_function("fingerprint", |b| b.iter(|| fingerprint(black_box(&w))));
+    let mut known = w.clone();
+    fingerprint_mut(&mut known);
+    c.bench_function("clone + step + incremental fingerprint", |b| {
+        b.iter(|| {
+            let mut next = known.clone();
+            model::step(&mut next, &mut cx, black_box(m));
+            fingerprint_mut(&mut next)
+        })
+    });
     let opts = ExploreOptions::default();
     c.bench_function("explore ext4-rdma-strip", |b| b.iter(|| explore(&l.program, &policy, &opts)));
 }
