@@ -147,6 +147,9 @@ pub struct Session {
     cluster: Cluster,
     orders: Vec<Sender<Order>>,
     answers: Mutex<Receiver<Answer>>,
+    /// A worker's failure, sent before the round that follows it (`serve`): if a peer stops
+    /// during that round and the worker dies with the connection, this is still the reason.
+    notices: Mutex<Receiver<String>>,
     guards: Mutex<Option<WorkerGuards<()>>>,
     /// The first failure: every later job fails at once with it.
     failed: Mutex<Option<String>>,
@@ -189,6 +192,7 @@ impl Session {
         }
         let inboxes = Arc::new(Mutex::new(inboxes));
         let (answer_tx, answers) = channel::<Answer>();
+        let (notice_tx, notices) = channel::<String>();
         let guards = timely::execute::execute_from(
             builders,
             Box::new(comms),
@@ -197,7 +201,7 @@ impl Session {
                 let local = worker.index() % threads;
                 let inbox = inboxes.lock().ok().and_then(|mut v| v[local].take());
                 if let Some(inbox) = inbox {
-                    serve(worker, &inbox, &answer_tx);
+                    serve(worker, &inbox, &answer_tx, &notice_tx);
                 }
             },
         )?;
@@ -205,6 +209,7 @@ impl Session {
             cluster: cluster.clone(),
             orders,
             answers: Mutex::new(answers),
+            notices: Mutex::new(notices),
             guards: Mutex::new(Some(guards)),
             failed: Mutex::new(None),
         })
@@ -218,6 +223,12 @@ impl Session {
     /// Why the run failed, if it did.
     pub fn failure(&self) -> Option<String> {
         self.failed.lock().ok().and_then(|f| f.clone())
+    }
+
+    /// A failure a worker found before it stopped answering, if any: the reason to give
+    /// instead of the lost connection that followed it.
+    fn notice(&self) -> Option<String> {
+        self.notices.lock().ok().and_then(|n| n.try_recv().ok())
     }
 
     fn fail(&self, why: String) -> String {
@@ -243,11 +254,13 @@ impl Session {
         let mut summary = None;
         for _ in 0..self.orders.len() {
             let lost = |_| {
-                self.fail(format!(
-                    "the distributed run broke off (a process of {} stopped or lost its \
-                     connection)",
-                    self.cluster.addresses.len()
-                ))
+                self.fail(self.notice().unwrap_or_else(|| {
+                    format!(
+                        "the distributed run broke off (a process of {} stopped or lost its \
+                         connection)",
+                        self.cluster.addresses.len()
+                    )
+                }))
             };
             match answers.recv().map_err(lost)? {
                 Ok(Some(s)) => summary = Some(s),
@@ -280,7 +293,10 @@ impl Session {
                     }
                     Err(_) => {
                         std::mem::forget(g);
-                        return Err(self.fail("a worker of this process stopped".into()));
+                        let why = self.notice();
+                        return Err(self.fail(
+                            why.unwrap_or_else(|| "a worker of this process stopped".into()),
+                        ));
                     }
                 }
             }
@@ -513,7 +529,12 @@ enum Exchange3 {
 }
 
 /// A worker's life: a job at a time until the session ends.
-fn serve(worker: &mut timely::worker::Worker, inbox: &Receiver<Order>, answers: &Sender<Answer>) {
+fn serve(
+    worker: &mut timely::worker::Worker,
+    inbox: &Receiver<Order>,
+    answers: &Sender<Answer>,
+    notices: &Sender<String>,
+) {
     let mut flow = Flow::new(worker);
     loop {
         let order = inbox.recv().ok().flatten();
@@ -523,6 +544,13 @@ fn serve(worker: &mut timely::worker::Worker, inbox: &Receiver<Order>, answers: 
             None => end(worker, &mut flow),
         };
         let failed = answer.is_err();
+        if let Err(why) = &answer {
+            // The main thread learns the reason first: a peer that passes the round below
+            // before this worker does may stop and break the connection, and this worker then
+            // dies in the round without answering (a lost connection is reported as such only
+            // when no reason came before it).
+            let _ = notices.send(why.clone());
+        }
         if failed {
             // Every worker finds a disagreement in the same round (the counts are all-gathered).
             // One more round, with nothing sent, before answering: passing it means every
