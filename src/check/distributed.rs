@@ -545,18 +545,14 @@ fn serve(
         };
         let failed = answer.is_err();
         if let Err(why) = &answer {
-            // The main thread learns the reason first: a peer that passes the round below
-            // before this worker does may stop and break the connection, and this worker then
-            // dies in the round without answering (a lost connection is reported as such only
-            // when no reason came before it).
-            let _ = notices.send(why.clone());
-        }
-        if failed {
             // Every worker finds a disagreement in the same round (the counts are all-gathered).
             // One more round, with nothing sent, before answering: passing it means every
             // worker has finished that round and found it too, so no process stops (and closes
             // its connections) while another still waits for its counts, which that one would
-            // report as a broken run instead of the disagreement.
+            // report as a broken run instead of the disagreement. The main thread learns the
+            // reason before that round: a peer that passes it first may stop and break the
+            // connection, and this worker then dies in the round without answering.
+            let _ = notices.send(why.clone());
             flow.barrier(worker, Exchange3::Counts);
             flow.time += 1;
         }

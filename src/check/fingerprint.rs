@@ -54,18 +54,14 @@ impl Bytes {
         if !self.spill.is_empty() {
             return &self.spill;
         }
-        // SAFETY: the first `len` bytes of `stack` were written (`put`, `write`), and
+        // SAFETY: the first `len` bytes of `stack` were written (`write`), and
         // `MaybeUninit<u8>` has `u8`'s layout.
         unsafe { std::slice::from_raw_parts(self.stack.as_ptr().cast::<u8>(), self.len) }
     }
 
-    #[inline(always)]
-    fn put<const N: usize>(&mut self, b: [u8; N]) {
-        self.write(&b);
-    }
-
+    /// Past the stack buffer: everything from here on goes to `spill`.
     #[cold]
-    fn put_slow(&mut self, b: &[u8]) {
+    fn write_spilled(&mut self, b: &[u8]) {
         if self.spill.is_empty() {
             let written = self.bytes().to_vec();
             self.spill = written;
@@ -84,27 +80,27 @@ impl Hasher for Bytes {
                 }
                 self.len += bytes.len();
             }
-            _ => self.put_slow(bytes),
+            _ => self.write_spilled(bytes),
         }
     }
     fn write_u8(&mut self, i: u8) {
-        self.put([i]);
+        self.write(&[i]);
     }
     fn write_u16(&mut self, i: u16) {
-        self.put(i.to_le_bytes());
+        self.write(&i.to_le_bytes());
     }
     fn write_u32(&mut self, i: u32) {
-        self.put(i.to_le_bytes());
+        self.write(&i.to_le_bytes());
     }
     fn write_u64(&mut self, i: u64) {
-        self.put(i.to_le_bytes());
+        self.write(&i.to_le_bytes());
     }
     fn write_u128(&mut self, i: u128) {
-        self.put(i.to_le_bytes());
+        self.write(&i.to_le_bytes());
     }
     fn write_usize(&mut self, i: usize) {
         // Lengths and discriminants: never above u32 in a world.
-        self.put((i as u32).to_le_bytes());
+        self.write(&(i as u32).to_le_bytes());
     }
     fn finish(&self) -> u64 {
         unreachable!("fingerprints hash the collected bytes themselves")
@@ -137,11 +133,12 @@ fn header(w: &World) -> u128 {
     hash_with(0, |h| w.hash_header(h))
 }
 
-/// The sum of the element hashes of `v`: those it remembers, the others computed.
-fn sum<T: Hash>(kind: u32, v: &Slots<T>) -> u128 {
+/// The sum of the element hashes of `v`: those it remembers (when `remembered`), the others
+/// computed.
+fn sum<T: Hash>(kind: u32, v: &Slots<T>, remembered: bool) -> u128 {
     let mut s = 0u128;
     for (i, (&c, x)) in v.cached().iter().zip(v.iter()).enumerate() {
-        s = s.wrapping_add(if c != 0 { c } else { element(kind, i, x) });
+        s = s.wrapping_add(if remembered && c != 0 { c } else { element(kind, i, x) });
     }
     s
 }
@@ -153,12 +150,21 @@ fn refresh<T: Hash>(kind: u32, v: &mut Slots<T>) -> u128 {
 
 /// The fingerprint of a world.
 pub fn fingerprint(w: &World) -> u128 {
+    total(w, true)
+}
+
+/// The fingerprint of `w` from every element's hash computed again.
+pub fn afresh(w: &World) -> u128 {
+    total(w, false)
+}
+
+fn total(w: &World, remembered: bool) -> u128 {
     header(w)
-        .wrapping_add(sum(FOLIO, &w.folios))
-        .wrapping_add(sum(INODE, &w.inodes))
-        .wrapping_add(sum(BLOCK, &w.blocks))
-        .wrapping_add(sum(HANDLE, &w.handles))
-        .wrapping_add(sum(TASK, &w.tasks))
+        .wrapping_add(sum(FOLIO, &w.folios, remembered))
+        .wrapping_add(sum(INODE, &w.inodes, remembered))
+        .wrapping_add(sum(BLOCK, &w.blocks, remembered))
+        .wrapping_add(sum(HANDLE, &w.handles, remembered))
+        .wrapping_add(sum(TASK, &w.tasks, remembered))
 }
 
 /// `fingerprint`, remembering every element's hash in `w`, so that a copy of `w` stepped once
@@ -176,19 +182,6 @@ pub fn fingerprint_mut(w: &mut World) -> u128 {
         .wrapping_add(refresh(TASK, &mut w.tasks));
     debug_assert_eq!(fp, afresh(w), "model::slots: a remembered element hash went stale");
     fp
-}
-
-/// The fingerprint of `w` from every element's hash computed again.
-pub fn afresh(w: &World) -> u128 {
-    fn all<T: Hash>(kind: u32, v: &[T]) -> u128 {
-        v.iter().enumerate().fold(0u128, |s, (i, x)| s.wrapping_add(element(kind, i, x)))
-    }
-    header(w)
-        .wrapping_add(all(FOLIO, &w.folios))
-        .wrapping_add(all(INODE, &w.inodes))
-        .wrapping_add(all(BLOCK, &w.blocks))
-        .wrapping_add(all(HANDLE, &w.handles))
-        .wrapping_add(all(TASK, &w.tasks))
 }
 
 /// The set of visited fingerprints of the depth-first search: open addressing with linear
