@@ -29,8 +29,9 @@
 
 use super::bfs::Progress;
 use super::budget::{self, Budget};
-use super::fingerprint::{fingerprint_mut, FingerprintSet};
+use super::fingerprint::fingerprint_mut;
 use super::reduce::Reducer;
+use super::visited::FingerprintSet;
 use super::{crash, interrupted, Exploration, ExploreOptions, Findings};
 use crate::limits;
 use crate::model::{self, Cx, LabelSet, Move, Program, World};

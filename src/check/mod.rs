@@ -30,6 +30,7 @@ pub mod schedule;
 pub mod signals;
 mod stored;
 pub mod symmetry;
+pub mod visited;
 
 use crate::limits;
 use crate::model::{self, Cx, LabelSet, Move, Program, World};

@@ -54,8 +54,8 @@
 
 use super::bfs::Progress;
 use super::budget::{self, Budget};
-use super::fingerprint::FingerprintSet;
 use super::reduce::Reducer;
+use super::visited::FingerprintSet;
 use super::{
     crash, dfs, fingerprint::fingerprint_mut, interrupted, Exploration, ExploreOptions, Findings,
 };
@@ -143,7 +143,7 @@ impl Visited {
         if table != 0 {
             let mask = shard.mask.load(Ordering::Relaxed);
             let slot = table.wrapping_add((fp as usize & mask) * std::mem::size_of::<u128>());
-            super::fingerprint::prefetch_address(slot);
+            super::visited::prefetch_address(slot);
         }
     }
 }
