@@ -37,8 +37,8 @@ use crate::limits;
 use crate::model::{self, Cx, LabelSet, Move, Program, World};
 use crate::policy::Policy;
 
-/// Records what state `w` (reached by `path`) shows, and returns its moves, or `None` when the
-/// interleaving ends there (`w` is then finished: no longer a state to expand).
+/// Records what state `w` (reached by `path`) shows, and puts its moves in `moves`; false when
+/// the interleaving ends there (`w` is then finished: no longer a state to expand).
 fn enter(
     w: &mut World,
     cx: &mut Cx,
@@ -46,19 +46,20 @@ fn enter(
     reducer: &Reducer,
     path: &[Move],
     found: &mut Findings,
-) -> Option<Vec<Move>> {
+    moves: &mut Vec<Move>,
+) -> bool {
     if opts.crash {
         for (suffix, labels) in crash::outcomes(w, cx) {
             found.record(&labels, || path.to_vec(), Some(&suffix));
         }
     }
-    let moves = reducer.moves(w, cx);
+    reducer.moves_into(w, cx, moves);
     if moves.is_empty() {
         model::finish(w, cx);
         found.record(&w.labels, || path.to_vec(), None);
-        return None;
+        return false;
     }
-    Some(moves)
+    true
 }
 
 pub(super) fn explore(
@@ -124,22 +125,21 @@ fn search(
     let met = |found: &Findings| until.is_some_and(|want| want.minus(&found.labels).is_empty());
     // A state just reached for the first time, by `path`.
     let mut at = (!met(found)).then(|| s.worlds.add(root));
+    // The moves of the state being expanded (one vector for all).
+    let mut moves = Vec::new();
     loop {
         if let Some(slot) = at.take() {
             let w = s.worlds.get_mut(slot);
-            match enter(w, &mut s.cx, opts, &s.reducer, &path, found) {
-                Some(moves) => {
-                    let mut fresh = spare.pop().unwrap_or_default();
-                    if let Err(why) = s.expand(slot, &moves, path.len(), &mut fresh) {
-                        s.out.stop(why);
-                        break;
-                    }
-                    stack.push(fresh);
+            if enter(w, &mut s.cx, opts, &s.reducer, &path, found, &mut moves) {
+                let mut fresh = spare.pop().unwrap_or_default();
+                if let Err(why) = s.expand(slot, &moves, path.len(), &mut fresh) {
+                    s.out.stop(why);
+                    break;
                 }
-                None => {
-                    s.worlds.free(slot);
-                    path.pop();
-                }
+                stack.push(fresh);
+            } else {
+                s.worlds.free(slot);
+                path.pop();
             }
             if found.witnesses.len() != witnessed {
                 witnessed = found.witnesses.len();

@@ -127,32 +127,37 @@ impl Reducer {
 
     /// The moves to explore from `w`: a persistent subset of `model::moves`, or all of them.
     pub fn moves(&self, w: &World, cx: &Cx) -> Vec<Move> {
-        let all = model::moves(w, cx);
-        if all.len() <= 1 {
-            return all;
+        let mut out = Vec::new();
+        self.moves_into(w, cx, &mut out);
+        out
+    }
+
+    /// `moves`, into `out` (emptied first; the depth-first search reuses one vector).
+    pub fn moves_into(&self, w: &World, cx: &Cx, out: &mut Vec<Move>) {
+        model::moves_into(w, cx, out);
+        if out.len() <= 1 {
+            return;
         }
-        if self.on.invisible {
-            if let Some(m) = super::invisible::persistent(w, cx, &all) {
-                return vec![m];
-            }
-        }
-        if self.signals {
-            if let Some(m) = super::signals::persistent(w, cx, &all) {
-                return vec![m];
-            }
+        let alone = (self.on.invisible)
+            .then(|| super::invisible::persistent(w, cx, out))
+            .flatten()
+            .or_else(|| self.signals.then(|| super::signals::persistent(w, cx, out)).flatten());
+        if let Some(m) = alone {
+            out.clear();
+            out.push(m);
+            return;
         }
         if let Some(fp) = &self.independence {
-            if let Some(some) = fp.persistent(w, cx, &all) {
-                return some;
+            if let Some(some) = fp.persistent(w, cx, out) {
+                *out = some;
+                return;
             }
         }
         // Only where no persistent set was taken (late_skips.rs, "With the persistent-set
         // reductions").
-        let mut all = all;
         if let Some(l) = &self.late_skips {
-            l.filter(w, &mut all);
+            l.filter(w, out);
         }
-        all
     }
 
     /// Puts a world reached by a step into the canonical form the reductions ask for; returns

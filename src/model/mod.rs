@@ -41,11 +41,18 @@ pub struct Cx<'a> {
     pub policy: &'a Policy,
     /// Lines describing the current step, collected only when tracing.
     pub trace: Option<Vec<String>>,
+    /// Some thread has a layout change (truncate, punch, fallocate): only those wait in
+    /// `Cont::LayoutWait`, so without one no step counts lease-break time (`truncate::tick`).
+    pub layout_waits: bool,
 }
 
 impl<'a> Cx<'a> {
     pub fn new(prog: &'a Program, policy: &'a Policy) -> Cx<'a> {
-        Cx { prog, policy, trace: None }
+        let layout_waits = prog.threads.iter().flat_map(|th| &th.body).any(|s| {
+            use program::COp::{Fallocate, Punch, Truncate};
+            matches!(s.op, Truncate { .. } | Punch { .. } | Fallocate { .. })
+        });
+        Cx { prog, policy, trace: None, layout_waits }
     }
 
     /// Records a description of what the kernel just did; free when not tracing.
@@ -75,8 +82,16 @@ pub struct Move {
 /// a deadlock: see [`finish`]).
 pub fn moves(w: &World, cx: &Cx) -> Vec<Move> {
     let mut out = Vec::new();
+    moves_into(w, cx, &mut out);
+    out
+}
+
+/// `moves`, into `out` (emptied first): the depth-first search reuses one vector for every
+/// state instead of allocating one each.
+pub fn moves_into(w: &World, cx: &Cx, out: &mut Vec<Move>) {
+    out.clear();
     if w.crashed || w.powered_off {
-        return out;
+        return;
     }
     for (t, task) in w.tasks.iter().enumerate() {
         if task.done {
@@ -109,7 +124,6 @@ pub fn moves(w: &World, cx: &Cx) -> Vec<Move> {
             }
         }
     }
-    out
 }
 
 /// Makes move `m` happen.
@@ -117,7 +131,7 @@ pub fn step(w: &mut World, cx: &mut Cx, m: Move) {
     let t = m.task as usize;
     let thread = w.tasks[t].is_thread();
     // An invisible step takes no time off a lease break: it stays independent of every move.
-    let counts_as_time = m.skip || !thread || !ops::invisible_step(w, cx, t);
+    let counts_as_time = cx.layout_waits && (m.skip || !thread || !ops::invisible_step(w, cx, t));
     match (&w.tasks[t].kind, m.skip) {
         (TaskKind::Thread { .. }, true) => ops::thread_skip(w, cx, t),
         (TaskKind::Thread { .. }, false) => ops::thread_step(w, cx, t),

@@ -61,8 +61,9 @@ impl COp {
         )
     }
 
-    /// Handles the operation uses (not the one it defines).
-    pub fn uses(&self) -> Vec<HandleId> {
+    /// The handle the operation uses (not the one it defines): at most one. An `Option`, not a
+    /// vector: readiness asks it of every thread at every state.
+    pub fn uses(&self) -> Option<HandleId> {
         match *self {
             COp::Munmap { map }
             | COp::Store { map, .. }
@@ -72,12 +73,12 @@ impl COp {
             | COp::RegMr { map, .. }
             | COp::DioRead { map, .. }
             | COp::DioWrite { map, .. }
-            | COp::RemoteWrite { map, .. } => vec![map],
-            COp::Unpin { pin, .. } => vec![pin],
-            COp::DeregMr { mr } => vec![mr],
-            COp::Unlease { lease } => vec![lease],
-            COp::DmaWrite { handle, .. } | COp::DmaRead { handle, .. } => vec![handle],
-            _ => vec![],
+            | COp::RemoteWrite { map, .. } => Some(map),
+            COp::Unpin { pin, .. } => Some(pin),
+            COp::DeregMr { mr } => Some(mr),
+            COp::Unlease { lease } => Some(lease),
+            COp::DmaWrite { handle, .. } | COp::DmaRead { handle, .. } => Some(handle),
+            _ => None,
         }
     }
 }
