@@ -242,6 +242,11 @@ impl Table {
 
     /// Grows to `len` slots: the first ones keep their contents, the new ones are zero.
     /// Running out of address space or memory aborts, as a vector's growth does.
+    ///
+    /// The whole mapping is one VMA: `mremap` moves or extends only a range within one, so
+    /// the huge-page advice covers all of it (advice on part of it would split it, and the
+    /// next growth fail: the several-thread search's shards did). Should `mremap` fail
+    /// anyway, the table is copied into a fresh mapping, as a vector's growth would.
     fn grow_to(&mut self, len: usize) {
         debug_assert!(len > self.len);
         // Unreachable: the mapping of half as many slots would have failed first (an address
@@ -250,10 +255,17 @@ impl Table {
             unreachable!("a visited set of {len} slots")
         };
         let bytes = layout.size();
-        // SAFETY: a fresh anonymous mapping, or an extension of the one this table owns (of
-        // `self.len` slots), which may move it: `ptr` is replaced by where it now is.
-        let at = unsafe {
-            if self.len == 0 {
+        let old = self.len * std::mem::size_of::<u128>();
+        let mut at = libc::MAP_FAILED;
+        if self.len > 0 {
+            // SAFETY: an extension of the mapping this table owns (`old` bytes), which may
+            // move it; on success `ptr` is replaced by where it now is.
+            at =
+                unsafe { libc::mremap(self.ptr.as_ptr().cast(), old, bytes, libc::MREMAP_MAYMOVE) };
+        }
+        if at == libc::MAP_FAILED {
+            // SAFETY: a fresh anonymous mapping, which nothing else refers to.
+            at = unsafe {
                 libc::mmap(
                     std::ptr::null_mut(),
                     bytes,
@@ -262,17 +274,18 @@ impl Table {
                     -1,
                     0,
                 )
-            } else {
-                libc::mremap(
-                    self.ptr.as_ptr().cast(),
-                    self.len * std::mem::size_of::<u128>(),
-                    bytes,
-                    libc::MREMAP_MAYMOVE,
-                )
+            };
+            if at == libc::MAP_FAILED {
+                std::alloc::handle_alloc_error(layout);
             }
-        };
-        if at == libc::MAP_FAILED {
-            std::alloc::handle_alloc_error(layout);
+            if self.len > 0 {
+                // SAFETY: `ptr` maps `old` bytes, `at` maps more, and the two are distinct
+                // mappings; the old one is then unmapped once and no longer referred to.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(self.ptr.as_ptr(), at.cast(), self.len);
+                    libc::munmap(self.ptr.as_ptr().cast(), old);
+                }
+            }
         }
         self.ptr = std::ptr::NonNull::new(at.cast()).unwrap_or_else(|| unreachable!());
         self.len = len;
@@ -324,18 +337,23 @@ impl Table {
 /// Asks the kernel to back a large table with transparent huge pages, before it is first
 /// written (`madvise(MADV_HUGEPAGE)`; THP is often in `madvise` mode, as on this project's
 /// machines). The visited set is probed at random: with 4 KiB pages nearly every probe of a
-/// table of hundreds of megabytes also misses the TLB. Advice only: nothing the table holds
-/// depends on it, and a refusal (no THP, another OS) changes nothing but the speed.
+/// table of hundreds of megabytes also misses the TLB. The advice covers the whole mapping
+/// (`Table::grow_to` says why); the kernel backs its aligned 2 MiB stretches with huge pages.
+/// Advice only: nothing the table holds depends on it, and a refusal (no THP) changes nothing
+/// but the speed.
 #[cfg(target_os = "linux")]
-fn advise_huge_pages<T>(table: &mut [T]) {
+fn advise_huge_pages(table: &mut [u128]) {
     const HUGE: usize = 2 << 20;
-    let start = table.as_mut_ptr() as usize;
-    let first = start.next_multiple_of(HUGE);
-    let end = (start + std::mem::size_of_val(table)) / HUGE * HUGE;
-    if end > first {
-        // SAFETY: advice on whole pages of a mapping this table owns; it does not change
-        // their contents or validity.
-        unsafe { libc::madvise(first as *mut libc::c_void, end - first, libc::MADV_HUGEPAGE) };
+    if std::mem::size_of_val(table) >= HUGE {
+        // SAFETY: advice on the mapping this table owns (from its page-aligned start); it
+        // does not change its contents or validity.
+        unsafe {
+            libc::madvise(
+                table.as_mut_ptr().cast(),
+                std::mem::size_of_val(table),
+                libc::MADV_HUGEPAGE,
+            )
+        };
     }
 }
 
@@ -378,6 +396,26 @@ mod tests {
         assert_eq!(set.len(), fps.len());
         assert!(set.capacity() >= fps.len() && set.growth_bytes() >= 16 * 1024);
         assert!(!set.contains(1) && set.insert(1) && set.contains(1));
+    }
+
+    /// Several sets growing side by side well past the huge-page size, as the shards of the
+    /// several-thread search do: each growth extends a mapping that others' growths surround
+    /// (so `mremap` must sometimes move it), after huge-page advice on it.
+    #[test]
+    fn sets_growing_side_by_side_keep_every_fingerprint() {
+        let mut sets: Vec<FingerprintSet> = (0..4).map(|_| FingerprintSet::default()).collect();
+        let fp = |i: u128, s: u128| (i * 0x9e37_79b9_7f4a_7c15 + s) << 64 | (i * 0x2545_f491) ^ s;
+        let n = 400_000u128;
+        for i in 0..n {
+            for (s, set) in sets.iter_mut().enumerate() {
+                assert!(set.insert(fp(i, s as u128)));
+            }
+        }
+        for (s, set) in sets.iter().enumerate() {
+            assert_eq!(set.len(), n as usize);
+            assert!((0..n).step_by(97).all(|i| set.contains(fp(i, s as u128))));
+            assert!(!set.contains(fp(n, s as u128)));
+        }
     }
 
     /// A table whose every fingerprint is where `place` would find it: each slot from its home
