@@ -138,10 +138,14 @@ impl Reducer {
         if out.len() <= 1 {
             return;
         }
-        let alone = (self.on.invisible)
-            .then(|| super::invisible::persistent(w, cx, out))
-            .flatten()
-            .or_else(|| self.signals.then(|| super::signals::persistent(w, cx, out)).flatten());
+        // A move that is a persistent set alone: an invisible step, else a `signal`.
+        let mut alone = None;
+        if self.on.invisible {
+            alone = super::invisible::persistent(w, cx, out);
+        }
+        if alone.is_none() && self.signals {
+            alone = super::signals::persistent(w, cx, out);
+        }
         if let Some(m) = alone {
             out.clear();
             out.push(m);
