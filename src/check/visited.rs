@@ -10,7 +10,8 @@
 //! zeroing alone (`clear_page_erms`) was 8.5% of the search. In place, only the new half is
 //! fresh, and the peak is the new table, not the new and the old together.
 //!
-//! Why the in-place rehash keeps every fingerprint findable: see [`rehash_doubled`].
+//! Why the in-place rehash keeps every fingerprint findable: see [`rehash_doubled`]. The
+//! mapping stays one VMA, which `mremap` needs: see `Table::grow_to`.
 
 /// The set of visited fingerprints of the depth-first search: open addressing with linear
 /// probing in one array of fingerprints, indexed by a fingerprint's low bits (fingerprints are
