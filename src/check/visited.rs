@@ -395,7 +395,7 @@ mod tests {
             assert!(set.contains(fp) && !set.insert(fp));
         }
         assert_eq!(set.len(), fps.len());
-        assert!(set.capacity() >= fps.len() && set.growth_bytes() >= 16 * 1024);
+        assert!(set.capacity() >= fps.len() && set.growth_bytes() >= 2 * 16 * 1024);
         assert!(!set.contains(1) && set.insert(1) && set.contains(1));
     }
 
