@@ -28,8 +28,15 @@ fn variants() -> Vec<(&'static str, Reductions)> {
         ("signals", Reductions { signals: true, ..none }),
         ("late-skips", Reductions { late_skips: true, ..none }),
         ("all", Reductions::ALL),
+        // Depth-first only (`sleep.rs`); alone it keeps every state.
+        ("sleep", Reductions { sleep: true, ..none }),
+        ("persistent+sleep", PERSISTENT_SLEEP),
     ]
 }
+
+/// Sleep sets on top of every reduction they combine with (not `symmetry`, `late-skips`).
+const PERSISTENT_SLEEP: Reductions =
+    Reductions { symmetry: false, late_skips: false, sleep: true, ..Reductions::ALL };
 
 /// What a comparison found: states with every reduction and without any (complete pairs only),
 /// and the explorations left incomplete by `max_states`, each as (reduction, states reduced,
@@ -48,7 +55,9 @@ struct Compared {
 fn compare(what: &str, prog: &Program, p: &Policy, base: &ExploreOptions, each: bool) -> Compared {
     let full = explore(prog, p, &ExploreOptions { reduce: Reductions::NONE, ..base.clone() });
     let mut c = Compared::default();
-    let chosen = |name: &&str| each || matches!(*name, "all" | "independence" | "symmetry");
+    let chosen = |name: &&str| {
+        each || matches!(*name, "all" | "independence" | "symmetry" | "persistent+sleep")
+    };
     for (name, r) in variants().into_iter().filter(|(name, _)| chosen(name)) {
         let x = explore(prog, p, &ExploreOptions { reduce: r, ..base.clone() });
         if !(x.complete && full.complete) {
@@ -57,6 +66,10 @@ fn compare(what: &str, prog: &Program, p: &Policy, base: &ExploreOptions, each: 
         }
         assert_eq!(x.labels, full.labels, "{what} [{}] --reduce {name}: labels differ", p.name);
         assert!(x.states <= full.states, "{what} [{}] --reduce {name}: more states", p.name);
+        if name == "sleep" && base.mode == ExploreMode::DepthFirst {
+            assert_eq!(x.states, full.states, "{what} [{}]: sleep sets lost states", p.name);
+            assert_eq!(x.outcomes, full.outcomes, "{what} [{}]: sleep sets' end states", p.name);
+        }
         check_witnesses(what, prog, p, &x, name);
         c.complete += 1;
         // Shortest witnesses are the breadth-first search's.
@@ -112,6 +125,35 @@ fn every_reduction_keeps_the_labels_of_the_catalogue_and_regressions() {
         }
     }
     assert!(reduced < full, "the reductions save states ({reduced} < {full})");
+}
+
+/// The same depth-first, where sleep sets apply (`sleep.rs`; the breadth-first search does not
+/// use them).
+#[test]
+fn every_reduction_keeps_the_labels_of_the_catalogue_and_regressions_depth_first() {
+    let opts = ExploreOptions { mode: ExploreMode::DepthFirst, ..Default::default() };
+    let (mut sleep, mut full) = (0, 0);
+    for src in sources() {
+        let l = run::load(&src).unwrap();
+        for p in Policy::presets() {
+            compare(&src.path, &l.program, &p, &opts, true);
+            let r = ExploreOptions { reduce: PERSISTENT_SLEEP, ..opts.clone() };
+            let none =
+                ExploreOptions { reduce: Reductions { sleep: false, ..r.reduce }, ..r.clone() };
+            sleep += explore(&l.program, &p, &r).transitions;
+            full += explore(&l.program, &p, &none).transitions;
+            // On top of the default: the same end states ("how often"), no more states.
+            let invisible = Reductions { invisible: true, ..Reductions::NONE };
+            let with =
+                ExploreOptions { reduce: Reductions { sleep: true, ..invisible }, ..opts.clone() };
+            let (x, y) = (explore(&l.program, &p, &with), explore(&l.program, &p, &opts));
+            if x.complete && y.complete {
+                assert_eq!(x.outcomes, y.outcomes, "{} [{}]: invisible,sleep", src.path, p.name);
+                assert!(x.states <= y.states, "{} [{}]: invisible,sleep", src.path, p.name);
+            }
+        }
+    }
+    assert!(sleep < full, "sleep sets save transitions ({sleep} < {full})");
 }
 
 #[test]
@@ -384,7 +426,7 @@ fn crash_with_symmetry_asked_keeps_real_witnesses_on_symmetric_pairs() {
     for mode in [ExploreMode::Exhaustive, ExploreMode::DepthFirst] {
         let crash = ExploreOptions { crash: true, mode, ..Default::default() };
         let c = compare("pairs2 --crash", &l.program, &p, &crash, false);
-        assert!(c.incomplete.is_empty() && c.complete == 3, "{mode:?}: {:?}", c.incomplete);
+        assert!(c.incomplete.is_empty() && c.complete == 4, "{mode:?}: {:?}", c.incomplete);
     }
 }
 

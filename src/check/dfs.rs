@@ -31,14 +31,15 @@ use super::bfs::Progress;
 use super::budget::{self, Budget};
 use super::fingerprint::fingerprint_mut;
 use super::reduce::Reducer;
-use super::visited::FingerprintSet;
+use super::visited::{Asleep, FingerprintSet};
 use super::{crash, interrupted, Exploration, ExploreOptions, Findings};
 use crate::limits;
 use crate::model::{self, Cx, LabelSet, Move, Program, World};
 use crate::policy::Policy;
 
-/// Records what state `w` (reached by `path`) shows, and puts its moves in `moves`; false when
-/// the interleaving ends there (`w` is then finished: no longer a state to expand).
+/// Records what state `w` (reached by `path`) shows, and puts the moves to explore from it in
+/// `moves` (`Reducer::moves`); `None` when the interleaving ends there (`w` is then finished:
+/// no longer a state to expand), else whether they are every move of `w` (`sleep.rs`'s full).
 fn enter(
     w: &mut World,
     cx: &mut Cx,
@@ -47,19 +48,61 @@ fn enter(
     path: &[Move],
     found: &mut Findings,
     moves: &mut Vec<Move>,
-) -> bool {
+) -> Option<bool> {
     if opts.crash {
         for (suffix, labels) in crash::outcomes(w, cx) {
             found.record(&labels, || path.to_vec(), Some(&suffix));
         }
     }
-    reducer.moves_into(w, cx, moves);
+    let full = reducer.moves_into(w, cx, moves);
     if moves.is_empty() {
         model::finish(w, cx);
         found.record(&w.labels, || path.to_vec(), None);
-        return false;
+        return None;
+    }
+    Some(full)
+}
+
+/// The moves to explore from the state of `entry`, in `moves`; false when it is an end state.
+/// With sleep sets (`sleep.rs`): the first time, a full state leaves out its sleeping moves;
+/// reached again with moves awake that slept then (`wake`), a full state takes only those, any
+/// other all its moves again (its labels were recorded the first time).
+fn moves_of(
+    s: &mut Search,
+    entry: &Entry,
+    path: &[Move],
+    found: &mut Findings,
+    moves: &mut Vec<Move>,
+) -> bool {
+    let w = s.worlds.get_mut(entry.slot);
+    let full = if entry.wake != 0 {
+        s.reducer.moves_into(w, &s.cx, moves)
+    } else {
+        match enter(w, &mut s.cx, s.opts, &s.reducer, path, found, moves) {
+            Some(full) => full,
+            None => return false,
+        }
+    };
+    if let (Some(sleep), true) = (s.reducer.sleep(), full) {
+        if entry.wake != 0 {
+            moves.retain(|&m| sleep.bit(m) & entry.wake != 0);
+        } else {
+            moves.retain(|&m| sleep.bit(m) & entry.sleep == 0);
+        }
     }
     true
+}
+
+/// A state to descend into: the move that reached it, where its world lies, the sleep set its
+/// children are computed from (`sleep.rs`; 0 without sleep sets), and, when it was explored
+/// before and is reached again with moves that slept then awake now, those moves (`wake`;
+/// 0 the first time).
+#[derive(Clone, Copy)]
+struct Entry {
+    m: Move,
+    slot: Slot,
+    sleep: u32,
+    wake: u32,
 }
 
 pub(super) fn explore(
@@ -110,6 +153,9 @@ fn search(
         visited: FingerprintSet::default(),
         worlds: Slab { worlds: Vec::new(), free: Vec::new() },
         reached: Vec::new(),
+        asleep: Vec::new(),
+        stopped: Vec::new(),
+        footprints: Vec::new(),
     };
     let mut root = prog.initial.clone();
     s.visited.insert(fingerprint_mut(&mut root));
@@ -117,22 +163,27 @@ fn search(
     // `stack[i]`: the successors of the state `path[..i]` reaches that were first reached by
     // its moves and are still to be descended into (their slots), the next one last.
     let mut path: Vec<Move> = Vec::new();
-    let mut stack: Vec<Vec<(Move, Slot)>> = Vec::new();
+    let mut stack: Vec<Vec<Entry>> = Vec::new();
     // Emptied successor lists, reused: no allocation per state once the search is deep.
-    let mut spare: Vec<Vec<(Move, Slot)>> = Vec::new();
+    let mut spare: Vec<Vec<Entry>> = Vec::new();
     // Labels are only ever added: `until` is met once the witnesses recorded cover it.
     let mut witnessed = found.witnesses.len();
     let met = |found: &Findings| until.is_some_and(|want| want.minus(&found.labels).is_empty());
     // A state just reached for the first time, by `path`.
-    let mut at = (!met(found)).then(|| s.worlds.add(root));
+    let mut at = (!met(found)).then(|| Entry {
+        m: Move { task: 0, skip: false },
+        slot: s.worlds.add(root),
+        sleep: 0,
+        wake: 0,
+    });
     // The moves of the state being expanded (one vector for all).
     let mut moves = Vec::new();
     loop {
-        if let Some(slot) = at.take() {
-            let w = s.worlds.get_mut(slot);
-            if enter(w, &mut s.cx, opts, &s.reducer, &path, found, &mut moves) {
+        if let Some(entry) = at.take() {
+            let slot = entry.slot;
+            if moves_of(&mut s, &entry, &path, found, &mut moves) {
                 let mut fresh = spare.pop().unwrap_or_default();
-                if let Err(why) = s.expand(slot, &moves, path.len(), &mut fresh) {
+                if let Err(why) = s.expand(slot, entry.sleep, &moves, path.len(), &mut fresh) {
                     s.out.stop(why);
                     break;
                 }
@@ -150,9 +201,9 @@ fn search(
         }
         let Some(top) = stack.last_mut() else { break };
         match top.pop() {
-            Some((m, slot)) => {
-                path.push(m);
-                at = Some(slot);
+            Some(entry) => {
+                path.push(entry.m);
+                at = Some(entry);
             }
             None => {
                 spare.extend(stack.pop());
@@ -223,6 +274,10 @@ struct Search<'a> {
     worlds: Slab,
     /// Scratch: the successors of the state being expanded, with their fingerprints.
     reached: Vec<(Move, Slot, u128)>,
+    /// Scratch for sleep sets: the children's, whether each stopped the machine, footprints.
+    asleep: Vec<u32>,
+    stopped: Vec<bool>,
+    footprints: Vec<Option<super::independence::Footprint>>,
 }
 
 impl Search<'_> {
@@ -235,16 +290,34 @@ impl Search<'_> {
     fn expand(
         &mut self,
         slot: Slot,
+        sleep: u32,
         moves: &[Move],
         depth: usize,
-        fresh: &mut Vec<(Move, Slot)>,
+        fresh: &mut Vec<Entry>,
     ) -> Result<(), String> {
-        let Some((&last, firsts)) = moves.split_last() else { return Ok(()) };
+        let Some((&last, firsts)) = moves.split_last() else {
+            // Every move asleep: nothing to explore here (`sleep.rs`).
+            self.worlds.free(slot);
+            return Ok(());
+        };
+        if let Some(s) = self.reducer.sleep() {
+            // From the state, before its world is stepped into the last successor.
+            let w = &self.worlds.worlds[slot as usize];
+            s.children(w, &self.cx, sleep, moves, &mut self.asleep, &mut self.footprints);
+        }
         for &m in firsts {
             let copy = self.worlds.copy(slot);
             self.take(copy, m);
         }
         self.take(slot, last);
+        if let Some(s) = self.reducer.sleep() {
+            self.stopped.clear();
+            for &(_, slot, _) in &self.reached {
+                let w = &self.worlds.worlds[slot as usize];
+                self.stopped.push(w.crashed || w.powered_off);
+            }
+            s.forget_stopped(moves, &self.stopped, &mut self.asleep);
+        }
         let mut reached = std::mem::take(&mut self.reached);
         let kept = self.keep_fresh(&mut reached, depth, fresh);
         reached.clear();
@@ -270,14 +343,29 @@ impl Search<'_> {
         &mut self,
         reached: &mut Vec<(Move, Slot, u128)>,
         depth: usize,
-        fresh: &mut Vec<(Move, Slot)>,
+        fresh: &mut Vec<Entry>,
     ) -> Result<(), String> {
-        for (m, slot, fp) in reached.drain(..) {
+        let asleep = self.reducer.sleep().is_some();
+        for (i, (m, slot, fp)) in reached.drain(..).enumerate() {
             let visited = &mut self.visited;
             if visited.len() == visited.capacity() && !self.budget.fits(visited.growth_bytes()) {
                 return Err(self.budget.reason());
             }
-            if !visited.insert(fp) {
+            let sleep = if asleep { self.asleep[i] } else { 0 };
+            let new = if asleep {
+                match visited.insert_asleep(fp, sleep) {
+                    Asleep::New => true,
+                    Asleep::Covered => false,
+                    Asleep::Wake { wake, sleep } => {
+                        // Reached before with more asleep: explore the moves awake now.
+                        fresh.push(Entry { m, slot, sleep, wake });
+                        continue;
+                    }
+                }
+            } else {
+                visited.insert(fp)
+            };
+            if !new {
                 self.worlds.free(slot);
                 continue;
             }
@@ -288,7 +376,7 @@ impl Search<'_> {
             if self.out.states % budget::CHECK_EVERY == 0 {
                 self.progress.show(self.out.states, depth + 1);
             }
-            fresh.push((m, slot));
+            fresh.push(Entry { m, slot, sleep, wake: 0 });
         }
         Ok(())
     }

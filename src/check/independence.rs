@@ -147,7 +147,7 @@ impl Footprint {
     }
 
     /// Two footprints conflict when one writes what the other reads or writes.
-    fn conflicts(&self, o: &Footprint) -> bool {
+    pub(super) fn conflicts(&self, o: &Footprint) -> bool {
         self.write.meets(&o.write) || self.write.meets(&o.read) || o.write.meets(&self.read)
     }
 
@@ -327,6 +327,12 @@ impl Footprints {
             }
             return Some(set);
         }
+    }
+
+    /// What task `t`'s next step may touch (either move of it: a `maybe` statement's skip
+    /// touches nothing of this); the `sleep` reduction's independence.
+    pub(super) fn next_step(&self, w: &World, cx: &Cx, t: usize) -> Footprint {
+        self.current(w, cx, t)
     }
 
     /// What task `t`'s next step may touch.

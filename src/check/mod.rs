@@ -28,6 +28,7 @@ pub mod reduce;
 pub mod replay;
 pub mod schedule;
 pub mod signals;
+pub mod sleep;
 mod stored;
 pub mod symmetry;
 pub mod visited;
@@ -346,7 +347,9 @@ pub fn explore(prog: &Program, policy: &Policy, opts: &ExploreOptions) -> Explor
 }
 
 /// The depth-first search on `opts.threads` threads (`parallel_dfs` on several): a complete
-/// exploration gives the same states, transitions, labels and witnesses on any number.
+/// exploration gives the same states, transitions, labels and witnesses on any number. With
+/// sleep sets (`sleep.rs`), whose pruning depends on the order of the search, on one thread
+/// whatever the number.
 fn depth_first(
     prog: &Program,
     policy: &Policy,
@@ -354,7 +357,7 @@ fn depth_first(
     budget: &budget::Budget,
     findings: &mut Findings,
 ) -> Exploration {
-    if opts.threads > 1 {
+    if opts.threads > 1 && !opts.reduce.sleep {
         parallel_dfs::explore(prog, policy, opts, budget, findings)
     } else {
         dfs::explore(prog, policy, opts, budget, findings)

@@ -11,8 +11,12 @@
 //! - `independence` (`independence.rs`): persistent sets from the footprints of steps: moves
 //!   of tasks whose every future step touches nothing the chosen moves touch are postponed;
 //!   this is what lets independent bio completions (a `sync` over many pages) run in one order.
+//! - `sleep` (`sleep.rs`): sleep sets over the same footprints, on top of the others: a move
+//!   explored from a state is not taken again below a later sibling independent of it. The
+//!   depth-first search only (on one thread); named on its own, `all` leaves it out (it would
+//!   make every depth-first search run on one thread).
 //!
-//! The default is `invisible` alone (`--reduce all` for every one). Every reduction preserves
+//! The default is `invisible` alone (`--reduce all` for the six every explorer applies). Every reduction preserves
 //! the set of labels and, for each label, a witness that replays
 //! from the real initial world; `invisible` and `generations` also keep witnesses shortest.
 
@@ -27,6 +31,8 @@ pub struct Reductions {
     pub symmetry: bool,
     pub signals: bool,
     pub late_skips: bool,
+    /// Sleep sets, depth-first only (`sleep.rs`).
+    pub sleep: bool,
 }
 
 impl Reductions {
@@ -37,6 +43,7 @@ impl Reductions {
         symmetry: true,
         signals: true,
         late_skips: true,
+        sleep: false,
     };
     pub const NONE: Reductions = Reductions {
         invisible: false,
@@ -45,17 +52,18 @@ impl Reductions {
         symmetry: false,
         signals: false,
         late_skips: false,
+        sleep: false,
     };
     /// The names `--reduce` takes, in order.
-    pub const NAMES: [&'static str; 6] =
-        ["invisible", "generations", "independence", "symmetry", "signals", "late-skips"];
+    pub const NAMES: [&'static str; 7] =
+        ["invisible", "generations", "independence", "symmetry", "signals", "late-skips", "sleep"];
 
     /// Parses `--reduce LIST`: comma-separated names, `all` or `none`.
     pub fn parse(list: &str) -> Result<Reductions, String> {
         let mut r = Reductions::NONE;
         for name in list.split(',').map(str::trim) {
             match name {
-                "all" => r = Reductions::ALL,
+                "all" => r = Reductions { sleep: r.sleep, ..Reductions::ALL },
                 "none" => {}
                 "invisible" => r.invisible = true,
                 "generations" => r.generations = true,
@@ -63,10 +71,11 @@ impl Reductions {
                 "symmetry" => r.symmetry = true,
                 "signals" => r.signals = true,
                 "late-skips" => r.late_skips = true,
+                "sleep" => r.sleep = true,
                 _ => {
                     return Err(format!(
                         "unknown reduction `{name}`: expected a comma-separated list of {}, \
-                         or `all` or `none`",
+                         or `all` (all but sleep) or `none`",
                         Reductions::NAMES.join(", ")
                     ))
                 }
@@ -84,6 +93,7 @@ impl Reductions {
             self.symmetry,
             self.signals,
             self.late_skips,
+            self.sleep,
         ];
         let names: Vec<&str> =
             Reductions::NAMES.iter().zip(on).filter(|(_, on)| *on).map(|(n, _)| *n).collect();
@@ -111,6 +121,7 @@ pub struct Reducer {
     late_skips: Option<super::late_skips::LateSkips>,
     independence: Option<super::independence::Footprints>,
     symmetry: Option<super::symmetry::Symmetry>,
+    sleep: Option<super::sleep::Sleep>,
 }
 
 impl Reducer {
@@ -122,7 +133,11 @@ impl Reducer {
         let symmetry = on.symmetry.then(|| super::symmetry::Symmetry::new(cx, crash)).flatten();
         let signals = on.signals && super::signals::applies(cx);
         let late_skips = on.late_skips.then(|| super::late_skips::LateSkips::new(cx)).flatten();
-        Reducer { on, signals, late_skips, independence, symmetry }
+        let sleep = on
+            .sleep
+            .then(|| super::sleep::Sleep::new(cx, crash, symmetry.is_some(), late_skips.is_some()))
+            .flatten();
+        Reducer { on, signals, late_skips, independence, symmetry, sleep }
     }
 
     /// The moves to explore from `w`: a persistent subset of `model::moves`, or all of them.
@@ -132,11 +147,12 @@ impl Reducer {
         out
     }
 
-    /// `moves`, into `out` (emptied first; the depth-first search reuses one vector).
-    pub fn moves_into(&self, w: &World, cx: &Cx, out: &mut Vec<Move>) {
+    /// `moves`, into `out` (emptied first; the depth-first search reuses one vector); true
+    /// when they are every move of `w` (`sleep.rs` calls such a state full).
+    pub fn moves_into(&self, w: &World, cx: &Cx, out: &mut Vec<Move>) -> bool {
         model::moves_into(w, cx, out);
         if out.len() <= 1 {
-            return;
+            return true;
         }
         // A move that is a persistent set alone: an invisible step, else a `signal`.
         let mut alone = None;
@@ -149,19 +165,26 @@ impl Reducer {
         if let Some(m) = alone {
             out.clear();
             out.push(m);
-            return;
+            return false;
         }
         if let Some(fp) = &self.independence {
             if let Some(some) = fp.persistent(w, cx, out) {
                 *out = some;
-                return;
+                return false;
             }
         }
         // Only where no persistent set was taken (late_skips.rs, "With the persistent-set
         // reductions").
+        let all = out.len();
         if let Some(l) = &self.late_skips {
             l.filter(w, out);
         }
+        out.len() == all
+    }
+
+    /// The sleep-set reduction, where it applies (`sleep.rs`).
+    pub fn sleep(&self) -> Option<&super::sleep::Sleep> {
+        self.sleep.as_ref()
     }
 
     /// Puts a world reached by a step into the canonical form the reductions ask for; returns
@@ -205,6 +228,10 @@ mod tests {
         );
         assert_eq!(Reductions::parse("late-skips").unwrap().names(), "late-skips");
         assert_eq!(Reductions::parse("signals").unwrap().names(), "signals");
+        // `all` leaves sleep sets out, in either order with `sleep`.
+        let all_sleep = "invisible,generations,independence,symmetry,signals,late-skips,sleep";
+        assert_eq!(Reductions::parse("all,sleep").unwrap().names(), all_sleep);
+        assert_eq!(Reductions::parse("sleep,all").unwrap().names(), all_sleep);
         assert!(Reductions::parse("symmetric").unwrap_err().contains("unknown reduction"));
     }
 }

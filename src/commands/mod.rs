@@ -74,8 +74,9 @@ pub struct ExploreArgs {
     #[arg(long, conflicts_with = "reduce")]
     pub no_reduction: bool,
     /// The reductions of the exhaustive search, comma-separated: `invisible` (the default),
-    /// `generations`, `independence`, `symmetry`, `signals`, `late-skips`, or `all` or `none`.
-    /// Labels do not depend on them.
+    /// `generations`, `independence`, `symmetry`, `signals`, `late-skips`, `sleep` (sleep
+    /// sets: depth-first on one thread only), or `all` (all but `sleep`) or `none`. Labels do
+    /// not depend on them.
     #[arg(long, value_parser = pincheck::check::reduce::Reductions::parse)]
     pub reduce: Option<pincheck::check::reduce::Reductions>,
     /// Priority change points of each PCT run (`--explore pct`).
