@@ -8,7 +8,9 @@
 //! a file's inode-level state (size, `wb_err`, O_DIRECT count), handles (defined, failed, the
 //! pin or MR itself), events, and `alloc`: the frame and block allocators and the
 //! delayed-allocation reservations, which every allocation or free touches (the allocator
-//! hands out the lowest free frame, so two allocations do not commute). Labels are a set only
+//! hands out the lowest free frame, so two allocations do not commute); a step that may
+//! allocate a frame may find none free and run direct reclaim, which may evict or write any
+//! page, so it writes every page too (`reclaiming`). Labels are a set only
 //! ever added to and never read by a step, and the pin counters only grow and are read only at
 //! the end: steps commute on both. A task's *future* footprint covers every step it may still
 //! take, and every step of the work it may queue (a bio writes its page; other queued work and
@@ -553,10 +555,43 @@ fn stmt_footprint(s: &CStmt, spans: &[HandleSpan]) -> Footprint {
         Some(fp) => {
             let uses =
                 s.op.uses().into_iter().fold(Set::default(), |a, h| a.union(&Set::handle(h)));
-            Footprint { read: fp.read.union(&uses), write: fp.write.union(&def) }
+            let fp = Footprint { read: fp.read.union(&uses), write: fp.write.union(&def) };
+            if allocates_frames(&s.op) {
+                reclaiming(fp)
+            } else {
+                fp
+            }
         }
         None => Footprint::ALL,
     }
+}
+
+/// The statements that may allocate a frame, with direct reclaim when none is free
+/// (`memory::alloc_folio_reclaiming`'s callers): a fault (user access or GUP's fault-in: a
+/// page-cache fill or a COW copy), and write(2) and read(2) filling the page cache. Writeback
+/// allocates blocks, not frames (a bounce copy is data in the bio); unmapping and unpinning free.
+fn allocates_frames(op: &COp) -> bool {
+    matches!(
+        op,
+        COp::Store { .. }
+            | COp::Load { .. }
+            | COp::RemoteWrite { .. }
+            | COp::Write { .. }
+            | COp::Read { .. }
+            | COp::Pin { .. }
+            | COp::RegMr { .. }
+    )
+}
+
+/// A step that may allocate a frame finds none free and runs direct reclaim
+/// (`shrink_folio_list()` over every candidate, as `reclaim` does), which may evict or write
+/// any file page: such a step writes every page. (Found in issue 9's session of 2026-12-07 by
+/// the sleep sets' check that they keep every state: with `memory 7`, a `reg-mr` that had to
+/// reclaim evicted a page whose bio had completed in one order and not in the other, and the
+/// two orders of the `reg-mr` and that bio reached different worlds.)
+fn reclaiming(mut fp: Footprint) -> Footprint {
+    fp.write.union_with(&Set::all_pages());
+    fp
 }
 
 /// Queued work: a page-write bio touches its page (its folio's writeback flag and data, its
