@@ -144,13 +144,15 @@ fn every_reduction_keeps_the_labels_of_the_catalogue_and_regressions_depth_first
                 ExploreOptions { reduce: Reductions { sleep: false, ..r.reduce }, ..r.clone() };
             sleep += explore(&l.program, &p, &r).transitions;
             full += explore(&l.program, &p, &none).transitions;
-            // On top of the default: the same end states ("how often"), no more states.
+            // On top of the default: the same labels, no more states (no "how often": end
+            // states where a `BUG()` stopped the machine may merge).
             let invisible = Reductions { invisible: true, ..Reductions::NONE };
             let with =
                 ExploreOptions { reduce: Reductions { sleep: true, ..invisible }, ..opts.clone() };
             let (x, y) = (explore(&l.program, &p, &with), explore(&l.program, &p, &opts));
             if x.complete && y.complete {
-                assert_eq!(x.outcomes, y.outcomes, "{} [{}]: invisible,sleep", src.path, p.name);
+                assert_eq!(x.labels, y.labels, "{} [{}]: invisible,sleep", src.path, p.name);
+                assert!(x.outcomes.is_none(), "{} [{}]: not counted", src.path, p.name);
                 assert!(x.states <= y.states, "{} [{}]: invisible,sleep", src.path, p.name);
             }
         }

@@ -158,7 +158,13 @@ fn search(
         footprints: Vec::new(),
     };
     let mut root = prog.initial.clone();
-    s.visited.insert(fingerprint_mut(&mut root));
+    let fp = fingerprint_mut(&mut root);
+    // A set holding sleep sets is used only through `insert_asleep` (`visited.rs`).
+    if s.reducer.sleep().is_some() {
+        s.visited.insert_asleep(fp, 0);
+    } else {
+        s.visited.insert(fp);
+    }
     s.out.states = 1;
     // `stack[i]`: the successors of the state `path[..i]` reaches that were first reached by
     // its moves and are still to be descended into (their slots), the next one last.

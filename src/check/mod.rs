@@ -330,7 +330,13 @@ pub fn explore(prog: &Program, policy: &Policy, opts: &ExploreOptions) -> Explor
     out.schedules = findings.schedules;
     // `generations` and `symmetry` merge end states and `independence` keeps only some: no
     // counts then.
-    let counted = !opts.reduce.generations && !opts.reduce.independence && !opts.reduce.symmetry;
+    // Sleep sets on top of `invisible` or `signals` keep every end state where no modeled
+    // `BUG()` stopped the machine, but may merge those where one did (`sleep.rs`).
+    let merged_by_sleep = opts.reduce.sleep && (opts.reduce.invisible || opts.reduce.signals);
+    let counted = !opts.reduce.generations
+        && !opts.reduce.independence
+        && !opts.reduce.symmetry
+        && !merged_by_sleep;
     if out.explorer == "exhaustive" && out.complete && !opts.crash && counted {
         out.outcomes = Some(
             findings

@@ -26,7 +26,10 @@
 //!   lose states.)
 //!
 //! Why every label is kept. Write `first(w)` for the moves of a path `w` that can be swapped,
-//! one adjacent independent pair at a time, to its front. Claim, by induction on the height of
+//! one adjacent commuting pair at a time, to its front (independent moves commute; so do an
+//! `invisible` or `signals` move and any other task's, by those reductions' arguments). A move
+//! of a sleep set does at `s` what it did where it was explored: it reads nothing the moves
+//! taken since (each independent of it) wrote; so it does not stop the machine at `s` either. Claim, by induction on the height of
 //! `s` (the longest path from it; the state graph is finite and acyclic): for each sleep set
 //! `Z` the search reached `s` with, every end state `z` reachable from `s` by a path `w` with
 //! `first(w) ∩ Z = ∅` is covered: the search reaches an end state whose labels include `z`'s.
@@ -42,19 +45,22 @@
 //!   hypothesis at `s·t` covers `z`.
 //! - If `first(w)` meets no explored move: at a full state, `w`'s first move is in `first(w)`,
 //!   enabled, so in `R(s)`, so explored or in `H ⊆ Z` — impossible. At any other state, the
-//!   persistent-set argument of the reduction that chose `R(s)` says `w` takes no move of
-//!   `R(s)` and a move outside it stopped the machine; a move `t` of `R(s)` explored in the last
+//!   persistent-set argument of the reduction that chose `R(s)` (whose first move on a path
+//!   commutes to its front, so is in `first(w)`) says `w` takes no move of `R(s)` and a move
+//!   outside it stopped the machine; a move `t` of `R(s)` explored in the last
 //!   expansion, then `w`, stops the machine the same way, with labels that include `z`'s (the
 //!   crashing step touches nothing of `t`'s). That child's sleep set holds only members of `H`
 //!   independent of `t`, and any of them in `first(w)` from `s·t` is in `first(w)` from `s`
 //!   (`t` changes nothing `w`'s moves touch): in `Z`, excluded.
 //!
 //! At the initial world `Z = ∅`: every end state is covered, so the label set is that of the
-//! search without sleep sets. More: along a path of that search (a move of `R(s)` at each
-//! state) only the first case arises, so every end state it reaches is reached, with the same
-//! world; and every move explored is one of `R(s)`, so no other state is. The end-state counts
-//! of "how often" are unchanged. Sleep sets alone (every state full) visit every state; the
-//! tests check both.
+//! search without sleep sets. More: the second case needs a move that stops the machine, so an
+//! end state where none did is reached itself, with the same world; and every move explored is
+//! one of `R(s)`, so no state the search without sleep sets does not reach is. End states
+//! where a modeled `BUG()` stopped the machine may merge on top of `invisible` or `signals`, so
+//! "how often" is not given then (`check::explore`). Sleep sets alone (every state full: the
+//! second case never arises) reach every end state, and every state (Godefroid); the tests
+//! check that their state and end-state counts are those of the search without them.
 //!
 //! Where it is off: where `independence.rs` has no footprints (mutations, DAX, btrfs, leases
 //! and layout changes, ODP, `--crash`), under `symmetry` (which renumbers threads) and

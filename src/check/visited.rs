@@ -187,8 +187,6 @@ impl FingerprintSet {
     }
 }
 
-/// Puts `fp` (not 0) in the first free slot of its probe sequence; false when it is there.
-#[inline]
 /// A state held with sleep set `held` is reached with `sleep`: `held` becomes the intersection.
 fn meet(held: &mut u32, sleep: u32) -> Asleep {
     let wake = *held & !sleep;
@@ -199,6 +197,8 @@ fn meet(held: &mut u32, sleep: u32) -> Asleep {
     Asleep::Wake { wake, sleep: *held }
 }
 
+/// Puts `fp` (not 0) in the first free slot of its probe sequence; false when it is there.
+#[inline]
 fn place(slots: &mut [u128], fp: u128) -> bool {
     let mask = slots.len() - 1;
     let mut i = fp as usize & mask;

@@ -148,8 +148,9 @@ pub fn step(w: &mut World, cx: &mut Cx, m: Move) {
     w.check_invariants(cx);
 }
 
-/// The reservation peaks of the costs (`label::Costs`), after every step.
-fn record_peaks(w: &mut World) {
+/// The reservation peaks of the costs (`label::Costs`), in the initial world and after every
+/// step.
+pub(super) fn record_peaks(w: &mut World) {
     let c = &mut w.labels.costs;
     c.reserved_peak = c.reserved_peak.max(w.reserved_blocks.min(255) as u8);
     let pin: u32 = w.inodes.iter().flat_map(|i| i.pages.iter()).map(|p| p.pin_resv as u32).sum();

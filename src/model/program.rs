@@ -221,13 +221,17 @@ pub fn compile(sc: &Scenario) -> Result<Program, Diag> {
         threads.push(ThreadProg { name, body, on_break: Some(names.handle(&b.lease)) });
     }
     let fs = FsConfig { kind, nodelalloc: sc.fs.nodelalloc, stable_writes: sc.fs.stable_writes };
-    let initial = initial_world(sc, fs, &names, &threads).map_err(|(m, which)| {
+    let mut initial = initial_world(sc, fs, &names, &threads).map_err(|(m, which)| {
         let span = match which {
             Resource::Disk => sc.disk_span,
             Resource::Memory => sc.memory_span,
         };
         err(span.unwrap_or(sc.fs.span), m)
     })?;
+    // The reservations a file starts with (a `dirty` file on a delayed-allocation filesystem)
+    // are part of the peaks, as after every step: otherwise a first step that spends one
+    // and one that does not would reach different peaks in their two orders.
+    super::record_peaks(&mut initial);
     Ok(Program {
         name: sc.name.text.clone(),
         path: sc.path.clone(),
