@@ -470,6 +470,17 @@ fn signals_and_late_skips_shrink_the_pairs() {
     }
 }
 
+/// The catalogue, the regressions and 40 scenarios generated from `seed`, and the generator
+/// (to draw on).
+fn with_generated(seed: u64) -> (Vec<Source>, Gen) {
+    let mut texts = sources();
+    let mut g = Gen(seed);
+    for n in 0..40 {
+        texts.push(Source { path: format!("gen{n}.pin"), text: scenario(&mut g, n) });
+    }
+    (texts, g)
+}
+
 /// The move of `w_to` that is move `m` of `w_from`: a thread keeps its index; queued work is
 /// renumbered as it comes and goes, so it is found by what it is.
 fn same_move(w_from: &World, m: Move, w_to: &World) -> Option<Move> {
@@ -485,15 +496,11 @@ fn same_move(w_from: &World, m: Move, w_to: &World) -> Option<Move> {
 /// next-step footprints do not conflict, neither stopping the machine, commute. Checked at
 /// every state of a bounded breadth-first walk of the catalogue, the regressions and generated
 /// scenarios under every preset: each is still a move after the other, and both orders reach
-/// the same world (by fingerprint). It failed before allocating steps were declared to write
-/// every page (direct reclaim, `independence::reclaiming`).
+/// the same world (by fingerprint). It fails on regressions 24 and 25 without their fixes
+/// (direct reclaim, `independence::reclaiming`; the initial cost peaks).
 #[test]
 fn independent_moves_commute_state_by_state() {
-    let mut texts: Vec<Source> = sources();
-    let mut g = Gen(77);
-    for n in 0..40 {
-        texts.push(Source { path: format!("gen{n}.pin"), text: scenario(&mut g, n) });
-    }
+    let (texts, _) = with_generated(77);
     let (mut pairs, mut states) = (0u64, 0u64);
     for src in &texts {
         let l = run::load(src).unwrap();
@@ -578,11 +585,7 @@ fn find_move(w: &World, cx: &Cx, id: &TaskId, skip: bool) -> Option<Move> {
 #[test]
 fn persistent_sets_commute_with_the_paths_outside_them() {
     use pincheck::check::independence::Footprints;
-    let mut texts: Vec<Source> = sources();
-    let mut g = Gen(78);
-    for n in 0..40 {
-        texts.push(Source { path: format!("gen{n}.pin"), text: scenario(&mut g, n) });
-    }
+    let (texts, mut g) = with_generated(78);
     let (mut walks, mut sets) = (0u64, 0u64);
     for src in &texts {
         let l = run::load(src).unwrap();

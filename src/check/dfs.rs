@@ -21,6 +21,9 @@
 //! counts. Order does not matter: the state graph is acyclic and pruning depends on the state
 //! only.
 //!
+//! With sleep sets (`--reduce sleep`, `sleep.rs`) this search also prunes transitions, and on
+//! top of other reductions states too: the two searches then agree on labels, not on counts.
+//!
 //! Witnesses: the path by which the search first reached the state where a label was first
 //! recorded, in the order the search descends (moves in `Reducer::moves` order). It replays
 //! exactly (`replay`), but is not the shortest; labels the breadth-first search found before
