@@ -14,9 +14,10 @@
 //! ever added to and never read by a step, and the pin counters only grow and are read only at
 //! the end: steps commute on both. A task's *future* footprint covers every step it may still
 //! take, and every step of the work it may queue (a bio writes its page; other queued work and
-//! unclassified operations write everything). A writeback pass is declared step by step: the
-//! pages from its cursor on in its scope, and, for integrity writeback, every page (the cache
-//! flush at its end makes every completed write durable).
+//! unclassified operations write everything). A writeback pass is declared step by step: a
+//! submission the pages from its cursor on in its scope; an integrity pass's wait and flush, a
+//! step of its own (`Wb::step`), every page (the cache flush makes every completed write
+//! durable).
 //!
 //! Persistent sets. At a state, a set T of tasks, each with a move, is chosen such that no task
 //! outside T may, in any step it can still take, touch what a move of T touches (write what it
@@ -632,20 +633,22 @@ fn pass_remaining(w: &World, _cx: &Cx, wb: &Wb) -> Footprint {
     Footprint::writes(pass_pages(w, wb))
 }
 
-/// What the end of an integrity pass touches: the wait reads every page in scope, the flush
-/// writes every block and the mapping error is taken.
-fn flush(wb: &Wb) -> Footprint {
-    if wb.sync {
-        Footprint::writes(Set::all_pages().union(&Set::alloc()))
-    } else {
-        Footprint::default()
-    }
+/// The last step of an integrity pass, once it waits: the wait reads every page in scope, the
+/// flush writes every block (and frees the blocks a commit frees), and the mapping error is
+/// taken.
+fn flush() -> Footprint {
+    Footprint::writes(Set::all_pages().union(&Set::alloc()))
 }
 
-/// The next step of a pass: a submission (which may end the pass, and for integrity
-/// writeback wait or flush).
+/// The next step of a pass: a submission (which may end a periodic pass, or turn an integrity
+/// pass to its wait, reading no page outside its remaining scope), or an integrity pass's wait
+/// and flush (`Wb::step`).
 fn pass_step(w: &World, cx: &Cx, wb: &Wb) -> Footprint {
-    pass_remaining(w, cx, wb).union(&flush(wb))
+    if wb.waiting {
+        flush()
+    } else {
+        pass_remaining(w, cx, wb)
+    }
 }
 
 /// Whether the integrity pass `wb` must wait for a bio of `set`: one is in flight for a page

@@ -226,10 +226,14 @@ impl Wb {
             // folios one state, however far their cursors got (a dead-variable reset, as for a
             // free frame's generation).
             (self.file, self.index, self.visited) = (Wb::NO_FILE, 0, 0);
-            if self.any_under_writeback(w) {
-                return Ok(WbStep::Continue);
-            }
+            // The wait (`filemap_fdatawait_range()`) and the flush are a step of their own,
+            // even when nothing is under writeback: this step then reads only the pages it
+            // submits, not the writeback flags of the whole scope, so it commutes with the
+            // completion of a bio of another page (the `independence` reduction relies on
+            // it, docs/design.md §9).
+            return Ok(WbStep::Continue);
         }
+        cx.note(|_| "filemap_fdatawait_range: no folio of the range under writeback".to_string());
         blkdev_issue_flush(w, cx);
         if w.inodes.iter().any(|i| i.pages.iter().any(|p| p.pin_resv > 0)) {
             Costs::bump(&mut w.labels.costs.pin_reserved_syncs);
