@@ -15,7 +15,7 @@ use pincheck::check::reduce::Reductions;
 use pincheck::check::replay::replay_checking_invariants;
 use pincheck::check::sleep::Sleep;
 use pincheck::check::{explore, schedule, Exploration, ExploreMode, ExploreOptions};
-use pincheck::model::task::{Cont, TaskKind};
+use pincheck::model::task::TaskKind;
 use pincheck::model::{self, Cx, Move, Program, World};
 use pincheck::policy::Policy;
 use pincheck::run::{self, Source};
