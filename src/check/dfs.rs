@@ -366,7 +366,15 @@ impl Search<'_> {
                     Asleep::New => true,
                     Asleep::Covered => false,
                     Asleep::Wake { wake, sleep } => {
-                        // Reached before with more asleep: explore the moves awake now.
+                        // Reached before with more asleep: explore the moves awake now. No new
+                        // state, so only the bounds a longer path or Ctrl-C can reach apply.
+                        if depth >= limits::STEPS_MAX {
+                            let why = format!("a schedule longer than {} steps", limits::STEPS_MAX);
+                            return Err(why);
+                        }
+                        if interrupted() {
+                            return Err("interrupted".to_string());
+                        }
                         fresh.push(Entry { m, slot, sleep, wake });
                         continue;
                     }
