@@ -8,7 +8,11 @@
 //! each exploration at S states instead of 2,000; the complete comparison of issue 9 is
 //! `PINCHECK_GENERATED=3000 PINCHECK_GENERATED_STATES=2000000 cargo test --release --test
 //! reductions generated -- --nocapture` (an exploration over the bound is counted as
-//! incomplete and listed with its size, not compared).
+//! incomplete and listed with its size, not compared). The two walks that check the
+//! independence the footprints claim (`independent_moves_commute_state_by_state`,
+//! `persistent_sets_commute_with_the_paths_outside_them`) take `PINCHECK_WALK_GENERATED=N`
+//! generated scenarios instead of 40 and `PINCHECK_WALK_STATES=S` states of each instead of
+//! 400 and 300 (a longer hunt, by hand).
 
 use pincheck::check::fingerprint::fingerprint;
 use pincheck::check::reduce::Reductions;
@@ -281,7 +285,7 @@ fn scenario(g: &mut Gen, n: usize) -> String {
 
 #[test]
 fn every_reduction_keeps_the_labels_of_generated_scenarios() {
-    let count = std::env::var("PINCHECK_GENERATED").ok().and_then(|v| v.parse().ok()).unwrap_or(8);
+    let count = env_or("PINCHECK_GENERATED", 8);
     // Depth-first: fingerprints only, so a bound of millions of states fits in memory, and no
     // fallback to random runs (what `auto` would add past `max_states`).
     let max_states = std::env::var("PINCHECK_GENERATED_STATES").ok().and_then(|v| v.parse().ok());
@@ -475,10 +479,15 @@ fn signals_and_late_skips_shrink_the_pairs() {
 fn with_generated(seed: u64) -> (Vec<Source>, Gen) {
     let mut texts = sources();
     let mut g = Gen(seed);
-    for n in 0..40 {
+    for n in 0..env_or("PINCHECK_WALK_GENERATED", 40) {
         texts.push(Source { path: format!("gen{n}.pin"), text: scenario(&mut g, n) });
     }
     (texts, g)
+}
+
+/// The number in environment variable `name`, or `default`.
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 /// The move of `w_to` that is move `m` of `w_from`: a thread keeps its index; queued work is
@@ -501,6 +510,7 @@ fn same_move(w_from: &World, m: Move, w_to: &World) -> Option<Move> {
 #[test]
 fn independent_moves_commute_state_by_state() {
     let (texts, _) = with_generated(77);
+    let bound = env_or("PINCHECK_WALK_STATES", 400);
     let (mut pairs, mut states) = (0u64, 0u64);
     for src in &texts {
         let l = run::load(src).unwrap();
@@ -543,7 +553,7 @@ fn independent_moves_commute_state_by_state() {
                     }
                 }
                 for x in after {
-                    if seen.len() < 400 && seen.insert(fingerprint(&x)) {
+                    if seen.len() < bound && seen.insert(fingerprint(&x)) {
                         queue.push_back(x);
                     }
                 }
@@ -579,17 +589,22 @@ fn find_move(w: &World, cx: &Cx, id: &TaskId, skip: bool) -> Option<Move> {
 /// What the `independence` reduction rests on, checked by walking: at a state where it chooses
 /// a persistent set T, random paths of moves outside T (up to 6 steps) leave T's moves enabled,
 /// and taking a move of T first, then the same path, reaches the same world (unless the path
-/// stopped the machine, the case its argument treats apart). Every tenth state of a bounded
-/// breadth-first walk of the catalogue, the regressions and generated scenarios, every preset.
-/// (It found that an integrity pass's last submission used to read the writeback flags of its
-/// whole scope, to choose between waiting and flushing at once; the wait is now a step of its
-/// own, `Wb::step`.)
+/// stopped the machine, the case its argument treats apart), at every tenth state of a bounded
+/// breadth-first walk of the catalogue, the regressions and generated scenarios, every preset;
+/// and at every state of it, that no move of T stops the machine. (It found that an integrity
+/// pass's last submission used to read the writeback flags of its whole scope, to choose
+/// between waiting and flushing at once, so the wait is now a step of its own, `Wb::step`; and,
+/// walked longer, that a set could hold a step that hits a modeled `BUG()`,
+/// `independence::may_stop`, regression 27.)
 #[test]
 fn persistent_sets_commute_with_the_paths_outside_them() {
     use pincheck::check::independence::Footprints;
     let (texts, mut g) = with_generated(78);
+    let walk = env_or("PINCHECK_WALK_STATES", 300);
     let (mut walks, mut sets) = (0u64, 0u64);
     for src in &texts {
+        // Regressions whole (the state regression 27 is about lies past the 300th).
+        let bound = if src.path.contains("regressions") { walk.max(3_000) } else { walk };
         let l = run::load(src).unwrap();
         for p in Policy::presets() {
             let mut cx = Cx::new(&l.program, &p);
@@ -601,17 +616,29 @@ fn persistent_sets_commute_with_the_paths_outside_them() {
             while let Some(w) = queue.pop_front() {
                 n += 1;
                 let moves = model::moves(&w, &cx);
+                let mut stops = Vec::new();
                 for &m in &moves {
                     let mut x = w.clone();
                     model::step(&mut x, &mut cx, m);
-                    if seen.len() < 300 && seen.insert(fingerprint(&x)) {
+                    if x.crashed || x.powered_off {
+                        stops.push(m);
+                    }
+                    if seen.len() < bound && seen.insert(fingerprint(&x)) {
                         queue.push_back(x);
                     }
                 }
+                let Some(set) = fps.persistent(&w, &cx, &moves) else { continue };
+                // At every state: a move that stops the machine commutes with nothing.
+                let stop = set.iter().find(|m| stops.contains(m));
+                assert!(
+                    stop.is_none(),
+                    "{} [{}]: {stop:?} stops the machine in a persistent set",
+                    src.path,
+                    p.name
+                );
                 if n % 10 != 0 {
                     continue;
                 }
-                let Some(set) = fps.persistent(&w, &cx, &moves) else { continue };
                 sets += 1;
                 let inside: Vec<TaskId> = set.iter().map(|m| task_id(&w, m.task)).collect();
                 for _ in 0..4 {
@@ -645,8 +672,14 @@ fn persistent_sets_commute_with_the_paths_outside_them() {
                         let mut first = w.clone();
                         model::step(&mut first, &mut cx, t);
                         for (id, skip) in &path {
-                            let m = find_move(&first, &cx, id, *skip)
-                                .unwrap_or_else(|| panic!("{what}: the path is disabled"));
+                            let m = find_move(&first, &cx, id, *skip).unwrap_or_else(|| {
+                                let stopped = first.crashed || first.powered_off;
+                                panic!(
+                                    "{what}: the path is disabled (the set's move stopped the \
+                                     machine: {stopped}); the scenario:\n{}",
+                                    src.text
+                                )
+                            });
                             model::step(&mut first, &mut cx, m);
                         }
                         assert_eq!(fingerprint(&after), fingerprint(&first), "{what}: differ");

@@ -24,7 +24,9 @@
 //! reads or writes, read what it writes). Then along any path of moves outside T, each is
 //! independent of T's moves (they commute to the same state) and T's moves stay enabled (their
 //! enabling conditions read only their own footprints). T is grown from one task by adding the
-//! enabled tasks whose future conflicts; a blocked task in conflict abandons the seed. The
+//! enabled tasks whose future conflicts; a blocked task in conflict abandons the seed, and so
+//! does a task whose next step may stop the machine (`may_stop`: a modeled `BUG()` disables
+//! every other move, so such a move commutes with none). The
 //! smallest T over all seeds is explored (ties: the lowest task), or every move if none is
 //! smaller. A blocked task's future excludes what lies behind a wait only T can end: an
 //! integrity writeback pass waiting for the end of writeback of a folio whose bio is in T never
@@ -34,7 +36,8 @@
 //! Soundness. The state graph is acyclic and finite, and the choice depends only on the state,
 //! so by induction on the longest path from a state: for every path from state s to an end
 //! state z, the reduced search from s reaches an end z' whose labels include z's. If the path
-//! takes a move of T, the first such move commutes back to its front; otherwise T's moves are
+//! takes a move of T, the first such move commutes back to its front (no move of T stops the
+//! machine, so the moves before it still run after it); otherwise T's moves are
 //! still enabled at the end, unless a move outside T stopped the machine (a modeled `BUG()`):
 //! then taking a move of T first and the same path after it stops the machine the same way (the
 //! crashing step touches nothing of T's) with labels that include z's. Labels are part of the
@@ -56,6 +59,7 @@ use crate::model::task::{Cont, TaskKind};
 use crate::model::world::{FileId, HandleId, World};
 use crate::model::writeback::Wb;
 use crate::model::{Cx, Move};
+use crate::policy::NoBuffersWriteback;
 use crate::scenario::FsKind;
 
 /// Resources a step may touch.
@@ -305,7 +309,7 @@ impl Footprints {
         bound: usize,
         cache: &mut Cache,
     ) -> Option<Vec<usize>> {
-        if bound <= 1 || cache.blocks_all(self, w, cx, seed) {
+        if bound <= 1 || may_stop(self, w, cx, seed) || cache.blocks_all(self, w, cx, seed) {
             return None;
         }
         let mut set = vec![seed];
@@ -321,7 +325,7 @@ impl Footprints {
                 if !enabled.contains(&u) || set.len() + 1 >= bound {
                     return None;
                 }
-                if cache.blocks_all(self, w, cx, u) {
+                if may_stop(self, w, cx, u) || cache.blocks_all(self, w, cx, u) {
                     return None;
                 }
                 set.push(u);
@@ -453,6 +457,50 @@ impl Cache {
         self.blocks_all[g] = (self.stamp, b);
         b
     }
+}
+
+/// Whether task `t`'s next step may stop the machine: a modeled `BUG()` of writeback meeting a
+/// dirty folio without private data (ext4 before 5.18's `page_buffers()`, XFS with buffer
+/// heads; `fs::check_private`). Such a step disables every other move, so it commutes with
+/// none, and a set holding it is not persistent: a path outside the set may add labels (a
+/// device write through a pin, behind a pass's cursor) that the crash would cut off. The test is
+/// coarse (any such folio anywhere, any step that may write back: a writeback statement, a pass
+/// still submitting, or an unclassified statement such as O_DIRECT's flush of a page), which
+/// only makes fewer sets persistent. (Found 2026-12-07 by
+/// `persistent_sets_commute_with_the_paths_outside_them` on a longer walk: a pass whose next
+/// folio had no buffers under linux-4.14 was a set alone, beside an independent bio.)
+fn may_stop(fps: &Footprints, w: &World, cx: &Cx, t: usize) -> bool {
+    let bugs = match cx.prog.fs.kind {
+        FsKind::Ext4 => cx.policy.ext4_no_buffers == NoBuffersWriteback::Bug,
+        FsKind::XfsBh => true,
+        _ => false,
+    };
+    if !bugs {
+        return false;
+    }
+    let task = &w.tasks[t];
+    let TaskKind::Thread { thread } = task.kind else { return false };
+    let writes_back = match &task.cont {
+        Cont::Writeback(wb) => !wb.waiting,
+        Cont::Start => {
+            let (th, pc) = (thread as usize, task.pc as usize);
+            let Some(stmt) = cx.prog.threads[th].body.get(pc) else { return false };
+            matches!(
+                stmt.op,
+                COp::Fsync { .. } | COp::Msync { .. } | COp::Sync | COp::Writeback { .. }
+            ) || fps.stmts[th][pc] == Footprint::ALL
+        }
+        _ => false,
+    };
+    writes_back
+        && w.inodes.iter().any(|inode| {
+            inode.pages.iter().any(|p| {
+                p.folio.is_some_and(|f| {
+                    let folio = w.folio(f);
+                    folio.dirty && !folio.private
+                })
+            })
+        })
 }
 
 /// Each handle's file and pages, from the statements that define them.

@@ -49,7 +49,9 @@
 //!   commutes to its front, so is in `first(w)`) says `w` takes no move of `R(s)` and a move
 //!   outside it stopped the machine; a move `t` of `R(s)` explored in the last
 //!   expansion, then `w`, stops the machine the same way, with labels that include `z`'s (the
-//!   crashing step touches nothing of `t`'s). That child's sleep set holds only members of `H`
+//!   crashing step touches nothing of `t`'s, and `t` does not stop the machine itself:
+//!   `independence` puts no such move in a set, `independence::may_stop`, and the moves
+//!   `invisible` and `signals` choose are waits and signals). That child's sleep set holds only members of `H`
 //!   independent of `t`, and any of them in `first(w)` from `s·t` is in `first(w)` from `s`
 //!   (`t` changes nothing `w`'s moves touch): in `Z`, excluded.
 //!
