@@ -589,7 +589,8 @@ fn find_move(w: &World, cx: &Cx, id: &TaskId, skip: bool) -> Option<Move> {
 /// What the `independence` reduction rests on, checked by walking: at a state where it chooses
 /// a persistent set T, random paths of moves outside T (up to 6 steps) leave T's moves enabled,
 /// and taking a move of T first, then the same path, reaches the same world (unless the path
-/// stopped the machine, the case its argument treats apart), at every tenth state of a bounded
+/// stopped the machine, the case its argument treats apart: then taking the move of T first, the
+/// path still stops it, with labels that include the path's), at every tenth state of a bounded
 /// breadth-first walk of the catalogue, the regressions and generated scenarios, every preset;
 /// and at every state of it, that no move of T stops the machine. (It found that an integrity
 /// pass's last submission used to read the writeback flags of its whole scope, to choose
@@ -632,9 +633,10 @@ fn persistent_sets_commute_with_the_paths_outside_them() {
                 let stop = set.iter().find(|m| stops.contains(m));
                 assert!(
                     stop.is_none(),
-                    "{} [{}]: {stop:?} stops the machine in a persistent set",
+                    "{} [{}]: {stop:?} stops the machine in a persistent set; the scenario:\n{}",
                     src.path,
-                    p.name
+                    p.name,
+                    src.text
                 );
                 if n % 10 != 0 {
                     continue;
@@ -657,10 +659,26 @@ fn persistent_sets_commute_with_the_paths_outside_them() {
                         path.push((task_id(&end, m.task), m.skip));
                         model::step(&mut end, &mut cx, m);
                     }
+                    walks += 1;
                     if end.crashed || end.powered_off {
+                        // The argument's second case: a move outside T stopped the machine.
+                        // Taking a move of T first, the same path runs and stops it the same
+                        // way, with labels that include the path's.
+                        for &t in &set {
+                            let what = format!("{} [{}]: {t:?} before a crash", src.path, p.name);
+                            let mut first = w.clone();
+                            model::step(&mut first, &mut cx, t);
+                            for (id, skip) in &path {
+                                let m = find_move(&first, &cx, id, *skip)
+                                    .unwrap_or_else(|| panic!("{what}: the path is disabled"));
+                                model::step(&mut first, &mut cx, m);
+                            }
+                            assert!(first.crashed || first.powered_off, "{what}: no crash");
+                            let lost = end.labels.minus(&first.labels);
+                            assert!(lost.is_empty(), "{what}: labels lost: {:?}", lost.names());
+                        }
                         continue;
                     }
-                    walks += 1;
                     for &t in &set {
                         let what =
                             format!("{} [{}]: {t:?} after {} steps", src.path, p.name, path.len());

@@ -466,7 +466,11 @@ impl Cache {
 /// device write through a pin, behind a pass's cursor) that the crash would cut off. The test is
 /// coarse (any such folio anywhere, any step that may write back: a writeback statement, a pass
 /// still submitting, or an unclassified statement such as O_DIRECT's flush of a page), which
-/// only makes fewer sets persistent. (Found 2026-12-07 by
+/// only makes fewer sets persistent. The other step that stops the machine, a `crash`
+/// statement (power failure), is unclassified: its footprint touches everything, so a growth
+/// from it takes every unfinished task and ends at the bound or at a blocked task. (The one
+/// task with an empty future, an integrity pass waiting for a bio of the set, is blocked.)
+/// (Found 2026-12-07 by
 /// `persistent_sets_commute_with_the_paths_outside_them` on a longer walk: a pass whose next
 /// folio had no buffers under linux-4.14 was a set alone, beside an independent bio.)
 fn may_stop(fps: &Footprints, w: &World, cx: &Cx, t: usize) -> bool {
