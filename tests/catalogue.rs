@@ -283,9 +283,24 @@ fn reduction_keeps_every_label_and_saves_states() {
             let full = ExploreOptions { reduce: Reductions::NONE, ..Default::default() };
             let f = pincheck::check::explore(&l.program, &p, &full);
             assert_eq!(r.labels, f.labels, "{} [{}]", src.path, p.name);
-            // Persistent sets keep every end state: how-often counts do not depend on reduction.
+            // The same label sets end interleavings; end states where no modeled BUG() stopped
+            // the machine are all kept, so their counts do not depend on reduction. Those where
+            // one did may merge (a wait or signal the crash cut off in one, taken in the other:
+            // docs/design.md, "How often"), never below one.
             assert!(r.outcomes.is_some(), "{} [{}]: complete, so counted", src.path, p.name);
-            assert_eq!(r.outcomes, f.outcomes, "{} [{}]", src.path, p.name);
+            let (ro, fo) = (r.outcomes.as_ref().unwrap(), f.outcomes.as_ref().unwrap());
+            let sets = |o: &[pincheck::check::Outcome]| -> Vec<Vec<String>> {
+                o.iter().map(|x| x.labels.clone()).collect()
+            };
+            assert_eq!(sets(ro), sets(fo), "{} [{}]: label sets", src.path, p.name);
+            for (a, b) in ro.iter().zip(fo) {
+                let what = format!("{} [{}] {:?}", src.path, p.name, a.labels);
+                if a.labels.iter().any(|l| l == "bug") {
+                    assert!(a.end_states >= 1 && a.end_states <= b.end_states, "{what}");
+                } else {
+                    assert_eq!(a.end_states, b.end_states, "{what}");
+                }
+            }
             assert!(r.states <= f.states);
             for (label, s) in &r.witnesses {
                 // Reduction reorders invisible steps; it never lengthens a shortest witness.

@@ -8,7 +8,10 @@
 //! `model::step` does not count it as lease-break time. So `{it}` is a persistent set, and since
 //! the state graph is acyclic, exploring only it reaches the same end states, with the same
 //! labels, by schedules of the same lengths (the step is only moved earlier): witnesses stay
-//! shortest. Power failures (`--crash`) see the same disks: the step touches no block.
+//! shortest. One exception: a modeled `BUG()` of another task disables it, so an end state
+//! where such a crash came before the step is not reached itself; the one where the step came
+//! first is, with the same labels (the step adds none). Crashed end states may so merge, which
+//! only lowers their "how often" counts (docs/design.md, "How often"). Power failures (`--crash`) see the same disks: the step touches no block.
 
 use crate::model::{ops, Cx, Move, World};
 

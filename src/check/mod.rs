@@ -128,7 +128,9 @@ pub struct Exploration {
     /// label set that ends an interleaving with the number of distinct end states (terminal
     /// states) that carry it. End states, not interleavings: the partial-order reduction keeps
     /// the set of end states but not the number of paths to them, so these counts are the
-    /// same with `--no-reduction` (docs/design.md, "How often"). `None` otherwise.
+    /// same with `--no-reduction`, but for end states where a modeled `BUG()` stopped the
+    /// machine, which may merge (same label sets, counts possibly lower; docs/design.md, "How
+    /// often"). `None` otherwise.
     pub outcomes: Option<Vec<Outcome>>,
     /// What the design paid: each counter's maximum over the interleavings explored.
     pub costs: model::label::Costs,
