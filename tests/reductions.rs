@@ -288,9 +288,8 @@ fn every_reduction_keeps_the_labels_of_generated_scenarios() {
     let count = env_or("PINCHECK_GENERATED", 8);
     // Depth-first: fingerprints only, so a bound of millions of states fits in memory, and no
     // fallback to random runs (what `auto` would add past `max_states`).
-    let max_states = std::env::var("PINCHECK_GENERATED_STATES").ok().and_then(|v| v.parse().ok());
     let opts = ExploreOptions {
-        max_states: max_states.unwrap_or(2_000),
+        max_states: env_or("PINCHECK_GENERATED_STATES", 2_000),
         mode: ExploreMode::DepthFirst,
         ..Default::default()
     };

@@ -470,9 +470,9 @@ impl Cache {
 /// statement (power failure), is unclassified: its footprint touches everything, so a growth
 /// from it takes every unfinished task and ends at the bound or at a blocked task. (The one
 /// task with an empty future, an integrity pass waiting for a bio of the set, is blocked.)
-/// (Found 2026-12-07 by
-/// `persistent_sets_commute_with_the_paths_outside_them` on a longer walk: a pass whose next
-/// folio had no buffers under linux-4.14 was a set alone, beside an independent bio.)
+/// Found 2026-12-07 by `persistent_sets_commute_with_the_paths_outside_them` on a longer walk:
+/// a pass whose next folio had no buffers under linux-4.14 was a set alone, beside an
+/// independent bio (regressions 27 to 29).
 fn may_stop(fps: &Footprints, w: &World, cx: &Cx, t: usize) -> bool {
     let bugs = match cx.prog.fs.kind {
         FsKind::Ext4 => cx.policy.ext4_no_buffers == NoBuffersWriteback::Bug,

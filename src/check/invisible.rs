@@ -11,7 +11,8 @@
 //! shortest. One exception: a modeled `BUG()` of another task disables it, so an end state
 //! where such a crash came before the step is not reached itself; the one where the step came
 //! first is, with the same labels (the step adds none). Crashed end states may so merge, which
-//! only lowers their "how often" counts (docs/design.md, "How often"). Power failures (`--crash`) see the same disks: the step touches no block.
+//! only lowers their "how often" counts (docs/design.md, "How often"). Power failures
+//! (`--crash`) see the same disks: the step touches no block.
 
 use crate::model::{ops, Cx, Move, World};
 

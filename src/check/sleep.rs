@@ -51,8 +51,8 @@
 //!   expansion, then `w`, stops the machine the same way, with labels that include `z`'s (the
 //!   crashing step touches nothing of `t`'s, and `t` does not stop the machine itself:
 //!   `independence` puts no such move in a set, `independence::may_stop`, and the moves
-//!   `invisible` and `signals` choose are waits and signals). That child's sleep set holds only members of `H`
-//!   independent of `t`, and any of them in `first(w)` from `s·t` is in `first(w)` from `s`
+//!   `invisible` and `signals` choose are waits and signals). That child's sleep set holds
+//!   only members of `H` independent of `t`, and any of them in `first(w)` from `s·t` is in `first(w)` from `s`
 //!   (`t` changes nothing `w`'s moves touch): in `Z`, excluded.
 //!
 //! At the initial world `Z = ∅`: every end state is covered, so the label set is that of the
