@@ -9,7 +9,8 @@
 //! so pruning a state seen before loses no label.
 //!
 //! Memory per state: a 16-byte fingerprint and a parent link (8 bytes); worlds are kept for one
-//! level only, live while a level is small, otherwise encoded (`stored`) into fixed-size chunks
+//! level only, live while a level is small, otherwise encoded (`collapse`: an index per element
+//! into tables of the distinct elements, and the world's scalars) into fixed-size chunks
 //! that each worker fills and that become the next level as they are: no encoded world is
 //! copied from buffer to buffer, no buffer is reallocated as it grows, and a position is a
 //! (chunk, offset) pair, so no level size can overflow it. Chunks are recycled from level to
@@ -17,17 +18,18 @@
 //! and says so (`Stop::Memory`), and `check::explore` may go on depth-first (`dfs`).
 
 use super::budget::{self, Budget};
+use super::collapse::{self, Bases, Refs, Tables};
 use super::reduce::Reducer;
-use super::stored;
 use super::{
     crash,
     fingerprint::{fingerprint, fingerprint_mut},
-    interrupted, Exploration, ExploreOptions, Findings,
+    interrupted,
+    visited::FingerprintSet,
+    Exploration, ExploreOptions, Findings,
 };
 use crate::limits;
 use crate::model::{self, Cx, LabelSet, Move, Program, World};
 use crate::policy::Policy;
-use rustc_hash::FxHashSet;
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -209,13 +211,16 @@ struct Unpacked {
 }
 
 /// A level of the search: its states' ids and their worlds, live (`live`) or encoded (`locs`
-/// into `arena`).
+/// into `arena`, by `collapse`).
 #[derive(Default)]
 struct Level {
     ids: Vec<u32>,
     live: Vec<World>,
     locs: Vec<Loc>,
     arena: Arena,
+    /// Per worker part of the expansion that stored the encoded worlds, in order: the index of
+    /// its first world in `locs`, and where the fresh elements it named went in the tables.
+    parts: Vec<(usize, Bases)>,
 }
 
 impl Level {
@@ -223,11 +228,23 @@ impl Level {
         self.ids.len()
     }
 
-    fn world(&self, i: usize, un: &mut Unpacked) -> World {
+    /// Makes `into` world `i` (reusing its memory), and `refs` its elements' table indices
+    /// (none for a live world).
+    fn world(
+        &self,
+        i: usize,
+        un: &mut Unpacked,
+        tables: &Tables,
+        refs: &mut Refs,
+        into: &mut World,
+    ) {
         if self.live.is_empty() {
-            stored::decode(self.arena.get(self.locs[i], un))
+            let part = self.parts.partition_point(|p| p.0 <= i) - 1;
+            let bytes = self.arena.get(self.locs[i], un);
+            collapse::decode_into(bytes, tables, &self.parts[part].1, refs, into);
         } else {
-            self.live[i].clone()
+            refs.clear();
+            into.clone_from(&self.live[i]);
         }
     }
 
@@ -236,6 +253,7 @@ impl Level {
         self.ids.clear();
         self.live.clear();
         self.locs.clear();
+        self.parts.clear();
         self.arena.frames.clear();
         pool.give(self.arena.chunks.drain(..));
     }
@@ -276,6 +294,10 @@ struct Part {
     crashes: Vec<(usize, String, LabelSet)>,
     live: Vec<World>,
     arena: Arena,
+    /// The elements of the worlds in `arena` that were in no table (`collapse`).
+    fresh: Tables,
+    /// The fingerprints of the successors stored in this part.
+    mine: FingerprintSet,
 }
 
 /// What the worker of one part needs.
@@ -284,32 +306,57 @@ struct Job<'a> {
     policy: &'a Policy,
     opts: &'a ExploreOptions,
     level: &'a Level,
-    seen: &'a FxHashSet<u128>,
+    tables: &'a Tables,
+    seen: &'a FingerprintSet,
     live: bool,
     pool: &'a Pool,
     budget: &'a Budget,
 }
 
-/// Expands states `from..to` of the level.
-fn expand_part(job: &Job, from: usize, to: usize) -> Part {
+impl Part {
+    /// Empties the part for another level, keeping its vectors' memory: a level's successors
+    /// fill vectors of tens of megabytes, and growing them afresh each level (copies and fresh
+    /// pages) was a fifth of the search's time.
+    fn recycle(&mut self) {
+        let Part { len, done, counts, succs, ends, crashes, live, arena, fresh, mine } = self;
+        (*len, *done) = (0, 0);
+        counts.clear();
+        succs.clear();
+        ends.clear();
+        crashes.clear();
+        live.clear();
+        arena.chunks.clear();
+        arena.frames.clear();
+        arena.open.clear();
+        *fresh = Tables::default();
+        mine.clear();
+    }
+}
+
+/// Expands states `from..to` of the level into `part` (empty, recycled).
+fn expand_part(job: &Job, from: usize, to: usize, mut part: Part) -> Part {
     let mut cx = Cx::new(job.prog, job.policy);
     let reducer = Reducer::new(&cx, job.opts.reduce, job.opts.crash);
-    let mut part = Part { len: to - from, ..Part::default() };
-    let mut mine: FxHashSet<u128> = FxHashSet::default();
+    part.len = to - from;
+    let mut mine = std::mem::take(&mut part.mine);
     let mut scratch = Vec::new();
     let mut un = Unpacked::default();
+    let mut refs = Refs::default();
+    let mut spares: Vec<Box<World>> = Vec::new();
     for i in from..to {
         let k = i - from;
         if k as u64 % budget::CHECK_EVERY == 0
             && k > 0
             && (interrupted()
                 || !job.budget.fits(0)
-                || (mine.len() == mine.capacity()
-                    && !job.budget.fits(budget::set_growth::<u128>(mine.capacity()))))
+                || (mine.len() == mine.capacity() && !job.budget.fits(mine.growth_bytes())))
         {
             break;
         }
-        let w = job.level.world(i, &mut un);
+        // Boxed: a world is some 500 bytes, and a successor moves several times (into the
+        // lookup queue, out of it, back to `spares`). Decoded into a world a successor left.
+        let mut w = spares.pop().unwrap_or_else(|| Box::new(job.prog.initial.clone()));
+        job.level.world(i, &mut un, job.tables, &mut refs, &mut w);
         if job.opts.crash {
             for (suffix, labels) in crash::outcomes(&w, &mut cx) {
                 part.crashes.push((k, suffix, labels));
@@ -317,46 +364,58 @@ fn expand_part(job: &Job, from: usize, to: usize) -> Part {
         }
         let moves = reducer.moves(&w, &cx);
         if moves.is_empty() {
-            let mut end = w;
-            model::finish(&mut end, &mut cx);
-            part.ends.push((k, end.labels));
+            model::finish(&mut w, &mut cx);
+            part.ends.push((k, w.labels));
+            keep_spare(&mut spares, w);
             part.counts.push((0, 0));
             part.done = k + 1;
             continue;
         }
         let before = part.succs.len();
-        // Its element hashes first (an encoded world has none): each successor, a copy of it
-        // stepped once, then rehashes only what its step touched (`fingerprint_mut`).
-        let mut w = w;
+        // Its element hashes first (a decoded world has them all, a live one may not): each
+        // successor, a copy of it stepped once, then rehashes only what its step touched
+        // (`fingerprint_mut`).
         fingerprint_mut(&mut w);
         let mut w = Some(w);
         let mut full = false;
+        // Each successor is looked up in the visited set one successor later: its slot is
+        // loaded (`prefetch`) while the next one is computed, since the set is far larger than
+        // the caches. The order of the lookups, and so of the stored successors, is unchanged.
+        let mut pending: Option<(u128, Move, Box<World>)> = None;
         for (j, &m) in moves.iter().enumerate() {
-            // The last move takes the world itself: one clone fewer per state.
+            // The last move takes the world itself: one copy fewer per state. The others copy
+            // it into a world a successor left (`spares`), reusing its vectors.
             let mut next = if j + 1 == moves.len() {
                 w.take().expect("taken once")
             } else {
-                w.as_ref().expect("not taken yet").clone()
+                let w = w.as_ref().expect("not taken yet");
+                match spares.pop() {
+                    Some(mut s) => {
+                        s.clone_from(w);
+                        s
+                    }
+                    None => Box::new(World::clone(w)),
+                }
             };
             model::step(&mut next, &mut cx, m);
             let known = reducer.canonicalize(&mut next);
             let fp = known.unwrap_or_else(|| fingerprint_mut(&mut next));
-            let new = if job.seen.contains(&fp) || !mine.insert(fp) {
-                continue;
-            } else if job.live {
-                part.live.push(next);
-                New::Live
-            } else {
-                stored::encode_into(&next, &mut scratch);
-                match part.arena.push(&scratch, job.pool, job.budget) {
-                    Some(loc) => New::Encoded(loc),
-                    None => {
-                        full = true;
-                        break;
-                    }
+            job.seen.prefetch(fp);
+            mine.prefetch(fp);
+            if let Some(p) = pending.replace((fp, m, next)) {
+                if settle(job, &mut part, &mut mine, &refs, &mut spares, &mut scratch, p).is_none()
+                {
+                    full = true;
+                    break;
                 }
-            };
-            part.succs.push(Succ { fp, m, new });
+            }
+        }
+        if let Some(p) = pending.take() {
+            if !full
+                && settle(job, &mut part, &mut mine, &refs, &mut spares, &mut scratch, p).is_none()
+            {
+                full = true;
+            }
         }
         if full {
             // This state's successors are not all stored: it counts as not expanded.
@@ -368,16 +427,56 @@ fn expand_part(job: &Job, from: usize, to: usize) -> Part {
         part.done = k + 1;
     }
     part.arena.close();
+    part.mine = mine;
     part
+}
+
+/// Stores successor `(fp, m, next)` of the state being expanded (whose elements' table indices
+/// are `refs`) unless it is in an earlier level or this worker stored it already; a world not
+/// kept goes back to `spares`. None when the memory bound refused its bytes.
+#[allow(clippy::vec_box, reason = "boxed worlds move as pointers: see `expand_part`")]
+fn settle(
+    job: &Job,
+    part: &mut Part,
+    mine: &mut FingerprintSet,
+    refs: &Refs,
+    spares: &mut Vec<Box<World>>,
+    scratch: &mut Vec<u8>,
+    (fp, m, mut next): (u128, Move, Box<World>),
+) -> Option<()> {
+    if job.seen.contains(fp) || !mine.insert(fp) {
+        keep_spare(spares, next);
+        return Some(());
+    }
+    let new = if job.live {
+        part.live.push(*next);
+        New::Live
+    } else {
+        collapse::encode_into(&mut next, refs, job.tables, &mut part.fresh, scratch);
+        keep_spare(spares, next);
+        New::Encoded(part.arena.push(scratch, job.pool, job.budget)?)
+    };
+    part.succs.push(Succ { fp, m, new });
+    Some(())
+}
+
+/// Keeps `w` for a later state or successor to be copied into, unless three are kept already
+/// (a state, a successor being computed and one waiting for its lookup need no more).
+#[allow(clippy::vec_box, reason = "boxed worlds move as pointers: see `expand_part`")]
+fn keep_spare(spares: &mut Vec<Box<World>>, w: Box<World>) {
+    if spares.len() < 3 {
+        spares.push(w);
+    }
 }
 
 /// Expands a level, in parallel when it is large enough to pay for the threads; the parts come
 /// back in the level's order.
-fn expand_level(job: &Job) -> Vec<(usize, Part)> {
+fn expand_level(job: &Job, recycled: &mut Vec<Part>) -> Vec<(usize, Part)> {
     let n = job.level.len();
     let threads = job.opts.threads.max(1);
     if threads == 1 || n < 64 {
-        return vec![(0, expand_part(job, 0, n))];
+        let part = recycled.pop().unwrap_or_default();
+        return vec![(0, expand_part(job, 0, n, part))];
     }
     let chunk = n.div_ceil(threads);
     std::thread::scope(|s| {
@@ -385,7 +484,8 @@ fn expand_level(job: &Job) -> Vec<(usize, Part)> {
             .step_by(chunk)
             .map(|from| {
                 let to = (from + chunk).min(n);
-                (from, s.spawn(move || expand_part(job, from, to)))
+                let part = recycled.pop().unwrap_or_default();
+                (from, s.spawn(move || expand_part(job, from, to, part)))
             })
             .collect();
         handles
@@ -461,7 +561,7 @@ pub(super) fn explore(
     let mut out = Exploration::new("exhaustive");
     let mut stop = Stop::Complete;
     let root = prog.initial.clone();
-    let mut visited: FxHashSet<u128> = FxHashSet::default();
+    let mut visited = FingerprintSet::default();
     visited.insert(fingerprint(&root));
     let mut parents: Vec<(u32, Move)> = vec![(0, Move { task: 0, skip: false })];
     let pool = Pool::default();
@@ -469,6 +569,8 @@ pub(super) fn explore(
     level.ids.push(0);
     level.live.push(root);
     let mut next = Level::default();
+    let mut tables = Tables::default();
+    let mut recycled: Vec<Part> = Vec::new();
     out.states = 1;
     let mut progress = Progress::new(opts.progress);
     let mut depth = 0;
@@ -487,16 +589,26 @@ pub(super) fn explore(
             break;
         }
         let live = level.len() <= LIVE_LEVEL_MAX;
-        let job =
-            Job { prog, policy, opts, level: &level, seen: &visited, live, pool: &pool, budget };
-        let parts = expand_level(&job);
+        let job = Job {
+            prog,
+            policy,
+            opts,
+            level: &level,
+            tables: &tables,
+            seen: &visited,
+            live,
+            pool: &pool,
+            budget,
+        };
+        let parts = expand_level(&job, &mut recycled);
         next.clear(&pool);
         for (from, mut part) in parts {
             let base = next.arena.append(&mut part.arena);
-            let mut live_worlds = part.live.into_iter();
+            next.parts.push((next.locs.len(), tables.absorb(std::mem::take(&mut part.fresh))));
+            let mut live_worlds = part.live.drain(..);
             let mut ends = part.ends.iter().peekable();
             let mut crashes = part.crashes.iter().peekable();
-            let mut succs = part.succs.into_iter();
+            let mut succs = part.succs.drain(..);
             for (k, &(moves, stored)) in part.counts.iter().enumerate() {
                 let id = level.ids[from + k];
                 while let Some((_, suffix, labels)) = crashes.next_if(|c| c.0 == k) {
@@ -512,9 +624,7 @@ pub(super) fn explore(
                         New::Live => Some(live_worlds.next().expect("one world per New::Live")),
                         New::Encoded(_) => None,
                     };
-                    if visited.len() == visited.capacity()
-                        && !budget.fits(budget::set_growth::<u128>(visited.capacity()))
-                    {
+                    if visited.len() == visited.capacity() && !budget.fits(visited.growth_bytes()) {
                         halt(&mut out, &mut stop, Stop::Memory, budget.reason());
                         break 'levels;
                     }
@@ -558,6 +668,9 @@ pub(super) fn explore(
                 }
                 break 'levels;
             }
+            drop((live_worlds, succs));
+            part.recycle();
+            recycled.push(part);
         }
         if !budget.fits(0) {
             halt(&mut out, &mut stop, Stop::Memory, budget.reason());

@@ -75,14 +75,6 @@ pub(super) fn release_freed_memory() {
     unsafe { libmimalloc_sys::mi_collect(true) };
 }
 
-/// Bytes a hashbrown set of `T` takes once it grows past `capacity` items: twice the buckets,
-/// each a `T` and a control byte. Its old table is still held while the new one fills.
-pub(super) fn set_growth<T>(capacity: usize) -> u64 {
-    let now = if capacity < 8 { capacity + 1 } else { capacity * 8 / 7 };
-    let buckets = now.next_power_of_two() * 2;
-    (buckets * (std::mem::size_of::<T>() + 1)) as u64
-}
-
 /// Resident memory of this process, in bytes, where /proc tells it.
 pub(super) fn resident_bytes() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
@@ -118,13 +110,5 @@ mod tests {
         assert!(b.reason().contains("--max-memory 1"));
         let roomy = Budget::new(Some(u64::MAX));
         assert!(roomy.fits(1 << 20) && !roomy.over());
-    }
-
-    #[test]
-    fn set_growth_doubles_the_table() {
-        let small = set_growth::<u128>(14);
-        let large = set_growth::<u128>(28);
-        assert_eq!(small, 32 * 17);
-        assert_eq!(large, 64 * 17);
     }
 }

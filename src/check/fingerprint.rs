@@ -184,6 +184,16 @@ pub fn fingerprint_mut(w: &mut World) -> u128 {
     fp
 }
 
+/// Computes and remembers the hash of every element of `w` it does not remember (the header's
+/// is not kept): what a stored world carries (`collapse`).
+pub fn remember(w: &mut World) {
+    refresh(FOLIO, &mut w.folios);
+    refresh(INODE, &mut w.inodes);
+    refresh(BLOCK, &mut w.blocks);
+    refresh(HANDLE, &mut w.handles);
+    refresh(TASK, &mut w.tasks);
+}
+
 #[cfg(test)]
 mod tests {
     use super::{afresh, fingerprint, fingerprint_mut};

@@ -2,7 +2,7 @@
 //! every label reached, each with a witness schedule that `replay` reproduces exactly.
 //!
 //! One file per strategy (loom/shuttle style): `bfs` (exhaustive, breadth-first, parallel,
-//! shortest witnesses; its levels in `stored` form), `dfs` (exhaustive, depth-first,
+//! shortest witnesses; its wide levels in `collapse` form), `dfs` (exhaustive, depth-first,
 //! fingerprints only: past the memory bound of `budget`), `parallel_dfs` (`dfs` on several
 //! threads sharing one visited set), `random` (seeded uniform runs), `pct` (seeded PCT runs), `replay` (one
 //! schedule, step by step); `crash` adds a power failure after every step (`--crash`);
@@ -13,6 +13,7 @@
 
 pub mod bfs;
 mod budget;
+mod collapse;
 pub mod crash;
 mod dfs;
 mod distributed;

@@ -1,8 +1,9 @@
-//! The stored form of a world between two levels of the breadth-first search: bincode with
-//! variable-length integers, so the many small numbers of a world (refcounts, versions,
-//! lengths, enum tags, empty label words) take a byte each instead of four or eight.
-//! Decoding the bytes an encoding wrote gives back an equal world (a test checks it on every
-//! state of a catalogue scenario).
+//! A world's self-contained encoding: bincode with variable-length integers, so the many small
+//! numbers of a world (refcounts, versions, lengths, enum tags, empty label words) take a byte
+//! each instead of four or eight. What the processes of a distributed exploration exchange
+//! (`distributed`); one process's breadth-first levels use `collapse`, which needs tables that
+//! only that process holds. Decoding the bytes an encoding wrote gives back an equal world
+//! (`collapse`'s test checks it on every state it decodes).
 
 use crate::model::World;
 use bincode::Options;

@@ -60,6 +60,15 @@ impl FingerprintSet {
         self.len == 0
     }
 
+    /// Empties the set, keeping its table (zeroed) for the next fingerprints: a set filled
+    /// again to about its old size then neither grows nor takes fresh pages.
+    pub fn clear(&mut self) {
+        self.slots.as_mut_slice().fill(0);
+        self.len = 0;
+        self.zero = false;
+        self.zero_sleep = 0;
+    }
+
     /// How many fingerprints fit before the table grows (the fingerprint 0 takes no slot).
     pub fn capacity(&self) -> usize {
         self.slots.len() / 4 * 3 + self.zero as usize

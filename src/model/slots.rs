@@ -88,6 +88,32 @@ impl<T> Slots<T> {
     pub fn cached(&self) -> &[u128] {
         &self.cached
     }
+
+    /// Makes the elements the `n` given by `item(i)` (an element and its cached value, 0:
+    /// unknown), copying each into the memory of the element at its place (`clone_from`), so
+    /// a world decoded into another allocates little (`check::collapse`). The caller vouches
+    /// that each value that is not 0 is what `refresh`'s `value` returns for that element at
+    /// that place; debug builds check every fingerprint computed from such values against one
+    /// computed afresh (`check::fingerprint::fingerprint_mut`).
+    pub fn refill<'a>(&mut self, n: usize, mut item: impl FnMut(usize) -> (&'a T, u128))
+    where
+        T: Clone + 'a,
+    {
+        self.items.truncate(n);
+        self.cached.clear();
+        let (mut sum, mut unknown) = (0u128, false);
+        for i in 0..n {
+            let (x, c) = item(i);
+            match self.items.get_mut(i) {
+                Some(to) => to.clone_from(x),
+                None => self.items.push(x.clone()),
+            }
+            self.cached.push(c);
+            sum = sum.wrapping_add(c);
+            unknown |= c == 0;
+        }
+        (self.sum, self.unknown) = (sum, unknown);
+    }
 }
 
 impl<T> Default for Slots<T> {
