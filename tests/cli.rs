@@ -224,6 +224,37 @@ fn an_incomplete_exploration_is_never_a_pass_and_exits_3() {
     assert_eq!(v["verdict"], "pass");
 }
 
+/// `xfs_file_fsync()` returns the error `file_write_and_wait_range()` found before its log
+/// force and `blkdev_issue_flush()`: the fsync step that reports EIO flushes nothing, and the
+/// other fsync, which finds no error (the first took it), flushes.
+#[test]
+fn an_xfs_fsync_that_finds_a_writeback_error_returns_it_without_a_flush() {
+    let file = "scenarios/xfs-stable-writes-dio-fsync-window.pin";
+    let o = pincheck(&["check", file, "--policy", "linux-6.18", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(text(&o.stdout).trim()).unwrap();
+    let schedule = v["witnesses"]["fsync:EIO"].as_str().unwrap().to_string();
+    let o = pincheck(&["replay", file, "--policy", "linux-6.18", "--schedule", &schedule]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = text(&o.stdout);
+    // The steps, each with its lines (a step's first line starts with its number).
+    let mut steps: Vec<String> = Vec::new();
+    for line in out.lines().skip(2).take_while(|l| !l.starts_with("end of interleaving")) {
+        match steps.last_mut() {
+            Some(step) if !line.trim_start().starts_with(|c: char| c.is_ascii_digit()) => {
+                step.push_str(line);
+                step.push('\n');
+            }
+            _ => steps.push(format!("{line}\n")),
+        }
+    }
+    let failing = steps.iter().position(|s| s.contains("fsync fails: EIO")).expect("fails");
+    let step = &steps[failing];
+    assert!(step.contains("the mapping's error EIO: fsync returns it, no commit and no flush"));
+    assert!(!step.contains("blkdev_issue_flush"), "{step}");
+    let flushed = |s: &String| s.contains("blkdev_issue_flush: the device cache is durable");
+    assert!(steps[failing + 1..].iter().any(flushed), "the other fsync flushes: {out}");
+}
+
 #[test]
 fn replay_prints_the_steps_and_rejects_an_impossible_schedule() {
     let o = pincheck(&[

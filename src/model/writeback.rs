@@ -234,11 +234,37 @@ impl Wb {
             return Ok(WbStep::Continue);
         }
         cx.note(|_| "filemap_fdatawait_range: no folio of the range under writeback".to_string());
-        blkdev_issue_flush(w, cx);
+        // An error recorded on the file by the time of the wait: fsync returns it without a
+        // commit or a flush, on every filesystem the model has (a helper read ext4, XFS and
+        // btrfs in 4.14, 4.19, 5.10, 5.15, 6.1, 6.6, 6.12, 6.18 and 7.0):
+        // - `file_write_and_wait_range()` ends with `file_check_and_advance_wb_err()`, so it
+        //   returns an error recorded since the file's last check even when its own writeback
+        //   succeeded; `ext4_sync_file()` (`return ret` to 4.19, `goto out` from 5.10) and
+        //   `xfs_file_fsync()` (`return error`) then leave before the journal commit or log
+        //   force and `blkdev_issue_flush()`.
+        // - btrfs: `start_ordered_ops()` returns `->writepages`' error (7.0's -EUCLEAN from
+        //   `extent_writepage()`), and the `filemap_fdatawait_range()` check before the log
+        //   sync or commit returns an `AS_EIO`/`AS_ENOSPC` set earlier (the fix-up worker's
+        //   -ENOSPC): `goto out`/`out_release_extents`, no commit (whose barrier this flush
+        //   stands for).
+        // Not modeled: ext4 without a journal in 4.14 and 4.19 flushes on its error path too
+        // (`goto issue_flush`); and btrfs's fix-up worker recording its error after that check
+        // and before fsync's last `file_check_and_advance_wb_err()`, where btrfs commits and
+        // then reports the error: the model's wait, check and flush are one step.
+        let err = if self.reports_errors { self.take_error(w) } else { None };
+        match err {
+            Some(e) => cx.note(|_| {
+                format!(
+                    "file_write_and_wait_range: the mapping's error {}: fsync returns it, no commit and no flush",
+                    e.name()
+                )
+            }),
+            _ => blkdev_issue_flush(w, cx),
+        }
         if w.inodes.iter().any(|i| i.pages.iter().any(|p| p.pin_resv > 0)) {
             Costs::bump(&mut w.labels.costs.pin_reserved_syncs);
         }
-        Ok(WbStep::Done(if self.reports_errors { self.take_error(w) } else { None }))
+        Ok(WbStep::Done(err))
     }
 
     /// `file_check_and_advance_wb_err()`: the first error recorded on a file in scope.
