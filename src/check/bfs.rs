@@ -39,6 +39,10 @@ use std::time::Instant;
 /// than cloning).
 const LIVE_LEVEL_MAX: usize = if cfg!(test) { 8 } else { 4096 };
 
+/// How many successors ahead of its insertion into the visited set a successor's slot is
+/// prefetched.
+const AHEAD: usize = 8;
+
 /// Bytes of one storage chunk.
 /// (Small in unit tests, so that levels span many chunks and many are encoded.)
 const CHUNK_BYTES: usize = if cfg!(test) { 4096 } else { 1 << 20 };
@@ -608,7 +612,13 @@ pub(super) fn explore(
             let mut live_worlds = part.live.drain(..);
             let mut ends = part.ends.iter().peekable();
             let mut crashes = part.crashes.iter().peekable();
-            let mut succs = part.succs.drain(..);
+            // The successors are inserted in order, each one's slot of the visited set
+            // prefetched `AHEAD` successors before (the set is far larger than the caches).
+            let all = std::mem::take(&mut part.succs);
+            for s in all.iter().take(AHEAD) {
+                visited.prefetch(s.fp);
+            }
+            let mut succs = all.iter().enumerate();
             for (k, &(moves, stored)) in part.counts.iter().enumerate() {
                 let id = level.ids[from + k];
                 while let Some((_, suffix, labels)) = crashes.next_if(|c| c.0 == k) {
@@ -618,7 +628,10 @@ pub(super) fn explore(
                     found.record(labels, || path(&parents, id), None);
                 }
                 out.transitions += moves as u64;
-                for s in succs.by_ref().take(stored as usize) {
+                for (si, s) in succs.by_ref().take(stored as usize) {
+                    if let Some(ahead) = all.get(si + AHEAD) {
+                        visited.prefetch(ahead.fp);
+                    }
                     let new = s.new;
                     let world = match new {
                         New::Live => Some(live_worlds.next().expect("one world per New::Live")),
@@ -669,6 +682,7 @@ pub(super) fn explore(
                 break 'levels;
             }
             drop((live_worlds, succs));
+            part.succs = all;
             part.recycle();
             recycled.push(part);
         }
