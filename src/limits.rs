@@ -44,6 +44,8 @@ pub const CRASH_BLOCKS_MAX: usize = 8;
 /// Worker threads of the exhaustive explorer, at most (`--threads`).
 pub const EXPLORER_THREADS_MAX: usize = 64;
 /// Rounds of the end-of-run quiesce (final sync, then the work it queued, then sync again).
-/// Two suffice: the only work a sync queues is btrfs's fix-up worker, after which the folio is
-/// either reserved (written by the next round) or cleaned; more is a model bug.
-pub const QUIESCE_ROUNDS_MAX: usize = 4;
+/// The only work a sync queues is btrfs's fix-up worker, after which the folio is either
+/// reserved (written by the next round) or cleaned: two rounds, unless folios kept dirty while
+/// pinned queue it for ever, when the quiesce stops as the machine repeats itself
+/// (`model::finish`), after a round or two per such folio. Reaching this is a model bug.
+pub const QUIESCE_ROUNDS_MAX: usize = 64;
