@@ -15,6 +15,7 @@
 
 use super::label::{Errno, Outcome};
 use super::program::FsConfig;
+use super::task::TaskKind;
 use super::world::*;
 use super::Cx;
 use crate::policy::NoBuffersWriteback;
@@ -359,13 +360,28 @@ pub fn finish_ordered_extent(w: &mut World, file: FileId, index: u8, new: BlockI
 /// writable-pins design (`pinned-writeback-rereserves`) a page whose folio is still dirty (a
 /// pinned folio kept dirty) and holds no reservation takes the freed space as the reservation
 /// for its next write, which [`rereserve_pinned`] counted on.
+///
+/// A block a write is still going to (a bio or an O_DIRECT write in flight, `cow`) is no
+/// replaced block: its ordered extent holds it (`btrfs_reserve_extent()` at submission, the
+/// file's extent moved to it by `btrfs_finish_ordered_io()` only at completion), and a commit
+/// does not free it.
 pub fn commit_freed_blocks(w: &mut World, cx: &Cx) {
+    let in_flight = |w: &World, b: BlockId| {
+        w.tasks.iter().any(|t| {
+            !t.done
+                && match t.kind {
+                    TaskKind::Bio { block, cow: true, .. } => block == b,
+                    TaskKind::Dio { target: Some(target), cow: true, .. } => target == b,
+                    _ => false,
+                }
+        })
+    };
     for i in 0..w.blocks.len() {
         let Some((file, index)) = w.blocks[i].owner else { continue };
         let b = BlockId(i as u16);
         // The page may be gone (truncated since): its replaced block is freed all the same.
         let page = w.inodes[file.0 as usize].pages.get(index as usize).copied();
-        if page.is_some_and(|p| p.block == Some(b)) {
+        if page.is_some_and(|p| p.block == Some(b)) || in_flight(w, b) {
             continue;
         }
         w.free_block(b);
