@@ -39,7 +39,11 @@
 //! put every class in key order are tried, and the one whose world has the smallest fingerprint
 //! is kept: the same world for every member of an orbit (the candidates of π(w) are those of
 //! w). Equal keys are the minority (about one canonicalization in ten on four pairs, nearly
-//! always two components alike in everything), so usually one renaming is applied.
+//! always two components alike in everything), so usually one renaming is applied. When the
+//! orders to try exceed `ORDERS_MAX` (idle threads of one shape in several classes: 16 tie in
+//! 6!·6!·4! ways), tied members keep their order instead: the world is still replaced by one
+//! of its renamings, so the argument above stands, but two renamings of one state may then stay
+//! two states (less reduction, for that state only).
 //!
 //! Witnesses. The search records paths of moves between canonical worlds. [`concrete_path`]
 //! maps one back: it replays the path from the real initial world, canonicalizes the real
@@ -88,6 +92,10 @@ pub struct Symmetry {
 /// which keeps the canonical form exact. Further interchangeable components start a class of
 /// their own.
 const CLASS_MAX: usize = 6;
+
+/// The most orders of tied members tried for one world (the product over the classes): one
+/// class's worst case. Each order costs a copy, a renaming and a fingerprint of the world.
+const ORDERS_MAX: usize = 720;
 
 fn find(parent: &mut [usize], mut x: usize) -> usize {
     while parent[x] != x {
@@ -609,6 +617,13 @@ impl Symmetry {
                 i = j;
             }
             first += class.len();
+        }
+        if total > ORDERS_MAX {
+            // Too many orders to try for every state (16 idle threads of one shape tie 16!
+            // ways): the tied members keep their order. The world is renamed all the same, so
+            // states still meet only their own renamings; some renamings of one state then stay
+            // apart (less reduction, never a state merged with one that is not its renaming).
+            total = 1;
         }
         let mut best: Option<u128> = None;
         for _ in 0..total {
