@@ -24,8 +24,10 @@ pub fn run(a: &Args) -> Result<u8, InputError> {
     let p = Policy::by_name(&a.policy).map_err(InputError::Usage)?;
     let src = run::load_paths(std::slice::from_ref(&a.path))?.remove(0);
     let l = run::load(&src)?;
-    let opts = ExploreOptions { progress: false, ..ExploreOptions::default() };
-    let row = run::check_one(&l, &p, &opts);
+    // What needs no exploration is refused before the exploration runs.
+    if let Some(why) = pincheck::export::not_exportable(&l.ast) {
+        return Err(InputError::Usage(format!("{}: cannot export: {why}", l.ast.name.text)));
+    }
     let order = match &a.schedule {
         Some(s) => Some(
             replay::statement_order(&l.program, &p, s)
@@ -33,6 +35,8 @@ pub fn run(a: &Args) -> Result<u8, InputError> {
         ),
         None => None,
     };
+    let opts = ExploreOptions { progress: false, ..ExploreOptions::default() };
+    let row = run::check_one(&l, &p, &opts);
     let info = pincheck::export::ExportInfo {
         policy: p.name.clone(),
         model_labels: row.labels.clone(),
