@@ -49,3 +49,6 @@ pub const EXPLORER_THREADS_MAX: usize = 64;
 /// pinned queue it for ever, when the quiesce stops as the machine repeats itself
 /// (`model::finish`), after a round or two per such folio. Reaching this is a model bug.
 pub const QUIESCE_ROUNDS_MAX: usize = 64;
+/// Bytes of an input file (a scenario, a policy file, a host file), at most: far above any
+/// file the limits above let one write, and a bound on what reading `/dev/zero` takes.
+pub const INPUT_BYTES_MAX: u64 = 4 << 20;

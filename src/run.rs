@@ -245,9 +245,26 @@ pub fn load_paths(args: &[String]) -> Result<Vec<Source>, InputError> {
 }
 
 fn read(path: &str) -> Result<Source, InputError> {
-    let bytes = std::fs::read(path).map_err(|e| InputError::Usage(format!("{path}: {e}")))?;
+    let bytes = read_input(path)?;
     let text = utf8(path, bytes).map_err(InputError::Scenario)?;
     Ok(Source { path: path.to_string(), text })
+}
+
+/// The bytes of input file `path`, at most `limits::INPUT_BYTES_MAX` of them (past that, an
+/// error: a device such as `/dev/zero` never ends).
+pub fn read_input(path: &str) -> Result<Vec<u8>, InputError> {
+    use std::io::Read;
+    let error = |e: std::io::Error| InputError::Usage(format!("{path}: {e}"));
+    let file = std::fs::File::open(path).map_err(error)?;
+    let mut bytes = Vec::new();
+    file.take(crate::limits::INPUT_BYTES_MAX + 1).read_to_end(&mut bytes).map_err(error)?;
+    if bytes.len() as u64 > crate::limits::INPUT_BYTES_MAX {
+        return Err(InputError::Usage(format!(
+            "{path}: longer than {} bytes, the most an input file may hold",
+            crate::limits::INPUT_BYTES_MAX
+        )));
+    }
+    Ok(bytes)
 }
 
 /// A file's bytes as text: invalid UTF-8 is an error at the line and column (in characters,

@@ -75,3 +75,31 @@ fn dax_frames_beyond_255_are_told_apart() {
         }
     }
 }
+
+/// An input file is read up to `limits::INPUT_BYTES_MAX` bytes: one that never ends is refused
+/// with its name, not read until memory runs out.
+#[test]
+fn a_never_ending_input_file_is_refused() {
+    let err = run::load_paths(&["/dev/zero".to_string()]).err().expect("refused");
+    assert!(err.to_string().contains("/dev/zero: longer than"), "{err}");
+}
+
+/// Sixteen threads of one shape tie in more orders than the symmetry reduction tries
+/// (`ORDERS_MAX`): it renames them without trying every order (it tried 16! per state and never
+/// finished), and keeps the labels.
+#[test]
+fn sixteen_threads_of_one_shape_explore_under_the_symmetry_reduction() {
+    let mut text = "scenario sym\nfs ext4\nfile f 1 dirty\n".to_string();
+    for t in 0..limits::THREADS_MAX {
+        text += &format!("\nthread t{t}:\n  reclaim\n");
+    }
+    let l = load(&text).unwrap();
+    let p = Policy::by_name("linux-6.18").unwrap();
+    let all =
+        ExploreOptions { reduce: pincheck::check::reduce::Reductions::ALL, ..Default::default() };
+    let reduced = explore(&l.program, &p, &all);
+    let plain = explore(&l.program, &p, &ExploreOptions::default());
+    assert!(reduced.complete && plain.complete);
+    assert_eq!(reduced.labels, plain.labels);
+    assert!(reduced.states < plain.states, "{} {}", reduced.states, plain.states);
+}

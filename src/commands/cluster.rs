@@ -7,7 +7,7 @@
 use super::{Explore, ExploreArgs};
 use pincheck::check::{Cluster, Session};
 use pincheck::limits::PROCESSES_MAX;
-use pincheck::run::InputError;
+use pincheck::run::{self, InputError};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -101,8 +101,8 @@ pub fn start(c: &ClusterArgs, a: &ExploreArgs) -> Result<Option<Run>, InputError
     let timeout = Duration::from_secs(c.connect_timeout);
     let (cluster, mut children) = match (&c.hostfile, c.processes) {
         (Some(file), _) => {
-            let text = std::fs::read_to_string(file)
-                .map_err(|e| InputError::Usage(format!("--hostfile {file}: {e}")))?;
+            let bytes = run::read_input(file)?;
+            let text = run::utf8(file, bytes).map_err(InputError::Scenario)?;
             let addresses = parse_hostfile(file, &text)?;
             let process = c.process_index.unwrap_or(0);
             if process >= addresses.len() {
