@@ -84,6 +84,12 @@ impl<T> Slots<T> {
         self.sum
     }
 
+    /// Whether an element may have changed since every cached value was last known: false
+    /// means no element was reached mutably (or added) since then.
+    pub fn touched(&self) -> bool {
+        self.unknown
+    }
+
     /// The cached values as they are (0: unknown).
     pub fn cached(&self) -> &[u128] {
         &self.cached

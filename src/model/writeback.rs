@@ -354,16 +354,33 @@ impl std::ops::Deref for DirtyOrder {
 /// Brings [`World::dirtied`] up to date after a step: files cleaned leave it, files dirtied
 /// join its end.
 pub fn note_dirtied(w: &mut World) {
+    // Which files have a dirty page depends on the files' pages and the folios only: a step
+    // that reached neither mutably (their `Slots` saw no change since their hashes were last
+    // complete, as after each step the explorers fingerprint) changes nothing here.
+    if !w.folios.touched() && !w.inodes.touched() {
+        #[cfg(debug_assertions)]
+        {
+            let (dirty, listed) = dirty_and_listed(w);
+            assert_eq!(dirty, listed, "model bug: the dirty files changed unseen by `Slots`");
+        }
+        return;
+    }
     // Most steps clean no listed file and dirty no unlisted one: then the order stands, and
-    // no list is built. One pass over the files: the dirty ones against the listed ones, a
-    // bit per file (FILES_MAX is 8).
-    let dirty = (0..w.inodes.len()).fold(0u32, |m, fi| m | (has_dirty(w, fi) as u32) << fi);
-    let listed = w.dirtied.iter().fold(0u32, |m, f| m | 1 << f.0);
+    // no list is built.
+    let (dirty, listed) = dirty_and_listed(w);
     if dirty != listed {
         let order = dirty_order(w);
         w.dirtied.clear();
         w.dirtied.extend_from_slice(&order);
     }
+}
+
+/// The files with a dirty page and the files `w.dirtied` lists, a bit per file (FILES_MAX is
+/// 8): one pass over the files.
+fn dirty_and_listed(w: &World) -> (u32, u32) {
+    let dirty = (0..w.inodes.len()).fold(0u32, |m, fi| m | (has_dirty(w, fi) as u32) << fi);
+    let listed = w.dirtied.iter().fold(0u32, |m, f| m | 1 << f.0);
+    (dirty, listed)
 }
 
 /// Writes one locked dirty folio: the pinned-folio policy, the filesystem's private-data check,
