@@ -80,7 +80,7 @@ fn dax_frames_beyond_255_are_told_apart() {
 /// with its name, not read until memory runs out.
 #[test]
 fn a_never_ending_input_file_is_refused() {
-    let err = run::load_paths(&["/dev/zero".to_string()]).err().expect("refused");
+    let err = run::load_paths(&["/dev/zero".to_string()]).expect_err("refused");
     assert!(err.to_string().contains("/dev/zero: longer than"), "{err}");
 }
 
