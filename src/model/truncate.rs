@@ -294,10 +294,28 @@ fn truncate(w: &mut World, cx: &mut Cx, file: FileId, pages: u8) {
         let inode = &mut w.inodes[file.0 as usize];
         inode.pages.truncate(pages as usize);
         inode.size = pages;
+        forget_promises(w, file, pages, size);
     } else {
         extend_to(w, file, pages);
     }
     cx.note(|n| format!("truncate: {} is now {pages} pages", n.file_name(file)));
+}
+
+/// A sync, fsync or msync in flight promises nothing for data the scenario removes before it
+/// returns: the pages `from..to` of `file` leave the snapshots of the writeback passes under
+/// way (`oracle::check_synced`). Without this, a page truncated or punched while a sync ran and
+/// then written again was judged by the data it held when the sync began (`data-loss`, found by
+/// fuzzing): the regrown page's newer version hid the removal from the oracle.
+fn forget_promises(w: &mut World, file: FileId, from: u8, to: u8) {
+    let gone = |e: &(FileId, u8, Data)| e.0 == file && (from..to).contains(&e.1);
+    for t in 0..w.tasks.len() {
+        // Tasks are reached mutably only where a snapshot changes (`model::slots`).
+        if matches!(&w.tasks[t].cont, Cont::Writeback(wb) if wb.snapshot.iter().any(gone)) {
+            if let Cont::Writeback(wb) = &mut w.tasks[t].cont {
+                wb.snapshot.retain(|e| !gone(e));
+            }
+        }
+    }
 }
 
 /// `fallocate(FALLOC_FL_PUNCH_HOLE)`: like truncate over the range, and the pages read zeroes.
@@ -315,6 +333,7 @@ fn punch(w: &mut World, cx: &mut Cx, file: FileId, start: u8, end: u8) {
         remove_page(w, cx, file, index);
         oracle::accept_zeroes(w, file, index);
     }
+    forget_promises(w, file, start, end);
     cx.note(|n| format!("punch: pages {start}..{end} of {} are holes", n.file_name(file)));
 }
 
