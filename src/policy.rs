@@ -346,7 +346,7 @@ impl Policy {
         if let Some(p) = Policy::presets().into_iter().find(|p| p.name == name) {
             return Ok(p);
         }
-        Err(format!("unknown policy `{name}`; available: {}, or `all`", preset_names().join(", ")))
+        Err(format!("unknown policy `{name}`; available: {}", preset_names().join(", ")))
     }
 
     /// A design written as data: `BASE+KNOB=VALUE+KNOB=VALUE...`, then optionally `~MUTATION`
@@ -403,7 +403,10 @@ pub fn resolve_list(arg: &str) -> Result<Vec<Policy>, String> {
     if arg == "all" {
         return Ok(Policy::presets());
     }
-    arg.split(',').map(|name| Policy::parse(name.trim())).collect()
+    // Only here, a list of policies, is `all` a name: not in `expect` lines, `replay` or
+    // `export`, whose unknown-preset error does not offer it.
+    let offer_all = |e: String| if e.starts_with("unknown policy") { e + ", or `all`" } else { e };
+    arg.split(',').map(|name| Policy::parse(name.trim()).map_err(offer_all)).collect()
 }
 
 /// A policy file (`--policy-file`): `#` comments, one `base PRESET` line, optionally a
@@ -903,6 +906,10 @@ mod tests {
         assert!(Policy::by_name("nope").unwrap_err().contains("unknown policy"));
         assert_eq!(resolve_list("all").unwrap().len(), Policy::presets().len());
         assert_eq!(resolve_list("bounce,linux-6.18").unwrap().len(), 2);
+        // `all` is offered where it is a name (a `--policy` list), not for one policy.
+        assert!(!Policy::by_name("all").unwrap_err().contains("or `all`"));
+        assert!(resolve_list("bounce,nope").unwrap_err().ends_with("or `all`"));
+        assert!(!resolve_list("linux-6.18+nope=1").unwrap_err().contains("or `all`"));
     }
 
     #[test]
