@@ -47,7 +47,7 @@ pub const EXPLORER_THREADS_MAX: usize = 64;
 /// The only work a sync queues is btrfs's fix-up worker, after which the folio is either
 /// reserved (written by the next round) or cleaned: two rounds, unless folios kept dirty while
 /// pinned queue it for ever, when the quiesce stops as the machine repeats itself
-/// (`model::finish`), after a round or two per such folio. Reaching this is a model bug.
+/// (`model::finish`), within a few rounds. Reaching this is a model bug.
 pub const QUIESCE_ROUNDS_MAX: usize = 64;
 /// Bytes of an input file (a scenario, a policy file, a host file), at most: far above any
 /// file the limits above let one write, and a bound on what reading `/dev/zero` takes.

@@ -245,14 +245,13 @@ pub fn load_paths(args: &[String]) -> Result<Vec<Source>, InputError> {
 }
 
 fn read(path: &str) -> Result<Source, InputError> {
-    let bytes = read_input(path)?;
-    let text = utf8(path, bytes).map_err(InputError::Scenario)?;
-    Ok(Source { path: path.to_string(), text })
+    Ok(Source { path: path.to_string(), text: read_text(path)? })
 }
 
-/// The bytes of input file `path`, at most `limits::INPUT_BYTES_MAX` of them (past that, an
-/// error: a device such as `/dev/zero` never ends).
-pub fn read_input(path: &str) -> Result<Vec<u8>, InputError> {
+/// The text of input file `path` (a scenario, a policy file, a host file): at most
+/// `limits::INPUT_BYTES_MAX` bytes (past that, an error: a device such as `/dev/zero` never
+/// ends), in UTF-8 (`utf8`).
+pub fn read_text(path: &str) -> Result<String, InputError> {
     use std::io::Read;
     let error = |e: std::io::Error| InputError::Usage(format!("{path}: {e}"));
     let file = std::fs::File::open(path).map_err(error)?;
@@ -264,7 +263,7 @@ pub fn read_input(path: &str) -> Result<Vec<u8>, InputError> {
             crate::limits::INPUT_BYTES_MAX
         )));
     }
-    Ok(bytes)
+    utf8(path, bytes).map_err(InputError::Scenario)
 }
 
 /// A file's bytes as text: invalid UTF-8 is an error at the line and column (in characters,

@@ -101,8 +101,7 @@ pub fn start(c: &ClusterArgs, a: &ExploreArgs) -> Result<Option<Run>, InputError
     let timeout = Duration::from_secs(c.connect_timeout);
     let (cluster, mut children) = match (&c.hostfile, c.processes) {
         (Some(file), _) => {
-            let bytes = run::read_input(file)?;
-            let text = run::utf8(file, bytes).map_err(InputError::Scenario)?;
+            let text = run::read_text(file)?;
             let addresses = parse_hostfile(file, &text)?;
             let process = c.process_index.unwrap_or(0);
             if process >= addresses.len() {

@@ -283,8 +283,7 @@ pub fn given_policies(a: &ExploreArgs) -> Result<Option<Vec<Policy>>, InputError
         None => Vec::new(),
     };
     for path in &a.policy_file {
-        let bytes = run::read_input(path)?;
-        let text = run::utf8(path, bytes).map_err(InputError::Scenario)?;
+        let text = run::read_text(path)?;
         out.push(policy::parse_file(path, &text).map_err(InputError::Scenario)?);
     }
     Ok(Some(out))

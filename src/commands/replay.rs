@@ -39,8 +39,7 @@ pub fn run(a: &Args) -> Result<u8, InputError> {
     let p = match (&a.policy, &a.policy_file) {
         (Some(name), _) => Policy::by_name(name).map_err(InputError::Usage)?,
         (None, Some(file)) => {
-            let bytes = run::read_input(file)?;
-            let text = run::utf8(file, bytes).map_err(InputError::Scenario)?;
+            let text = run::read_text(file)?;
             pincheck::policy::parse_file(file, &text).map_err(InputError::Scenario)?
         }
         (None, None) => return Err(InputError::Usage("--policy or --policy-file".into())),
