@@ -3,7 +3,10 @@
 //!
 //! Each level's states are expanded in parallel (successors computed and fingerprinted by the
 //! workers); the successors are then merged in the order of the level, so the visited set, the
-//! state ids and the witnesses are those of a sequential breadth-first search. A state is
+//! state ids and the witnesses are those of a sequential breadth-first search. A level's only
+//! worker (one thread, or a level too small to share) inserts into the visited set itself, one
+//! probe per successor, where workers that share a level look up the set and then their own
+//! (`Lookup`), and the merge inserts. A state is
 //! expanded once (fingerprints, see `fingerprint`). Breadth-first order makes every witness a
 //! shortest schedule to its label. The state graph is acyclic and labels are part of the state,
 //! so pruning a state seen before loses no label.
@@ -300,8 +303,11 @@ struct Part {
     arena: Arena,
     /// The elements of the worlds in `arena` that were in no table (`collapse`).
     fresh: Tables,
-    /// The fingerprints of the successors stored in this part.
+    /// The fingerprints of the successors stored in this part (one worker of several).
     mine: FingerprintSet,
+    /// The stored successors are in the visited set already: the level's only worker inserted
+    /// them itself (`Lookup::Own`).
+    owned: bool,
 }
 
 /// What the worker of one part needs.
@@ -311,7 +317,6 @@ struct Job<'a> {
     opts: &'a ExploreOptions,
     level: &'a Level,
     tables: &'a Tables,
-    seen: &'a FingerprintSet,
     live: bool,
     pool: &'a Pool,
     budget: &'a Budget,
@@ -322,8 +327,9 @@ impl Part {
     /// fill vectors of tens of megabytes, and growing them afresh each level (copies and fresh
     /// pages) was a fifth of the search's time.
     fn recycle(&mut self) {
-        let Part { len, done, counts, succs, ends, crashes, live, arena, fresh, mine } = self;
-        (*len, *done) = (0, 0);
+        let Part { len, done, counts, succs, ends, crashes, live, arena, fresh, mine, owned } =
+            self;
+        (*len, *done, *owned) = (0, 0, false);
         counts.clear();
         succs.clear();
         ends.clear();
@@ -337,12 +343,75 @@ impl Part {
     }
 }
 
-/// Expands states `from..to` of the level into `part` (empty, recycled).
-fn expand_part(job: &Job, from: usize, to: usize, mut part: Part) -> Part {
+/// Where a worker looks its successors up.
+enum Lookup<'a> {
+    /// The level's only worker: the visited set itself, which it inserts each successor into
+    /// (one probe per successor; the merge then inserts nothing).
+    Own(&'a mut FingerprintSet),
+    /// One of several workers: the visited set of the earlier levels, shared and read only,
+    /// and the part's own set of the successors it stored (`Part::mine`). The merge inserts
+    /// them into the visited set in the level's order, so that a state two parts both reached
+    /// is the earlier part's, as in a sequential search.
+    Shared(&'a FingerprintSet, FingerprintSet),
+}
+
+impl Lookup<'_> {
+    /// Starts loading the slots `insert` will probe for `fp` (see `FingerprintSet::prefetch`).
+    fn prefetch(&self, fp: u128) {
+        match self {
+            Lookup::Own(visited) => visited.prefetch(fp),
+            Lookup::Shared(seen, mine) => {
+                seen.prefetch(fp);
+                mine.prefetch(fp);
+            }
+        }
+    }
+
+    /// Whether `fp` is new (in no earlier level and not stored before in this level), which
+    /// it is from now on; None when the set it goes into would grow past the memory bound.
+    /// Either way the set of successors found new is the same: those of a sequential search.
+    fn insert(&mut self, fp: u128, budget: &Budget) -> Option<bool> {
+        match self {
+            Lookup::Own(visited) => {
+                if visited.len() >= visited.capacity() && !budget.fits(visited.growth_bytes()) {
+                    return None;
+                }
+                Some(visited.insert(fp))
+            }
+            Lookup::Shared(seen, mine) => Some(!seen.contains(fp) && mine.insert(fp)),
+        }
+    }
+
+    /// Whether the part's own set is about to grow past the memory bound (checked every
+    /// `budget::CHECK_EVERY` states; `insert` checks the visited set's growth itself).
+    fn growth_refused(&self, budget: &Budget) -> bool {
+        match self {
+            Lookup::Own(_) => false,
+            Lookup::Shared(_, mine) => {
+                mine.len() == mine.capacity() && !budget.fits(mine.growth_bytes())
+            }
+        }
+    }
+}
+
+/// Expands states `from..to` of the level into `part` (empty, recycled), looking successors up
+/// in the visited set itself when it is given (the level's only worker), else in `seen` (the
+/// visited set, read only) and the part's own set.
+fn expand_part(
+    job: &Job,
+    from: usize,
+    to: usize,
+    mut part: Part,
+    own: Result<&mut FingerprintSet, &FingerprintSet>,
+) -> Part {
     let mut cx = Cx::new(job.prog, job.policy);
     let reducer = Reducer::new(&cx, job.opts.reduce, job.opts.crash);
     part.len = to - from;
-    let mut mine = std::mem::take(&mut part.mine);
+    part.owned = own.is_ok();
+    let mut mine = match own {
+        Ok(visited) => Lookup::Own(visited),
+        Err(seen) => Lookup::Shared(seen, std::mem::take(&mut part.mine)),
+    };
     let mut scratch = Vec::new();
     let mut un = Unpacked::default();
     let mut refs = Refs::default();
@@ -353,7 +422,7 @@ fn expand_part(job: &Job, from: usize, to: usize, mut part: Part) -> Part {
             && k > 0
             && (interrupted()
                 || !job.budget.fits(0)
-                || (mine.len() == mine.capacity() && !job.budget.fits(mine.growth_bytes())))
+                || mine.growth_refused(job.budget))
         {
             break;
         }
@@ -404,7 +473,6 @@ fn expand_part(job: &Job, from: usize, to: usize, mut part: Part) -> Part {
             model::step(&mut next, &mut cx, m);
             let known = reducer.canonicalize(&mut next);
             let fp = known.unwrap_or_else(|| fingerprint_mut(&mut next));
-            job.seen.prefetch(fp);
             mine.prefetch(fp);
             if let Some(p) = pending.replace((fp, m, next)) {
                 if settle(job, &mut part, &mut mine, &refs, &mut spares, &mut scratch, p).is_none()
@@ -431,24 +499,26 @@ fn expand_part(job: &Job, from: usize, to: usize, mut part: Part) -> Part {
         part.done = k + 1;
     }
     part.arena.close();
-    part.mine = mine;
+    if let Lookup::Shared(_, mine) = mine {
+        part.mine = mine;
+    }
     part
 }
 
 /// Stores successor `(fp, m, next)` of the state being expanded (whose elements' table indices
 /// are `refs`) unless it is in an earlier level or this worker stored it already; a world not
-/// kept goes back to `spares`. None when the memory bound refused its bytes.
+/// kept goes back to `spares`. None when the memory bound refused its bytes or its slot.
 #[allow(clippy::vec_box, reason = "boxed worlds move as pointers: see `expand_part`")]
 fn settle(
     job: &Job,
     part: &mut Part,
-    mine: &mut FingerprintSet,
+    mine: &mut Lookup,
     refs: &Refs,
     spares: &mut Vec<Box<World>>,
     scratch: &mut Vec<u8>,
     (fp, m, mut next): (u128, Move, Box<World>),
 ) -> Option<()> {
-    if job.seen.contains(fp) || !mine.insert(fp) {
+    if !mine.insert(fp, job.budget)? {
         keep_spare(spares, next);
         return Some(());
     }
@@ -475,13 +545,18 @@ fn keep_spare(spares: &mut Vec<Box<World>>, w: Box<World>) {
 
 /// Expands a level, in parallel when it is large enough to pay for the threads; the parts come
 /// back in the level's order.
-fn expand_level(job: &Job, recycled: &mut Vec<Part>) -> Vec<(usize, Part)> {
+fn expand_level(
+    job: &Job,
+    visited: &mut FingerprintSet,
+    recycled: &mut Vec<Part>,
+) -> Vec<(usize, Part)> {
     let n = job.level.len();
     let threads = job.opts.threads.max(1);
     if threads == 1 || n < 64 {
         let part = recycled.pop().unwrap_or_default();
-        return vec![(0, expand_part(job, 0, n, part))];
+        return vec![(0, expand_part(job, 0, n, part, Ok(visited)))];
     }
+    let seen = &*visited;
     let chunk = n.div_ceil(threads);
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..n)
@@ -489,7 +564,7 @@ fn expand_level(job: &Job, recycled: &mut Vec<Part>) -> Vec<(usize, Part)> {
             .map(|from| {
                 let to = (from + chunk).min(n);
                 let part = recycled.pop().unwrap_or_default();
-                (from, s.spawn(move || expand_part(job, from, to, part)))
+                (from, s.spawn(move || expand_part(job, from, to, part, Err(seen))))
             })
             .collect();
         handles
@@ -599,12 +674,11 @@ pub(super) fn explore(
             opts,
             level: &level,
             tables: &tables,
-            seen: &visited,
             live,
             pool: &pool,
             budget,
         };
-        let parts = expand_level(&job, &mut recycled);
+        let parts = expand_level(&job, &mut visited, &mut recycled);
         next.clear(&pool);
         for (from, mut part) in parts {
             let base = next.arena.append(&mut part.arena);
@@ -637,19 +711,23 @@ pub(super) fn explore(
                         New::Live => Some(live_worlds.next().expect("one world per New::Live")),
                         New::Encoded(_) => None,
                     };
-                    if visited.len() == visited.capacity() && !budget.fits(visited.growth_bytes()) {
-                        halt(&mut out, &mut stop, Stop::Memory, budget.reason());
-                        break 'levels;
-                    }
-                    if !visited.insert(s.fp) {
-                        continue;
+                    if !part.owned {
+                        if visited.len() == visited.capacity()
+                            && !budget.fits(visited.growth_bytes())
+                        {
+                            halt(&mut out, &mut stop, Stop::Memory, budget.reason());
+                            break 'levels;
+                        }
+                        if !visited.insert(s.fp) {
+                            continue;
+                        }
                     }
                     out.states += 1;
                     if out.states % budget::CHECK_EVERY == 0 && !budget.fits(0) {
                         halt(&mut out, &mut stop, Stop::Memory, budget.reason());
                         break 'levels;
                     }
-                    if visited.len() > opts.max_states {
+                    if out.states > opts.max_states as u64 {
                         let why = format!("--max-states {} reached", opts.max_states);
                         halt(&mut out, &mut stop, Stop::Other, why);
                         break 'levels;
