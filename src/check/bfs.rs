@@ -414,8 +414,17 @@ fn expand_part(
     };
     let mut scratch = Vec::new();
     let mut un = Unpacked::default();
-    let mut refs = Refs::default();
+    // The element indices of the state being expanded, and of the one before it, whose last
+    // successor may still wait for its lookup (`carried`).
+    let (mut refs, mut prev_refs) = (Refs::default(), Refs::default());
     let mut spares: Vec<Box<World>> = Vec::new();
+    // The last successor of the state expanded before, looked up only once the next state is
+    // decoded and its moves computed, so that its slot of the visited set (prefetched when it
+    // was fingerprinted) has arrived; and where that state's successors start in `succs`.
+    let mut carried: Option<(u128, Move, Box<World>)> = None;
+    let mut carried_from = 0;
+    // The moves of the state being expanded (one vector for all).
+    let mut moves = Vec::new();
     for i in from..to {
         let k = i - from;
         if k as u64 % budget::CHECK_EVERY == 0
@@ -429,13 +438,24 @@ fn expand_part(
         // Boxed: a world is some 500 bytes, and a successor moves several times (into the
         // lookup queue, out of it, back to `spares`). Decoded into a world a successor left.
         let mut w = spares.pop().unwrap_or_else(|| Box::new(job.prog.initial.clone()));
+        std::mem::swap(&mut refs, &mut prev_refs);
         job.level.world(i, &mut un, job.tables, &mut refs, &mut w);
         if job.opts.crash {
             for (suffix, labels) in crash::outcomes(&w, &mut cx) {
                 part.crashes.push((k, suffix, labels));
             }
         }
-        let moves = reducer.moves(&w, &cx);
+        reducer.moves_into(&w, &cx, &mut moves);
+        if let Some(c) = carried.take() {
+            let stored = part.succs.len();
+            if settle(job, &mut part, &mut mine, &prev_refs, &mut spares, &mut scratch, c).is_none()
+            {
+                unexpand_last(&mut part, carried_from);
+                break;
+            }
+            part.counts.last_mut().expect("the state the successor came from").1 +=
+                (part.succs.len() - stored) as u32;
+        }
         if moves.is_empty() {
             model::finish(&mut w, &mut cx);
             part.ends.push((k, w.labels));
@@ -482,27 +502,45 @@ fn expand_part(
                 }
             }
         }
-        if let Some(p) = pending.take() {
-            if !full
-                && settle(job, &mut part, &mut mine, &refs, &mut spares, &mut scratch, p).is_none()
-            {
-                full = true;
-            }
-        }
         if full {
             // This state's successors are not all stored: it counts as not expanded.
             part.succs.truncate(before);
             part.crashes.retain(|c| c.0 < k);
             break;
         }
+        // Its last successor is looked up after the next state's decoding (`carried`), and
+        // counted then.
+        carried = pending.take();
+        carried_from = before;
         part.counts.push((moves.len() as u32, (part.succs.len() - before) as u32));
         part.done = k + 1;
+    }
+    if let Some(c) = carried.take() {
+        // The state expanded last: `refs` are its elements' indices still.
+        let stored = part.succs.len();
+        if settle(job, &mut part, &mut mine, &refs, &mut spares, &mut scratch, c).is_none() {
+            unexpand_last(&mut part, carried_from);
+        } else {
+            part.counts.last_mut().expect("the state the successor came from").1 +=
+                (part.succs.len() - stored) as u32;
+        }
     }
     part.arena.close();
     if let Lookup::Shared(_, mine) = mine {
         part.mine = mine;
     }
     part
+}
+
+/// Takes back the expansion of the part's last expanded state, whose successors start at
+/// `succs_from` in `part.succs`: the memory bound refused one of them, so it counts as not
+/// expanded (as a state whose successor is refused during its own expansion).
+fn unexpand_last(part: &mut Part, succs_from: usize) {
+    part.succs.truncate(succs_from);
+    part.counts.pop();
+    part.done -= 1;
+    let k = part.done;
+    part.crashes.retain(|c| c.0 < k);
 }
 
 /// Stores successor `(fp, m, next)` of the state being expanded (whose elements' table indices
