@@ -19,12 +19,14 @@
 //! from a state: for each path from s to an end state z, the reduced search from s reaches an
 //! end state with z's labels. If the path takes the signal, it commutes back to the front, step
 //! by step, to the same z. If it does not, the signal is still enabled at z, so z is not an end
-//! state, unless a step stopped the machine (a modeled `BUG()`, `World::crashed`): then the
-//! signal first and the same path after it stop the machine the same way, at an end state that
-//! differs from z only by e and t's position, with the same labels. Labels are part of the state
-//! and only grow: the union of labels is kept. Witnesses are real schedules from the real
-//! initial world (they replay); they keep their length, since the signal only moves earlier, so
-//! a breadth-first search keeps them shortest. Power failures (`--crash`) read the blocks and the
+//! state, unless a step stopped the machine (a modeled `BUG()`, `World::crashed`, or a `crash`
+//! statement, `World::powered_off`): then the signal first and the same path after it stop the
+//! machine the same way, at an end state that differs from z only by e and t's position, with
+//! the same labels. Labels are part of the state and only grow: the union of labels is kept.
+//! Witnesses are real schedules from the real initial world (they replay); they keep their
+//! length, since the signal only moves earlier, so a breadth-first search keeps them shortest,
+//! except a witness to a stopped end state, which may be one step longer (the signal, which
+//! the stop cut off in the shorter schedule). Power failures (`--crash`) read the blocks and the
 //! oracle's page records, which the signal does not touch: every state of the unreduced graph has
 //! a state of the reduced one with the same disk (the same state, with the signal taken).
 //!
