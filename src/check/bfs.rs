@@ -394,24 +394,16 @@ impl Lookup<'_> {
     }
 }
 
+/// A successor waiting for its lookup (`settle`): its fingerprint, move and world.
+type Pending = (u128, Move, Box<World>);
+
 /// Expands states `from..to` of the level into `part` (empty, recycled), looking successors up
-/// in the visited set itself when it is given (the level's only worker), else in `seen` (the
-/// visited set, read only) and the part's own set.
-fn expand_part(
-    job: &Job,
-    from: usize,
-    to: usize,
-    mut part: Part,
-    own: Result<&mut FingerprintSet, &FingerprintSet>,
-) -> Part {
+/// in `mine`.
+fn expand_part(job: &Job, from: usize, to: usize, mut part: Part, mut mine: Lookup) -> Part {
     let mut cx = Cx::new(job.prog, job.policy);
     let reducer = Reducer::new(&cx, job.opts.reduce, job.opts.crash);
     part.len = to - from;
-    part.owned = own.is_ok();
-    let mut mine = match own {
-        Ok(visited) => Lookup::Own(visited),
-        Err(seen) => Lookup::Shared(seen, std::mem::take(&mut part.mine)),
-    };
+    part.owned = matches!(mine, Lookup::Own(_));
     let mut scratch = Vec::new();
     let mut un = Unpacked::default();
     // The element indices of the state being expanded, and of the one before it, whose last
@@ -420,18 +412,15 @@ fn expand_part(
     let mut spares: Vec<Box<World>> = Vec::new();
     // The last successor of the state expanded before, looked up only once the next state is
     // decoded and its moves computed, so that its slot of the visited set (prefetched when it
-    // was fingerprinted) has arrived; and where that state's successors start in `succs`.
-    let mut carried: Option<(u128, Move, Box<World>)> = None;
-    let mut carried_from = 0;
+    // was fingerprinted) has arrived; with where that state's successors start in `succs`.
+    let mut carried: Option<(usize, Pending)> = None;
     // The moves of the state being expanded (one vector for all).
     let mut moves = Vec::new();
     for i in from..to {
         let k = i - from;
         if k as u64 % budget::CHECK_EVERY == 0
             && k > 0
-            && (interrupted()
-                || !job.budget.fits(0)
-                || mine.growth_refused(job.budget))
+            && (interrupted() || !job.budget.fits(0) || mine.growth_refused(job.budget))
         {
             break;
         }
@@ -447,14 +436,10 @@ fn expand_part(
         }
         reducer.moves_into(&w, &cx, &mut moves);
         if let Some(c) = carried.take() {
-            let stored = part.succs.len();
-            if settle(job, &mut part, &mut mine, &prev_refs, &mut spares, &mut scratch, c).is_none()
+            if !settle_carried(job, &mut part, &mut mine, &prev_refs, &mut spares, &mut scratch, c)
             {
-                unexpand_last(&mut part, carried_from);
                 break;
             }
-            part.counts.last_mut().expect("the state the successor came from").1 +=
-                (part.succs.len() - stored) as u32;
         }
         if moves.is_empty() {
             model::finish(&mut w, &mut cx);
@@ -474,7 +459,7 @@ fn expand_part(
         // Each successor is looked up in the visited set one successor later: its slot is
         // loaded (`prefetch`) while the next one is computed, since the set is far larger than
         // the caches. The order of the lookups, and so of the stored successors, is unchanged.
-        let mut pending: Option<(u128, Move, Box<World>)> = None;
+        let mut pending: Option<Pending> = None;
         for (j, &m) in moves.iter().enumerate() {
             // The last move takes the world itself: one copy fewer per state. The others copy
             // it into a world a successor left (`spares`), reusing its vectors.
@@ -510,20 +495,13 @@ fn expand_part(
         }
         // Its last successor is looked up after the next state's decoding (`carried`), and
         // counted then.
-        carried = pending.take();
-        carried_from = before;
+        carried = pending.take().map(|p| (before, p));
         part.counts.push((moves.len() as u32, (part.succs.len() - before) as u32));
         part.done = k + 1;
     }
     if let Some(c) = carried.take() {
         // The state expanded last: `refs` are its elements' indices still.
-        let stored = part.succs.len();
-        if settle(job, &mut part, &mut mine, &refs, &mut spares, &mut scratch, c).is_none() {
-            unexpand_last(&mut part, carried_from);
-        } else {
-            part.counts.last_mut().expect("the state the successor came from").1 +=
-                (part.succs.len() - stored) as u32;
-        }
+        settle_carried(job, &mut part, &mut mine, &refs, &mut spares, &mut scratch, c);
     }
     part.arena.close();
     if let Lookup::Shared(_, mine) = mine {
@@ -532,15 +510,32 @@ fn expand_part(
     part
 }
 
-/// Takes back the expansion of the part's last expanded state, whose successors start at
-/// `succs_from` in `part.succs`: the memory bound refused one of them, so it counts as not
-/// expanded (as a state whose successor is refused during its own expansion).
-fn unexpand_last(part: &mut Part, succs_from: usize) {
-    part.succs.truncate(succs_from);
-    part.counts.pop();
-    part.done -= 1;
-    let k = part.done;
-    part.crashes.retain(|c| c.0 < k);
+/// Settles the last successor of the part's last expanded state (whose elements' indices are
+/// `refs` and whose successors start at `from` in `part.succs`) and counts it with that state.
+/// False when the memory bound refused it: that state's expansion is then taken back, and it
+/// counts as not expanded (as a state whose successor is refused during its own expansion).
+#[allow(clippy::vec_box, reason = "boxed worlds move as pointers: see `expand_part`")]
+fn settle_carried(
+    job: &Job,
+    part: &mut Part,
+    mine: &mut Lookup,
+    refs: &Refs,
+    spares: &mut Vec<Box<World>>,
+    scratch: &mut Vec<u8>,
+    (from, pending): (usize, Pending),
+) -> bool {
+    let stored = part.succs.len();
+    if settle(job, part, mine, refs, spares, scratch, pending).is_none() {
+        part.succs.truncate(from);
+        part.counts.pop();
+        part.done -= 1;
+        let k = part.done;
+        part.crashes.retain(|c| c.0 < k);
+        return false;
+    }
+    part.counts.last_mut().expect("the state the successor came from").1 +=
+        (part.succs.len() - stored) as u32;
+    true
 }
 
 /// Stores successor `(fp, m, next)` of the state being expanded (whose elements' table indices
@@ -554,7 +549,7 @@ fn settle(
     refs: &Refs,
     spares: &mut Vec<Box<World>>,
     scratch: &mut Vec<u8>,
-    (fp, m, mut next): (u128, Move, Box<World>),
+    (fp, m, mut next): Pending,
 ) -> Option<()> {
     if !mine.insert(fp, job.budget)? {
         keep_spare(spares, next);
@@ -592,7 +587,7 @@ fn expand_level(
     let threads = job.opts.threads.max(1);
     if threads == 1 || n < 64 {
         let part = recycled.pop().unwrap_or_default();
-        return vec![(0, expand_part(job, 0, n, part, Ok(visited)))];
+        return vec![(0, expand_part(job, 0, n, part, Lookup::Own(visited)))];
     }
     let seen = &*visited;
     let chunk = n.div_ceil(threads);
@@ -601,8 +596,9 @@ fn expand_level(
             .step_by(chunk)
             .map(|from| {
                 let to = (from + chunk).min(n);
-                let part = recycled.pop().unwrap_or_default();
-                (from, s.spawn(move || expand_part(job, from, to, part, Err(seen))))
+                let mut part: Part = recycled.pop().unwrap_or_default();
+                let mine = Lookup::Shared(seen, std::mem::take(&mut part.mine));
+                (from, s.spawn(move || expand_part(job, from, to, part, mine)))
             })
             .collect();
         handles
@@ -706,16 +702,8 @@ pub(super) fn explore(
             break;
         }
         let live = level.len() <= LIVE_LEVEL_MAX;
-        let job = Job {
-            prog,
-            policy,
-            opts,
-            level: &level,
-            tables: &tables,
-            live,
-            pool: &pool,
-            budget,
-        };
+        let job =
+            Job { prog, policy, opts, level: &level, tables: &tables, live, pool: &pool, budget };
         let parts = expand_level(&job, &mut visited, &mut recycled);
         next.clear(&pool);
         for (from, mut part) in parts {

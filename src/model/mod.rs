@@ -134,8 +134,7 @@ pub fn step(w: &mut World, cx: &mut Cx, m: Move) {
     // Nor does a `maybe` statement that does not happen: no code runs, no time passes on its
     // account, so `maybe X` reaches what X or its absence reaches, no more (a skip that
     // counted let a wait run out that neither could, fuzzing round 3, regression 35).
-    let counts_as_time =
-        cx.layout_waits && !m.skip && (!thread || !ops::invisible_step(w, cx, t));
+    let counts_as_time = cx.layout_waits && !m.skip && (!thread || !ops::invisible_step(w, cx, t));
     match (&w.tasks[t].kind, m.skip) {
         (TaskKind::Thread { .. }, true) => ops::thread_skip(w, cx, t),
         (TaskKind::Thread { .. }, false) => ops::thread_step(w, cx, t),
