@@ -4,7 +4,7 @@
 //! scalars, and the states of one exploration share most of their elements: a step changes one
 //! to three of them. So each distinct element is kept once, in a table of its kind (`Tables`),
 //! and a stored world is, per vector, its length and the table index of each element, then its
-//! scalars (bincode, variable-length integers). This is SPIN's COLLAPSE mode (Holzmann, "State
+//! scalars (variable-length integers). This is SPIN's COLLAPSE mode (Holzmann, "State
 //! Compression in SPIN", 1997), with a world's vectors as SPIN's processes and channels.
 //!
 //! Tables are keyed by an element's hash at its place: the hash the fingerprint sums
@@ -36,12 +36,7 @@ use crate::model::slots::Slots;
 use crate::model::task::Task;
 use crate::model::world::{Block, FileId, Folio, Handle, Inode};
 use crate::model::{LabelSet, World};
-use bincode::Options;
 use rustc_hash::FxHashMap;
-
-fn options() -> impl Options {
-    bincode::DefaultOptions::new().with_varint_encoding().with_little_endian()
-}
 
 /// The distinct elements of one kind met so far, each with its hash at its place.
 pub(super) struct Table<T> {
@@ -168,21 +163,22 @@ pub(super) fn encode_into(
     put(blocks, b, &tables.blocks, &mut fresh.blocks, out);
     put(handles, h, &tables.handles, &mut fresh.handles, out);
     put(tasks, t, &tables.tasks, &mut fresh.tasks, out);
-    let scalars = (
-        *reserved_blocks,
-        *events,
-        *pins_acquired,
-        *pins_released,
-        *labels,
-        *crashed,
-        *powered_off,
-        *ram_frames,
-        &*dirtied,
-    );
-    options().serialize_into(&mut *out, &scalars).expect("scalars encode into memory");
+    // The scalars, each a variable-length integer (serde's walk through them took as long as
+    // the rest of the encoding).
+    for v in [
+        *reserved_blocks as u64,
+        *events as u64,
+        *pins_acquired as u64,
+        *pins_released as u64,
+        *crashed as u64 | (*powered_off as u64) << 1,
+        *ram_frames as u64,
+        dirtied.len() as u64,
+    ] {
+        put_varint(out, v);
+    }
+    out.extend(dirtied.iter().map(|f| f.0));
+    labels.pack(|v| put_varint(out, v));
 }
-
-type Scalars = (u16, u32, u16, u16, LabelSet, bool, bool, u8, Vec<FileId>);
 
 /// Makes `into` the world `bytes` encode (`bytes` from `encode_into`, with `tables` holding
 /// every fresh element it named, at `bases`), reusing `into`'s memory; its elements' indices go
@@ -217,18 +213,20 @@ pub(super) fn decode_into(
     take(&mut r, &tables.blocks, bases[2], b, blocks);
     take(&mut r, &tables.handles, bases[3], h, handles);
     take(&mut r, &tables.tasks, bases[4], t, tasks);
-    let scalars: Scalars = options().deserialize(r).expect("a world decodes from its own encoding");
-    (
-        *reserved_blocks,
-        *events,
-        *pins_acquired,
-        *pins_released,
-        *labels,
-        *crashed,
-        *powered_off,
-        *ram_frames,
-        *dirtied,
-    ) = scalars;
+    *reserved_blocks = get_varint(&mut r) as u16;
+    *events = get_varint(&mut r) as u32;
+    *pins_acquired = get_varint(&mut r) as u16;
+    *pins_released = get_varint(&mut r) as u16;
+    let flags = get_varint(&mut r);
+    (*crashed, *powered_off) = (flags & 1 != 0, flags & 2 != 0);
+    *ram_frames = get_varint(&mut r) as u8;
+    let n = get_varint(&mut r) as usize;
+    let (files, rest) = r.split_at(n);
+    dirtied.clear();
+    dirtied.extend(files.iter().map(|&f| FileId(f)));
+    r = rest;
+    *labels = LabelSet::unpack(|| get_varint(&mut r));
+    debug_assert!(r.is_empty(), "a world's bytes end with its labels");
 }
 
 /// Writes the length of `v` and an index per element: `index << 1` in `table`, or

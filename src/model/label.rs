@@ -168,6 +168,30 @@ impl Costs {
     }
 
     /// The counters as (name, value), in JSON and table order.
+    /// The counters `fields` lists, in its order.
+    pub fn from_fields(v: [u8; 8]) -> Costs {
+        let [
+            bounce_copies,
+            kept_dirty,
+            reserved_peak,
+            pin_reserved_peak,
+            pin_reserved_syncs,
+            lease_breaks,
+            revocations,
+            waits,
+        ] = v;
+        Costs {
+            bounce_copies,
+            kept_dirty,
+            reserved_peak,
+            pin_reserved_peak,
+            pin_reserved_syncs,
+            lease_breaks,
+            revocations,
+            waits,
+        }
+    }
+
     pub fn fields(&self) -> [(&'static str, u8); 8] {
         // Destructured, so that a counter added to the struct must be listed here (the
         // fingerprint of a label set reads the counters from this list).
@@ -226,6 +250,35 @@ impl std::hash::Hash for LabelSet {
 }
 
 impl LabelSet {
+    /// The set as numbers, for a stored world (`check::collapse`): the outcomes, a bit per
+    /// error word that is not 0, those words, then the counters (a byte each, in `fields`
+    /// order). `unpack` reads them back.
+    pub fn pack(&self, mut put: impl FnMut(u64)) {
+        let LabelSet { outcomes, errors, costs } = self;
+        put(*outcomes as u64);
+        let mask = errors.iter().enumerate().fold(0u64, |m, (i, &w)| m | ((w != 0) as u64) << i);
+        put(mask);
+        for &w in errors.iter().filter(|&&w| w != 0) {
+            put(w);
+        }
+        let fields = costs.fields();
+        put(u64::from_le_bytes(fields.map(|(_, v)| v)));
+    }
+
+    /// The set `pack` gave the numbers of, read with `get`.
+    pub fn unpack(mut get: impl FnMut() -> u64) -> LabelSet {
+        let outcomes = get() as u8;
+        let mask = get();
+        let mut errors = [0u64; 8];
+        for (i, w) in errors.iter_mut().enumerate() {
+            if mask & 1 << i != 0 {
+                *w = get();
+            }
+        }
+        let costs = Costs::from_fields(get().to_le_bytes());
+        LabelSet { outcomes, errors, costs }
+    }
+
     pub fn add(&mut self, o: Outcome) {
         self.outcomes |= 1 << o as u8;
     }
