@@ -170,16 +170,8 @@ impl Costs {
     /// The counters as (name, value), in JSON and table order.
     /// The counters `fields` lists, in its order.
     pub fn from_fields(v: [u8; 8]) -> Costs {
-        let [
-            bounce_copies,
-            kept_dirty,
-            reserved_peak,
-            pin_reserved_peak,
-            pin_reserved_syncs,
-            lease_breaks,
-            revocations,
-            waits,
-        ] = v;
+        let [bounce_copies, kept_dirty, reserved_peak, pin_reserved_peak, pin_reserved_syncs, lease_breaks, revocations, waits] =
+            v;
         Costs {
             bounce_copies,
             kept_dirty,

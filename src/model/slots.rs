@@ -101,24 +101,62 @@ impl<T> Slots<T> {
     /// that each value that is not 0 is what `refresh`'s `value` returns for that element at
     /// that place; debug builds check every fingerprint computed from such values against one
     /// computed afresh (`check::fingerprint::fingerprint_mut`).
+    ///
+    /// An element whose place already holds one with the same known value is not copied: the
+    /// value is a hash of the element at its place, so the two are equal unless that hash
+    /// collides (the event `check::collapse` already rests on: its tables name an element by
+    /// that hash). A world decoded into a recycled world, most of whose elements it shares,
+    /// so copies a few elements instead of all.
     pub fn refill<'a>(&mut self, n: usize, mut item: impl FnMut(usize) -> (&'a T, u128))
     where
         T: Clone + 'a,
     {
         self.items.truncate(n);
-        self.cached.clear();
+        self.cached.truncate(n);
         let (mut sum, mut unknown) = (0u128, false);
         for i in 0..n {
             let (x, c) = item(i);
-            match self.items.get_mut(i) {
-                Some(to) => to.clone_from(x),
-                None => self.items.push(x.clone()),
+            match (self.items.get_mut(i), self.cached.get_mut(i)) {
+                (Some(to), Some(known)) => {
+                    if c == 0 || *known != c {
+                        to.clone_from(x);
+                        *known = c;
+                    }
+                }
+                _ => {
+                    self.items.push(x.clone());
+                    self.cached.push(c);
+                }
             }
-            self.cached.push(c);
             sum = sum.wrapping_add(c);
             unknown |= c == 0;
         }
+        debug_assert_eq!((self.items.len(), self.cached.len()), (n, n));
         (self.sum, self.unknown) = (sum, unknown);
+    }
+
+    /// `clone_from`, without copying an element whose place holds one with the same known
+    /// cached value in both (equal, unless that hash collides: see `refill`). For vectors of
+    /// elements that own vectors or are enums (tasks, handles, inodes), whose `clone_from`
+    /// costs more than comparing two values; a recycled world copied into is mostly like
+    /// its source (`World::clone_from`).
+    pub fn clone_from_known(&mut self, source: &Slots<T>)
+    where
+        T: Clone,
+    {
+        let common = self.items.len().min(source.items.len());
+        self.items.truncate(source.items.len());
+        for ((to, &known), (from, &c)) in
+            self.items.iter_mut().zip(&self.cached).zip(source.items.iter().zip(&source.cached))
+        {
+            if c == 0 || known != c {
+                to.clone_from(from);
+            }
+        }
+        self.items.extend_from_slice(&source.items[common..]);
+        self.cached.clone_from(&source.cached);
+        self.sum = source.sum;
+        self.unknown = source.unknown;
     }
 }
 
@@ -317,5 +355,25 @@ mod tests {
         copy.clone_from(&s);
         assert_eq!(copy.cached(), &fresh[..]);
         assert_eq!(copy, s);
+    }
+
+    #[test]
+    fn copies_skip_only_the_elements_known_equal() {
+        let mut s: Slots<u32> = vec![1, 2, 3, 4].into();
+        known(&mut s);
+        // Place 1 differs, known; place 2 differs, unknown; place 3 is missing.
+        let mut t: Slots<u32> = vec![1, 9, 3].into();
+        known(&mut t);
+        t[2] = 8;
+        t.clone_from_known(&s);
+        assert_eq!((&t, t.cached()), (&s, s.cached()));
+        // Longer, and equal only at place 1.
+        let mut u: Slots<u32> = vec![5, 2, 7, 4, 6].into();
+        known(&mut u);
+        u[3] = 0;
+        let items: Vec<(u32, u128)> = s.iter().copied().zip(s.cached().iter().copied()).collect();
+        u.refill(items.len(), |i| (&items[i].0, items[i].1));
+        assert_eq!((&u, u.cached()), (&s, s.cached()));
+        assert_eq!(known(&mut u), s.cached(), "the sum and the values agree");
     }
 }

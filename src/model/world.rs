@@ -459,7 +459,9 @@ impl World {
 // Hand-written `Clone` for the containers of a world: `clone_from` reuses the destination's
 // vectors, so the explorers, which clone a world per move, can recycle worlds instead of
 // allocating a dozen vectors each time (`check::dfs` keeps a pool). Each impl destructures
-// both sides, so a field added later without being copied does not compile.
+// both sides, so a field added later without being copied does not compile. A world's
+// `clone_from` skips the tasks, handles and inodes whose hash at their place is known in both
+// worlds and equal (`Slots::clone_from_known`): a recycled world is mostly like its source.
 
 impl Clone for World {
     fn clone(&self) -> World {
@@ -515,11 +517,11 @@ impl Clone for World {
             dirtied,
         } = self;
         folios.clone_from(&source.folios);
-        inodes.clone_from(&source.inodes);
+        inodes.clone_from_known(&source.inodes);
         blocks.clone_from(&source.blocks);
         *reserved_blocks = source.reserved_blocks;
-        handles.clone_from(&source.handles);
-        tasks.clone_from(&source.tasks);
+        handles.clone_from_known(&source.handles);
+        tasks.clone_from_known(&source.tasks);
         *events = source.events;
         *pins_acquired = source.pins_acquired;
         *pins_released = source.pins_released;
