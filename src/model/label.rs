@@ -168,47 +168,50 @@ impl Costs {
     }
 
     /// The counters as (name, value), in JSON and table order.
-    /// The counters `fields` lists, in its order.
-    pub fn from_fields(v: [u8; 8]) -> Costs {
-        let [bounce_copies, kept_dirty, reserved_peak, pin_reserved_peak, pin_reserved_syncs, lease_breaks, revocations, waits] =
-            v;
-        Costs {
-            bounce_copies,
-            kept_dirty,
-            reserved_peak,
-            pin_reserved_peak,
-            pin_reserved_syncs,
-            lease_breaks,
-            revocations,
-            waits,
-        }
+    pub fn fields(&self) -> [(&'static str, u8); 8] {
+        let mut c = *self;
+        let values = c.fields_mut().map(|v| *v);
+        std::array::from_fn(|i| (COST_NAMES[i], values[i]))
     }
 
-    pub fn fields(&self) -> [(&'static str, u8); 8] {
-        // Destructured, so that a counter added to the struct must be listed here (the
-        // fingerprint of a label set reads the counters from this list).
-        let Costs {
-            bounce_copies,
-            kept_dirty,
-            reserved_peak,
-            pin_reserved_peak,
-            pin_reserved_syncs,
-            lease_breaks,
-            revocations,
-            waits,
-        } = *self;
+    /// The counters whose values `fields` lists, in its order.
+    pub fn from_fields(values: [u8; 8]) -> Costs {
+        let mut c = Costs::default();
+        for (to, v) in c.fields_mut().into_iter().zip(values) {
+            *to = v;
+        }
+        c
+    }
+
+    /// The counters in `fields` order (the fingerprint of a label set and a stored world read
+    /// them from this list). A counter added to the struct must be added here and to
+    /// `COST_NAMES`: the struct's size is checked against the list's length.
+    fn fields_mut(&mut self) -> [&mut u8; 8] {
+        const _: () = assert!(std::mem::size_of::<Costs>() == 8, "every counter is listed");
         [
-            ("bounce_copies", bounce_copies),
-            ("kept_dirty", kept_dirty),
-            ("reserved_peak", reserved_peak),
-            ("pin_reserved_peak", pin_reserved_peak),
-            ("pin_reserved_syncs", pin_reserved_syncs),
-            ("lease_breaks", lease_breaks),
-            ("revocations", revocations),
-            ("waits", waits),
+            &mut self.bounce_copies,
+            &mut self.kept_dirty,
+            &mut self.reserved_peak,
+            &mut self.pin_reserved_peak,
+            &mut self.pin_reserved_syncs,
+            &mut self.lease_breaks,
+            &mut self.revocations,
+            &mut self.waits,
         ]
     }
 }
+
+/// The names of the counters, in `Costs::fields_mut` order.
+const COST_NAMES: [&str; 8] = [
+    "bounce_copies",
+    "kept_dirty",
+    "reserved_peak",
+    "pin_reserved_peak",
+    "pin_reserved_syncs",
+    "lease_breaks",
+    "revocations",
+    "waits",
+];
 
 /// The labels one interleaving has reached so far, and what it cost.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
