@@ -23,19 +23,33 @@ pub struct Slots<T> {
     cached: Vec<u128>,
     /// The sum of `cached`, modulo 2^128, kept up to date as values are forgotten and found.
     sum: u128,
-    /// Some cached value may be 0 (not known): `refresh` has work to do.
-    unknown: bool,
+    /// The places whose cached values may be 0 (not known), `lo..hi` (empty: none): what
+    /// `refresh` must look at. Every 0 lies within.
+    unknown: (u32, u32),
 }
+
+/// No place unknown.
+const KNOWN: (u32, u32) = (0, 0);
 
 impl<T> Slots<T> {
     pub fn new() -> Slots<T> {
-        Slots { items: Vec::new(), cached: Vec::new(), sum: 0, unknown: false }
+        Slots { items: Vec::new(), cached: Vec::new(), sum: 0, unknown: KNOWN }
+    }
+
+    /// Places `range` may hold unknown values from now on.
+    fn note(&mut self, range: std::ops::Range<usize>) {
+        if range.is_empty() {
+            return;
+        }
+        let (lo, hi) = self.unknown;
+        let (start, end) = (range.start as u32, range.end as u32);
+        self.unknown = if lo < hi { (lo.min(start), hi.max(end)) } else { (start, end) };
     }
 
     pub fn push(&mut self, item: T) {
+        self.note(self.items.len()..self.items.len() + 1);
         self.items.push(item);
         self.cached.push(0);
-        self.unknown = true;
     }
 
     /// Removes element `i`; the elements after it move down and lose their cached values.
@@ -55,31 +69,32 @@ impl<T> Slots<T> {
         T: Clone,
     {
         self.forget(n.min(self.items.len())..self.items.len());
+        self.note(self.items.len()..n);
         self.items.resize(n, item);
         self.cached.resize(n, 0);
-        self.unknown = true;
     }
 
     /// Forgets the cached values of elements `range`, which the caller reaches mutably.
     fn forget(&mut self, range: std::ops::Range<usize>) {
-        for c in &mut self.cached[range] {
+        for c in &mut self.cached[range.clone()] {
             self.sum = self.sum.wrapping_sub(std::mem::take(c));
         }
-        self.unknown = true;
+        self.note(range);
     }
 
     /// The sum (modulo 2^128) of the cached values, with every unknown one computed first by
     /// `value(index, element)`, which must never return 0 (it would stay unknown) and must be a
-    /// function of its arguments only. Without unknown values, no element is read.
+    /// function of its arguments only. Without unknown values, no element is read; with some,
+    /// only the places between the first and the last that may be unknown.
     pub fn refresh(&mut self, mut value: impl FnMut(usize, &T) -> u128) -> u128 {
-        if self.unknown {
-            for (i, (c, item)) in self.cached.iter_mut().zip(&self.items).enumerate() {
-                if *c == 0 {
-                    *c = value(i, item);
-                    self.sum = self.sum.wrapping_add(*c);
-                }
+        let (lo, hi) = std::mem::replace(&mut self.unknown, KNOWN);
+        let hi = (hi as usize).min(self.items.len());
+        let lo = (lo as usize).min(hi);
+        for (i, (c, item)) in self.cached[lo..hi].iter_mut().zip(&self.items[lo..hi]).enumerate() {
+            if *c == 0 {
+                *c = value(lo + i, item);
+                self.sum = self.sum.wrapping_add(*c);
             }
-            self.unknown = false;
         }
         self.sum
     }
@@ -87,7 +102,7 @@ impl<T> Slots<T> {
     /// Whether an element may have changed since every cached value was last known: false
     /// means no element was reached mutably (or added) since then.
     pub fn touched(&self) -> bool {
-        self.unknown
+        self.unknown.0 < self.unknown.1
     }
 
     /// The cached values as they are (0: unknown).
@@ -113,7 +128,7 @@ impl<T> Slots<T> {
     {
         self.items.truncate(n);
         self.cached.truncate(n);
-        let (mut sum, mut unknown) = (0u128, false);
+        let (mut sum, mut unknown) = (0u128, KNOWN);
         for i in 0..n {
             let (x, c) = item(i);
             match (self.items.get_mut(i), self.cached.get_mut(i)) {
@@ -129,7 +144,13 @@ impl<T> Slots<T> {
                 }
             }
             sum = sum.wrapping_add(c);
-            unknown |= c == 0;
+            if c == 0 {
+                unknown = if unknown.0 < unknown.1 {
+                    (unknown.0, i as u32 + 1)
+                } else {
+                    (i as u32, i as u32 + 1)
+                };
+            }
         }
         debug_assert_eq!((self.items.len(), self.cached.len()), (n, n));
         (self.sum, self.unknown) = (sum, unknown);
@@ -169,7 +190,7 @@ impl<T> Default for Slots<T> {
 impl<T> From<Vec<T>> for Slots<T> {
     fn from(items: Vec<T>) -> Slots<T> {
         let cached = vec![0; items.len()];
-        let unknown = !items.is_empty();
+        let unknown = (0, items.len() as u32);
         Slots { items, cached, sum: 0, unknown }
     }
 }
@@ -355,6 +376,25 @@ mod tests {
         copy.clone_from(&s);
         assert_eq!(copy.cached(), &fresh[..]);
         assert_eq!(copy, s);
+    }
+
+    #[test]
+    fn refresh_recomputes_every_place_forgotten_since() {
+        let mut s: Slots<u32> = (0..10).collect();
+        known(&mut s);
+        s[3] += 1;
+        s[6] += 1;
+        let mut read = Vec::new();
+        s.refresh(|i, &x| {
+            read.push(i);
+            (i as u128) << 64 | x as u128 | 1 << 100
+        });
+        assert_eq!(read, [3, 6], "both places forgotten, and only they, are recomputed");
+        assert!(!s.touched());
+        s.push(7);
+        s.remove(0);
+        assert!(s.touched());
+        assert_eq!(known(&mut s).iter().filter(|&&c| c == 0).count(), 0);
     }
 
     #[test]
