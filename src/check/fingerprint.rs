@@ -129,8 +129,16 @@ fn element<T: Hash>(kind: u32, i: usize, x: &T) -> u128 {
     hash_with(kind | i as u32, |h| x.hash(h))
 }
 
+/// The header's hash: `hash_with(0, |h| w.hash_header(h))`, from one buffer written at fixed
+/// offsets (`World::header_bytes`), without a `Hasher`'s writes: the header is hashed after
+/// every step.
 fn header(w: &World) -> u128 {
-    hash_with(0, |h| w.hash_header(h))
+    let mut bytes = [0u8; 4 + World::HEADER_MAX];
+    let (prefix, rest) = bytes.split_at_mut(4);
+    prefix.copy_from_slice(&0u32.to_le_bytes());
+    let rest: &mut [u8; World::HEADER_MAX] = rest.try_into().expect("the buffer's tail");
+    let n = 4 + w.header_bytes(rest);
+    xxh3_128(&bytes[..n]).max(1)
 }
 
 /// The sum of the element hashes of `v`: those it remembers (when `remembered`), the others

@@ -169,9 +169,14 @@ impl Costs {
 
     /// The counters as (name, value), in JSON and table order.
     pub fn fields(&self) -> [(&'static str, u8); 8] {
-        let mut c = *self;
-        let values = c.fields_mut().map(|v| *v);
+        let values = self.values();
         std::array::from_fn(|i| (COST_NAMES[i], values[i]))
+    }
+
+    /// The counters' values, in `fields` order.
+    pub fn values(&self) -> [u8; 8] {
+        let mut c = *self;
+        c.fields_mut().map(|v| *v)
     }
 
     /// The counters whose values `fields` lists, in its order.
@@ -229,18 +234,34 @@ pub struct LabelSet {
 // say which words follow, so equal bytes mean equal label sets.
 impl std::hash::Hash for LabelSet {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        let LabelSet { outcomes: _, errors, costs: _ } = self;
-        let mut head = [0u8; 8 + 2];
-        // `fields` names every counter (a counter added to `Costs` must be added there).
-        for (i, (_, v)) in self.costs.fields().into_iter().enumerate() {
-            head[i] = v;
+        let mut bytes = [0u8; LabelSet::BYTES_MAX];
+        let n = self.bytes(&mut bytes);
+        h.write(&bytes[..n]);
+    }
+}
+
+impl LabelSet {
+    /// The most bytes `bytes` writes.
+    pub const BYTES_MAX: usize = 8 + 2 + 8 * 8;
+
+    /// The bytes `Hash` writes, in `out`; returns how many. The counters (in `fields` order),
+    /// the outcomes, a bit per error word that is not 0, then those words only (little-endian).
+    pub fn bytes(&self, out: &mut [u8; LabelSet::BYTES_MAX]) -> usize {
+        let LabelSet { outcomes, errors, costs } = self;
+        // `values` lists every counter (a counter added to `Costs` must be added there).
+        out[..8].copy_from_slice(&costs.values());
+        out[8] = *outcomes;
+        let mut mask = 0u8;
+        let mut n = 10;
+        // Every word is written, and the next one written over it when it is 0 (the buffer
+        // has room for all eight): no branch per word.
+        for (i, &e) in errors.iter().enumerate() {
+            out[n..n + 8].copy_from_slice(&e.to_le_bytes());
+            mask |= ((e != 0) as u8) << i;
+            n += 8 * (e != 0) as usize;
         }
-        head[8] = self.outcomes;
-        head[9] = errors.iter().enumerate().fold(0u8, |m, (i, &e)| m | ((e != 0) as u8) << i);
-        h.write(&head);
-        for &e in errors.iter().filter(|&&e| e != 0) {
-            h.write_u64(e);
-        }
+        out[9] = mask;
+        n
     }
 }
 
@@ -256,8 +277,7 @@ impl LabelSet {
         for &w in errors.iter().filter(|&&w| w != 0) {
             put(w);
         }
-        let fields = costs.fields();
-        put(u64::from_le_bytes(fields.map(|(_, v)| v)));
+        put(u64::from_le_bytes(costs.values()));
     }
 
     /// The set `pack` gave the numbers of, read with `get`.

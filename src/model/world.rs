@@ -685,10 +685,15 @@ impl std::hash::Hash for Block {
 }
 
 impl World {
-    /// Hashes the world's own fields and the lengths of its element vectors, not the elements:
-    /// the fingerprint (`check::fingerprint`) hashes each element apart, with its place, so
-    /// that a step's successor rehashes only the elements the step touched (`Slots`).
-    pub fn hash_header<H: std::hash::Hasher>(&self, h: &mut H) {
+    /// The most bytes `header_bytes` writes.
+    pub const HEADER_MAX: usize = 16 + 8 + 8 + LabelSet::BYTES_MAX;
+
+    /// The bytes of the world's own fields and of the lengths of its element vectors, not the
+    /// elements, in `out`; returns how many. The fingerprint (`check::fingerprint`) hashes
+    /// these once and each element apart, with its place, so that a step's successor rehashes
+    /// only the elements the step touched (`Slots`). One buffer, written at fixed offsets: the
+    /// header is hashed after every step (it was a Hasher's word-by-word writes).
+    pub fn header_bytes(&self, out: &mut [u8; World::HEADER_MAX]) -> usize {
         let World {
             folios,
             inodes,
@@ -706,27 +711,33 @@ impl World {
             dirtied,
         } = self;
         const _: () = assert!(crate::limits::FILES_MAX <= 8, "`dirtied` packs into a word");
-        let dirtied =
-            dirtied.iter().enumerate().fold(0u64, |a, (i, f)| a | (f.0 as u64) << (8 * i));
-        h.write_u128(
-            *reserved_blocks as u128
-                | (*events as u128) << 16
-                | (*pins_acquired as u128) << 48
-                | (*pins_released as u128) << 64
-                | (*crashed as u128) << 80
-                | (*powered_off as u128) << 81
-                | (*ram_frames as u128) << 88
-                | (self.dirtied.len() as u128) << 96,
-        );
+        let packed = dirtied.iter().enumerate().fold(0u64, |a, (i, f)| a | (f.0 as u64) << (8 * i));
+        let scalars = *reserved_blocks as u128
+            | (*events as u128) << 16
+            | (*pins_acquired as u128) << 48
+            | (*pins_released as u128) << 64
+            | (*crashed as u128) << 80
+            | (*powered_off as u128) << 81
+            | (*ram_frames as u128) << 88
+            | (dirtied.len() as u128) << 96;
         // The lengths (below 2^16: `limits.rs`).
-        h.write_u64(
-            folios.len() as u64
-                | (inodes.len() as u64) << 16
-                | (blocks.len() as u64) << 32
-                | (handles.len() as u64) << 48,
-        );
-        h.write_u64(dirtied | (tasks.len() as u64) << 56);
-        std::hash::Hash::hash(labels, h);
+        let lengths = folios.len() as u64
+            | (inodes.len() as u64) << 16
+            | (blocks.len() as u64) << 32
+            | (handles.len() as u64) << 48;
+        out[..16].copy_from_slice(&scalars.to_le_bytes());
+        out[16..24].copy_from_slice(&lengths.to_le_bytes());
+        out[24..32].copy_from_slice(&(packed | (tasks.len() as u64) << 56).to_le_bytes());
+        let (_, rest) = out.split_at_mut(32);
+        let rest: &mut [u8; LabelSet::BYTES_MAX] = rest.try_into().expect("HEADER_MAX's tail");
+        32 + labels.bytes(rest)
+    }
+
+    /// Hashes the bytes of `header_bytes`.
+    pub fn hash_header<H: std::hash::Hasher>(&self, h: &mut H) {
+        let mut bytes = [0u8; World::HEADER_MAX];
+        let n = self.header_bytes(&mut bytes);
+        h.write(&bytes[..n]);
     }
 }
 
