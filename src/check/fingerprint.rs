@@ -38,10 +38,15 @@ use xxhash_rust::xxh3::xxh3_128;
 /// The stack buffer is not zeroed first: it is a fifth of a small element's hashing time.
 struct Bytes {
     stack: [MaybeUninit<u8>; STACK],
-    /// Bytes written to `stack` (all of them, from the start).
+    /// Bytes written to `stack` (all of them, from the start); `SPILLED` once they no longer
+    /// fit, and everything is in `spill`: one comparison per write tells the two apart.
     len: usize,
     spill: Vec<u8>,
 }
+
+/// `Bytes::len` once the bytes are in `spill`: past the stack buffer, so that every later
+/// write goes to `spill` too.
+const SPILLED: usize = usize::MAX / 2;
 
 const STACK: usize = 256;
 
@@ -51,7 +56,7 @@ impl Bytes {
     }
 
     fn bytes(&self) -> &[u8] {
-        if !self.spill.is_empty() {
+        if self.len == SPILLED {
             return &self.spill;
         }
         // SAFETY: the first `len` bytes of `stack` were written (`write`), and
@@ -62,9 +67,10 @@ impl Bytes {
     /// Past the stack buffer: everything from here on goes to `spill`.
     #[cold]
     fn write_spilled(&mut self, b: &[u8]) {
-        if self.spill.is_empty() {
+        if self.len != SPILLED {
             let written = self.bytes().to_vec();
             self.spill = written;
+            self.len = SPILLED;
         }
         self.spill.extend_from_slice(b);
     }
@@ -73,14 +79,15 @@ impl Bytes {
 impl Hasher for Bytes {
     #[inline(always)]
     fn write(&mut self, bytes: &[u8]) {
+        // `len` is at most STACK or SPILLED, and a write a few bytes: no overflow.
         match self.stack.get_mut(self.len..self.len + bytes.len()) {
-            Some(to) if self.spill.is_empty() => {
+            Some(to) => {
                 for (to, &b) in to.iter_mut().zip(bytes) {
                     to.write(b);
                 }
                 self.len += bytes.len();
             }
-            _ => self.write_spilled(bytes),
+            None => self.write_spilled(bytes),
         }
     }
     fn write_u8(&mut self, i: u8) {
@@ -311,5 +318,32 @@ mod tests {
         b.blocks[0] = block(0, content(7, 2, 388, false));
         b.blocks[2] = block(6, content(5, 1, 4, false));
         assert_ne!(fingerprint(&a), fingerprint(&b));
+    }
+    /// Bytes past the stack buffer (an inode of many pages) move to the heap, and every write
+    /// after that goes there too: the collected bytes are the bytes written, in order.
+    #[test]
+    fn bytes_past_the_stack_buffer_are_kept_in_order() {
+        use super::{Bytes, STACK};
+        for chunk in [1usize, 7, 8, 16, 100] {
+            let mut bytes = Bytes::new();
+            let mut want = Vec::new();
+            let mut n = 0u8;
+            while want.len() < 3 * STACK {
+                let piece: Vec<u8> = (0..chunk)
+                    .map(|_| {
+                        n = n.wrapping_add(1);
+                        n
+                    })
+                    .collect();
+                bytes.write(&piece);
+                want.extend_from_slice(&piece);
+                assert_eq!(
+                    bytes.bytes(),
+                    &want[..],
+                    "after {} bytes in chunks of {chunk}",
+                    want.len()
+                );
+            }
+        }
     }
 }
