@@ -878,11 +878,19 @@ fn map_cont(r: &Renaming, c: &mut Cont) {
 /// Renames `w` by `r` in place; sets `from`, for each of its tasks, to the index of the task
 /// of the world before it comes from.
 fn rename(w: &mut World, r: &Renaming, from: &mut Vec<u8>, maps: &mut Maps) {
-    for f in &mut w.folios {
+    // Frames and blocks are reached mutably only where the renaming changes them
+    // (`Slots::set`), and files, handles and threads are moved by swaps of the places that
+    // move (`Slots::swap`): free frames and blocks keep their hashes (`model::slots`). Files,
+    // handles and tasks are rewritten whole: comparing a rewritten copy of each with the
+    // original to keep the hashes of the unchanged ones cost more than it saved (+16%
+    // instructions on `family pairs 3` with `--reduce all`, docs/performance.md).
+    for i in 0..w.folios.len() {
+        let mut f = w.folios[i];
         if let Owner::File { file, .. } = &mut f.owner {
             *file = map_file(r, *file);
         }
         f.data = map_data(r, f.data);
+        w.folios.set(i, f);
     }
     for inode in &mut w.inodes {
         for p in &mut inode.pages {
@@ -890,8 +898,9 @@ fn rename(w: &mut World, r: &Renaming, from: &mut Vec<u8>, maps: &mut Maps) {
             p.synced = map_data(r, p.synced);
         }
     }
-    permute_u8(&mut w.inodes, &r.files);
-    for b in &mut w.blocks {
+    permute(w.inodes.len(), &r.files, |a, b| w.inodes.swap(a, b));
+    for i in 0..w.blocks.len() {
+        let mut b = w.blocks[i];
         if let Some((f, _)) = &mut b.owner {
             *f = map_file(r, *f);
         }
@@ -899,11 +908,12 @@ fn rename(w: &mut World, r: &Renaming, from: &mut Vec<u8>, maps: &mut Maps) {
         if let Some(c) = &mut b.cached {
             c.data = map_data(r, c.data);
         }
+        w.blocks.set(i, b);
     }
     for h in &mut w.handles {
         map_handle_state(r, h);
     }
-    permute_u8(&mut w.handles, &r.handles);
+    permute(w.handles.len(), &r.handles, |a, b| w.handles.swap(a, b));
     let threads = w.tasks.iter().take_while(|t| t.is_thread()).count();
     for t in &mut w.tasks {
         map_kind(r, &mut t.kind);
@@ -915,7 +925,7 @@ fn rename(w: &mut World, r: &Renaming, from: &mut Vec<u8>, maps: &mut Maps) {
     for (i, &to) in r.threads.iter().enumerate().take(threads) {
         from[to as usize] = i as u8;
     }
-    permute_u8(&mut w.tasks[..threads], &r.threads[..threads]);
+    permute(threads, &r.threads[..threads], |a, b| w.tasks.swap(a, b));
     if threads < w.tasks.len() {
         // A stable sort of the queued work, carrying each task's origin along.
         let (order, to) = (&mut maps.order, &mut maps.to);
@@ -928,7 +938,7 @@ fn rename(w: &mut World, r: &Renaming, from: &mut Vec<u8>, maps: &mut Maps) {
             from[threads + slot] = i;
             to[i as usize - threads] = slot as u8;
         }
-        permute_u8(&mut w.tasks[threads..], to);
+        permute(to.len(), to, |a, b| w.tasks.swap(threads + a, threads + b));
     }
     let mut events = 0u32;
     for (e, &to) in r.events.iter().enumerate() {
@@ -1046,11 +1056,9 @@ fn renumber(w: &mut World, maps: &mut Maps) {
                 w.folios[i].generation = 0;
             }
         }
-        frames.see(i as u16);
     }
-    for i in 0..nb {
-        blocks.see(i as u16);
-    }
+    frames.see_rest();
+    blocks.see_rest();
     if frames.identity && blocks.identity {
         return;
     }
@@ -1130,6 +1138,22 @@ impl<'a> Numbering<'a> {
         Numbering { map, next: 0, identity: true }
     }
 
+    /// Numbers every number not seen yet, in order, after those seen. When every number seen
+    /// kept its own (`identity`), the seen ones are `0..next` and the others keep theirs:
+    /// no `see` each.
+    fn see_rest(&mut self) {
+        if self.identity {
+            for (i, slot) in self.map.iter_mut().enumerate().skip(self.next as usize) {
+                *slot = i as u16;
+            }
+            self.next = self.map.len() as u16;
+        } else {
+            for i in 0..self.map.len() {
+                self.see(i as u16);
+            }
+        }
+    }
+
     fn see(&mut self, old: u16) {
         let slot = &mut self.map[old as usize];
         if *slot == u16::MAX {
@@ -1142,28 +1166,30 @@ impl<'a> Numbering<'a> {
 
 /// Moves element `i` of `v` to `to[i]` (`to` is a permutation), through a copy in `tmp`:
 /// for the frames and blocks, small `Copy` structs, a copy and a scatter cost less than
-/// following cycles.
-fn permute_copy<T: Copy>(v: &mut [T], to: &[u16], tmp: &mut Vec<T>) {
+/// following cycles. A place that receives an element equal to the one it holds is not
+/// reached mutably (it keeps its hash, `Slots::set`).
+fn permute_copy<T: Copy + PartialEq>(v: &mut Slots<T>, to: &[u16], tmp: &mut Vec<T>) {
     tmp.clear();
     tmp.extend_from_slice(v);
     for (x, &i) in tmp.iter().zip(to) {
-        v[i as usize] = *x;
+        v.set(i as usize, *x);
     }
 }
 
-/// Moves element `i` of `v` to `to[i]`, in place (`to` is a permutation): files, handles and
-/// tasks, at most 64 of each (`limits.rs`), whose elements own vectors and are swapped, not
-/// copied, along each cycle.
-fn permute_u8<T>(v: &mut [T], to: &[u8]) {
+/// Moves element `i` of a sequence of `len` to `to[i]`, in place (`to` is a permutation),
+/// with `swap`: files, handles and tasks, at most 64 of each (`limits.rs`), whose elements
+/// own vectors and are swapped, not copied, along each cycle. Elements `to` leaves in place
+/// are not swapped.
+fn permute(len: usize, to: &[u8], mut swap: impl FnMut(usize, usize)) {
     const _: () = assert!(
         crate::limits::FILES_MAX <= 64
             && crate::limits::HANDLES_MAX <= 64
             && crate::limits::TASKS_MAX <= 64,
         "a word of bits marks the elements placed"
     );
-    assert!(v.len() <= 64, "model bug: {} elements to permute", v.len());
+    assert!(len <= 64, "model bug: {len} elements to permute");
     let mut done = 0u64;
-    for start in 0..v.len() {
+    for start in 0..len {
         if done >> start & 1 != 0 || to[start] as usize == start {
             continue;
         }
@@ -1173,7 +1199,7 @@ fn permute_u8<T>(v: &mut [T], to: &[u8]) {
             done |= 1 << i;
             let j = to[i] as usize;
             if j != start {
-                v.swap(start, j);
+                swap(start, j);
             }
             i = j;
         }
@@ -1207,16 +1233,17 @@ pub fn concrete_path(
 
 #[cfg(test)]
 mod tests {
-    use super::{next_tie_order, permute_copy, permute_u8};
+    use super::{next_tie_order, permute, permute_copy};
+    use crate::model::slots::Slots;
 
     #[test]
     fn permute_moves_each_element_to_its_place() {
         let to = [2u16, 0, 3, 1, 4];
-        let mut v = vec!['a', 'b', 'c', 'd', 'e'];
+        let mut v: Slots<char> = vec!['a', 'b', 'c', 'd', 'e'].into();
         permute_copy(&mut v, &to, &mut Vec::new());
-        assert_eq!(v, vec!['b', 'd', 'a', 'c', 'e']);
+        assert_eq!(&v[..], &['b', 'd', 'a', 'c', 'e']);
         let mut v = vec!['a', 'b', 'c', 'd', 'e'];
-        permute_u8(&mut v, &to.map(|i| i as u8));
+        permute(v.len(), &to.map(|i| i as u8), |a, b| v.swap(a, b));
         assert_eq!(v, vec!['b', 'd', 'a', 'c', 'e']);
     }
 

@@ -181,6 +181,28 @@ impl<T> Slots<T> {
     }
 }
 
+impl<T: PartialEq> Slots<T> {
+    /// Sets element `i` to `x`, forgetting its cached value only if `x` differs from it.
+    pub fn set(&mut self, i: usize, x: T) {
+        if self.items[i] != x {
+            self.forget(i..i + 1);
+            self.items[i] = x;
+        }
+    }
+}
+
+impl<T> Slots<T> {
+    /// Swaps elements `i` and `j`: both places forget their cached values (a value is the
+    /// hash of an element at its place), no other does.
+    pub fn swap(&mut self, i: usize, j: usize) {
+        if i != j {
+            self.forget(i..i + 1);
+            self.forget(j..j + 1);
+            self.items.swap(i, j);
+        }
+    }
+}
+
 impl<T> Default for Slots<T> {
     fn default() -> Slots<T> {
         Slots::new()
@@ -335,6 +357,29 @@ mod tests {
         let sum = s.refresh(|i, &x| (i as u128) << 64 | x as u128 | 1 << 100);
         assert_eq!(sum, s.cached().iter().fold(0u128, |a, &c| a.wrapping_add(c)));
         s.cached().to_vec()
+    }
+
+    /// `set` forgets a place only when its element changes, `swap` only the two places: the
+    /// sum stays the sum of what is known, and a refresh then agrees with every value
+    /// computed afresh.
+    #[test]
+    fn set_and_swap_forget_only_the_places_they_change() {
+        let mut s: Slots<u32> = vec![1, 2, 3, 4].into();
+        let all = known(&mut s);
+        s.set(1, 2);
+        assert_eq!(s.cached(), &all[..], "an equal value keeps the hash");
+        s.set(1, 5);
+        assert_eq!(s.cached(), &[all[0], 0, all[2], all[3]]);
+        known(&mut s);
+        let before = s.cached().to_vec();
+        s.swap(2, 2);
+        assert_eq!(s.cached(), &before[..], "a place swapped with itself keeps its hash");
+        s.swap(0, 3);
+        assert_eq!(s.cached(), &[0, before[1], before[2], 0]);
+        assert_eq!(&s[..], &[4, 5, 3, 1]);
+        let after = known(&mut s);
+        let mut fresh: Slots<u32> = s.to_vec().into();
+        assert_eq!(after, known(&mut fresh), "refreshed values are the values afresh");
     }
 
     #[test]
