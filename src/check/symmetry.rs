@@ -878,19 +878,25 @@ fn map_cont(r: &Renaming, c: &mut Cont) {
 /// Renames `w` by `r` in place; sets `from`, for each of its tasks, to the index of the task
 /// of the world before it comes from.
 fn rename(w: &mut World, r: &Renaming, from: &mut Vec<u8>, maps: &mut Maps) {
-    // Frames and blocks are reached mutably only where the renaming changes them
-    // (`Slots::set`), and files, handles and threads are moved by swaps of the places that
+    // Frames and blocks are reached mutably only where the renaming changes them, and files, handles and threads are moved by swaps of the places that
     // move (`Slots::swap`): free frames and blocks keep their hashes (`model::slots`). Files,
     // handles and tasks are rewritten whole: comparing a rewritten copy of each with the
     // original to keep the hashes of the unchanged ones cost more than it saved (+16%
     // instructions on `family pairs 3` with `--reduce all`, docs/performance.md).
     for i in 0..w.folios.len() {
-        let mut f = w.folios[i];
-        if let Owner::File { file, .. } = &mut f.owner {
-            *file = map_file(r, *file);
+        let f = &w.folios[i];
+        let data = map_data(r, f.data);
+        let owner = match f.owner {
+            Owner::File { file, index } if map_file(r, file) != file => {
+                Some(Owner::File { file: map_file(r, file), index })
+            }
+            _ => None,
+        };
+        if owner.is_some() || data != f.data {
+            let f = &mut w.folios[i];
+            f.owner = owner.unwrap_or(f.owner);
+            f.data = data;
         }
-        f.data = map_data(r, f.data);
-        w.folios.set(i, f);
     }
     for inode in &mut w.inodes {
         for p in &mut inode.pages {
@@ -900,15 +906,18 @@ fn rename(w: &mut World, r: &Renaming, from: &mut Vec<u8>, maps: &mut Maps) {
     }
     permute(w.inodes.len(), &r.files, |a, b| w.inodes.swap(a, b));
     for i in 0..w.blocks.len() {
-        let mut b = w.blocks[i];
-        if let Some((f, _)) = &mut b.owner {
-            *f = map_file(r, *f);
+        let b = &w.blocks[i];
+        let owner = b.owner.map(|(f, index)| (map_file(r, f), index));
+        let durable = map_data(r, b.durable.data);
+        let cached = b.cached.map(|c| map_data(r, c.data));
+        if owner != b.owner || durable != b.durable.data || cached != b.cached.map(|c| c.data) {
+            let b = &mut w.blocks[i];
+            b.owner = owner;
+            b.durable.data = durable;
+            if let (Some(c), Some(data)) = (&mut b.cached, cached) {
+                c.data = data;
+            }
         }
-        b.durable.data = map_data(r, b.durable.data);
-        if let Some(c) = &mut b.cached {
-            c.data = map_data(r, c.data);
-        }
-        w.blocks.set(i, b);
     }
     for h in &mut w.handles {
         map_handle_state(r, h);
@@ -1166,13 +1175,15 @@ impl<'a> Numbering<'a> {
 
 /// Moves element `i` of `v` to `to[i]` (`to` is a permutation), through a copy in `tmp`:
 /// for the frames and blocks, small `Copy` structs, a copy and a scatter cost less than
-/// following cycles. A place that receives an element equal to the one it holds is not
-/// reached mutably (it keeps its hash, `Slots::set`).
-fn permute_copy<T: Copy + PartialEq>(v: &mut Slots<T>, to: &[u16], tmp: &mut Vec<T>) {
+/// following cycles. Only the places whose element moves are reached mutably (the others
+/// keep their hashes, `model::slots`).
+fn permute_copy<T: Copy>(v: &mut Slots<T>, to: &[u16], tmp: &mut Vec<T>) {
     tmp.clear();
     tmp.extend_from_slice(v);
-    for (x, &i) in tmp.iter().zip(to) {
-        v.set(i as usize, *x);
+    for (j, (x, &i)) in tmp.iter().zip(to).enumerate() {
+        if i as usize != j {
+            v[i as usize] = *x;
+        }
     }
 }
 

@@ -181,16 +181,6 @@ impl<T> Slots<T> {
     }
 }
 
-impl<T: PartialEq> Slots<T> {
-    /// Sets element `i` to `x`, forgetting its cached value only if `x` differs from it.
-    pub fn set(&mut self, i: usize, x: T) {
-        if self.items[i] != x {
-            self.forget(i..i + 1);
-            self.items[i] = x;
-        }
-    }
-}
-
 impl<T> Slots<T> {
     /// Swaps elements `i` and `j`: both places forget their cached values (a value is the
     /// hash of an element at its place), no other does.
@@ -359,17 +349,13 @@ mod tests {
         s.cached().to_vec()
     }
 
-    /// `set` forgets a place only when its element changes, `swap` only the two places: the
-    /// sum stays the sum of what is known, and a refresh then agrees with every value
-    /// computed afresh.
+    /// `swap` forgets only the two places: the sum stays the sum of what is known, and a
+    /// refresh then agrees with every value computed afresh.
     #[test]
-    fn set_and_swap_forget_only_the_places_they_change() {
+    fn swap_forgets_only_the_places_it_changes() {
         let mut s: Slots<u32> = vec![1, 2, 3, 4].into();
-        let all = known(&mut s);
-        s.set(1, 2);
-        assert_eq!(s.cached(), &all[..], "an equal value keeps the hash");
-        s.set(1, 5);
-        assert_eq!(s.cached(), &[all[0], 0, all[2], all[3]]);
+        known(&mut s);
+        s[1] = 5;
         known(&mut s);
         let before = s.cached().to_vec();
         s.swap(2, 2);
