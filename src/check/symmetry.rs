@@ -878,11 +878,13 @@ fn map_cont(r: &Renaming, c: &mut Cont) {
 /// Renames `w` by `r` in place; sets `from`, for each of its tasks, to the index of the task
 /// of the world before it comes from.
 fn rename(w: &mut World, r: &Renaming, from: &mut Vec<u8>, maps: &mut Maps) {
-    // Frames and blocks are reached mutably only where the renaming changes them, and files, handles and threads are moved by swaps of the places that
-    // move (`Slots::swap`): free frames and blocks keep their hashes (`model::slots`). Files,
-    // handles and tasks are rewritten whole: comparing a rewritten copy of each with the
-    // original to keep the hashes of the unchanged ones cost more than it saved (+16%
-    // instructions on `family pairs 3` with `--reduce all`, docs/performance.md).
+    // Frames and blocks are reached mutably only where the renaming changes them (their
+    // renamed fields compared), and files, handles and threads are moved by swaps of the
+    // places that move (`Slots::swap`): free frames and blocks keep their hashes
+    // (`model::slots`). Files, handles and tasks are rewritten whole: comparing a rewritten
+    // copy of each with the original, to keep the hashes of the unchanged ones, cost more
+    // than it saved (+16% instructions on `family pairs 3` with `--reduce all`,
+    // docs/performance.md).
     for i in 0..w.folios.len() {
         let f = &w.folios[i];
         let data = map_data(r, f.data);
