@@ -7,8 +7,8 @@
 //! (incremental hashing, as Nguyen and Ruys did for SPIN). The model never reads the cache.
 //!
 //! Why the cache cannot go stale: the elements are private, and every way to reach one mutably
-//! (`IndexMut`, `DerefMut` to the slice, `iter_mut`, `push`, `remove`, ...) first marks the
-//! elements it exposes as unknown (cached value 0). Shared access (`Index`, `Deref`, `iter`)
+//! (`IndexMut`, `DerefMut` to the slice, `iter_mut`, `push`, `remove`, `swap`, ...) first marks
+//! the elements it exposes as unknown (cached value 0). Shared access (`Index`, `Deref`, `iter`)
 //! leaves the cache alone, and the elements have no interior mutability. So a cached value that
 //! is not 0 was computed from the element as it still is. Debug builds (the tests) also check
 //! every fingerprint computed from the cache against one computed afresh
