@@ -644,7 +644,10 @@ impl Symmetry {
             let cand = s.cand.get_or_insert_with(|| w.clone());
             cand.clone_from(w);
             rename(cand, &s.renaming, &mut s.cand_from, &mut s.maps);
-            let fp = super::fingerprint::fingerprint(cand);
+            // Remembering its element hashes: the candidate kept becomes the canonical world,
+            // and each of its successors (copies of it, stepped once) would otherwise rehash
+            // every element the renaming reached, one successor after the other.
+            let fp = super::fingerprint::fingerprint_mut(cand);
             if best.is_none_or(|b| fp < b) {
                 best = Some(fp);
                 std::mem::swap(&mut s.cand, &mut s.best);
