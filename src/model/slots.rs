@@ -179,9 +179,7 @@ impl<T> Slots<T> {
         self.sum = source.sum;
         self.unknown = source.unknown;
     }
-}
 
-impl<T> Slots<T> {
     /// Swaps elements `i` and `j`: both places forget their cached values (a value is the
     /// hash of an element at its place), no other does.
     pub fn swap(&mut self, i: usize, j: usize) {
