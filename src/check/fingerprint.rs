@@ -3,7 +3,7 @@
 //! state counts pincheck reaches.
 //!
 //! A fingerprint is a sum (modulo 2^128) of XXH3-128 hashes: one of the world's own fields
-//! (`World::hash_header`: the scalars, the lengths of its vectors, the labels) and one per
+//! (`World::header_bytes`: the scalars, the lengths of its vectors, the labels) and one per
 //! element of each vector (folio, inode, block, handle, task), of the bytes the element's
 //! `Hash` writes after a 4-byte prefix naming its kind and place. A step changes a few
 //! elements, and every element remembers its hash until something reaches it mutably
@@ -319,6 +319,7 @@ mod tests {
         b.blocks[2] = block(6, content(5, 1, 4, false));
         assert_ne!(fingerprint(&a), fingerprint(&b));
     }
+
     /// Bytes past the stack buffer (an inode of many pages) move to the heap, and every write
     /// after that goes there too: the collected bytes are the bytes written, in order.
     #[test]
