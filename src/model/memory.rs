@@ -252,9 +252,9 @@ pub fn zap_pte(w: &mut World, cx: &mut Cx, map: HandleId, page: u8) {
 /// was dirty.
 pub fn folio_mkclean(w: &mut World, cx: &mut Cx, f: FolioId) -> bool {
     let mut was_dirty = false;
-    for (h, i) in w.rmap(f) {
-        mmu_notifier_invalidate(w, cx, h, i as u8);
-        let pte = &mut w.vma_mut(h).expect("rmap gives mappings").ptes[i];
+    for &(h, i) in w.rmap(f).iter() {
+        mmu_notifier_invalidate(w, cx, h, i);
+        let pte = &mut w.vma_mut(h).expect("rmap gives mappings").ptes[i as usize];
         was_dirty |= pte.dirty;
         pte.writable = false;
         pte.dirty = false;
@@ -264,8 +264,8 @@ pub fn folio_mkclean(w: &mut World, cx: &mut Cx, f: FolioId) -> bool {
 
 /// `try_to_unmap()`: remove every PTE mapping `f`, moving PTE dirty bits to the folio.
 pub fn try_to_unmap(w: &mut World, cx: &mut Cx, f: FolioId) {
-    for (h, i) in w.rmap(f) {
-        zap_pte(w, cx, h, i as u8);
+    for &(h, i) in w.rmap(f).iter() {
+        zap_pte(w, cx, h, i);
     }
 }
 

@@ -9,6 +9,7 @@
 //! hash-order iteration: every choice comes from the explorer.
 
 pub mod direct_io;
+pub mod few;
 pub mod fs;
 pub mod gup;
 pub mod invariants;

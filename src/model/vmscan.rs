@@ -7,6 +7,7 @@
 //! folios are never reclaimed), and `pageout()`: dirty file folios are kept, not written from
 //! reclaim (kswapd may write them in the kernel; ext4 then redirties delalloc folios).
 
+use super::few::Few;
 use super::fs;
 use super::memory::try_to_unmap;
 use super::world::*;
@@ -14,9 +15,9 @@ use super::Cx;
 use crate::scenario::FsKind;
 
 /// Cached file folios, in frame order.
-fn file_folios(w: &World, cx: &Cx) -> Vec<FolioId> {
+fn file_folios(w: &World, cx: &Cx) -> Few<FolioId, { crate::limits::MEMORY_FRAMES_MAX as usize }> {
     if cx.prog.fs.kind == FsKind::Tmpfs {
-        return Vec::new();
+        return Few::default();
     }
     (0..w.folios.len())
         .map(|i| FolioId(i as u16))
@@ -44,7 +45,7 @@ fn remove_mapping(w: &mut World, f: FolioId) -> bool {
 pub fn shrink_folio_list(w: &mut World, cx: &mut Cx, max: Option<u32>) {
     let candidates = file_folios(w, cx);
     let take = max.map_or(candidates.len(), |m| m as usize);
-    for f in candidates.into_iter().take(take) {
+    for &f in candidates.iter().take(take) {
         if w.folio(f).writeback || w.folio(f).dirty {
             continue;
         }
@@ -74,7 +75,7 @@ pub fn shrink_folio_list(w: &mut World, cx: &mut Cx, max: Option<u32>) {
 /// folios with private data, mapped or not. No pin check in any mainline release; the `bounce`
 /// design adds one.
 pub fn shrink_active_list(w: &mut World, cx: &mut Cx) {
-    for f in file_folios(w, cx) {
+    for &f in file_folios(w, cx).iter() {
         let folio = w.folio(f);
         if !folio.private || folio.dirty || folio.writeback {
             continue;
@@ -98,7 +99,7 @@ pub fn shrink_active_list(w: &mut World, cx: &mut Cx) {
 /// `invalidate_inode_page()` released the private data of a pinned folio and then failed in
 /// `remove_mapping()` on its extra reference.
 pub fn drop_caches(w: &mut World, cx: &mut Cx) {
-    for f in file_folios(w, cx) {
+    for &f in file_folios(w, cx).iter() {
         let folio = w.folio(f);
         if folio.dirty || folio.writeback || folio.mapcount > 0 {
             continue;

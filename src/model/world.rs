@@ -11,7 +11,17 @@ use super::task::Task;
 
 /// A page frame of the fixed pool (`memory N`).
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
 )]
 pub struct FolioId(pub u16);
 
@@ -22,15 +32,40 @@ pub struct FolioId(pub u16);
 pub struct BlockId(pub u16);
 
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
 )]
 pub struct FileId(pub u8);
 
 /// A scenario handle (`m = mmap ...`, `mr = reg-mr ...`).
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
 )]
 pub struct HandleId(pub u8);
+
+/// What `World::rmap` gives: the (mapping, page) pairs whose PTE maps a folio. A mapping has
+/// one PTE per file page and a folio caches one page (no large folios, no fork), so a folio
+/// has at most one PTE per mapping handle.
+pub type Rmap = super::few::Few<(HandleId, u8), { crate::limits::HANDLES_MAX }>;
 
 /// A tag: the value a write puts into a page. Tag 0 is the zeroes of a hole.
 #[derive(
@@ -441,13 +476,13 @@ impl World {
     }
 
     /// Every (mapping handle, page) whose PTE maps `f`: the reverse map.
-    pub fn rmap(&self, f: FolioId) -> Vec<(HandleId, usize)> {
-        let mut out = Vec::new();
+    pub fn rmap(&self, f: FolioId) -> Rmap {
+        let mut out = Rmap::default();
         for (h, handle) in self.handles.iter().enumerate() {
             if let Handle::Map(vma) = handle {
                 for (i, pte) in vma.ptes.iter().enumerate() {
                     if pte.folio == Some(f) {
-                        out.push((HandleId(h as u8), i));
+                        out.push((HandleId(h as u8), i as u8));
                     }
                 }
             }

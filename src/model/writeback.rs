@@ -9,6 +9,7 @@
 //! Left out: dirty throttling, the flusher's own scheduling (a `writeback` operation is one
 //! flusher pass), writeback from reclaim (`pageout()`), `range_cyclic`.
 
+use super::few::Few;
 use super::fs::{self, MapOutcome};
 use super::label::{Costs, Errno, Outcome};
 use super::memory::folio_mkclean;
@@ -307,7 +308,7 @@ fn lowest_dirty_frame(w: &World, fi: usize) -> u16 {
 /// pages of several files, visits frames in order). Nothing here depends on file numbers,
 /// which is what lets the `symmetry` reduction rename files (docs/design.md §9).
 pub fn dirty_order(w: &World) -> DirtyOrder {
-    let mut out = DirtyOrder { files: [FileId(0); FILES_MAX], len: 0 };
+    let mut out = DirtyOrder::default();
     let mut listed = 0u32;
     for &f in &w.dirtied {
         listed |= 1 << f.0;
@@ -317,13 +318,13 @@ pub fn dirty_order(w: &World) -> DirtyOrder {
     }
     // The others with a dirty page, by lowest dirty frame (a stable insertion: equal frames,
     // which cannot happen, would keep file order).
-    let first_new = out.len as usize;
+    let first_new = out.len();
     for fi in (0..w.inodes.len()).filter(|&fi| listed & (1 << fi) == 0 && has_dirty(w, fi)) {
         let key = lowest_dirty_frame(w, fi);
         out.push(FileId(fi as u8));
-        let mut i = out.len as usize - 1;
-        while i > first_new && lowest_dirty_frame(w, out.files[i - 1].0 as usize) > key {
-            out.files.swap(i - 1, i);
+        let mut i = out.len() - 1;
+        while i > first_new && lowest_dirty_frame(w, out[i - 1].0 as usize) > key {
+            out.swap(i - 1, i);
             i -= 1;
         }
     }
@@ -331,25 +332,8 @@ pub fn dirty_order(w: &World) -> DirtyOrder {
 }
 
 /// The files of [`dirty_order`], without allocating (it runs at every step of a writeback
-/// pass): at most `FILES_MAX`.
-pub struct DirtyOrder {
-    files: [FileId; FILES_MAX],
-    len: u8,
-}
-
-impl DirtyOrder {
-    fn push(&mut self, f: FileId) {
-        self.files[self.len as usize] = f;
-        self.len += 1;
-    }
-}
-
-impl std::ops::Deref for DirtyOrder {
-    type Target = [FileId];
-    fn deref(&self) -> &[FileId] {
-        &self.files[..self.len as usize]
-    }
-}
+/// pass).
+pub type DirtyOrder = Few<FileId, FILES_MAX>;
 
 /// Brings [`World::dirtied`] up to date after a step: files cleaned leave it, files dirtied
 /// join its end.
