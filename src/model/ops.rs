@@ -198,7 +198,7 @@ pub fn thread_step(w: &mut World, cx: &mut Cx, t: usize) {
     let cont = w.tasks[t].cont.clone();
     match cont {
         Cont::Start => start_stmt(w, cx, t),
-        Cont::Writeback(mut wb) => writeback_step(w, cx, t, &mut wb),
+        Cont::Writeback(wb) => writeback_step(w, cx, t, wb),
         Cont::DioWait { release, error, .. } => {
             if let Some(mut pinned) = release {
                 // fs/direct-io.c dio_bio_complete(): set_page_dirty_lock() + put_page().
@@ -474,20 +474,20 @@ fn begin_writeback_over(
     sync: bool,
 ) {
     let reports = matches!(stmt(w, cx, t).keyword, "fsync" | "msync");
-    let mut wb = Wb::over(w, scope, range, sync, reports);
+    let wb = Wb::over(w, scope, range, sync, reports);
     if !wb.ready(w, cx) {
         // WB_SYNC_ALL meets a dirty folio under writeback first: `folio_wait_writeback()`
         // sleeps until that bio ends, then writes the folio again.
         w.tasks[t].cont = Cont::Writeback(wb);
         return;
     }
-    writeback_step(w, cx, t, &mut wb);
+    writeback_step(w, cx, t, wb);
 }
 
-fn writeback_step(w: &mut World, cx: &mut Cx, t: usize, wb: &mut Wb) {
+fn writeback_step(w: &mut World, cx: &mut Cx, t: usize, mut wb: Wb) {
     match wb.step(w, cx) {
         Err(writeback::KernelBug) => {} // BUG: the machine is down
-        Ok(WbStep::Continue) => w.tasks[t].cont = Cont::Writeback(wb.clone()),
+        Ok(WbStep::Continue) => w.tasks[t].cont = Cont::Writeback(wb),
         Ok(WbStep::Done(err)) => match err {
             Some(e) => {
                 oracle::excuse(w, wb.scope);
