@@ -394,22 +394,36 @@ impl Lookup<'_> {
     }
 }
 
-/// A successor waiting for its lookup (`settle`): its fingerprint, move and world.
+/// A successor waiting for its lookup (`Worker::settle`): its fingerprint, move and world.
 type Pending = (u128, Move, Box<World>);
+
+/// What one worker of a level holds while it expands its states: the part it fills, where it
+/// looks successors up, the worlds it decodes and copies into, and the bytes of the successor
+/// being encoded.
+struct Worker<'j, 'v> {
+    job: &'j Job<'j>,
+    part: Part,
+    mine: Lookup<'v>,
+    /// Worlds left by states and successors, to decode or copy into. Boxed: a world is some
+    /// 500 bytes, and a successor moves several times (into the lookup queue, out of it, back
+    /// here).
+    #[allow(clippy::vec_box, reason = "boxed worlds move as pointers")]
+    spares: Vec<Box<World>>,
+    scratch: Vec<u8>,
+}
 
 /// Expands states `from..to` of the level into `part` (empty, recycled), looking successors up
 /// in `mine`.
-fn expand_part(job: &Job, from: usize, to: usize, mut part: Part, mut mine: Lookup) -> Part {
+fn expand_part(job: &Job, from: usize, to: usize, mut part: Part, mine: Lookup) -> Part {
     let mut cx = Cx::new(job.prog, job.policy);
     let reducer = Reducer::new(&cx, job.opts.reduce, job.opts.crash);
     part.len = to - from;
     part.owned = matches!(mine, Lookup::Own(_));
-    let mut scratch = Vec::new();
+    let mut me = Worker { job, part, mine, spares: Vec::new(), scratch: Vec::new() };
     let mut un = Unpacked::default();
     // The element indices of the state being expanded, and of the one before it, whose last
     // successor may still wait for its lookup (`carried`).
     let (mut refs, mut prev_refs) = (Refs::default(), Refs::default());
-    let mut spares: Vec<Box<World>> = Vec::new();
     // The last successor of the state expanded before, looked up only once the next state is
     // decoded and its moves computed, so that its slot of the visited set (prefetched when it
     // was fingerprinted) has arrived; with where that state's successors start in `succs`.
@@ -420,36 +434,34 @@ fn expand_part(job: &Job, from: usize, to: usize, mut part: Part, mut mine: Look
         let k = i - from;
         if k as u64 % budget::CHECK_EVERY == 0
             && k > 0
-            && (interrupted() || !job.budget.fits(0) || mine.growth_refused(job.budget))
+            && (interrupted() || !job.budget.fits(0) || me.mine.growth_refused(job.budget))
         {
             break;
         }
-        // Boxed: a world is some 500 bytes, and a successor moves several times (into the
-        // lookup queue, out of it, back to `spares`). Decoded into a world a successor left.
-        let mut w = spares.pop().unwrap_or_else(|| Box::new(job.prog.initial.clone()));
+        // Decoded into a world a successor left.
+        let mut w = me.spares.pop().unwrap_or_else(|| Box::new(job.prog.initial.clone()));
         std::mem::swap(&mut refs, &mut prev_refs);
         job.level.world(i, &mut un, job.tables, &mut refs, &mut w);
         if job.opts.crash {
             for (suffix, labels) in crash::outcomes(&w, &mut cx) {
-                part.crashes.push((k, suffix, labels));
+                me.part.crashes.push((k, suffix, labels));
             }
         }
         reducer.moves_into(&w, &cx, &mut moves);
         if let Some(c) = carried.take() {
-            if !settle_carried(job, &mut part, &mut mine, &prev_refs, &mut spares, &mut scratch, c)
-            {
+            if !me.settle_carried(&prev_refs, c) {
                 break;
             }
         }
         if moves.is_empty() {
             model::finish(&mut w, &mut cx);
-            part.ends.push((k, w.labels));
-            keep_spare(&mut spares, w);
-            part.counts.push((0, 0));
-            part.done = k + 1;
+            me.part.ends.push((k, w.labels));
+            me.keep_spare(w);
+            me.part.counts.push((0, 0));
+            me.part.done = k + 1;
             continue;
         }
-        let before = part.succs.len();
+        let before = me.part.succs.len();
         // Its element hashes first (a decoded world has them all, a live one may not): each
         // successor, a copy of it stepped once, then rehashes only what its step touched
         // (`fingerprint_mut`).
@@ -467,7 +479,7 @@ fn expand_part(job: &Job, from: usize, to: usize, mut part: Part, mut mine: Look
                 w.take().expect("taken once")
             } else {
                 let w = w.as_ref().expect("not taken yet");
-                match spares.pop() {
+                match me.spares.pop() {
                     Some(mut s) => {
                         s.clone_from(w);
                         s
@@ -478,10 +490,9 @@ fn expand_part(job: &Job, from: usize, to: usize, mut part: Part, mut mine: Look
             model::step(&mut next, &mut cx, m);
             let known = reducer.canonicalize(&mut next);
             let fp = known.unwrap_or_else(|| fingerprint_mut(&mut next));
-            mine.prefetch(fp);
+            me.mine.prefetch(fp);
             if let Some(p) = pending.replace((fp, m, next)) {
-                if settle(job, &mut part, &mut mine, &refs, &mut spares, &mut scratch, p).is_none()
-                {
+                if me.settle(&refs, p).is_none() {
                     full = true;
                     break;
                 }
@@ -489,20 +500,21 @@ fn expand_part(job: &Job, from: usize, to: usize, mut part: Part, mut mine: Look
         }
         if full {
             // This state's successors are not all stored: it counts as not expanded.
-            part.succs.truncate(before);
-            part.crashes.retain(|c| c.0 < k);
+            me.part.succs.truncate(before);
+            me.part.crashes.retain(|c| c.0 < k);
             break;
         }
         // Its last successor is looked up after the next state's decoding (`carried`), and
         // counted then.
         carried = pending.take().map(|p| (before, p));
-        part.counts.push((moves.len() as u32, (part.succs.len() - before) as u32));
-        part.done = k + 1;
+        me.part.counts.push((moves.len() as u32, (me.part.succs.len() - before) as u32));
+        me.part.done = k + 1;
     }
     if let Some(c) = carried.take() {
         // The state expanded last: `refs` are its elements' indices still.
-        settle_carried(job, &mut part, &mut mine, &refs, &mut spares, &mut scratch, c);
+        me.settle_carried(&refs, c);
     }
+    let Worker { mut part, mine, .. } = me;
     part.arena.close();
     if let Lookup::Shared(_, mine) = mine {
         part.mine = mine;
@@ -510,69 +522,64 @@ fn expand_part(job: &Job, from: usize, to: usize, mut part: Part, mut mine: Look
     part
 }
 
-/// Settles the last successor of the part's last expanded state (whose elements' indices are
-/// `refs` and whose successors start at `from` in `part.succs`) and counts it with that state.
-/// False when the memory bound refused it: that state's expansion is then taken back, and it
-/// counts as not expanded (as a state whose successor is refused during its own expansion).
-#[allow(clippy::vec_box, reason = "boxed worlds move as pointers: see `expand_part`")]
-fn settle_carried(
-    job: &Job,
-    part: &mut Part,
-    mine: &mut Lookup,
-    refs: &Refs,
-    spares: &mut Vec<Box<World>>,
-    scratch: &mut Vec<u8>,
-    (from, pending): (usize, Pending),
-) -> bool {
-    let stored = part.succs.len();
-    if settle(job, part, mine, refs, spares, scratch, pending).is_none() {
-        part.succs.truncate(from);
-        part.counts.pop();
-        part.done -= 1;
-        let k = part.done;
-        part.crashes.retain(|c| c.0 < k);
-        return false;
+impl Worker<'_, '_> {
+    /// Settles the last successor of the part's last expanded state (whose elements' indices
+    /// are `refs` and whose successors start at `from` in `part.succs`) and counts it with that
+    /// state. False when the memory bound refused it: that state's expansion is then taken
+    /// back, and it counts as not expanded (as a state whose successor is refused during its
+    /// own expansion).
+    fn settle_carried(&mut self, refs: &Refs, (from, pending): (usize, Pending)) -> bool {
+        let stored = self.part.succs.len();
+        if self.settle(refs, pending).is_none() {
+            let part = &mut self.part;
+            part.succs.truncate(from);
+            part.counts.pop();
+            part.done -= 1;
+            let k = part.done;
+            part.crashes.retain(|c| c.0 < k);
+            return false;
+        }
+        let part = &mut self.part;
+        part.counts.last_mut().expect("the state the successor came from").1 +=
+            (part.succs.len() - stored) as u32;
+        true
     }
-    part.counts.last_mut().expect("the state the successor came from").1 +=
-        (part.succs.len() - stored) as u32;
-    true
-}
 
-/// Stores successor `(fp, m, next)` of the state being expanded (whose elements' table indices
-/// are `refs`) unless it is in an earlier level or this worker stored it already; a world not
-/// kept goes back to `spares`. None when the memory bound refused its bytes or its slot.
-#[allow(clippy::vec_box, reason = "boxed worlds move as pointers: see `expand_part`")]
-fn settle(
-    job: &Job,
-    part: &mut Part,
-    mine: &mut Lookup,
-    refs: &Refs,
-    spares: &mut Vec<Box<World>>,
-    scratch: &mut Vec<u8>,
-    (fp, m, mut next): Pending,
-) -> Option<()> {
-    if !mine.insert(fp, job.budget)? {
-        keep_spare(spares, next);
-        return Some(());
+    /// Stores successor `(fp, m, next)` of the state being expanded (whose elements' table
+    /// indices are `refs`) unless it is in an earlier level or this worker stored it already; a
+    /// world not kept goes back to `spares`. None when the memory bound refused its bytes or
+    /// its slot.
+    fn settle(&mut self, refs: &Refs, (fp, m, mut next): Pending) -> Option<()> {
+        let job = self.job;
+        if !self.mine.insert(fp, job.budget)? {
+            self.keep_spare(next);
+            return Some(());
+        }
+        let new = if job.live {
+            self.part.live.push(*next);
+            New::Live
+        } else {
+            collapse::encode_into(
+                &mut next,
+                refs,
+                job.tables,
+                &mut self.part.fresh,
+                &mut self.scratch,
+            );
+            self.keep_spare(next);
+            New::Encoded(self.part.arena.push(&self.scratch, job.pool, job.budget)?)
+        };
+        self.part.succs.push(Succ { fp, m, new });
+        Some(())
     }
-    let new = if job.live {
-        part.live.push(*next);
-        New::Live
-    } else {
-        collapse::encode_into(&mut next, refs, job.tables, &mut part.fresh, scratch);
-        keep_spare(spares, next);
-        New::Encoded(part.arena.push(scratch, job.pool, job.budget)?)
-    };
-    part.succs.push(Succ { fp, m, new });
-    Some(())
-}
 
-/// Keeps `w` for a later state or successor to be copied into, unless three are kept already
-/// (a state, a successor being computed and one waiting for its lookup need no more).
-#[allow(clippy::vec_box, reason = "boxed worlds move as pointers: see `expand_part`")]
-fn keep_spare(spares: &mut Vec<Box<World>>, w: Box<World>) {
-    if spares.len() < 3 {
-        spares.push(w);
+    /// Keeps `w` for a later state or successor to be copied into, unless three are kept
+    /// already (a state, a successor being computed and one waiting for its lookup need no
+    /// more).
+    fn keep_spare(&mut self, w: Box<World>) {
+        if self.spares.len() < 3 {
+            self.spares.push(w);
+        }
     }
 }
 
