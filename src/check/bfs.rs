@@ -488,8 +488,8 @@ fn expand_part(job: &Job, from: usize, to: usize, mut part: Part, mine: Lookup) 
                 }
             };
             model::step(&mut next, &mut cx, m);
-            let known = reducer.canonicalize(&mut next);
-            let fp = known.unwrap_or_else(|| fingerprint_mut(&mut next));
+            reducer.canonicalize(&mut next);
+            let fp = fingerprint_mut(&mut next);
             me.mine.prefetch(fp);
             if let Some(p) = pending.replace((fp, m, next)) {
                 if me.settle(&refs, p).is_none() {

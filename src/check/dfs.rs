@@ -339,8 +339,8 @@ impl Search<'_> {
     fn take(&mut self, slot: Slot, m: Move) {
         let w = self.worlds.get_mut(slot);
         model::step(w, &mut self.cx, m);
-        let known = self.reducer.canonicalize(w);
-        let fp = known.unwrap_or_else(|| fingerprint_mut(w));
+        self.reducer.canonicalize(w);
+        let fp = fingerprint_mut(w);
         self.visited.prefetch(fp);
         self.out.transitions += 1;
         self.reached.push((m, slot, fp));

@@ -677,9 +677,9 @@ fn search(worker: &mut timely::worker::Worker, flow: &mut Flow, job: &Job) -> An
                 for (i, &m) in moves.iter().enumerate() {
                     let mut next = w.clone();
                     model::step(&mut next, &mut cx, m);
-                    let known = reducer.canonicalize(&mut next);
+                    reducer.canonicalize(&mut next);
                     sent += 1;
-                    let fp = known.unwrap_or_else(|| fingerprint_mut(&mut next));
+                    let fp = fingerprint_mut(&mut next);
                     // A state in this worker's part of the visited set is known everywhere
                     // to be seen: not sent again. (Most successors are seen states; with
                     // P workers this catches about 1/P of them.)

@@ -386,8 +386,8 @@ impl<'a> Local<'a> {
 
     fn take(&mut self, shared: &Shared, mut w: World, m: Move) {
         model::step(&mut w, &mut self.cx, m);
-        let known = self.reducer.canonicalize(&mut w);
-        let fp = known.unwrap_or_else(|| fingerprint_mut(&mut w));
+        self.reducer.canonicalize(&mut w);
+        let fp = fingerprint_mut(&mut w);
         shared.visited.prefetch(fp);
         self.found.transitions += 1;
         self.reached.push((m, w, fp));

@@ -187,13 +187,14 @@ impl Reducer {
         self.sleep.as_ref()
     }
 
-    /// Puts a world reached by a step into the canonical form the reductions ask for; returns
-    /// its fingerprint when the symmetry reduction computed it (choosing among renamings).
-    pub fn canonicalize(&self, w: &mut World) -> Option<u128> {
+    /// Puts a world reached by a step into the canonical form the reductions ask for.
+    pub fn canonicalize(&self, w: &mut World) {
         if self.on.generations {
             super::generations::canonicalize(w);
         }
-        self.symmetry.as_ref().and_then(|s| s.canonicalize_world(w))
+        if let Some(s) = &self.symmetry {
+            s.canonicalize_world(w);
+        }
     }
 
     /// `canonicalize`, returning for each task of the canonical world the index of the task of

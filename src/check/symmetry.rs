@@ -35,15 +35,16 @@
 //! The canonical world. Each component gets a key computed from its own state, with its own
 //! resources numbered locally (its threads' positions, its files' pages, frames and blocks,
 //! its handles' kinds, its events), and from how the threads no renaming moves and the queued
-//! work refer to its files: renaming moves keys with the components. The renamings that
-//! put every class in key order are tried, and the one whose world has the smallest fingerprint
-//! is kept: the same world for every member of an orbit (the candidates of π(w) are those of
-//! w). Equal keys are the minority (about one canonicalization in ten on four pairs, nearly
-//! always two components alike in everything), so usually one renaming is applied. When the
-//! orders to try exceed `ORDERS_MAX` (idle threads of one shape in several classes: 16 tie in
-//! 6!·6!·4! ways), tied members keep their order instead: the world is still replaced by one
-//! of its renamings, so the argument above stands, but two renamings of one state may then stay
-//! two states (less reduction, for that state only).
+//! work refer to its files: renaming moves keys with the components. The renaming that puts
+//! every class in key order is applied. Members whose keys tie are told apart by the rest of
+//! their state (`detail`: data tags and origins, frames, PTEs, pins, continuations, snapshot
+//! and queued-work contents), computed only for them; the two together are meant to be all
+//! of a component's state, so members that still tie are alike in everything, swapping them
+//! maps the world onto itself, and they keep their order: the same world for every member of
+//! an orbit. Debug builds check that on every tie by trying every order of the tied members
+//! (`check_ties_agree`). A field the key missed would leave two renamings of a state apart
+//! (less reduction), never merge states that are not renamings of each other: the world is
+//! replaced by one of its renamings all the same.
 //!
 //! Witnesses. The search records paths of moves between canonical worlds. [`concrete_path`]
 //! maps one back: it replays the path from the real initial world, canonicalizes the real
@@ -86,15 +87,214 @@ pub struct Symmetry {
     /// The threads no renaming moves (in no class: kswapd, the flusher, components alone of
     /// their kind), whose writeback passes a component's key reads.
     fixed: Vec<u8>,
+    /// Tags, files and page origins named by position in their component, for the keys.
+    local: Local,
 }
 
-/// The largest class: its members' equal keys are tried in every order (6! = 720 at most),
-/// which keeps the canonical form exact. Further interchangeable components start a class of
-/// their own.
+/// Names that a renaming of the group keeps, for the keys: a tag or file of a component in a
+/// class is named by its member (the classes' members numbered in order) and its position in
+/// the component (member i's j-th file goes to member k's j-th file), anything else by itself.
+#[derive(Clone, Debug, Default)]
+struct Local {
+    tags: Vec<(u16, u16)>,
+    files: Vec<(u16, u16)>,
+}
+
+impl Local {
+    /// The member of no class.
+    const NONE: u16 = u16::MAX;
+    /// Marks a name that is a number, not a position.
+    const FIXED: u32 = 1 << 15;
+    /// Marks another member's resource.
+    const OTHER: u32 = 1 << 14;
+
+    fn name(&self, names: &[(u16, u16)], i: usize, me: u16) -> u32 {
+        match names.get(i) {
+            Some(&(member, pos)) if member != Self::NONE => {
+                pos as u32 | if member == me { 0 } else { Self::OTHER }
+            }
+            _ => Self::FIXED | i as u32,
+        }
+    }
+
+    fn file_owner(&self, f: FileId) -> u16 {
+        self.files.get(f.0 as usize).map_or(Self::NONE, |n| n.0)
+    }
+
+    fn view(&self, me: u16) -> View<'_> {
+        View { local: self, me }
+    }
+}
+
+/// `Local` as one component sees it: its own resources by position, other members'
+/// marked as another's (a renaming moves them, but never into this component), the rest by
+/// themselves.
+#[derive(Clone, Copy)]
+struct View<'l> {
+    local: &'l Local,
+    me: u16,
+}
+
+impl View<'_> {
+    fn tag(&self, t: Tag) -> u32 {
+        self.local.name(&self.local.tags, t.0 as usize, self.me)
+    }
+
+    fn file(&self, f: FileId) -> u32 {
+        self.local.name(&self.local.files, f.0 as usize, self.me)
+    }
+
+    /// A page of origin (`Data::origin`, `page_id`): its file as named here, its index.
+    fn origin(&self, origin: u16) -> u32 {
+        let pages = crate::limits::FILE_PAGES_MAX as u16;
+        let files = crate::limits::FILES_MAX as u16 * pages;
+        if origin == 0 || origin == Data::STALE || origin > files {
+            return origin as u32;
+        }
+        let (file, index) = ((origin - 1) / pages, (origin - 1) % pages);
+        // Apart from the constants above.
+        1 << 31 | self.file(FileId(file as u8)) << 8 | index as u32
+    }
+
+    /// A frame's owner (its file as named here).
+    fn owner(&self, o: Owner) -> u32 {
+        match o {
+            Owner::Free => 0,
+            Owner::File { file, index } => 1 | (index as u32) << 2 | self.file(file) << 10,
+            Owner::Orphan => 2,
+            Owner::Anon => 3,
+        }
+    }
+
+    /// A datum's key: its tag and page of origin as `local` names them, and its version.
+    fn data_key(&self, d: Data, k: &mut Vec<u32>) {
+        k.push(self.tag(d.tag));
+        k.push(d.ver as u32);
+        k.push(self.origin(d.origin));
+    }
+
+    /// A frame's key: its state and contents (its owner's file by position).
+    fn folio_key(&self, f: &Folio, k: &mut Vec<u32>) {
+        k.push(self.owner(f.owner));
+        k.push(
+            f.refcount
+                | (f.dirty as u32) << 24
+                | (f.writeback as u32) << 25
+                | (f.private as u32) << 26
+                | (f.fs_knows as u32) << 27,
+        );
+        k.push(f.mapcount as u32);
+        self.data_key(f.data, k);
+    }
+
+    /// The key of pages held through GUP: how, and for a live hold, whether each reference
+    /// is still to the frame's current generation, and the frame's owner.
+    fn pinned_key(&self, w: &World, p: &Pinned, k: &mut Vec<u32>) {
+        k.push(
+            (p.how == GupRef::Pin) as u32
+                | (p.write as u32) << 1
+                | (p.live as u32) << 2
+                | (p.resv as u32) << 3
+                | (p.lease.is_some() as u32) << 4
+                | (p.pages.len() as u32) << 8,
+        );
+        if p.live {
+            for &(f, generation) in &p.pages {
+                let fo = w.folio(f);
+                k.push((fo.generation == generation) as u32 | self.owner(fo.owner) << 1);
+            }
+        }
+    }
+
+    /// A datum in one word (a hash of its `data_key`).
+    fn data_word(&self, d: Data) -> u32 {
+        [d.ver as u32, self.origin(d.origin)].into_iter().fold(mix(self.tag(d.tag)), chain)
+    }
+
+    /// Queued work on a file page (a bio, a fix-up, an O_DIRECT transfer) in one word: a hash
+    /// of its page and state, the frames and blocks it names by whether they are the page's.
+    fn work_word(&self, w: &World, kind: &TaskKind) -> u32 {
+        let page = |file: FileId, index: u8| w.inodes[file.0 as usize].pages.get(index as usize);
+        let opt = |d: Option<Data>| d.map_or(0x5a5a_5a5a, |d| self.data_word(d));
+        match kind {
+            &TaskKind::Bio { file, index, folio, block, csum, bounce, cow } => {
+                let p = page(file, index);
+                let fo = w.folio(folio);
+                let word = 1
+                    | (index as u32) << 8
+                    | (p.is_some_and(|p| p.folio == Some(folio)) as u32) << 16
+                    | (p.is_some_and(|p| p.block == Some(block)) as u32) << 17
+                    | (p.is_some_and(|p| p.durable_block == Some(block)) as u32) << 18
+                    | (cow as u32) << 19;
+                [opt(csum), opt(bounce), self.data_word(fo.data)].into_iter().fold(mix(word), chain)
+            }
+            &TaskKind::Fixup { file, index, folio } => {
+                let same = page(file, index).is_some_and(|p| p.folio == Some(folio));
+                mix(2 | (index as u32) << 8 | (same as u32) << 16)
+            }
+            TaskKind::Dio { pc, read, file, index, buffer, target, cow, csum, bounce, .. } => {
+                let p = page(*file, *index);
+                let same = p.is_some_and(|p| target.is_some() && p.block == *target);
+                let word = 3
+                    | (*index as u32) << 8
+                    | (*read as u32) << 16
+                    | (*cow as u32) << 17
+                    | (target.is_some() as u32) << 18
+                    | (same as u32) << 19
+                    | (*pc as u32) << 24;
+                let b = match bounce {
+                    None => 0,
+                    Some(Bounce::Read) => 1,
+                    Some(Bounce::Write(d)) => self.data_word(*d),
+                };
+                let live = |&(f, g): &(FolioId, u16)| (w.folio(f).generation == g) as u32;
+                let head = [opt(*csum), b, buffer.live as u32 | (buffer.write as u32) << 1];
+                let h = head.into_iter().fold(mix(word), chain);
+                if buffer.live {
+                    buffer.pages.iter().map(live).fold(h, chain)
+                } else {
+                    h
+                }
+            }
+            TaskKind::Thread { .. } | TaskKind::DirtyWork { .. } => 0,
+        }
+    }
+}
+
+/// Appends to `ties` the runs of at least two equal members of `order` (a sorted part of the
+/// members' order starting at `base`, of class `class`).
+fn runs(
+    order: &[usize],
+    base: usize,
+    class: usize,
+    equal: impl Fn(usize, usize) -> bool,
+    ties: &mut Vec<(usize, usize, usize)>,
+) {
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i + 1;
+        while j < order.len() && equal(order[i], order[j]) {
+            j += 1;
+        }
+        if j - i > 1 {
+            ties.push((base + i, base + j, class));
+        }
+        i = j;
+    }
+}
+
+/// One more word into a hash.
+fn chain(h: u32, x: u32) -> u32 {
+    mix(h ^ x)
+}
+
+/// The largest class (debug builds try its tied members in every order, 6! = 720 at most).
+/// Further interchangeable components start a class of their own.
 const CLASS_MAX: usize = 6;
 
-/// The most orders of tied members tried for one world (the product over the classes): one
-/// class's worst case. Each order costs a copy, a renaming and a fingerprint of the world.
+/// The most orders of tied members debug builds try for one world (the product over the
+/// classes; one class's worst case), to check that they agree. Each costs a copy, a renaming
+/// and a fingerprint of the world.
 const ORDERS_MAX: usize = 720;
 
 fn find(parent: &mut [usize], mut x: usize) -> usize {
@@ -369,7 +569,8 @@ impl Symmetry {
             events: (0..ne as u8).collect(),
             tags: (0..ntags as u16).collect(),
         };
-        let mut sym = Symmetry { classes: Vec::new(), identity, fixed: Vec::new() };
+        let mut sym =
+            Symmetry { classes: Vec::new(), identity, fixed: Vec::new(), local: Local::default() };
         // Classes: each component joins the first class whose first member it swaps with.
         let mut classes: Vec<Vec<Component>> = Vec::new();
         'comp: for c in comps.into_values() {
@@ -383,6 +584,16 @@ impl Symmetry {
             classes.push(vec![c]);
         }
         sym.classes = classes.into_iter().filter(|c| c.len() > 1).collect();
+        sym.local.tags = vec![(Local::NONE, 0); ntags];
+        sym.local.files = vec![(Local::NONE, 0); nf];
+        for (member, c) in sym.classes.iter().flatten().enumerate() {
+            for (i, &t) in c.tags.iter().enumerate() {
+                sym.local.tags[t as usize] = (member as u16, i as u16);
+            }
+            for (i, &f) in c.files.iter().enumerate() {
+                sym.local.files[f as usize] = (member as u16, i as u16);
+            }
+        }
         sym.fixed = (0..nt as u8)
             .filter(|t| !sym.classes.iter().flatten().any(|c| c.threads.contains(t)))
             .collect();
@@ -545,6 +756,135 @@ impl Symmetry {
         }
     }
 
+    /// Appends to `k` what `key` leaves out of component `c`'s state (`me`: its number among
+    /// the classes' members), for members whose keys tie; `refs` from `detail_refs`. With
+    /// `key`, it is meant to be all of the component's state and of how the rest of the world
+    /// refers to it, named so that no renaming of the group changes it: resources by their
+    /// position in the component (`View`), frames and blocks by the file page that holds them.
+    /// Members equal in both are then alike in everything, and swapping them maps the world
+    /// onto itself (see `canonical`); a field missed would cost reduction, never soundness.
+    fn detail(&self, w: &World, c: &Component, me: u16, refs: &[u32], k: &mut Vec<u32>) {
+        let v = self.local.view(me);
+        for &t in &c.threads {
+            match &w.tasks[t as usize].cont {
+                Cont::Start => {}
+                Cont::Writeback(wb) => {
+                    for e in &wb.snapshot {
+                        k.push(v.file(e.0) << 8 | e.1 as u32);
+                        v.data_key(e.2, k);
+                    }
+                }
+                Cont::DioWait { done, release, error } => {
+                    k.push(
+                        *done as u32
+                            | (release.is_some() as u32) << 1
+                            | (error.is_some() as u32) << 2,
+                    );
+                    if let Some(p) = release {
+                        v.pinned_key(w, p, k);
+                    }
+                }
+                Cont::RemoteWrite { pinned, tag } => {
+                    k.push(v.tag(*tag));
+                    v.pinned_key(w, pinned, k);
+                }
+                Cont::LayoutWait { waited } => k.push(*waited as u32),
+            }
+        }
+        for &f in &c.files {
+            let inode = &w.inodes[f as usize];
+            k.push(inode.dio_in_flight as u32);
+            for p in &inode.pages {
+                k.push(
+                    (p.reserved as u32)
+                        | (p.pin_resv as u32) << 1
+                        | p.excused_ver.map_or(0, |v| 1 << 15 | (v as u32) << 16),
+                );
+                v.data_key(p.accepted, k);
+                v.data_key(p.synced, k);
+                if let Some(f) = p.folio {
+                    v.folio_key(w.folio(f), k);
+                }
+                for b in [p.block, p.durable_block].into_iter().flatten() {
+                    let b = &w.blocks[b.0 as usize];
+                    v.data_key(b.durable.data, k);
+                    if let Some(c) = b.cached {
+                        v.data_key(c.data, k);
+                    }
+                }
+                // Whether the page's block and committed block are one block.
+                k.push((p.block == p.durable_block) as u32);
+            }
+            let per = refs.len() / w.inodes.len();
+            k.extend_from_slice(&refs[f as usize * per..(f as usize + 1) * per]);
+        }
+        for &h in &c.handles {
+            match &w.handles[h as usize] {
+                Handle::Map(vma) => {
+                    k.push(
+                        (vma.shared as u32)
+                            | (vma.read_only as u32) << 1
+                            | (vma.pgoff as u32) << 8
+                            | v.file(vma.file) << 16,
+                    );
+                    let pages = &w.inodes[vma.file.0 as usize].pages;
+                    for (i, pte) in vma.ptes.iter().enumerate() {
+                        let page = pages.get(vma.pgoff as usize + i).and_then(|p| p.folio);
+                        // The PTE maps nothing, the file's page, or another frame (a private
+                        // copy), whose state then counts.
+                        let to = match pte.folio {
+                            None => 0,
+                            Some(f) if Some(f) == page => 1,
+                            Some(_) => 2,
+                        };
+                        k.push(to | (pte.writable as u32) << 2 | (pte.dirty as u32) << 3);
+                        if let (2, Some(f)) = (to, pte.folio) {
+                            v.folio_key(w.folio(f), k);
+                        }
+                    }
+                }
+                Handle::Pin(p) => v.pinned_key(w, p, k),
+                Handle::Undefined | Handle::Failed | Handle::Lease(_) | Handle::Odp(_) => {}
+            }
+        }
+    }
+
+    /// How the rest of the world refers to each file beyond `file_refs`, for `detail`: per
+    /// file (`per` words each), the contents of the snapshots of the passes of threads no
+    /// renaming moves, then the queued work on its pages, each summed (independent of order).
+    fn detail_refs(&self, w: &World, refs: &mut Vec<u32>) {
+        let nf = w.inodes.len();
+        let passes: usize = self
+            .fixed
+            .iter()
+            .filter(|&&t| matches!(w.tasks[t as usize].cont, Cont::Writeback(_)))
+            .count();
+        let per = passes + 1;
+        refs.clear();
+        refs.resize(nf * per, 0);
+        let mut slot = 0;
+        for &t in &self.fixed {
+            let Cont::Writeback(wb) = &w.tasks[t as usize].cont else { continue };
+            for e in &wb.snapshot {
+                let v = self.local.view(self.local.file_owner(e.0));
+                let r = &mut refs[e.0 .0 as usize * per + slot];
+                *r = r.wrapping_add(mix(v.data_word(e.2) ^ (e.1 as u32) << 24));
+            }
+            slot += 1;
+        }
+        for task in &w.tasks {
+            let (TaskKind::Bio { file, .. }
+            | TaskKind::Fixup { file, .. }
+            | TaskKind::Dio { file, .. }) = task.kind
+            else {
+                continue;
+            };
+            let v = self.local.view(self.local.file_owner(file));
+            let r = &mut refs[file.0 as usize * per + passes];
+            *r = r.wrapping_add(mix(v.work_word(w, &task.kind)));
+        }
+    }
+
     /// Puts `w` into the canonical form of its orbit; returns, for each task of the canonical
     /// world, the index of the task of `w` it is (`None`: nothing was renamed).
     pub fn canonicalize(&self, w: &mut World) -> Option<Vec<u8>> {
@@ -556,15 +896,13 @@ impl Symmetry {
         })
     }
 
-    /// `canonicalize` for the explorers, which do not need the tasks' origins: returns the
-    /// canonical world's fingerprint when choosing among equal keys computed it.
-    pub fn canonicalize_world(&self, w: &mut World) -> Option<u128> {
+    /// `canonicalize` for the explorers, which do not need the tasks' origins.
+    pub fn canonicalize_world(&self, w: &mut World) {
         SCRATCH.with(|s| self.canonical(w, &mut s.borrow_mut()))
     }
 
-    /// `canonicalize`, leaving the tasks' origins in `s.from`; returns the canonical world's
-    /// fingerprint when it was computed.
-    fn canonical(&self, w: &mut World, s: &mut Scratch) -> Option<u128> {
+    /// `canonicalize`, leaving the tasks' origins in `s.from`.
+    fn canonical(&self, w: &mut World, s: &mut Scratch) {
         debug_assert!(dirty_ptes_map_dirty_folios(w), "a dirty PTE over a clean file folio");
         // Every member's key, one after the other; `ends[i]` ends member i's (classes in
         // order, members in order).
@@ -591,43 +929,87 @@ impl Symmetry {
             s.from.clear();
             s.from.extend(0..w.tasks.len() as u8);
             renumber(w, &mut s.maps);
-            return None;
+            return;
         }
         // Per class, its members sorted by key (stable: equal keys in member order), and the
-        // runs of equal keys, whose members are tried in every order.
+        // runs of equal keys.
         s.order.clear();
         s.ties.clear();
-        let mut total = 1usize;
         let mut first = 0;
         for (ci, class) in self.classes.iter().enumerate() {
             let base = s.order.len();
             s.order.extend(0..class.len());
             let order = &mut s.order[base..];
             order.sort_by(|a, b| key(first + a).cmp(key(first + b)));
-            let mut i = 0;
-            while i < order.len() {
-                let mut j = i + 1;
-                while j < order.len() && key(first + order[j]) == key(first + order[i]) {
-                    j += 1;
-                }
-                if j - i > 1 {
-                    s.ties.push((base + i, base + j, ci));
-                    total = total.saturating_mul((1..=j - i).product());
-                }
-                i = j;
-            }
+            runs(order, base, ci, |a, b| key(first + a) == key(first + b), &mut s.ties);
             first += class.len();
         }
-        if total > ORDERS_MAX {
-            // Too many orders to try for every state (16 idle threads of one shape tie 16!
-            // ways): the tied members keep their order. The world is renamed all the same, so
-            // states still meet only their own renamings; some renamings of one state then stay
-            // apart (less reduction, never a state merged with one that is not its renaming).
-            total = 1;
+        // Members whose keys tie are told apart by the rest of their state (`detail`), and
+        // sorted by it within their run; what still ties is alike in everything.
+        let mut total = 1usize;
+        if !s.ties.is_empty() {
+            self.detail_refs(w, &mut s.detail_refs);
+            s.details.clear();
+            s.detail_ends.clear();
+            s.detail_ends.resize(ends.len(), (0, 0));
+            // Where each class's members start among all members (a class has two threads or more).
+            let mut class_first = [0usize; crate::limits::THREADS_MAX / 2];
+            let mut at = 0;
+            for (ci, class) in self.classes.iter().enumerate() {
+                class_first[ci] = at;
+                at += class.len();
+            }
+            for &(a, b, ci) in &s.ties {
+                for &m in &s.order[a..b] {
+                    let member = class_first[ci] + m;
+                    let start = s.details.len();
+                    let c = &self.classes[ci][m];
+                    self.detail(w, c, member as u16, &s.detail_refs, &mut s.details);
+                    s.detail_ends[member] = (start, s.details.len());
+                }
+            }
+            let (details, spans) = (&s.details, &s.detail_ends);
+            let detail = |i: usize| &details[spans[i].0..spans[i].1];
+            std::mem::swap(&mut s.ties, &mut s.key_ties);
+            s.ties.clear();
+            for &(a, b, ci) in &s.key_ties {
+                let f = class_first[ci];
+                let run = &mut s.order[a..b];
+                run.sort_by(|x, y| detail(f + x).cmp(detail(f + y)));
+                runs(run, a, ci, |x, y| detail(f + x) == detail(f + y), &mut s.ties);
+            }
+            for &(a, b, _) in &s.ties {
+                total = total.saturating_mul((1..=b - a).product());
+            }
         }
-        let mut best: Option<u128> = None;
+        // Members with equal keys are alike in everything the key reads, which is all of their
+        // state and of how the rest of the world refers to them (`key`): swapping two of them
+        // maps the world onto itself (after `renumber`), so every order of tied members gives
+        // one world, and the first (tied members in member order) is taken. Debug builds try
+        // every order (up to `ORDERS_MAX`) and check that they agree: a key that missed a
+        // field would cost reduction (two renamings of a state kept apart), never soundness
+        // (the world is replaced by one of its renamings all the same).
+        if cfg!(debug_assertions) && total > 1 && total <= ORDERS_MAX {
+            self.check_ties_agree(w, s, total);
+        }
+        let order = &s.order;
+        let mut base = 0;
+        // Each class's member in slot i of its order moves to member i's resources.
+        let moves = self.classes.iter().flat_map(|class| {
+            let members = &order[base..base + class.len()];
+            base += class.len();
+            members.iter().enumerate().map(move |(slot, &m)| (&class[m], &class[slot]))
+        });
+        let ok = self.renaming_into(&mut s.renaming, moves);
+        assert!(ok, "model bug: members of a class have one shape");
+        rename(w, &s.renaming, &mut s.from, &mut s.maps);
+    }
+
+    /// Debug builds: every order of tied members (`total` of them, from `s.order`, which ends
+    /// back at the first) renames `w` to one world.
+    fn check_ties_agree(&self, w: &World, s: &mut Scratch, total: usize) {
+        let mut first: Option<u128> = None;
         for _ in 0..total {
-            // Each class's member in slot i of its order moves to member i's resources.
             let order = &s.order;
             let mut base = 0;
             let moves = self.classes.iter().flat_map(|class| {
@@ -637,28 +1019,28 @@ impl Symmetry {
             });
             let ok = self.renaming_into(&mut s.renaming, moves);
             assert!(ok, "model bug: members of a class have one shape");
-            if total == 1 {
-                rename(w, &s.renaming, &mut s.from, &mut s.maps);
-                return None;
-            }
             let cand = s.cand.get_or_insert_with(|| w.clone());
             cand.clone_from(w);
             rename(cand, &s.renaming, &mut s.cand_from, &mut s.maps);
-            // Remembering its element hashes: the candidate kept becomes the canonical world,
-            // and each of its successors (copies of it, stepped once) would otherwise rehash
-            // every element the renaming reached, one successor after the other.
-            let fp = super::fingerprint::fingerprint_mut(cand);
-            if best.is_none_or(|b| fp < b) {
-                best = Some(fp);
-                std::mem::swap(&mut s.cand, &mut s.best);
-                std::mem::swap(&mut s.cand_from, &mut s.from);
-            }
+            let fp = super::fingerprint::fingerprint(cand);
+            assert!(
+                first.is_none_or(|f| f == fp),
+                "symmetry: members with equal keys {:?} are not alike: `key` misses a field",
+                s.keys
+            );
+            first = Some(fp);
             next_tie_order(&mut s.order, &s.ties);
         }
-        // The best candidate becomes `w`; `w`'s old value stays as scratch.
-        std::mem::swap(w, s.best.as_mut().expect("at least one candidate"));
-        best
     }
+}
+
+/// A 32-bit mixing function (the finalizer of MurmurHash3), for the keys' hashed words.
+fn mix(mut x: u32) -> u32 {
+    x ^= x >> 16;
+    x = x.wrapping_mul(0x85eb_ca6b);
+    x ^= x >> 13;
+    x = x.wrapping_mul(0xc2b2_ae35);
+    x ^ x >> 16
 }
 
 /// What canonicalizing a world needs besides the world, kept from one call to the next (per
@@ -667,6 +1049,13 @@ impl Symmetry {
 struct Scratch {
     /// The members' keys, concatenated, and where each ends.
     keys: Vec<u32>,
+    /// The details (`Symmetry::detail`) of members whose keys tie, concatenated, where each
+    /// starts and ends (by member), and `Symmetry::detail_refs`.
+    details: Vec<u32>,
+    detail_ends: Vec<(usize, usize)>,
+    detail_refs: Vec<u32>,
+    /// The runs of equal keys, before details part them.
+    key_ties: Vec<(usize, usize, usize)>,
     /// `Symmetry::file_refs`.
     refs: Vec<u32>,
     ends: Vec<usize>,
@@ -677,10 +1066,9 @@ struct Scratch {
     renaming: Renaming,
     /// For each task of the canonical world, the task of the world before it is.
     from: Vec<u8>,
-    /// A candidate renaming's world and origins, and the best one so far.
+    /// A renaming's world and origins while debug builds check that tied members agree.
     cand: Option<World>,
     cand_from: Vec<u8>,
-    best: Option<World>,
     maps: Maps,
 }
 
