@@ -54,6 +54,7 @@
 use crate::model::program::{COp, CStmt};
 use crate::model::task::{Bounce, Cont, TaskKind};
 use crate::model::world::*;
+use crate::model::writeback::Wb;
 use crate::model::{self, Cx, Move, Program};
 use std::collections::BTreeMap;
 
@@ -711,6 +712,14 @@ impl Symmetry {
         k.push(ev);
     }
 
+    /// The writeback passes of the threads no renaming moves, in thread order.
+    fn fixed_passes<'w>(&self, w: &'w World) -> impl Iterator<Item = &'w Wb> + use<'_, 'w> {
+        self.fixed.iter().filter_map(|&t| match &w.tasks[t as usize].cont {
+            Cont::Writeback(wb) => Some(wb),
+            _ => None,
+        })
+    }
+
     /// How the rest of the world refers to each file, for the keys: per file (`per` words
     /// each, file after file), the writeback passes of threads no renaming moves (in the file,
     /// and where; finished with it; its pages in the pass's snapshot), then the queued work
@@ -719,17 +728,11 @@ impl Symmetry {
     /// fewer renamings tie. One pass over the tasks and the snapshots for all files.
     fn file_refs(&self, w: &World, refs: &mut Vec<u32>) {
         let nf = w.inodes.len();
-        let passes: usize = self
-            .fixed
-            .iter()
-            .filter(|&&t| matches!(w.tasks[t as usize].cont, Cont::Writeback(_)))
-            .count();
+        let passes = self.fixed_passes(w).count();
         let per = passes + 2;
         refs.clear();
         refs.resize(nf * per, 0);
-        let mut slot = 0;
-        for &t in &self.fixed {
-            let Cont::Writeback(wb) = &w.tasks[t as usize].cont else { continue };
+        for (slot, wb) in self.fixed_passes(w).enumerate() {
             for e in &wb.snapshot {
                 let r = &mut refs[e.0 .0 as usize * per + slot];
                 *r = (*r + (1 << 10)).min(0xFF << 10);
@@ -740,7 +743,6 @@ impl Symmetry {
                     | (((wb.visited >> f) & 1) as u32) << 1
                     | (if here { wb.index as u32 } else { 0 }) << 2;
             }
-            slot += 1;
         }
         let mut pages = [0u64; crate::limits::FILES_MAX];
         for task in &w.tasks {
@@ -854,23 +856,16 @@ impl Symmetry {
     /// renaming moves, then the queued work on its pages, each summed (independent of order).
     fn detail_refs(&self, w: &World, refs: &mut Vec<u32>) {
         let nf = w.inodes.len();
-        let passes: usize = self
-            .fixed
-            .iter()
-            .filter(|&&t| matches!(w.tasks[t as usize].cont, Cont::Writeback(_)))
-            .count();
+        let passes = self.fixed_passes(w).count();
         let per = passes + 1;
         refs.clear();
         refs.resize(nf * per, 0);
-        let mut slot = 0;
-        for &t in &self.fixed {
-            let Cont::Writeback(wb) = &w.tasks[t as usize].cont else { continue };
+        for (slot, wb) in self.fixed_passes(w).enumerate() {
             for e in &wb.snapshot {
                 let v = self.local.view(self.local.file_owner(e.0));
                 let r = &mut refs[e.0 .0 as usize * per + slot];
                 *r = r.wrapping_add(mix(v.data_word(e.2) ^ (e.1 as u32) << 24));
             }
-            slot += 1;
         }
         for task in &w.tasks {
             let (TaskKind::Bio { file, .. }
@@ -992,17 +987,21 @@ impl Symmetry {
         if cfg!(debug_assertions) && total > 1 && total <= ORDERS_MAX {
             self.check_ties_agree(w, s, total);
         }
-        let order = &s.order;
+        self.order_renaming(&s.order, &mut s.renaming);
+        rename(w, &s.renaming, &mut s.from, &mut s.maps);
+    }
+
+    /// The renaming that puts each class in `order` (the members of every class, classes one
+    /// after the other): the member in slot i moves to member i's resources.
+    fn order_renaming(&self, order: &[usize], r: &mut Renaming) {
         let mut base = 0;
-        // Each class's member in slot i of its order moves to member i's resources.
         let moves = self.classes.iter().flat_map(|class| {
             let members = &order[base..base + class.len()];
             base += class.len();
             members.iter().enumerate().map(move |(slot, &m)| (&class[m], &class[slot]))
         });
-        let ok = self.renaming_into(&mut s.renaming, moves);
+        let ok = self.renaming_into(r, moves);
         assert!(ok, "model bug: members of a class have one shape");
-        rename(w, &s.renaming, &mut s.from, &mut s.maps);
     }
 
     /// Debug builds: every order of tied members (`total` of them, from `s.order`, which ends
@@ -1010,15 +1009,7 @@ impl Symmetry {
     fn check_ties_agree(&self, w: &World, s: &mut Scratch, total: usize) {
         let mut first: Option<u128> = None;
         for _ in 0..total {
-            let order = &s.order;
-            let mut base = 0;
-            let moves = self.classes.iter().flat_map(|class| {
-                let members = &order[base..base + class.len()];
-                base += class.len();
-                members.iter().enumerate().map(move |(slot, &m)| (&class[m], &class[slot]))
-            });
-            let ok = self.renaming_into(&mut s.renaming, moves);
-            assert!(ok, "model bug: members of a class have one shape");
+            self.order_renaming(&s.order, &mut s.renaming);
             let cand = s.cand.get_or_insert_with(|| w.clone());
             cand.clone_from(w);
             rename(cand, &s.renaming, &mut s.cand_from, &mut s.maps);
