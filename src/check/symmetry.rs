@@ -930,8 +930,11 @@ impl Symmetry {
         // runs of equal keys.
         s.order.clear();
         s.ties.clear();
+        // Where each class's members start among all members (a class has two threads or more).
+        let mut class_first = [0usize; crate::limits::THREADS_MAX / 2];
         let mut first = 0;
         for (ci, class) in self.classes.iter().enumerate() {
+            class_first[ci] = first;
             let base = s.order.len();
             s.order.extend(0..class.len());
             let order = &mut s.order[base..];
@@ -947,13 +950,6 @@ impl Symmetry {
             s.details.clear();
             s.detail_ends.clear();
             s.detail_ends.resize(ends.len(), (0, 0));
-            // Where each class's members start among all members (a class has two threads or more).
-            let mut class_first = [0usize; crate::limits::THREADS_MAX / 2];
-            let mut at = 0;
-            for (ci, class) in self.classes.iter().enumerate() {
-                class_first[ci] = at;
-                at += class.len();
-            }
             for &(a, b, ci) in &s.ties {
                 for &m in &s.order[a..b] {
                     let member = class_first[ci] + m;
@@ -977,8 +973,8 @@ impl Symmetry {
                 total = total.saturating_mul((1..=b - a).product());
             }
         }
-        // Members with equal keys are alike in everything the key reads, which is all of their
-        // state and of how the rest of the world refers to them (`key`): swapping two of them
+        // Members with equal keys and details are alike in everything, which is all of their
+        // state and of how the rest of the world refers to them (`detail`): swapping two of them
         // maps the world onto itself (after `renumber`), so every order of tied members gives
         // one world, and the first (tied members in member order) is taken. Debug builds try
         // every order (up to `ORDERS_MAX`) and check that they agree: a key that missed a
